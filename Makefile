@@ -1,0 +1,110 @@
+# uplink — GNU make + pkg-config.
+#
+#   make            build lib/libuplink.a and the programs into build/
+#   make SAN=1      the same with AddressSanitizer + UBSan, into build-san/
+#   make test       install missing dependencies, build, run every test
+#   make demo       the README's main command
+#   make fuzz       run every libFuzzer target for a bounded time
+#   make bench      benchmarks
+
+SAN	?= 0
+ifeq ($(SAN),1)
+BUILD	?= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+OPT	?= -O1 -g
+else
+BUILD	?= build
+SANFLAGS :=
+OPT	?= -O2 -g
+endif
+
+CC	?= cc
+PKGS	:= openssl libevent_core libevent_extra libevent_openssl libnghttp2 \
+	   sqlite3 jansson libsodium inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla -Wundef \
+	   -Wimplicit-fallthrough -Wcast-align -Wwrite-strings -Wold-style-definition
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(OPT) $(SANFLAGS) $(PKG_CFLAGS) \
+	     -Ilib -MMD -MP $(CFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+
+LIB_SRC	 := $(sort $(wildcard lib/*.c))
+LIB_OBJ	 := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TLIB_OBJ := $(LIB_SRC:lib/%.c=$(BUILD)/tlib/%.o)
+CONN_SRC := $(sort $(wildcard connector/*.c))
+CONN_OBJ := $(CONN_SRC:%.c=$(BUILD)/%.o)
+CLOUD_SRC := $(sort $(wildcard cloud/*.c))
+CLOUD_OBJ := $(CLOUD_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+PROGS	:= $(BUILD)/uplink-connector
+ifneq ($(CLOUD_SRC),)
+PROGS	+= $(BUILD)/uplink-cloud
+endif
+
+.PHONY: all test unit demo fuzz fuzz-replay bench clean deps checksrc
+all: $(PROGS) $(UNIT_BIN)
+
+$(BUILD)/libuplink.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# The unit-test copy of the library exports UNITTEST helpers.
+$(BUILD)/libuplink-test.a: $(TLIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tlib/%.o: lib/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DUPLINK_UNITTEST -c -o $@ $<
+
+$(BUILD)/uplink-connector: $(CONN_OBJ) $(BUILD)/libuplink.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/uplink-cloud: $(CLOUD_OBJ) $(BUILD)/libuplink.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libuplink-test.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DUPLINK_UNITTEST -Wno-missing-prototypes -o $@ $< \
+	    $(BUILD)/libuplink-test.a $(ALL_LDFLAGS) $(PKG_LIBS) $(CMOCKA_LIBS)
+
+deps:
+	@scripts/install-deps
+
+checksrc:
+	@scripts/checksrc
+
+# Everything: dependencies, checksrc, unit + integration tests, the same again
+# under ASan/UBSan, and the fuzz corpora replayed. Ends with "N passed, N failed".
+test: deps
+	@scripts/run-tests
+
+unit: all
+	@for t in $(UNIT_BIN); do $$t || exit 1; done
+
+demo: deps
+	@scripts/demo
+
+fuzz: deps
+	@scripts/fuzz run
+
+fuzz-replay:
+	@scripts/fuzz replay
+
+bench: deps
+	@scripts/bench
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(LIB_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(CONN_OBJ:.o=.d) $(CLOUD_OBJ:.o=.d)

@@ -1,0 +1,17 @@
+#include "error.h"
+
+const char *
+uplink_strerror(int err)
+{
+	switch (err) {
+	case UPLINK_OK:		return "success";
+	case UPLINK_ENOMEM:	return "out of memory";
+	case UPLINK_EINVAL:	return "invalid input";
+	case UPLINK_ETOOBIG:	return "size limit exceeded";
+	case UPLINK_EAGAIN:	return "more input needed";
+	case UPLINK_ECONFIG:	return "configuration error";
+	case UPLINK_EIO:	return "input/output error";
+	case UPLINK_ENOTFOUND:	return "not found";
+	}
+	return "unknown error";
+}
