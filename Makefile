@@ -27,7 +27,8 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla -Wundef \
-	   -Wimplicit-fallthrough -Wcast-align -Wwrite-strings -Wold-style-definition
+	   -Wimplicit-fallthrough -Wcast-align -Wwrite-strings -Wold-style-definition \
+	   -Wno-format-truncation
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(OPT) $(SANFLAGS) $(PKG_CFLAGS) \
 	     -Ilib -MMD -MP $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)

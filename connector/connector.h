@@ -1,0 +1,24 @@
+#ifndef UPLINK_CONNECTOR_H
+#define UPLINK_CONNECTOR_H
+
+#include "config.h"
+
+/* Subcommands of uplink-connector; each returns the process exit status. */
+int cmd_check(int argc, char **argv);
+int cmd_route(int argc, char **argv);
+
+/* Exit statuses shared by the subcommands. */
+#define EXIT_OK		0
+#define EXIT_FAILED	1	/* the check found a problem */
+#define EXIT_USAGE	2	/* usage or configuration error */
+
+/*
+ * Where the interactive commands take proxy settings from: the file given
+ * with --config (and nothing else), or else the environment as an installer
+ * would (HTTPS_PROXY, NO_PROXY); --proxy and --bypass override either.
+ * Returns 0, or prints the error and returns EXIT_USAGE.
+ */
+int settings_load(struct connector_config *cfg, const char *config_path,
+    const char *proxy_flag, const char *bypass_flag);
+
+#endif

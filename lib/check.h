@@ -1,0 +1,82 @@
+#ifndef UPLINK_CHECK_H
+#define UPLINK_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <event2/event.h>
+#include <event2/dns.h>
+#include <jansson.h>
+#include <openssl/ssl.h>
+
+#include "catalog.h"
+#include "dial.h"
+#include "proxy.h"
+
+/*
+ * The connectivity check: for each required address, the very steps the
+ * connector takes at run time (route, DNS, TCP or proxy CONNECT, TLS,
+ * verification, revocation), each timed, with a verdict and a remedy. Runs
+ * on the caller's event loop, a bounded number of addresses at a time, and
+ * reports each address as soon as it is done.
+ */
+
+#define CHECK_STEPS_MAX		16
+#define CHECK_WARNINGS_MAX	4
+
+struct check_opts {
+	const struct route_table	*routes;
+	const struct resolve_map	*resolve;	/* may be NULL */
+	SSL_CTX				*tls;		/* trust: --ca or system */
+	int				 timeout_ms;	/* per step */
+	int				 parallel;	/* addresses at once */
+};
+
+struct check_step {
+	char	 name[16];
+	bool	 ok;
+	long	 ms;
+	char	 detail[400];
+};
+
+struct check_result {
+	const struct check_target	*target;
+	enum route_kind			 route;
+	char				 rule[256];	/* bypass rule, "" if none */
+	char				 proxy[280];	/* proxy URL when via proxy */
+	bool				 ok;
+	const char			*error;		/* NULL or an error name */
+	char				 detail[512];	/* what failed */
+	char				 issuer[256];	/* leaf issuer, "" if no TLS */
+	char				 hint[640];	/* remedy, "" if ok */
+	char				 tls[96];	/* "TLSv1.3 TLS_AES_..." */
+	long				 ms;		/* whole address */
+	struct check_step		 steps[CHECK_STEPS_MAX];
+	int				 nsteps;
+	char				 warnings[CHECK_WARNINGS_MAX][256];
+	int				 nwarnings;
+};
+
+/* Called once per address, in completion order; index is the target's. */
+typedef void check_result_cb(void *arg, const struct check_result *r,
+    size_t index);
+/* Called once when every address is done. */
+typedef void check_done_cb(void *arg);
+
+struct check;
+
+/*
+ * Starts checking targets[0..n). The options, the targets and what they
+ * point to must outlive the check. Returns NULL when out of memory.
+ */
+struct check *check_start(struct event_base *base, struct evdns_base *dns,
+    const struct check_opts *opts, const struct check_target *targets,
+    size_t n, check_result_cb *result, check_done_cb *done, void *arg);
+
+/* Stops what is running and frees the check; NULL is a no-op. */
+void check_free(struct check *c);
+
+/* One result as the JSON object of the documented output format. */
+json_t *check_result_json(const struct check_result *r);
+
+#endif

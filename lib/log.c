@@ -1,0 +1,127 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "log.h"
+
+static const char	*log_ident = "uplink";
+static int		 log_fg = 1;
+static int		 log_level = LOG_LEVEL_INFO;
+
+void
+log_init(const char *ident, int foreground, int level)
+{
+	log_ident = ident;
+	log_fg = foreground;
+	log_level = level;
+	if (!foreground)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void
+log_setlevel(int level)
+{
+	log_level = level;
+}
+
+int
+log_getlevel(void)
+{
+	return log_level;
+}
+
+/* Writes one line; errstr, when not NULL, is appended after ": ". */
+static void
+log_vline(int prio, const char *errstr, const char *fmt, va_list ap)
+{
+	char		 msg[2048];
+	struct timespec	 ts;
+	struct tm	 tm;
+	int		 saved = errno;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_fg) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: %s%s%s\n",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, log_ident, msg,
+		    errstr ? ": " : "", errstr ? errstr : "");
+	} else if (errstr != NULL)
+		syslog(prio, "%s: %s", msg, errstr);
+	else
+		syslog(prio, "%s", msg);
+	errno = saved;
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	log_vline(LOG_WARNING, strerror(saved), fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vline(LOG_WARNING, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (log_level < LOG_LEVEL_INFO)
+		return;
+	va_start(ap, fmt);
+	log_vline(LOG_INFO, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (log_level < LOG_LEVEL_DEBUG)
+		return;
+	va_start(ap, fmt);
+	log_vline(LOG_DEBUG, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	log_vline(LOG_CRIT, strerror(saved), fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vline(LOG_CRIT, NULL, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
