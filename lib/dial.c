@@ -82,38 +82,33 @@ resolve_map_add(struct resolve_map *m, const char *spec, char *why,
     size_t whylen)
 {
 	struct resolve_entry	 e;
-	const char		*c1, *c2;
+	const char		*c1, *c2, *addr;
 	struct in6_addr		 a6;
 	size_t			 alen;
 	void			*nv;
 
+	/* Host names hold no ':', so HOST and PORT end at the first two. */
 	memset(&e, 0, sizeof(e));
-	c2 = strrchr(spec, ':');
-	/* The address may be a bracketed IPv6 literal: find the colon before it. */
-	if (c2 != NULL && c2[1] == ']')
-		c2 = NULL;
-	if (c2 != NULL && strchr(spec, '[') != NULL)
-		c2 = strchr(spec, '[') - 1;
-	c1 = c2 != NULL && c2 > spec ? memrchr(spec, ':', (size_t)(c2 - spec))
-	    : NULL;
-	if (c1 == NULL || c1 == spec || (size_t)(c1 - spec) >= sizeof(e.host) ||
+	c1 = strchr(spec, ':');
+	c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
+	if (c2 == NULL || c1 == spec || (size_t)(c1 - spec) >= sizeof(e.host) ||
 	    !port_parse(c1 + 1, (size_t)(c2 - c1 - 1), &e.port)) {
 		snprintf(why, whylen, "--resolve \"%s\": write HOST:PORT:ADDRESS, "
 		    "for example api.example.net:443:127.0.0.1", spec);
 		return UPLINK_EINVAL;
 	}
 	memcpy(e.host, spec, (size_t)(c1 - spec));
-	c2++;
-	alen = strlen(c2);
-	if (alen >= 2 && c2[0] == '[' && c2[alen - 1] == ']') {
-		c2++;
+	addr = c2 + 1;
+	alen = strlen(addr);
+	if (alen >= 2 && addr[0] == '[' && addr[alen - 1] == ']') {
+		addr++;
 		alen -= 2;
 	}
 	if (alen == 0 || alen >= sizeof(e.addr)) {
 		snprintf(why, whylen, "--resolve \"%s\": missing address", spec);
 		return UPLINK_EINVAL;
 	}
-	memcpy(e.addr, c2, alen);
+	memcpy(e.addr, addr, alen);
 	if (inet_pton(AF_INET, e.addr, &a6) != 1 &&
 	    inet_pton(AF_INET6, e.addr, &a6) != 1) {
 		snprintf(why, whylen, "--resolve \"%s\": \"%s\" is not an IP "
@@ -134,9 +129,11 @@ resolve_map_lookup(const struct resolve_map *m, const char *host,
 {
 	size_t	 i;
 
-	for (i = 0; m != NULL && i < m->n; i++)
-		if (m->v[i].port == port && strcasecmp(m->v[i].host, host) == 0)
-			return m->v[i].addr;
+	/* The last entry for a host and port wins, as on a command line. */
+	for (i = m != NULL ? m->n : 0; i > 0; i--)
+		if (m->v[i - 1].port == port &&
+		    strcasecmp(m->v[i - 1].host, host) == 0)
+			return m->v[i - 1].addr;
 	return NULL;
 }
 

@@ -24,6 +24,7 @@ struct httpget {
 	struct http_resp	 resp;
 	struct http_body	 hb;
 	struct buf		 body;
+	dial_step_cb		*step;
 	httpget_cb		*done;
 	void			*arg;
 };
@@ -146,8 +147,7 @@ httpget_read(struct bufferevent *bev, void *arg)
 		    g->resp.status, g->resp.reason, g->body.len);
 	else
 		httpget_finish(g, HTTPGET_EPROTO, "%s: bad response body: %s",
-		    g->url, rc == UPLINK_ETOOBIG ? "larger than the cap" :
-		    g->hb.why);
+		    g->url, g->hb.why);
 }
 
 static void
@@ -166,8 +166,8 @@ httpget_event(struct bufferevent *bev, short what, void *arg)
 		    g->resp.status, g->resp.reason, g->body.len);
 		return;
 	}
-	httpget_finish(g, HTTPGET_EPROTO, "%s: the connection closed %s", g->url,
-	    g->have_head ? "in the middle of the body" : "before a response");
+	httpget_finish(g, HTTPGET_EPROTO, "%s: %s", g->url, g->have_head ?
+	    g->hb.why : "the connection closed before a response");
 }
 
 static void
@@ -215,6 +215,16 @@ httpget_connected(void *arg, struct dial_result *res)
 	bufferevent_enable(g->bev, EV_READ | EV_WRITE);
 }
 
+/* The dialer reports to the request; steps go on to the caller. */
+static void
+httpget_step(void *arg, const char *name, bool ok, long ms, const char *detail)
+{
+	struct httpget	*g = arg;
+
+	if (g->step != NULL)
+		g->step(g->arg, name, ok, ms, detail);
+}
+
 struct httpget *
 httpget_start(struct event_base *base, struct evdns_base *dns,
     const struct route_table *routes, const struct resolve_map *resolve,
@@ -229,6 +239,7 @@ httpget_start(struct event_base *base, struct evdns_base *dns,
 	if (g == NULL)
 		return NULL;
 	g->base = base;
+	g->step = step;
 	g->done = done;
 	g->arg = arg;
 	g->timeout_ms = timeout_ms;
@@ -247,7 +258,7 @@ httpget_start(struct event_base *base, struct evdns_base *dns,
 	o.plain_http = true;
 	o.timeout_ms = timeout_ms;
 	o.id = "http";
-	g->dial = dial_start(base, dns, &o, step, httpget_connected, g);
+	g->dial = dial_start(base, dns, &o, httpget_step, httpget_connected, g);
 	if (g->dial == NULL) {
 		free(g);
 		return NULL;
