@@ -282,8 +282,8 @@ job_crl_judge(struct check_job *j, X509_CRL *crl)
 	if (st == CRL_REVOKED) {
 		job_step(j, "revocation", false, dial_now_ms() - j->crl_t0,
 		    detail);
-		job_finish(j, "cert-revoked", "the certificate %s (%s)", detail,
-		    j->urls[j->url_i]);
+		job_finish(j, "cert-revoked", "the certificate was %s (CRL %s)",
+		    detail, j->urls[j->url_i]);
 		return;
 	}
 	if (st == CRL_BAD) {

@@ -215,9 +215,12 @@ tls_verdict(const struct tls_verify *v, X509 *leaf, const char *host,
 		return "cert-hostname";
 	}
 	if (v->flags & (TLSV_EXPIRED | TLSV_NOT_YET_VALID)) {
-		snprintf(detail, detaillen, "the certificate %s",
-		    (v->flags & TLSV_EXPIRED) ? "has expired" :
-		    "is not valid yet (check this machine's clock)");
+		if ((v->flags & TLSV_EXPIRED) && leaf != NULL)
+			snprintf(detail, detaillen, "the certificate of %s "
+			    "expired %d days ago", host, -tls_days_left(leaf));
+		else
+			snprintf(detail, detaillen, "the certificate of %s is "
+			    "not valid yet (check this machine's clock)", host);
 		return "cert-expired";
 	}
 	if (v->flags & TLSV_OTHER) {
