@@ -12,6 +12,7 @@
 #include "check.h"
 #include "connector.h"
 #include "error.h"
+#include "log.h"
 #include "tls.h"
 
 #define CHECK_MAX_SERVICES	32
@@ -294,6 +295,8 @@ cmd_check(int argc, char **argv)
 
 	memset(&a, 0, sizeof(a));
 	memset(&cli, 0, sizeof(cli));
+	log_init("uplink-connector", 1, LOG_LEVEL_WARN);
+	log_capture_libevent();
 	a.timeout = 5;
 	a.parallel = 8;
 	rc = check_parse_args(argc, argv, &a, &cli.cat);

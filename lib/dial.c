@@ -42,6 +42,7 @@ struct dial {
 	struct evutil_addrinfo		*ai;		/* addresses to try */
 	struct evutil_addrinfo		*ai_cur;
 	struct evdns_getaddrinfo_request *dnsreq;
+	struct dial_dnstok		*dnstok;	/* the request's way back */
 	bool				 dns_sync;	/* callback ran inside the call */
 	int				 dns_err;
 	int				 fd;
@@ -49,6 +50,15 @@ struct dial {
 	struct bufferevent		*bev;		/* CONNECT exchange */
 	bool				 timed_out;
 	char				 tried[384];	/* failed addresses so far */
+};
+
+/*
+ * evdns may answer a cancelled request later, from a deferred callback, so
+ * the request points at this token rather than at the dial: cancelling
+ * clears the token, and the late answer finds nobody and frees it.
+ */
+struct dial_dnstok {
+	struct dial	*d;
 };
 
 static void dial_next_addr(struct dial *d);
@@ -189,10 +199,21 @@ dial_step_end(struct dial *d, bool ok, const char *fmt, ...)
 }
 
 static void
-dial_free(struct dial *d)
+dial_dns_cancel(struct dial *d)
 {
+	if (d->dnstok == NULL)
+		return;
+	d->dnstok->d = NULL;
+	d->dnstok = NULL;
 	if (d->dnsreq != NULL)
 		evdns_getaddrinfo_cancel(d->dnsreq);
+	d->dnsreq = NULL;
+}
+
+static void
+dial_free(struct dial *d)
+{
+	dial_dns_cancel(d);
 	if (d->ai != NULL)
 		evutil_freeaddrinfo(d->ai);
 	if (d->ev != NULL)
@@ -264,11 +285,21 @@ dial_fail_lookup(struct dial *d, const char *what)
 	dial_finish(d, DIAL_EDNS, "cannot resolve %s: %s", h, what);
 }
 
-static void
-dial_dns_done(int result, struct evutil_addrinfo *res, void *arg)
-{
-	struct dial	*d = arg;
+static void dial_dns_done(int result, struct evutil_addrinfo *res, void *arg);
 
+static void
+dial_dns_answer(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct dial_dnstok	*tok = arg;
+	struct dial		*d = tok->d;
+
+	free(tok);
+	if (d == NULL) {
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
+		return;
+	}
+	d->dnstok = NULL;
 	d->dnsreq = NULL;
 	d->dns_err = result;
 	d->ai = res;
@@ -276,8 +307,18 @@ dial_dns_done(int result, struct evutil_addrinfo *res, void *arg)
 		d->dns_sync = false;	/* handled by dial_resolve() on return */
 		return;
 	}
-	if (result == EVUTIL_EAI_CANCEL)
-		return;
+	dial_dns_done(result, res, d);
+}
+
+static void
+dial_dns_done(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct dial	*d = arg;
+
+	if (d->ev != NULL) {
+		event_free(d->ev);
+		d->ev = NULL;
+	}
 	if (result != 0 || res == NULL) {
 		dial_fail_lookup(d, evutil_gai_strerror(result));
 		return;
@@ -316,8 +357,23 @@ dial_name_invalid(const char *h)
 }
 
 static void
+dial_dns_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct dial	*d = arg;
+	char		 why[96];
+
+	(void)fd;
+	(void)what;
+	dial_dns_cancel(d);
+	snprintf(why, sizeof(why), "no answer from the DNS servers within %d ms",
+	    d->o.timeout_ms);
+	dial_fail_lookup(d, why);
+}
+
+static void
 dial_resolve(struct dial *d)
 {
+	struct timeval		 tv;
 	struct evutil_addrinfo	 hints;
 	const char		*h, *over = NULL;
 	char			 portstr[8];
@@ -346,9 +402,25 @@ dial_resolve(struct dial *d)
 		return;
 	}
 	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+	/* evdns retries on its own schedule; the step's limit is ours. */
+	if (d->ev != NULL)
+		event_free(d->ev);
+	d->ev = evtimer_new(d->base, dial_dns_timeout, d);
+	tv.tv_sec = d->o.timeout_ms / 1000;
+	tv.tv_usec = (d->o.timeout_ms % 1000) * 1000;
+	if (d->ev == NULL || evtimer_add(d->ev, &tv) != 0) {
+		dial_fail_lookup(d, "out of memory");
+		return;
+	}
+	d->dnstok = malloc(sizeof(*d->dnstok));
+	if (d->dnstok == NULL) {
+		dial_fail_lookup(d, "out of memory");
+		return;
+	}
+	d->dnstok->d = d;
 	d->dns_sync = true;
-	d->dnsreq = evdns_getaddrinfo(d->dns, h, portstr, &hints, dial_dns_done,
-	    d);
+	d->dnsreq = evdns_getaddrinfo(d->dns, h, portstr, &hints,
+	    dial_dns_answer, d->dnstok);
 	if (!d->dns_sync) {
 		/* Answered inside the call (a literal or /etc/hosts). */
 		d->dnsreq = NULL;

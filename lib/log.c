@@ -5,6 +5,8 @@
 #include <syslog.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 #include "log.h"
 
 static const char	*log_ident = "uplink";
@@ -124,4 +126,20 @@ fatalx(const char *fmt, ...)
 	log_vline(LOG_CRIT, NULL, fmt, ap);
 	va_end(ap);
 	exit(1);
+}
+
+/* libevent's own messages ("Nameserver ... has failed") are debug detail. */
+static void
+log_from_libevent(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_ERR)
+		log_warnx("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
+void
+log_capture_libevent(void)
+{
+	event_set_log_callback(log_from_libevent);
 }

@@ -20,6 +20,9 @@ enum log_level {
 /* Sets where lines go and how much is logged. ident names the program. */
 void log_init(const char *ident, int foreground, int level);
 
+/* Routes libevent's messages through this log (debug level, errors warn). */
+void log_capture_libevent(void);
+
 /* Changes the level (e.g. after reading a config file). */
 void log_setlevel(int level);
 int log_getlevel(void);
