@@ -206,17 +206,20 @@ route_table_set_bypass(struct route_table *rt, const char *list, int flags,
 	return UPLINK_OK;
 }
 
-/* Returns the first non-empty variable of the two spellings, or NULL. */
+/*
+ * Returns the first non-empty variable of the two spellings, or NULL. The
+ * lower-case one wins, as in curl and wget.
+ */
 static const char *
 env_either(const char *upper, const char *lower, const char **name)
 {
 	const char	*v;
 
-	v = getenv(upper);
-	*name = upper;
+	v = getenv(lower);
+	*name = lower;
 	if (v == NULL || *v == '\0') {
-		v = getenv(lower);
-		*name = lower;
+		v = getenv(upper);
+		*name = upper;
 	}
 	return (v != NULL && *v != '\0') ? v : NULL;
 }
