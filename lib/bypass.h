@@ -21,8 +21,10 @@
  *
  * Any entry may end in ":PORT" ("[v6]:PORT" for IPv6, "[fd00::/8]:PORT"
  * for an IPv6 block) to match only that port. A host name never matches an
- * address entry and an address never matches a name entry. Anything else is
- * an error that names the entry and its byte offset.
+ * address entry and an address never matches a name entry. An IPv4-mapped
+ * IPv6 address (::ffff:10.1.2.3) is treated as the IPv4 address it carries.
+ * Anything else is an error that names the entry and its byte offset; see
+ * docs/internals/bypass.md for the full list.
  */
 
 struct bypass;
@@ -52,7 +54,9 @@ int bypass_parse(const char *list, int flags, struct bypass **out,
  * Matches a destination against the list. host is a name or an address
  * literal (IPv6 with or without brackets); port is the destination port.
  * Returns the 0-based index of the first matching entry, or -1. When rule is
- * not NULL it receives the matching entry as written in the list.
+ * not NULL it receives the matching entry as written in the list (valid until
+ * bypass_free()). A NULL bp or host, or a host that is neither a valid name
+ * nor an address literal (junk, a zone index), matches nothing, not even "*".
  */
 int bypass_match(const struct bypass *bp, const char *host, uint16_t port,
     const char **rule);

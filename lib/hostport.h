@@ -33,21 +33,41 @@ struct hostport {
 int hostport_parse(const char *s, uint16_t default_port, struct hostport *out,
     char *why, size_t whylen);
 
-/* Classifies a host string (no port): name, IPv4 or IPv6 literal. */
+/*
+ * Classifies a host string (no port): IPv4 literal, IPv6 literal (bare or
+ * in brackets) or, for anything else, a name. It does not check name syntax.
+ */
 enum host_kind host_classify(const char *host);
 
 /*
  * Checks DNS name syntax: labels of 1-63 letters, digits, '-' or '_' (not
- * starting or ending with '-'), total at most 253. Returns true when valid.
+ * starting or ending with '-'), total at most 253 after dropping one
+ * trailing dot. The last label may not be numeric ("10", "0x1f"): such a
+ * string is a malformed IPv4 address ("10.1.2", "010.1.2.3"), which some
+ * resolvers would read as an address, not a name. Returns true when valid.
  */
 bool host_name_valid(const char *name);
+
+/*
+ * The same check for name[0..len) (no trailing dot is dropped), saying what
+ * is wrong and how to fix it in why (which may be NULL) when it fails.
+ */
+bool host_name_check(const char *name, size_t len, char *why, size_t whylen);
 
 /* Parses a decimal port 1-65535 from s[0..len). Returns true on success. */
 bool port_parse(const char *s, size_t len, uint16_t *out);
 
 /*
- * Formats host and port as "host:port", bracketing IPv6 literals.
- * Always NUL-terminates; returns the length that was needed.
+ * port_parse() that says what is wrong in why (which may be NULL): an empty
+ * port, one that is not a number, or one out of range.
+ */
+bool port_check(const char *s, size_t len, uint16_t *out, char *why,
+    size_t whylen);
+
+/*
+ * Formats host and port as "host:port", bracketing IPv6 literals ("[::1]:443");
+ * port 0 formats the host alone (still bracketed when IPv6). Always
+ * NUL-terminates when dstlen > 0; returns the length that was needed.
  */
 size_t hostport_format(char *dst, size_t dstlen, const char *host,
     uint16_t port);
