@@ -188,6 +188,14 @@ test_route_env(void **state)
 	assert_int_equal(r.kind, ROUTE_PROXY);
 	route_table_clear(&rt);
 
+	/* the lower-case spelling wins, as in curl */
+	setenv("HTTPS_PROXY", "http://10.1.1.1:1", 1);
+	route_table_init(&rt);
+	assert_int_equal(route_table_from_env(&rt, why, sizeof(why)), UPLINK_OK);
+	assert_string_equal(rt.proxy.url, "http://10.9.9.9:8080");
+	route_table_clear(&rt);
+
+	unsetenv("https_proxy");
 	setenv("HTTPS_PROXY", "http://u:p@10.9.9.9:8080", 1);
 	route_table_init(&rt);
 	assert_int_equal(route_table_from_env(&rt, why, sizeof(why)),
