@@ -339,11 +339,12 @@ cmd_check(int argc, char **argv)
 			cli.width = w;
 	}
 	if (!a.json)
-		printf("Checking %zu address%s %s%s%s.\n\n", cli.cat.n,
+		printf("Checking %zu address%s %s%s%s%s%s.\n\n", cli.cat.n,
 		    cli.cat.n == 1 ? "" : "es", cfg.routes.has_proxy ?
 		    "through proxy " : "directly (no proxy configured)",
 		    cfg.routes.has_proxy ? cfg.routes.proxy.url : "",
-		    cfg.routes.source[0] ? "" : "");
+		    cfg.routes.source[0] ? " (settings from " : "",
+		    cfg.routes.source, cfg.routes.source[0] ? ")" : "");
 	memset(&o, 0, sizeof(o));
 	o.routes = &cfg.routes;
 	o.resolve = &a.resolve;

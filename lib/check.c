@@ -37,7 +37,7 @@ struct check_job {
 	char			 urls[CHECK_CRL_URLS][CRL_URL_MAX];
 	int			 nurls, url_i;
 	char			 crl_notes[400];
-	long			 crl_t0;
+	long			 step_t0;	/* start of the current step */
 	bool			 crl_via;	/* a CRL fetch went via the proxy */
 	bool			 done;
 };
@@ -280,7 +280,7 @@ job_crl_judge(struct check_job *j, X509_CRL *crl)
 
 	st = crl_check(crl, issuer, cert, detail, sizeof(detail));
 	if (st == CRL_REVOKED) {
-		job_step(j, "revocation", false, dial_now_ms() - j->crl_t0,
+		job_step(j, "revocation", false, dial_now_ms() - j->step_t0,
 		    detail);
 		job_finish(j, "cert-revoked", "the certificate was %s (CRL %s)",
 		    detail, j->urls[j->url_i]);
@@ -344,13 +344,13 @@ job_revocation_next(struct check_job *j)
 		if (j->crl_notes[0] == '\0')
 			job_warn(j, "the certificate names no CRL distribution "
 			    "point: revocation was not checked");
-		job_step(j, "revocation", true, dial_now_ms() - j->crl_t0,
+		job_step(j, "revocation", true, dial_now_ms() - j->step_t0,
 		    j->crl_notes[0] ? j->crl_notes : "no CRL distribution point");
 		job_finish(j, NULL, "ok");
 		return;
 	}
 	if (j->url_i >= j->nurls) {
-		job_step(j, "revocation", false, dial_now_ms() - j->crl_t0,
+		job_step(j, "revocation", false, dial_now_ms() - j->step_t0,
 		    j->crl_notes);
 		job_finish(j, "crl-unreachable", "no revocation list could be "
 		    "fetched: %s", j->crl_notes);
@@ -420,7 +420,7 @@ job_tls_done(struct check_job *j)
 	SSL_get0_alpn_selected(ssl, &alpn, &alpnlen);
 	snprintf(j->r.tls, sizeof(j->r.tls), "%s %s", SSL_get_version(ssl),
 	    SSL_get_cipher_name(ssl));
-	job_step(j, "tls", true, dial_now_ms() - j->crl_t0, "");
+	job_step(j, "tls", true, dial_now_ms() - j->step_t0, "");
 	snprintf(j->r.steps[j->r.nsteps - 1].detail, sizeof(j->r.steps[0].detail),
 	    "%s%s%.*s", j->r.tls, alpnlen ? ", ALPN " : "", (int)alpnlen,
 	    alpn ? (const char *)alpn : "");
@@ -439,7 +439,7 @@ job_tls_done(struct check_job *j)
 	j->chain = SSL_get0_verified_chain(ssl);
 	j->crl_cert = 0;
 	j->nurls = 0;
-	j->crl_t0 = dial_now_ms();
+	j->step_t0 = dial_now_ms();
 	job_revocation_next(j);
 }
 
@@ -455,7 +455,7 @@ job_tls_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
-		job_step(j, "tls", false, dial_now_ms() - j->crl_t0,
+		job_step(j, "tls", false, dial_now_ms() - j->step_t0,
 		    "no TLS answer");
 		job_finish(j, "timeout", "no TLS handshake with %s:%u within "
 		    "%d ms", j->r.target->probe, j->r.target->port,
@@ -469,7 +469,7 @@ job_tls_event(struct bufferevent *bev, short what, void *arg)
 		snprintf(why, sizeof(why), "the connection was closed during "
 		    "the handshake");
 	ERR_clear_error();
-	job_step(j, "tls", false, dial_now_ms() - j->crl_t0, why);
+	job_step(j, "tls", false, dial_now_ms() - j->step_t0, why);
 	job_finish(j, "tls", "%s", why);
 }
 
@@ -491,7 +491,7 @@ job_dialed(void *arg, struct dial_result *res)
 	memset(tv, 0, sizeof(*tv));
 	ssl = tls_client_new(j->c->o.tls, j->r.target->probe, alpn,
 	    sizeof(alpn) - 1, tv);
-	j->crl_t0 = dial_now_ms();
+	j->step_t0 = dial_now_ms();
 	j->bev = ssl == NULL ? NULL : bufferevent_openssl_socket_new(j->c->base,
 	    res->fd, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (j->bev == NULL) {
@@ -517,7 +517,7 @@ job_http_done(void *arg, struct httpget_result *res)
 	job_route(j, &res->route);
 	switch (res->error) {
 	case HTTPGET_OK:
-		job_step(j, "http", res->status < 400, dial_now_ms() - j->crl_t0,
+		job_step(j, "http", res->status < 400, dial_now_ms() - j->step_t0,
 		    res->status_line);
 		if (res->status >= 400)
 			err = "http";
@@ -536,7 +536,7 @@ job_http_done(void *arg, struct httpget_result *res)
 		break;
 	}
 	if (res->error != HTTPGET_OK && res->error != HTTPGET_EDIAL)
-		job_step(j, "http", false, dial_now_ms() - j->crl_t0, res->detail);
+		job_step(j, "http", false, dial_now_ms() - j->step_t0, res->detail);
 	if (err != NULL)
 		job_finish(j, err, "%s", res->status >= 400 && res->error ==
 		    HTTPGET_OK ? res->status_line : res->detail);
@@ -551,7 +551,7 @@ job_http_step(void *arg, const char *name, bool ok, long ms, const char *d)
 	struct check_job	*j = arg;
 
 	job_step(arg, name, ok, ms, d);
-	j->crl_t0 = dial_now_ms();
+	j->step_t0 = dial_now_ms();
 }
 
 static void
@@ -575,7 +575,7 @@ job_start(struct check_job *j)
 	if (t->scheme == SCHEME_HTTP) {
 		hostport_format(host, sizeof(host), t->probe, t->port);
 		snprintf(url, sizeof(url), "http://%s%s", host, t->path);
-		j->crl_t0 = j->t0;
+		j->step_t0 = j->t0;
 		j->get = httpget_start(c->base, c->dns, c->o.routes, c->o.resolve,
 		    url, 1024 * 1024, c->o.timeout_ms, job_http_step,
 		    job_http_done, j);

@@ -20,13 +20,6 @@
 #include "httpresp.h"
 #include "log.h"
 
-enum dial_state {
-	DS_START,
-	DS_DNS,
-	DS_TCP,
-	DS_CONNECT,
-};
-
 struct dial {
 	struct event_base		*base;
 	struct evdns_base		*dns;
@@ -35,7 +28,6 @@ struct dial {
 	dial_step_cb			*step_cb;
 	dial_done_cb			*done_cb;
 	void				*arg;
-	enum dial_state			 state;
 	struct route			 route;
 	const char			*step;		/* current step's name */
 	long				 t0;		/* current step's start */
@@ -336,7 +328,6 @@ dial_dns_done(int result, struct evutil_addrinfo *res, void *arg)
 		}
 		dial_step_end(d, true, "%s", list);
 	}
-	d->state = DS_TCP;
 	d->ai_cur = NULL;
 	dial_next_addr(d);
 }
@@ -388,7 +379,6 @@ dial_resolve(struct dial *d)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
 	dial_step_begin(d, d->route.kind == ROUTE_PROXY ? "proxy-dns" : "dns");
-	d->state = DS_DNS;
 	if (over != NULL || host_classify(h) != HOST_NAME) {
 		hints.ai_flags = EVUTIL_AI_NUMERICHOST;
 		d->dns_err = evutil_getaddrinfo(over ? over : h, portstr, &hints,
@@ -477,8 +467,8 @@ dial_next_addr(struct dial *d)
 		dial_step_end(d, false, "%s", d->tried);
 		dial_finish(d, proxy ? DIAL_EPROXY_UNREACHABLE : d->timed_out ?
 		    DIAL_ETIMEOUT : DIAL_ETCP, "%s%s%s", proxy ?
-		    "cannot connect to the proxy " : "", proxy ?
-		    d->route.proxy->url : "", d->tried);
+		    "cannot connect to the proxy: " : "", d->tried,
+		    d->tried[0] == '\0' ? "no address to try" : "");
 		return;
 	}
 	if (d->step == NULL || strcmp(d->step, proxy ? "proxy-tcp" : "tcp") != 0)
@@ -649,7 +639,6 @@ dial_proxy_connect(struct dial *d)
 	struct timeval	 tv;
 	char		 target[300];
 
-	d->state = DS_CONNECT;
 	dial_step_begin(d, "proxy-connect");
 	event_free(d->ev);
 	d->ev = NULL;
