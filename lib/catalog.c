@@ -269,40 +269,17 @@ catalog_add_url(struct catalog *c, const char *service, const char *url,
 {
 	struct check_target	 t;
 	struct hostport		 hp;
-	const char		*rest;
-	char			 auth[300], why[200];
-	size_t			 alen;
+	bool			 https;
 
 	memset(&t, 0, sizeof(t));
-	if (strncasecmp(url, "https://", 8) == 0) {
-		t.scheme = SCHEME_HTTPS;
-		rest = url + 8;
-	} else if (strncasecmp(url, "http://", 7) == 0) {
-		t.scheme = SCHEME_HTTP;
-		rest = url + 7;
-	} else {
-		snprintf(err, errlen, "\"%s\": give an https:// or http:// URL",
-		    url);
+	if (url_parse(url, &https, &hp, t.path, sizeof(t.path), err, errlen) !=
+	    UPLINK_OK)
 		return UPLINK_EINVAL;
-	}
-	alen = strcspn(rest, "/?#");
-	if (alen == 0 || alen >= sizeof(auth) || memchr(rest, '@', alen)) {
-		snprintf(err, errlen, "\"%s\": bad host part", url);
-		return UPLINK_EINVAL;
-	}
-	memcpy(auth, rest, alen);
-	auth[alen] = '\0';
-	if (hostport_parse(auth, t.scheme == SCHEME_HTTPS ? 443 : 80, &hp, why,
-	    sizeof(why)) != UPLINK_OK) {
-		snprintf(err, errlen, "\"%s\": %s", url, why);
-		return UPLINK_EINVAL;
-	}
+	t.scheme = https ? SCHEME_HTTPS : SCHEME_HTTP;
 	snprintf(t.service, sizeof(t.service), "%s", service);
 	snprintf(t.purpose, sizeof(t.purpose), "%s", purpose);
 	snprintf(t.address, sizeof(t.address), "%s", hp.host);
 	snprintf(t.probe, sizeof(t.probe), "%s", hp.host);
-	snprintf(t.path, sizeof(t.path), "%s", rest[alen] == '/' ? rest + alen :
-	    "/");
 	t.port = hp.port;
 	return catalog_push(c, &t, err, errlen);
 }

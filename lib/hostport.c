@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "error.h"
 #include "hostport.h"
@@ -345,4 +346,45 @@ hostport_format(char *dst, size_t dstlen, const char *host, uint16_t port)
 		n = snprintf(dst, dstlen, "%s%s%s:%u", v6 ? "[" : "", host,
 		    v6 ? "]" : "", (unsigned)port);
 	return n < 0 ? 0 : (size_t)n;
+}
+
+int
+url_parse(const char *url, bool *https, struct hostport *hp, char *path,
+    size_t pathlen, char *why, size_t whylen)
+{
+	const char	*rest;
+	char		 auth[HOSTPORT_HOST_MAX + 16], inner[200];
+	size_t		 alen;
+	int		 n;
+
+	if (strncasecmp(url, "https://", 8) == 0) {
+		*https = true;
+		rest = url + 8;
+	} else if (strncasecmp(url, "http://", 7) == 0) {
+		*https = false;
+		rest = url + 7;
+	} else {
+		snprintf(why, whylen, "\"%s\" is not an http:// or https:// "
+		    "URL", url);
+		return UPLINK_EINVAL;
+	}
+	alen = strcspn(rest, "/?#");
+	if (alen == 0 || alen >= sizeof(auth) || memchr(rest, '@', alen)) {
+		snprintf(why, whylen, "\"%s\": bad host part", url);
+		return UPLINK_EINVAL;
+	}
+	memcpy(auth, rest, alen);
+	auth[alen] = '\0';
+	if (hostport_parse(auth, *https ? 443 : 80, hp, inner, sizeof(inner)) !=
+	    UPLINK_OK) {
+		snprintf(why, whylen, "\"%s\": %s", url, inner);
+		return UPLINK_EINVAL;
+	}
+	rest += alen;
+	n = snprintf(path, pathlen, "%s%s", *rest == '/' ? "" : "/", rest);
+	if (n < 0 || (size_t)n >= pathlen) {
+		snprintf(why, whylen, "\"%s\": path too long", url);
+		return UPLINK_EINVAL;
+	}
+	return UPLINK_OK;
 }

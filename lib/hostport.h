@@ -72,4 +72,13 @@ bool port_check(const char *s, size_t len, uint16_t *out, char *why,
 size_t hostport_format(char *dst, size_t dstlen, const char *host,
     uint16_t port);
 
+/*
+ * Splits an http:// or https:// URL: *https says which, hp receives the host
+ * and the port (80 or 443 unless given), path the rest ("/" when empty; a
+ * query without a path gets a leading "/"). User names are refused. Returns
+ * UPLINK_OK or UPLINK_EINVAL with a reason in why that quotes the URL.
+ */
+int url_parse(const char *url, bool *https, struct hostport *hp, char *path,
+    size_t pathlen, char *why, size_t whylen);
+
 #endif

@@ -33,30 +33,12 @@ int
 httpget_parse_url(const char *url, struct hostport *hp, char *path,
     size_t pathlen, char *why, size_t whylen)
 {
-	const char	*a, *slash;
-	char		 auth[300], inner[200];
-	size_t		 alen;
+	bool	 https;
 
-	if (strncasecmp(url, "http://", 7) != 0) {
+	if (url_parse(url, &https, hp, path, pathlen, why, whylen) != UPLINK_OK)
+		return UPLINK_EINVAL;
+	if (https) {
 		snprintf(why, whylen, "\"%s\" is not an http:// URL", url);
-		return UPLINK_EINVAL;
-	}
-	a = url + 7;
-	slash = strchr(a, '/');
-	alen = slash != NULL ? (size_t)(slash - a) : strlen(a);
-	if (alen == 0 || alen >= sizeof(auth) || memchr(a, '@', alen) != NULL) {
-		snprintf(why, whylen, "\"%s\": bad host part", url);
-		return UPLINK_EINVAL;
-	}
-	memcpy(auth, a, alen);
-	auth[alen] = '\0';
-	if (hostport_parse(auth, 80, hp, inner, sizeof(inner)) != UPLINK_OK) {
-		snprintf(why, whylen, "\"%s\": %s", url, inner);
-		return UPLINK_EINVAL;
-	}
-	if (snprintf(path, pathlen, "%s", slash != NULL ? slash : "/") >=
-	    (int)pathlen) {
-		snprintf(why, whylen, "\"%s\": path too long", url);
 		return UPLINK_EINVAL;
 	}
 	return UPLINK_OK;

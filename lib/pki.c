@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+#include <sodium.h>
 
 #include "crl.h"
 #include "error.h"
@@ -137,44 +139,44 @@ pki_bio_drain(BIO *bio, struct buf *out, const char *what, char *err,
 	return UPLINK_OK;
 }
 
+/*
+ * libsodium does the encoding; these wrappers keep the contract that output
+ * is cut to fit dst (sodium itself refuses a short buffer).
+ */
 void
 pki_hex(const unsigned char *data, size_t len, char *dst, size_t dstlen)
 {
-	static const char	 digits[] = "0123456789abcdef";
-	size_t			 i, n = 0;
+	size_t	 fit;
 
 	if (dstlen == 0)
 		return;
-	for (i = 0; i < len && n + 2 < dstlen; i++) {
-		dst[n++] = digits[data[i] >> 4];
-		dst[n++] = digits[data[i] & 0x0f];
-	}
-	dst[n] = '\0';
+	fit = (dstlen - 1) / 2;
+	if (fit > len)
+		fit = len;
+	sodium_bin2hex(dst, fit * 2 + 1, data, fit);
 }
 
 void
 pki_base64url(const unsigned char *data, size_t len, char *dst,
     size_t dstlen)
 {
-	static const char	 digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				    "abcdefghijklmnopqrstuvwxyz0123456789-_";
-	unsigned long		 v;
-	size_t			 i, k, nout, n = 0;
+	const int	 v = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+	size_t		 need = sodium_base64_ENCODED_LEN(len, v);
+	char		*tmp;
 
 	if (dstlen == 0)
 		return;
-	for (i = 0; i < len; i += 3) {
-		v = (unsigned long)data[i] << 16;
-		if (i + 1 < len)
-			v |= (unsigned long)data[i + 1] << 8;
-		if (i + 2 < len)
-			v |= data[i + 2];
-		/* 1, 2 or 3 bytes make 2, 3 or 4 digits: no padding. */
-		nout = len - i >= 3 ? 4 : len - i + 1;
-		for (k = 0; k < nout && n + 1 < dstlen; k++)
-			dst[n++] = digits[(v >> (18 - 6 * k)) & 0x3f];
+	if (dstlen >= need) {
+		sodium_bin2base64(dst, dstlen, data, len, v);
+		return;
 	}
-	dst[n] = '\0';
+	tmp = malloc(need);
+	dst[0] = '\0';
+	if (tmp == NULL)
+		return;
+	sodium_bin2base64(tmp, need, data, len, v);
+	snprintf(dst, dstlen, "%s", tmp);
+	free(tmp);
 }
 
 /*
