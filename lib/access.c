@@ -1,0 +1,530 @@
+/*
+ * The connector's access list (see access.h and docs/internals/access.md).
+ *
+ * The grammar is a strict subset of the bypass list's (lib/bypass.c), so the
+ * matching is the bypass list's too: each entry is checked here against the
+ * stricter rules (a port is mandatory, no "*", "<local>", ".domain" or
+ * "10.*"), with messages that say how to write it as an access rule. Then a
+ * copy of the list in which every ":*" suffix is blanked out (spaces are
+ * separators, so "10.0.0.0/8:*" becomes "10.0.0.0/8", which bypass reads as
+ * "any port") is handed to bypass_parse(). Entries keep their positions, so
+ * bypass_match()'s index finds the entry as written.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "access.h"
+#include "bypass.h"
+#include "error.h"
+#include "hostport.h"
+
+#define ACCESS_SHOW	64	/* bytes of an entry quoted in messages */
+
+struct access {
+	struct bypass	 *bp;
+	char		 *texts;	/* the list as written, NUL after entries */
+	const char	**rule;		/* rule[i]: entry i as written */
+	size_t		  n;
+};
+
+/* The entry being checked, for error messages. */
+struct access_tok {
+	const char		*s;	/* entry as written (not NUL-terminated) */
+	size_t			 len;
+	size_t			 index;	/* 1-based */
+	struct access_error	*err;
+};
+
+/* An entry split into its host and port parts. */
+struct access_parts {
+	const char	*host;
+	size_t		 hlen;
+	bool		 bracketed;
+	const char	*port;		/* NULL when the entry has none */
+	size_t		 plen;
+};
+
+static int access_fail(const struct access_tok *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Fills the error for the entry t and returns UPLINK_EINVAL. */
+static int
+access_fail(const struct access_tok *t, const char *fmt, ...)
+{
+	struct access_error	*err = t->err;
+	va_list			 ap;
+	size_t			 n;
+
+	if (err == NULL)
+		return UPLINK_EINVAL;
+	err->index = t->index;
+	n = t->len < sizeof(err->entry) ? t->len : sizeof(err->entry) - 1;
+	memcpy(err->entry, t->s, n);
+	err->entry[n] = '\0';
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return UPLINK_EINVAL;
+}
+
+static int
+access_show(size_t len)
+{
+	return (int)(len < ACCESS_SHOW ? len : ACCESS_SHOW);
+}
+
+/* The separators of bypass.h, which tokenises the same list again. */
+static bool
+access_is_sep(char c)
+{
+	return c == ';' || c == ',' || c == ' ' || c == '\t' || c == '\n' ||
+	    c == '\r' || c == '\v' || c == '\f';
+}
+
+/* True when s[0..len) is not empty and holds only characters from set. */
+static bool
+access_only(const char *s, size_t len, const char *set)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] == '\0' || strchr(set, s[i]) == NULL)
+			return false;
+	return len > 0;
+}
+
+static bool
+access_literal(const char *s, size_t len, int family)
+{
+	char		 tmp[INET6_ADDRSTRLEN + 1];
+	unsigned char	 bin[16];
+
+	if (len >= sizeof(tmp))
+		return false;
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	return inet_pton(family, tmp, bin) == 1;
+}
+
+/* The port text for a suggestion: as written, or "PORT" when missing. */
+static void
+access_port_hint(const struct access_parts *p, const char **s, int *len)
+{
+	if (p->port == NULL || p->plen == 0) {
+		*s = "PORT";
+		*len = 4;
+	} else {
+		*s = p->port;
+		*len = access_show(p->plen);
+	}
+}
+
+/*
+ * Splits "[V6]:PORT", "HOST:PORT" and the port-less forms. A bare entry
+ * with two colons or more is IPv6 without brackets, which cannot carry a
+ * port unambiguously, so it is refused here.
+ */
+static int
+access_split(const struct access_tok *t, struct access_parts *p)
+{
+	const char	*s = t->s, *end = t->s + t->len, *rb, *colon;
+
+	memset(p, 0, sizeof(*p));
+	if (s[0] == '[') {
+		rb = memchr(s, ']', t->len);
+		if (rb == NULL)
+			return access_fail(t, "unbalanced '['; write an IPv6 "
+			    "address as [fd00::1]:443");
+		if (rb + 1 < end && rb[1] != ':')
+			return access_fail(t, "unexpected text after ']'; write "
+			    "[fd00::1]:443 or [fd00::/8]:*");
+		p->host = s + 1;
+		p->hlen = (size_t)(rb - s - 1);
+		p->bracketed = true;
+		if (rb + 1 < end) {
+			p->port = rb + 2;
+			p->plen = (size_t)(end - rb - 2);
+		}
+		return UPLINK_OK;
+	}
+	if (memchr(s, ']', t->len) != NULL)
+		return access_fail(t, "unbalanced ']'; write an IPv6 address "
+		    "as [fd00::1]:443");
+	colon = memchr(s, ':', t->len);
+	if (colon != NULL && memchr(colon + 1, ':', (size_t)(end - colon - 1)))
+		return access_fail(t, "an IPv6 address or block is written in "
+		    "brackets followed by its port: [fd00::1]:443 or "
+		    "[fd00::/8]:*");
+	p->host = s;
+	p->hlen = colon != NULL ? (size_t)(colon - s) : t->len;
+	if (colon != NULL) {
+		p->port = colon + 1;
+		p->plen = (size_t)(end - colon - 1);
+	}
+	return UPLINK_OK;
+}
+
+/* The prefix length after '/': digits, at most max. */
+static int
+access_check_prefix(const struct access_tok *t, const char *s, size_t len,
+    unsigned max)
+{
+	const char	*eg = max == 32 ? "10.0.0.0/8:*" : "[fd00::/8]:*";
+	unsigned	 v = 0;
+	size_t		 i;
+
+	if (len == 0)
+		return access_fail(t, "empty prefix length after '/'; write %s",
+		    eg);
+	if (!access_only(s, len, "0123456789"))
+		return access_fail(t, "prefix length '%.*s' is not a number; "
+		    "write %s", access_show(len), s, eg);
+	for (i = 0; i < len && v <= max; i++)
+		v = v * 10 + (unsigned)(s[i] - '0');
+	if (v > max)
+		return access_fail(t, "prefix length %.*s is out of range for "
+		    "%s (0-%u)", access_show(len), s, max == 32 ? "IPv4" :
+		    "IPv6", max);
+	return UPLINK_OK;
+}
+
+/* The inside of brackets: an IPv6 address or block. */
+static int
+access_check_v6(const struct access_tok *t, const struct access_parts *p)
+{
+	const char	*h = p->host, *slash = memchr(h, '/', p->hlen), *port;
+	size_t		 hlen = p->hlen;
+	size_t		 alen = slash != NULL ? (size_t)(slash - h) : hlen;
+	int		 plen;
+
+	if (hlen == 0)
+		return access_fail(t, "empty brackets; write an IPv6 address "
+		    "as [fd00::1]:443");
+	if (memchr(h, '%', hlen) != NULL)
+		return access_fail(t, "zone index is not supported; write the "
+		    "address without it ([fe80::1]:443) or a block "
+		    "([fe80::/10]:*)");
+	access_port_hint(p, &port, &plen);
+	if (access_literal(h, alen, AF_INET))
+		return access_fail(t, "brackets are only for IPv6; write an "
+		    "IPv4 %s without them: %.*s:%.*s", slash != NULL ? "block" :
+		    "address", access_show(hlen), h, plen, port);
+	if (!access_literal(h, alen, AF_INET6))
+		return access_fail(t, "'%.*s' is not an IPv6 address; write "
+		    "[fd00::1]:443 or [fd00::/8]:*", access_show(alen), h);
+	if (slash == NULL)
+		return UPLINK_OK;
+	return access_check_prefix(t, slash + 1, hlen - alen - 1, 128);
+}
+
+/* "ADDR/LEN" without brackets: an IPv4 block. */
+static int
+access_check_v4block(const struct access_tok *t, const char *h, size_t hlen)
+{
+	const char	*slash = memchr(h, '/', hlen);
+	size_t		 alen = (size_t)(slash - h);
+
+	if (alen == 0)
+		return access_fail(t, "a block needs an address before '/'; "
+		    "write 10.0.0.0/8:*");
+	if (!access_literal(h, alen, AF_INET)) {
+		if (access_only(h, alen, "0123456789."))
+			return access_fail(t, "'%.*s' is not a complete IPv4 "
+			    "address; a block is written with all four octets: "
+			    "10.1.0.0/16:*", access_show(alen), h);
+		return access_fail(t, "'/LENGTH' may only follow an address "
+		    "(10.0.0.0/8:*); a domain and its subdomains are "
+		    "written *.example.com:443");
+	}
+	return access_check_prefix(t, slash + 1, hlen - alen - 1, 32);
+}
+
+/*
+ * "10.*", "192.168.*": the bypass list's octet wildcards are not access
+ * rules. When the leading octets are well formed, the message spells out
+ * the equivalent block.
+ */
+static int
+access_refuse_v4wild(const struct access_tok *t, const struct access_parts *p)
+{
+	const char	*h = p->host, *end = p->host + p->hlen - 2, *s, *dot;
+	const char	*port;
+	unsigned	 oct[4] = { 0, 0, 0, 0 }, n = 0;
+	int		 plen;
+	bool		 ok;
+
+	access_port_hint(p, &port, &plen);
+	ok = p->hlen >= 3 && memcmp(end, ".*", 2) == 0 &&
+	    memchr(h, '*', p->hlen - 1) == NULL;
+	for (s = h; ok && s <= end; s = dot + 1) {
+		dot = memchr(s, '.', (size_t)(end - s));
+		if (dot == NULL)
+			dot = end;
+		if (n == 3 || dot == s || dot - s > 3 || (dot - s > 1 &&
+		    s[0] == '0'))
+			ok = false;
+		for (; ok && s < dot; s++)
+			oct[n] = oct[n] * 10 + (unsigned)(*s - '0');
+		if (ok && oct[n++] > 255)
+			ok = false;
+	}
+	if (!ok)
+		return access_fail(t, "'*' in an address is not an access rule; "
+		    "write a block such as 10.0.0.0/8:*");
+	return access_fail(t, "'*' in an address is not an access rule; write "
+	    "the block %u.%u.%u.%u/%u:%.*s", oct[0], oct[1], oct[2], oct[3],
+	    n * 8, plen, port);
+}
+
+/* A name or "*.name", after the forms that are refused outright. */
+static int
+access_check_name(const struct access_tok *t, const char *h, size_t hlen)
+{
+	char	 why[200];
+
+	if (hlen >= 2 && h[0] == '*' && h[1] == '.') {
+		h += 2;
+		hlen -= 2;
+		if (hlen == 0 || (hlen == 1 && h[0] == '.'))
+			return access_fail(t, "'*.' needs a domain after it; "
+			    "write *.example.com:443");
+	}
+	if (memchr(h, '*', hlen) != NULL)
+		return access_fail(t, "'*' is only allowed as a leading '*.' "
+		    "label; write *.example.com:443");
+	if (hlen > 1 && h[hlen - 1] == '.')
+		hlen--;
+	if (!host_name_check(h, hlen, why, sizeof(why)))
+		return access_fail(t, "%s", why);
+	return UPLINK_OK;
+}
+
+/* The host part of an unbracketed entry. */
+static int
+access_check_host(const struct access_tok *t, const struct access_parts *p)
+{
+	const char	*h = p->host, *port;
+	size_t		 hlen = p->hlen, alen = p->hlen;
+	int		 plen;
+
+	access_port_hint(p, &port, &plen);
+	if (hlen == 0)
+		return access_fail(t, "empty host before ':'; write HOST:PORT, "
+		    "e.g. intranet.corp.example:443");
+	if (hlen == 1 && h[0] == '*')
+		return access_fail(t, "'*' alone would allow every destination; "
+		    "name hosts (intranet.corp.example:443), domains "
+		    "(*.corp.example:443) or address blocks (10.0.0.0/8:*)");
+	if (h[0] == '<')
+		return access_fail(t, "'%.*s' is a bypass-list keyword, not an "
+		    "access rule; name each host with its port, e.g. "
+		    "intranet:80", access_show(hlen), h);
+	if (h[0] == '.' && hlen == 1)
+		return access_fail(t, "'.' is not a host; write a name with "
+		    "its port, e.g. intranet.corp.example:443");
+	if (h[0] == '.')
+		return access_fail(t, "'.domain' is a bypass-list form; to allow "
+		    "a domain and the names below it write both %.*s:%.*s and "
+		    "*%.*s:%.*s", access_show(hlen - 1), h + 1, plen, port,
+		    access_show(hlen), h, plen, port);
+	if (memchr(h, '/', hlen) != NULL)
+		return access_check_v4block(t, h, hlen);
+	if (h[0] >= '0' && h[0] <= '9' && memchr(h, '*', hlen) != NULL &&
+	    access_only(h, hlen, "0123456789.*"))
+		return access_refuse_v4wild(t, p);
+	if (alen > 1 && h[alen - 1] == '.')
+		alen--;
+	if (access_literal(h, alen, AF_INET))
+		return UPLINK_OK;
+	if (access_only(h, hlen, "0123456789."))
+		return access_fail(t, "'%.*s' is not a valid IPv4 address; write "
+		    "four octets 0-255 (192.0.2.1:443) or a block "
+		    "(10.0.0.0/8:*)", access_show(hlen), h);
+	return access_check_name(t, h, hlen);
+}
+
+/* The port: present, and "*" or 1-65535. Sets *any for "*". */
+static int
+access_check_port(const struct access_tok *t, const struct access_parts *p,
+    bool *any)
+{
+	char		 why[160];
+	uint16_t	 port;
+
+	*any = false;
+	if (p->port == NULL)
+		return access_fail(t, "no port; add :PORT or :* (any port), "
+		    "e.g. %.*s:443 or %.*s:*", access_show(t->len), t->s,
+		    access_show(t->len), t->s);
+	if (p->plen == 0)
+		return access_fail(t, "empty port after ':'; write a port "
+		    "1-65535, or * for any port");
+	if (p->plen == 1 && p->port[0] == '*') {
+		*any = true;
+		return UPLINK_OK;
+	}
+	if (!port_check(p->port, p->plen, &port, why, sizeof(why)))
+		return access_fail(t, "%s; or write :* for any port", why);
+	return UPLINK_OK;
+}
+
+/* Checks one entry; *any says it ends in ":*". */
+static int
+access_check_entry(const struct access_tok *t, bool *any)
+{
+	struct access_parts	 p;
+	int			 rc;
+
+	rc = access_split(t, &p);
+	if (rc != UPLINK_OK)
+		return rc;
+	if (p.bracketed)
+		rc = access_check_v6(t, &p);
+	else
+		rc = access_check_host(t, &p);
+	if (rc != UPLINK_OK)
+		return rc;
+	return access_check_port(t, &p, any);
+}
+
+/*
+ * Walks the list, checks every entry and blanks ":*" in the copy bypass
+ * will read. Fills a->rule with offsets into a->texts for now.
+ */
+static int
+access_scan(struct access *a, char *plain, size_t len,
+    struct access_error *err)
+{
+	struct access_tok	 t;
+	size_t			 i = 0, start;
+	bool			 any;
+	int			 rc;
+
+	while (i < len) {
+		while (i < len && access_is_sep(a->texts[i]))
+			i++;
+		if (i == len)
+			break;
+		start = i;
+		while (i < len && !access_is_sep(a->texts[i]))
+			i++;
+		t.s = a->texts + start;
+		t.len = i - start;
+		t.index = a->n + 1;
+		t.err = err;
+		if (a->n == ACCESS_MAX_ENTRIES) {
+			access_fail(&t, "the list has more than %d entries; "
+			    "use domains (*.corp.example:443) or blocks "
+			    "(10.0.0.0/8:*) to shorten it", ACCESS_MAX_ENTRIES);
+			return UPLINK_ETOOBIG;
+		}
+		rc = access_check_entry(&t, &any);
+		if (rc != UPLINK_OK)
+			return rc;
+		if (any)
+			memset(plain + i - 2, ' ', 2);
+		a->rule[a->n++] = t.s;
+	}
+	return UPLINK_OK;
+}
+
+/* Hands the checked list to bypass_parse(); its errors map back by index. */
+static int
+access_compile(struct access *a, const char *plain, struct access_error *err)
+{
+	struct bypass_error	 berr;
+	struct access_tok	 t;
+	int			 rc;
+
+	rc = bypass_parse(plain, 0, &a->bp, &berr);
+	if (rc != UPLINK_EINVAL)
+		return rc;
+	/* Not reached for a checked entry; kept so nothing fails silently. */
+	t.index = berr.index;
+	t.s = berr.index >= 1 && berr.index <= a->n ? a->rule[berr.index - 1] :
+	    berr.entry;
+	t.len = strcspn(t.s, ",; \t\r\n\v\f");
+	t.err = err;
+	return access_fail(&t, "%s", berr.msg);
+}
+
+int
+access_parse(const char *list, struct access **out, struct access_error *err)
+{
+	struct access	*a;
+	char		*plain = NULL;
+	size_t		 len, i;
+	int		 rc = UPLINK_ENOMEM;
+
+	if (err != NULL)
+		memset(err, 0, sizeof(*err));
+	if (out == NULL)
+		return UPLINK_EINVAL;
+	if (list == NULL)
+		list = "";
+	len = strlen(list);
+	a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return UPLINK_ENOMEM;
+	a->texts = strdup(list);
+	plain = strdup(list);
+	/* An entry takes at least two bytes with its separator. */
+	a->rule = calloc(len / 2 + 1 < ACCESS_MAX_ENTRIES ? len / 2 + 1 :
+	    ACCESS_MAX_ENTRIES, sizeof(*a->rule));
+	if (a->texts == NULL || plain == NULL || a->rule == NULL)
+		goto fail;
+	rc = access_scan(a, plain, len, err);
+	if (rc == UPLINK_OK)
+		rc = access_compile(a, plain, err);
+	if (rc != UPLINK_OK)
+		goto fail;
+	/* Now that errors are reported, end each entry's text. */
+	for (i = 0; i < len; i++)
+		if (access_is_sep(a->texts[i]))
+			a->texts[i] = '\0';
+	free(plain);
+	*out = a;
+	return UPLINK_OK;
+fail:
+	free(plain);
+	access_free(a);
+	return rc;
+}
+
+bool
+access_allows(const struct access *a, const char *host, uint16_t port,
+    const char **rule)
+{
+	int	 i;
+
+	/* Port 0 is no destination at all, even for ":*". */
+	if (a == NULL || host == NULL || port == 0)
+		return false;
+	i = bypass_match(a->bp, host, port, NULL);
+	if (i < 0 || (size_t)i >= a->n)
+		return false;
+	if (rule != NULL)
+		*rule = a->rule[i];
+	return true;
+}
+
+size_t
+access_count(const struct access *a)
+{
+	return a == NULL ? 0 : a->n;
+}
+
+void
+access_free(struct access *a)
+{
+	if (a == NULL)
+		return;
+	bypass_free(a->bp);
+	free(a->texts);
+	free(a->rule);
+	free(a);
+}

@@ -1,0 +1,58 @@
+#ifndef UPLINK_ACCESS_H
+#define UPLINK_ACCESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The connector's access list: the only destinations the cloud may open
+ * streams to. The default (an empty list) allows nothing, so a compromised
+ * cloud cannot roam the private network. Entries are separated by ',', ';'
+ * or white space, and every entry names its port:
+ *
+ *   intranet.corp.example:80    that host name, that port
+ *   *.corp.example:443          any name below corp.example (not itself)
+ *   192.0.2.10:22, [fd00::5]:22 that address
+ *   10.0.0.0/8:*, [fd00::/8]:*  any address inside the block, any port
+ *
+ * ":*" means any port. A host name never matches an address entry and an
+ * address never matches a name entry: names are not resolved, so allowing
+ * 10.0.0.0/8 does not allow a name that happens to resolve into it.
+ * Matching is case-insensitive and ignores one trailing dot.
+ */
+
+#define ACCESS_MAX_ENTRIES	4096
+
+struct access;
+
+struct access_error {
+	size_t	 index;		/* 1-based position of the bad entry */
+	char	 entry[128];	/* the entry as written (truncated) */
+	char	 msg[256];	/* what is wrong and how to write it */
+};
+
+/*
+ * Parses a list. An empty list is valid and allows nothing. Returns
+ * UPLINK_OK, UPLINK_EINVAL (err filled), UPLINK_ETOOBIG or UPLINK_ENOMEM;
+ * *out is set only on success.
+ */
+int access_parse(const char *list, struct access **out,
+    struct access_error *err);
+
+/*
+ * True when host (a name or an address literal, IPv6 with or without
+ * brackets) on port is allowed. rule, when not NULL, receives the entry
+ * that allowed it as written (valid until access_free()). A NULL list
+ * allows nothing.
+ */
+bool access_allows(const struct access *a, const char *host, uint16_t port,
+    const char **rule);
+
+/* Number of entries. */
+size_t access_count(const struct access *a);
+
+/* Frees a list; NULL is a no-op. */
+void access_free(struct access *a);
+
+#endif

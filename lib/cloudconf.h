@@ -1,0 +1,65 @@
+#ifndef UPLINK_CLOUDCONF_H
+#define UPLINK_CLOUDCONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hostport.h"
+
+/*
+ * uplink-cloud's configuration file (INI). Every error reads
+ * "FILE:LINE: what is wrong; how to fix it". See docs/cloud.md.
+ */
+
+#define CLOUDCONF_DEFAULT_PATH	"/etc/uplink/cloud.conf"
+#define CLOUDCONF_DEFAULT_DATA	"/var/lib/uplink-cloud"
+#define CLOUDCONF_PATH_MAX	4096
+#define CLOUDCONF_NAME_MAX	63
+
+struct cloud_publish {
+	char		 name[CLOUDCONF_NAME_MAX + 1];
+	struct hostport	 listen;	/* address literal or name, port set */
+	char		 site[CLOUDCONF_NAME_MAX + 1];
+	struct hostport	 target;	/* port set */
+	int		 line;		/* line of the [publish NAME] header */
+};
+
+struct cloud_config {
+	char		 path[CLOUDCONF_PATH_MAX];
+	char		 data_dir[CLOUDCONF_PATH_MAX];	/* default CLOUDCONF_DEFAULT_DATA */
+	struct hostport	 listen;		/* default 0.0.0.0:443 */
+	bool		 http_enabled;		/* default true */
+	struct hostport	 http_listen;		/* default 0.0.0.0:80 */
+	bool		 ingress_enabled;	/* default true */
+	struct hostport	 ingress_listen;	/* default 127.0.0.1:3128 */
+	char		 cert[CLOUDCONF_PATH_MAX];	/* "" = DATA_DIR/server.pem */
+	char		 key[CLOUDCONF_PATH_MAX];	/* "" = DATA_DIR/server.key */
+	int64_t		 cert_lifetime;		/* seconds, default 30 days */
+	uint32_t	 streams_per_tunnel;	/* default 10000 */
+	size_t		 stream_buffer;		/* bytes, default 256 KiB */
+	size_t		 header_bytes;		/* bytes, default 16 KiB */
+	uint32_t	 pending_connects;	/* default 1000 */
+	int		 log_level;		/* LOG_LEVEL_INFO (lib/log.h) by default */
+	struct cloud_publish *publish;
+	size_t		 npublish;
+};
+
+/* Fills cfg with the defaults (no publish sections). */
+void cloudconf_defaults(struct cloud_config *cfg);
+
+/*
+ * Reads path over the defaults. Returns UPLINK_OK, or UPLINK_ECONFIG /
+ * UPLINK_EIO / UPLINK_ENOMEM with "FILE:LINE: ..." in err. Unknown sections
+ * and keys are errors (a typo must not silently change nothing).
+ */
+int cloudconf_load(const char *path, struct cloud_config *cfg, char *err,
+    size_t errlen);
+
+/* Frees the publish array; NULL-safe, and the struct may be loaded again. */
+void cloudconf_free(struct cloud_config *cfg);
+
+/* Parses "256k", "16m", "4096" into bytes (k = 1024). */
+int cloudconf_size_parse(const char *s, size_t *out, char *why, size_t whylen);
+
+#endif
