@@ -69,7 +69,7 @@ static const struct pki_ext pki_client_exts[] = {
 struct pki_leaf {
 	EVP_PKEY		*pub;
 	const char		*cn;
-	int			 days;
+	int64_t			 secs;
 	const struct pki_ext	*exts;
 	const char		*san;		/* config syntax, or NULL */
 	const char		*crl_url;	/* or NULL */
@@ -204,6 +204,16 @@ pki_check_cn(const char *cn, char *err, size_t errlen)
 }
 
 static int
+pki_check_secs(int64_t secs, char *err, size_t errlen)
+{
+	if (secs < 60 || secs > (int64_t)PKI_DAYS_MAX * 86400)
+		return pki_fail(UPLINK_EINVAL, err, errlen, "a validity of "
+		    "%lld seconds is out of range: give 60 s to %d days",
+		    (long long)secs, PKI_DAYS_MAX);
+	return UPLINK_OK;
+}
+
+static int
 pki_check_days(int days, char *err, size_t errlen)
 {
 	if (days < 1 || days > PKI_DAYS_MAX)
@@ -327,7 +337,7 @@ pki_serial_random(ASN1_INTEGER *serial, char *err, size_t errlen)
 /* Everything in a certificate but its extensions and signature. */
 static int
 pki_cert_init(X509 *cert, EVP_PKEY *pub, const char *cn,
-    const X509_NAME *issuer, int days, char *err, size_t errlen)
+    const X509_NAME *issuer, int64_t secs, char *err, size_t errlen)
 {
 	X509_NAME	*subject = X509_get_subject_name(cert);
 	time_t		 now = time(NULL);
@@ -339,7 +349,8 @@ pki_cert_init(X509 *cert, EVP_PKEY *pub, const char *cn,
 	if (X509_set_version(cert, X509_VERSION_3) != 1 ||
 	    X509_time_adj_ex(X509_getm_notBefore(cert), 0, -PKI_BACKDATE,
 	    &now) == NULL ||
-	    X509_time_adj_ex(X509_getm_notAfter(cert), days, 0, &now) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(cert), (int)(secs / 86400),
+	    (long)(secs % 86400), &now) == NULL ||
 	    X509_NAME_add_entry_by_NID(subject, NID_commonName, MBSTRING_UTF8,
 	    (const unsigned char *)cn, -1, -1, 0) != 1 ||
 	    X509_set_issuer_name(cert, issuer != NULL ? issuer :
@@ -438,7 +449,7 @@ pki_leaf_issue(EVP_PKEY *ca_key, X509 *ca_cert, const struct pki_leaf *l,
 		return pki_ossl_fail(UPLINK_ENOMEM, err, errlen, "cannot "
 		    "allocate a certificate");
 	rc = pki_cert_init(cert, l->pub, l->cn, X509_get_subject_name(ca_cert),
-	    l->days, err, errlen);
+	    l->secs, err, errlen);
 	if (rc == UPLINK_OK)
 		rc = pki_exts_add(cert, ca_cert, l->exts, err, errlen);
 	if (rc == UPLINK_OK && l->san != NULL)
@@ -643,8 +654,8 @@ pki_ca_new(const char *common_name, int days, EVP_PKEY **key, X509 **cert,
 		rc = pki_ossl_fail(UPLINK_ENOMEM, err, errlen, "cannot "
 		    "allocate a certificate");
 	if (rc == UPLINK_OK)
-		rc = pki_cert_init(*cert, *key, common_name, NULL, days, err,
-		    errlen);
+		rc = pki_cert_init(*cert, *key, common_name, NULL,
+		    (int64_t)days * 86400, err, errlen);
 	if (rc == UPLINK_OK)
 		rc = pki_exts_add(*cert, *cert, pki_ca_exts, err, errlen);
 	if (rc == UPLINK_OK)
@@ -663,7 +674,8 @@ pki_issue_server(EVP_PKEY *ca_key, X509 *ca_cert, const char *const *names,
     size_t nnames, int days, const char *crl_url, EVP_PKEY **key, X509 **cert,
     char *err, size_t errlen)
 {
-	struct pki_leaf	 l = { .days = days, .exts = pki_server_exts,
+	struct pki_leaf	 l = { .secs = (int64_t)days * 86400,
+			     .exts = pki_server_exts,
 			     .crl_url = crl_url };
 	struct buf	 san;
 	int		 rc;
@@ -850,10 +862,10 @@ pki_issued_fill(X509 *cert, struct pki_issued *issued, char *err,
 
 int
 pki_sign_csr(EVP_PKEY *ca_key, X509 *ca_cert, const char *csr_pem,
-    size_t len, const char *subject_cn, int days, const char *crl_url,
+    size_t len, const char *subject_cn, int64_t lifetime, const char *crl_url,
     struct buf *cert_pem, struct pki_issued *issued, char *err, size_t errlen)
 {
-	struct pki_leaf	 l = { .cn = subject_cn, .days = days,
+	struct pki_leaf	 l = { .cn = subject_cn, .secs = lifetime,
 			     .exts = pki_client_exts, .crl_url = crl_url };
 	X509_REQ	*req = NULL;
 	X509		*cert = NULL;
@@ -861,7 +873,7 @@ pki_sign_csr(EVP_PKEY *ca_key, X509 *ca_cert, const char *csr_pem,
 
 	rc = pki_check_cn(subject_cn, err, errlen);
 	if (rc == UPLINK_OK)
-		rc = pki_check_days(days, err, errlen);
+		rc = pki_check_secs(lifetime, err, errlen);
 	if (rc == UPLINK_OK)
 		rc = pki_check_crl_url(crl_url, err, errlen);
 	if (rc == UPLINK_OK)

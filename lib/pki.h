@@ -97,7 +97,7 @@ struct pki_issued {
  * parse, verify or pass the key rules is UPLINK_EINVAL.
  */
 int pki_sign_csr(EVP_PKEY *ca_key, X509 *ca_cert, const char *csr_pem,
-    size_t len, const char *subject_cn, int days, const char *crl_url,
+    size_t len, const char *subject_cn, int64_t lifetime, const char *crl_url,
     struct buf *cert_pem, struct pki_issued *issued, char *err, size_t errlen);
 
 /* A revoked certificate for pki_crl_new(). */

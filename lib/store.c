@@ -36,8 +36,16 @@ struct store {
  * also revokes a certificate that a renewal replaced but that has not yet
  * expired. Tables are STRICT so a wrongly typed value is an error, not a
  * silent conversion; site names are unique regardless of case.
+ *
+ * Version 2. API keys for the ingress proxy and the API: the id is the 12
+ * hex digits in the key's text, so a key is found by id and its secret
+ * compared in constant time (lib/apikey.c); only SHA-256 of the secret is
+ * kept. Settings gain text rows "url" and "crl_url", which need no schema.
+ *
+ * The array is visible to the unit tests, which build a version 1 file
+ * from step 0 alone to test the upgrade.
  */
-static const char *const store_migrations[] = {
+UNITTEST const char *const store_migrations[] = {
 	"CREATE TABLE sites ("
 	"  id INTEGER PRIMARY KEY,"
 	"  name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
@@ -80,6 +88,16 @@ static const char *const store_migrations[] = {
 	"  value ANY"
 	") STRICT;"
 	"INSERT INTO settings(key, value) VALUES ('crl_number', 0);",
+
+	"CREATE TABLE api_keys ("
+	"  id TEXT PRIMARY KEY CHECK (length(id) = 12),"
+	"  name TEXT NOT NULL,"
+	"  scope TEXT NOT NULL CHECK (scope IN ('full', 'read')),"
+	"  secret_hash BLOB NOT NULL CHECK (length(secret_hash) = 32),"
+	"  created_at INTEGER NOT NULL,"
+	"  last_used INTEGER,"
+	"  revoked_at INTEGER"
+	") STRICT;",
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==
@@ -659,30 +677,49 @@ store_token_add(struct store *st, int64_t site_id, const char *token_id,
 	return rc;
 }
 
-/* A token row as store_token_consume() and store_token_revoke() see it. */
-struct store_token_row {
-	char	 id[STORE_ID_MAX + 1];
-	int64_t	 site_id;
-	char	 site_name[STORE_NAME_MAX + 1];
-	int64_t	 expires_at, used_at, revoked_at;
-	char	 used_by[STORE_ID_MAX + 1];
-};
+/*
+ * Steps through a query's rows, calling row() for each; a non-zero return
+ * stops the walk and is returned. Finalizes stmt. what names the query in
+ * a failure message ("listing tokens").
+ */
+static int
+store_walk(struct store *st, sqlite3_stmt *stmt,
+    int (*row)(sqlite3_stmt *, void *), void *arg, const char *what,
+    char *err, size_t errlen)
+{
+	int	 rc = UPLINK_OK, step;
+
+	for (;;) {
+		step = sqlite3_step(stmt);
+		if (step != SQLITE_ROW)
+			break;
+		rc = row(stmt, arg);
+		if (rc != 0)
+			break;
+	}
+	if (rc == UPLINK_OK && step != SQLITE_DONE)
+		rc = store_sqlfail(st, err, errlen, "%s", what);
+	sqlite3_finalize(stmt);
+	return rc;
+}
 
 #define STORE_TOKEN_SELECT \
-	"SELECT t.id, t.site_id, s.name, t.expires_at, " \
+	"SELECT t.id, t.site_id, s.name, t.created_at, t.expires_at, " \
 	"coalesce(t.used_at, 0), t.used_by, coalesce(t.revoked_at, 0) " \
 	"FROM enrollment_tokens t JOIN sites s ON s.id = t.site_id "
 
 static void
-store_token_read(sqlite3_stmt *stmt, struct store_token_row *r)
+store_token_read(sqlite3_stmt *stmt, struct store_token *t)
 {
-	store_column(stmt, 0, r->id, sizeof(r->id));
-	r->site_id = sqlite3_column_int64(stmt, 1);
-	store_column(stmt, 2, r->site_name, sizeof(r->site_name));
-	r->expires_at = sqlite3_column_int64(stmt, 3);
-	r->used_at = sqlite3_column_int64(stmt, 4);
-	store_column(stmt, 5, r->used_by, sizeof(r->used_by));
-	r->revoked_at = sqlite3_column_int64(stmt, 6);
+	memset(t, 0, sizeof(*t));
+	store_column(stmt, 0, t->id, sizeof(t->id));
+	t->site_id = sqlite3_column_int64(stmt, 1);
+	store_column(stmt, 2, t->site_name, sizeof(t->site_name));
+	t->created_at = sqlite3_column_int64(stmt, 3);
+	t->expires_at = sqlite3_column_int64(stmt, 4);
+	t->used_at = sqlite3_column_int64(stmt, 5);
+	store_column(stmt, 6, t->used_by, sizeof(t->used_by));
+	t->revoked_at = sqlite3_column_int64(stmt, 7);
 }
 
 /*
@@ -693,7 +730,7 @@ store_token_read(sqlite3_stmt *stmt, struct store_token_row *r)
  */
 static int
 store_token_find(struct store *st, const unsigned char *hash, const char *id,
-    struct store_token_row *r, char *err, size_t errlen)
+    struct store_token *t, char *err, size_t errlen)
 {
 	sqlite3_stmt	*stmt;
 	int		 rc, step;
@@ -711,7 +748,7 @@ store_token_find(struct store *st, const unsigned char *hash, const char *id,
 	if (step == SQLITE_OK)
 		step = sqlite3_step(stmt);
 	if (step == SQLITE_ROW)
-		store_token_read(stmt, r);
+		store_token_read(stmt, t);
 	else if (step == SQLITE_DONE)
 		rc = UPLINK_ENOTFOUND;
 	else
@@ -722,28 +759,28 @@ store_token_find(struct store *st, const unsigned char *hash, const char *id,
 
 /* Decides whether a token may be used at now; says why not in err. */
 static enum store_token_state
-store_token_verdict(const struct store_token_row *r, int64_t now, char *err,
+store_token_verdict(const struct store_token *t, int64_t now, char *err,
     size_t errlen)
 {
 	char	 when[STORE_WHEN_SIZE];
 
-	if (r->used_at != 0) {
+	if (t->used_at != 0) {
 		store_msg(0, err, errlen, "token %s for site \"%s\" was "
-		    "already used at %s by connector %s", r->id, r->site_name,
-		    store_when(r->used_at, now, when), r->used_by);
+		    "already used at %s by connector %s", t->id, t->site_name,
+		    store_when(t->used_at, now, when), t->used_by);
 		return STORE_TOKEN_USED;
 	}
-	if (r->revoked_at != 0) {
+	if (t->revoked_at != 0) {
 		store_msg(0, err, errlen, "token %s for site \"%s\" was "
-		    "revoked at %s", r->id, r->site_name,
-		    store_when(r->revoked_at, now, when));
+		    "revoked at %s", t->id, t->site_name,
+		    store_when(t->revoked_at, now, when));
 		return STORE_TOKEN_REVOKED;
 	}
-	if (now >= r->expires_at) {
+	if (now >= t->expires_at) {
 		store_msg(0, err, errlen, "token %s for site \"%s\" expired at "
 		    "%s; create a new one with \"uplink-cloud token create "
-		    "--site %s\"", r->id, r->site_name,
-		    store_when(r->expires_at, now, when), r->site_name);
+		    "--site %s\"", t->id, t->site_name,
+		    store_when(t->expires_at, now, when), t->site_name);
 		return STORE_TOKEN_EXPIRED;
 	}
 	return STORE_TOKEN_CONSUMED;
@@ -774,68 +811,102 @@ store_update(struct store *st, const char *sql, const char *id, int64_t t,
 	return rc;
 }
 
+static void
+store_use_init(struct store_token_use *use)
+{
+	memset(use, 0, sizeof(*use));
+	use->state = STORE_TOKEN_FAILED;
+}
+
+/*
+ * Finds the token whose secret hashes to hash and judges it at now,
+ * filling use, in the caller's transaction if there is one. UPLINK_OK
+ * (use->state STORE_TOKEN_CONSUMED) when it may be used.
+ */
+static int
+store_token_judge(struct store *st, const unsigned char *hash, int64_t now,
+    struct store_token_use *use, char *err, size_t errlen)
+{
+	struct store_token	 t;
+	int			 rc;
+
+	rc = store_token_find(st, hash, NULL, &t, err, errlen);
+	if (rc == UPLINK_ENOTFOUND) {
+		use->state = STORE_TOKEN_UNKNOWN;
+		return store_msg(rc, err, errlen, "no enrollment token has the "
+		    "secret presented (mistyped, or from another "
+		    "uplink-cloud)");
+	}
+	if (rc != UPLINK_OK)
+		return rc;
+	snprintf(use->token_id, sizeof(use->token_id), "%s", t.id);
+	use->site_id = t.site_id;
+	snprintf(use->site_name, sizeof(use->site_name), "%s", t.site_name);
+	use->state = store_token_verdict(&t, now, err, errlen);
+	return use->state == STORE_TOKEN_CONSUMED ? UPLINK_OK : UPLINK_EINVAL;
+}
+
+static int
+store_token_mark_used(struct store *st, const char *token_id, int64_t now,
+    const char *connector_id, char *err, size_t errlen)
+{
+	return store_update(st, "UPDATE enrollment_tokens SET used_at = ?2, "
+	    "used_by = ?3 WHERE id = ?1", token_id, now, connector_id,
+	    "marking used token", err, errlen);
+}
+
 int
 store_token_consume(struct store *st,
     const unsigned char hash[STORE_HASH_LEN], int64_t now,
     const char *connector_id, struct store_token_use *use, char *err,
     size_t errlen)
 {
-	struct store_token_row	 r;
-	int			 rc;
+	int	 rc;
 
-	memset(use, 0, sizeof(*use));
-	use->state = STORE_TOKEN_FAILED;
+	store_use_init(use);
 	if (!store_text_check("connector id", connector_id, STORE_ID_MAX,
 	    false, err, errlen))
 		return UPLINK_EINVAL;
 	rc = store_begin(st, err, errlen);
 	if (rc == UPLINK_OK)
-		rc = store_token_find(st, hash, NULL, &r, err, errlen);
-	if (rc == UPLINK_ENOTFOUND) {
-		use->state = STORE_TOKEN_UNKNOWN;
-		store_msg(0, err, errlen, "no enrollment token has the secret "
-		    "presented (mistyped, or from another uplink-cloud)");
-	}
-	if (rc != UPLINK_OK)
-		goto out;
-	snprintf(use->token_id, sizeof(use->token_id), "%s", r.id);
-	use->site_id = r.site_id;
-	snprintf(use->site_name, sizeof(use->site_name), "%s", r.site_name);
-	use->state = store_token_verdict(&r, now, err, errlen);
-	if (use->state != STORE_TOKEN_CONSUMED) {
-		rc = UPLINK_EINVAL;
-		goto out;
-	}
-	rc = store_update(st, "UPDATE enrollment_tokens SET used_at = ?2, "
-	    "used_by = ?3 WHERE id = ?1", r.id, now, connector_id,
-	    "marking used token", err, errlen);
+		rc = store_token_judge(st, hash, now, use, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_token_mark_used(st, use->token_id, now,
+		    connector_id, err, errlen);
 	if (rc == UPLINK_OK)
 		rc = store_commit(st, err, errlen);
-	if (rc != UPLINK_OK)
+	if (rc != UPLINK_OK && use->state == STORE_TOKEN_CONSUMED)
 		use->state = STORE_TOKEN_FAILED;
-out:
 	store_rollback(st);
 	return rc;
+}
+
+int
+store_token_check(struct store *st, const unsigned char hash[STORE_HASH_LEN],
+    int64_t now, struct store_token_use *use, char *err, size_t errlen)
+{
+	store_use_init(use);
+	return store_token_judge(st, hash, now, use, err, errlen);
 }
 
 int
 store_token_revoke(struct store *st, const char *token_id, int64_t now,
     char *err, size_t errlen)
 {
-	struct store_token_row	 r;
+	struct store_token	 t;
 	enum store_token_state	 state;
 	int			 rc;
 
 	rc = store_begin(st, err, errlen);
 	if (rc == UPLINK_OK)
-		rc = store_token_find(st, NULL, token_id, &r, err, errlen);
+		rc = store_token_find(st, NULL, token_id, &t, err, errlen);
 	if (rc == UPLINK_ENOTFOUND)
 		store_msg(0, err, errlen, "no enrollment token has the id "
 		    "\"%s\"", token_id);
 	if (rc != UPLINK_OK)
 		goto out;
 	/* Used or revoked tokens are refused; expired ones may be revoked. */
-	state = store_token_verdict(&r, now, err, errlen);
+	state = store_token_verdict(&t, now, err, errlen);
 	if (state == STORE_TOKEN_USED || state == STORE_TOKEN_REVOKED) {
 		rc = UPLINK_EINVAL;
 		goto out;
@@ -848,6 +919,41 @@ store_token_revoke(struct store *st, const char *token_id, int64_t now,
 out:
 	store_rollback(st);
 	return rc;
+}
+
+/* A list callback and its argument, for the row functions of store_walk. */
+struct store_cb {
+	union {
+		store_token_cb	 token;
+		store_apikey_cb	 apikey;
+	}	 fn;
+	void	*arg;
+};
+
+static int
+store_token_row(sqlite3_stmt *stmt, void *arg)
+{
+	struct store_cb		*cb = arg;
+	struct store_token	 t;
+
+	store_token_read(stmt, &t);
+	return cb->fn.token(cb->arg, &t);
+}
+
+int
+store_token_list(struct store *st, store_token_cb fn, void *arg, char *err,
+    size_t errlen)
+{
+	struct store_cb	 cb = { .fn.token = fn, .arg = arg };
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	rc = store_prepare(st, STORE_TOKEN_SELECT "ORDER BY t.created_at, "
+	    "t.id", &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	return store_walk(st, stmt, store_token_row, &cb, "listing tokens",
+	    err, errlen);
 }
 
 void
@@ -948,6 +1054,20 @@ store_connector_insert(struct store *st, const struct store_connector *c,
 	return rc;
 }
 
+/* Inserts a connector and its certificate, in the caller's transaction. */
+static int
+store_connector_new(struct store *st, const struct store_connector *c,
+    char *err, size_t errlen)
+{
+	int	 rc;
+
+	rc = store_connector_insert(st, c, err, errlen);
+	if (rc == UPLINK_OK && c->cert_serial[0] != '\0')
+		rc = store_cert_add(st, c->id, c->cert_serial,
+		    c->cert_fingerprint, c->cert_not_after, err, errlen);
+	return rc;
+}
+
 int
 store_connector_add(struct store *st, const struct store_connector *c,
     char *err, size_t errlen)
@@ -958,12 +1078,46 @@ store_connector_add(struct store *st, const struct store_connector *c,
 	if (rc == UPLINK_OK)
 		rc = store_begin(st, err, errlen);
 	if (rc == UPLINK_OK)
-		rc = store_connector_insert(st, c, err, errlen);
-	if (rc == UPLINK_OK && c->cert_serial[0] != '\0')
-		rc = store_cert_add(st, c->id, c->cert_serial,
-		    c->cert_fingerprint, c->cert_not_after, err, errlen);
+		rc = store_connector_new(st, c, err, errlen);
 	if (rc == UPLINK_OK)
 		rc = store_commit(st, err, errlen);
+	store_rollback(st);
+	return rc;
+}
+
+/*
+ * The token is judged, the connector added and the token marked used
+ * inside one IMMEDIATE transaction, so a second enrollment with the same
+ * token waits for this one and then finds it used.
+ */
+int
+store_enroll(struct store *st, const unsigned char hash[STORE_HASH_LEN],
+    int64_t now, const struct store_connector *c, struct store_token_use *use,
+    char *err, size_t errlen)
+{
+	struct store_connector	 k = *c;
+	int			 rc;
+
+	store_use_init(use);
+	rc = store_connector_check(c, err, errlen);
+	if (rc == UPLINK_OK && c->cert_serial[0] == '\0')
+		rc = store_msg(UPLINK_EINVAL, err, errlen, "connector %s: "
+		    "enrolling needs the certificate issued to it", c->id);
+	if (rc == UPLINK_OK)
+		rc = store_begin(st, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_token_judge(st, hash, now, use, err, errlen);
+	if (rc == UPLINK_OK) {
+		k.site_id = use->site_id;
+		rc = store_connector_new(st, &k, err, errlen);
+	}
+	if (rc == UPLINK_OK)
+		rc = store_token_mark_used(st, use->token_id, now, c->id, err,
+		    errlen);
+	if (rc == UPLINK_OK)
+		rc = store_commit(st, err, errlen);
+	if (rc != UPLINK_OK && use->state == STORE_TOKEN_CONSUMED)
+		use->state = STORE_TOKEN_FAILED;
 	store_rollback(st);
 	return rc;
 }
@@ -1187,6 +1341,363 @@ store_crl_next_number(struct store *st, int64_t *n, char *err, size_t errlen)
 		*n = sqlite3_column_int64(stmt, 0);
 	if (rc == UPLINK_OK && sqlite3_step(stmt) != SQLITE_DONE)
 		rc = store_sqlfail(st, err, errlen, "taking a CRL number");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/*
+ * Runs a query for one row by a text key (?1), calling read() on it.
+ * UPLINK_ENOTFOUND, with no message, when there is no such row.
+ */
+static int
+store_get_one(struct store *st, const char *sql, const char *key,
+    void (*read)(sqlite3_stmt *, void *), void *out, const char *what,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc, step;
+
+	rc = store_prepare(st, sql, &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	step = store_str(stmt, 1, key);
+	if (step == SQLITE_OK)
+		step = sqlite3_step(stmt);
+	if (step == SQLITE_ROW)
+		read(stmt, out);
+	else if (step == SQLITE_DONE)
+		rc = UPLINK_ENOTFOUND;
+	else
+		rc = store_sqlfail(st, err, errlen, "%s", what);
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+static void
+store_owner_read(sqlite3_stmt *stmt, void *arg)
+{
+	struct store_cert_owner	*o = arg;
+
+	memset(o, 0, sizeof(*o));
+	store_column(stmt, 0, o->connector_id, sizeof(o->connector_id));
+	store_column(stmt, 1, o->connector_name, sizeof(o->connector_name));
+	o->site_id = sqlite3_column_int64(stmt, 2);
+	store_column(stmt, 3, o->site_name, sizeof(o->site_name));
+	o->not_after = sqlite3_column_int64(stmt, 4);
+	o->current = sqlite3_column_int(stmt, 5) != 0;
+	o->revoked_at = sqlite3_column_int64(stmt, 6);
+}
+
+int
+store_cert_lookup(struct store *st, const char *serial,
+    struct store_cert_owner *owner, char *err, size_t errlen)
+{
+	int	 rc;
+
+	rc = store_get_one(st, "SELECT k.id, k.name, k.site_id, s.name, "
+	    "c.not_after, coalesce(k.cert_serial = c.serial, 0), "
+	    "coalesce(k.revoked_at, 0) FROM certs c JOIN connectors k ON "
+	    "k.id = c.connector_id JOIN sites s ON s.id = k.site_id WHERE "
+	    "c.serial = ?1", serial, store_owner_read, owner, "looking up a "
+	    "certificate serial", err, errlen);
+	if (rc == UPLINK_ENOTFOUND)
+		store_msg(rc, err, errlen, "no connector was issued a "
+		    "certificate with serial %.64s", serial);
+	return rc;
+}
+
+int
+store_site_name(struct store *st, int64_t site_id,
+    char name[STORE_NAME_MAX + 1], char *err, size_t errlen)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc, step;
+
+	rc = store_prepare(st, "SELECT name FROM sites WHERE id = ?1", &stmt,
+	    err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	step = sqlite3_bind_int64(stmt, 1, site_id);
+	if (step == SQLITE_OK)
+		step = sqlite3_step(stmt);
+	if (step == SQLITE_ROW)
+		store_column(stmt, 0, name, STORE_NAME_MAX + 1);
+	else if (step == SQLITE_DONE)
+		rc = store_msg(UPLINK_ENOTFOUND, err, errlen, "no site has the "
+		    "id %lld", (long long)site_id);
+	else
+		rc = store_sqlfail(st, err, errlen, "reading site %lld",
+		    (long long)site_id);
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/* Setting keys: 1-31 of [A-Za-z0-9_]; crl_number is not a text setting. */
+static bool
+store_setting_key_check(const char *key, char *err, size_t errlen)
+{
+	size_t	 len = strlen(key);
+
+	if (len == 0 || len > STORE_ID_MAX || strspn(key, "abcdefghijklmnop"
+	    "qrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != len) {
+		store_msg(0, err, errlen, "setting names are 1 to %d letters, "
+		    "digits or '_'", STORE_ID_MAX);
+		return false;
+	}
+	if (strcmp(key, "crl_number") == 0) {
+		store_msg(0, err, errlen, "crl_number is not a text setting: "
+		    "use store_crl_next_number()");
+		return false;
+	}
+	return true;
+}
+
+struct store_text {
+	char	*dst;
+	size_t	 len;
+	bool	 fits;
+};
+
+static void
+store_text_read(sqlite3_stmt *stmt, void *arg)
+{
+	struct store_text	*t = arg;
+
+	t->fits = (size_t)sqlite3_column_bytes(stmt, 0) < t->len;
+	store_column(stmt, 0, t->dst, t->len);
+}
+
+int
+store_setting_get(struct store *st, const char *key, char *value,
+    size_t valuelen, char *err, size_t errlen)
+{
+	struct store_text	 t = { value, valuelen, false };
+	int			 rc;
+
+	if (valuelen == 0 || !store_setting_key_check(key, err, errlen))
+		return UPLINK_EINVAL;
+	value[0] = '\0';
+	rc = store_get_one(st, "SELECT value FROM settings WHERE key = ?1",
+	    key, store_text_read, &t, "reading a setting", err, errlen);
+	if (rc == UPLINK_ENOTFOUND)
+		return store_msg(rc, err, errlen, "%s: the setting \"%s\" is "
+		    "missing; was the database made by \"uplink-cloud init\"?",
+		    st->path, key);
+	if (rc == UPLINK_OK && !t.fits)
+		return store_msg(UPLINK_ETOOBIG, err, errlen, "the setting "
+		    "\"%s\" is longer than %zu bytes", key, valuelen - 1);
+	return rc;
+}
+
+int
+store_setting_set(struct store *st, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	if (!store_setting_key_check(key, err, errlen) || !store_text_check(
+	    key, value, STORE_SETTING_MAX, true, err, errlen))
+		return UPLINK_EINVAL;
+	rc = store_prepare(st, "INSERT INTO settings(key, value) VALUES "
+	    "(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+	    &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	if ((store_str(stmt, 1, key) | store_str(stmt, 2, value)) !=
+	    SQLITE_OK || sqlite3_step(stmt) != SQLITE_DONE)
+		rc = store_sqlfail(st, err, errlen, "setting \"%s\"", key);
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/*
+ * API key ids are exactly what lib/apikey.c puts in a key: 12 lowercase
+ * hex digits. Anything else is quoted back only when it is short,
+ * printable text, since it comes from a command line.
+ */
+static int
+store_key_id_check(const char *id, char *err, size_t errlen)
+{
+	size_t	 len = strlen(id);
+
+	if (len == STORE_KEY_ID_LEN && strspn(id, "0123456789abcdef") == len)
+		return UPLINK_OK;
+	if (store_text_check("API key id", id, STORE_ID_MAX, false, NULL, 0))
+		return store_msg(UPLINK_EINVAL, err, errlen, "\"%s\" is not an "
+		    "API key id, which is 12 lowercase hex digits (see "
+		    "\"uplink-cloud key list\")", id);
+	return store_msg(UPLINK_EINVAL, err, errlen, "an API key id is 12 "
+	    "lowercase hex digits (see \"uplink-cloud key list\")");
+}
+
+static int
+store_apikey_check(const struct store_apikey *k, char *err, size_t errlen)
+{
+	int	 rc;
+
+	rc = store_key_id_check(k->id, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	if (!store_name_check("key name", k->name, err, errlen))
+		return UPLINK_EINVAL;
+	if (strcmp(k->scope, "full") != 0 && strcmp(k->scope, "read") != 0)
+		return store_msg(UPLINK_EINVAL, err, errlen, "API key scope "
+		    "\"%.8s\" is neither \"full\" nor \"read\"", k->scope);
+	return UPLINK_OK;
+}
+
+int
+store_apikey_add(struct store *st, const struct store_apikey *k, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt	*stmt;
+	char		 what[64];
+	int		 rc;
+
+	rc = store_apikey_check(k, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_prepare(st, "INSERT INTO api_keys(id, name, scope, "
+		    "secret_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+		    &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	snprintf(what, sizeof(what), "adding API key %s", k->id);
+	if ((store_str(stmt, 1, k->id) | store_str(stmt, 2, k->name) |
+	    store_str(stmt, 3, k->scope) | sqlite3_bind_blob(stmt, 4,
+	    k->secret_hash, STORE_HASH_LEN, SQLITE_STATIC) |
+	    sqlite3_bind_int64(stmt, 5, k->created_at != 0 ? k->created_at :
+	    time(NULL))) != SQLITE_OK)
+		rc = store_sqlfail(st, err, errlen, "%s", what);
+	else if (sqlite3_step(stmt) != SQLITE_DONE)
+		rc = store_insert_fail(st, what, "this id is taken; create "
+		    "the key again", 0, err, errlen);
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+#define STORE_APIKEY_SELECT \
+	"SELECT id, name, scope, secret_hash, created_at, " \
+	"coalesce(last_used, 0), coalesce(revoked_at, 0) FROM api_keys "
+
+static void
+store_apikey_read(sqlite3_stmt *stmt, void *arg)
+{
+	struct store_apikey	*k = arg;
+	const void		*hash;
+
+	memset(k, 0, sizeof(*k));
+	store_column(stmt, 0, k->id, sizeof(k->id));
+	store_column(stmt, 1, k->name, sizeof(k->name));
+	store_column(stmt, 2, k->scope, sizeof(k->scope));
+	/* The table's CHECK keeps every hash 32 bytes long. */
+	hash = sqlite3_column_blob(stmt, 3);
+	if (hash != NULL && sqlite3_column_bytes(stmt, 3) == STORE_HASH_LEN)
+		memcpy(k->secret_hash, hash, STORE_HASH_LEN);
+	k->created_at = sqlite3_column_int64(stmt, 4);
+	k->last_used = sqlite3_column_int64(stmt, 5);
+	k->revoked_at = sqlite3_column_int64(stmt, 6);
+}
+
+static int
+store_no_apikey(const char *id, char *err, size_t errlen)
+{
+	return store_msg(UPLINK_ENOTFOUND, err, errlen, "no API key has the "
+	    "id \"%s\"", id);
+}
+
+int
+store_apikey_get(struct store *st, const char *id, struct store_apikey *out,
+    char *err, size_t errlen)
+{
+	int	 rc;
+
+	rc = store_key_id_check(id, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_get_one(st, STORE_APIKEY_SELECT "WHERE id = ?1", id,
+		    store_apikey_read, out, "reading an API key", err, errlen);
+	if (rc == UPLINK_ENOTFOUND)
+		return store_no_apikey(id, err, errlen);
+	return rc;
+}
+
+static int
+store_apikey_row(sqlite3_stmt *stmt, void *arg)
+{
+	struct store_cb		*cb = arg;
+	struct store_apikey	 k;
+
+	store_apikey_read(stmt, &k);
+	return cb->fn.apikey(cb->arg, &k);
+}
+
+int
+store_apikey_list(struct store *st, store_apikey_cb fn, void *arg, char *err,
+    size_t errlen)
+{
+	struct store_cb	 cb = { .fn.apikey = fn, .arg = arg };
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	rc = store_prepare(st, STORE_APIKEY_SELECT "ORDER BY created_at, id",
+	    &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	return store_walk(st, stmt, store_apikey_row, &cb, "listing API keys",
+	    err, errlen);
+}
+
+int
+store_apikey_revoke(struct store *st, const char *id, int64_t now, char *err,
+    size_t errlen)
+{
+	struct store_apikey	 k;
+	char			 when[STORE_WHEN_SIZE];
+	int			 rc;
+
+	rc = store_begin(st, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_apikey_get(st, id, &k, err, errlen);
+	if (rc == UPLINK_OK && k.revoked_at != 0)
+		rc = store_msg(UPLINK_EINVAL, err, errlen, "API key %s (\"%s\") "
+		    "was revoked at %s", id, k.name, store_when(k.revoked_at,
+		    now, when));
+	if (rc == UPLINK_OK)
+		rc = store_update(st, "UPDATE api_keys SET revoked_at = ?2 "
+		    "WHERE id = ?1", id, now, NULL, "revoking API key", err,
+		    errlen);
+	if (rc == UPLINK_OK)
+		rc = store_commit(st, err, errlen);
+	store_rollback(st);
+	return rc;
+}
+
+int
+store_apikey_touch(struct store *st, const char *id, int64_t now, char *err,
+    size_t errlen)
+{
+	int	 rc;
+
+	rc = store_update(st, "UPDATE api_keys SET last_used = ?2 WHERE id = "
+	    "?1", id, now, NULL, "recording the use of API key", err, errlen);
+	if (rc == UPLINK_ENOTFOUND)
+		rc = store_no_apikey(id, err, errlen);
+	return rc;
+}
+
+int
+store_data_version(struct store *st, int64_t *v, char *err, size_t errlen)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	rc = store_prepare(st, "PRAGMA data_version", &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		*v = sqlite3_column_int64(stmt, 0);
+	else
+		rc = store_sqlfail(st, err, errlen, "reading the data version");
 	sqlite3_finalize(stmt);
 	return rc;
 }

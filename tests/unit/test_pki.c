@@ -453,8 +453,8 @@ sign(struct fixture *f, const struct buf *csr, const char *id,
 	char		 err[512];
 
 	buf_init(&pem, 64 * 1024);
-	CHECK(pki_sign_csr(f->ca_key, f->ca_cert, csr->ptr, csr->len, id, 30,
-	    CRL_URL, &pem, issued, err, sizeof(err)) == UPLINK_OK, "%s", err);
+	CHECK(pki_sign_csr(f->ca_key, f->ca_cert, csr->ptr, csr->len, id,
+	    30 * 86400, CRL_URL, &pem, issued, err, sizeof(err)) == UPLINK_OK, "%s", err);
 	assert_int_equal(pki_cert_parse(pem.ptr, pem.len, &cert, err,
 	    sizeof(err)), UPLINK_OK);
 	buf_free(&pem);
@@ -727,7 +727,7 @@ test_sign_csr_bad(void **state)
 		buf_init(&csr, 2 * PKI_CSR_MAX);
 		bad_csr_make(f, r->kind, &csr);
 		CHECK(pki_sign_csr(f->ca_key, f->ca_cert, csr.ptr, csr.len,
-		    "conn-1", 30, NULL, &pem, &issued, err, sizeof(err)) ==
+		    "conn-1", 30 * 86400, NULL, &pem, &issued, err, sizeof(err)) ==
 		    r->rc, "%s: wrong result, err \"%s\"", r->what, err);
 		CHECK(strstr(err, r->why) != NULL, "%s: \"%s\" lacks \"%s\"",
 		    r->what, err, r->why);
@@ -753,10 +753,10 @@ test_sign_csr_bad_args(void **state)
 	assert_int_equal(pki_csr_new(key, "c", &csr, err, sizeof(err)),
 	    UPLINK_OK);
 	assert_int_equal(pki_sign_csr(f->ca_key, f->ca_cert, csr.ptr, csr.len,
-	    "", 30, NULL, &pem, NULL, err, sizeof(err)), UPLINK_EINVAL);
+	    "", 30 * 86400, NULL, &pem, NULL, err, sizeof(err)), UPLINK_EINVAL);
 	assert_non_null(strstr(err, "common name is empty"));
 	assert_int_equal(pki_sign_csr(f->ca_key, f->ca_cert, csr.ptr, csr.len,
-	    "c", 30, "https://crl.test/x", &pem, NULL, err, sizeof(err)),
+	    "c", 30 * 86400, "https://crl.test/x", &pem, NULL, err, sizeof(err)),
 	    UPLINK_EINVAL);
 	assert_non_null(strstr(err, "not an http:// URL"));
 	assert_int_equal(pki_csr_new(key, "", &csr, err, sizeof(err)),

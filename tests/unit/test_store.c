@@ -1,9 +1,10 @@
 /*
  * store: the cloud's SQLite database. Each test gets a fresh directory with
  * no database in it. Covers migrations (fresh, reopen, a failing step, a
- * newer schema), pragmas, names, the token life cycle with every refusal,
- * connectors and their certificates, the CRL number, foreign keys and
- * durability across kill -9.
+ * newer schema, a version 1 file), pragmas, names, the token life cycle
+ * with every refusal, enrollment in one transaction, connectors and their
+ * certificates, lookups by serial, settings, API keys, the CRL number,
+ * foreign keys and durability across kill -9.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +29,7 @@
 int store_migrate(struct store *st, const char *const *steps, size_t nsteps,
     char *err, size_t errlen);
 sqlite3 *store_db(struct store *st);
+extern const char *const store_migrations[];
 
 #define NOW	1700000000
 
@@ -119,7 +121,7 @@ test_open_fresh_and_reopen(void **state)
 	assert_int_equal(pragma(st, "PRAGMA synchronous"), 2);	/* FULL */
 	assert_int_equal(pragma(st, "PRAGMA foreign_keys"), 1);
 	assert_int_equal(pragma(st, "SELECT count(*) FROM sqlite_schema "
-	    "WHERE type = 'table'"), 5);
+	    "WHERE type = 'table'"), 6);
 	assert_int_equal(store_site_ensure(st, "paris", &id1, err,
 	    sizeof(err)), UPLINK_OK);
 	store_close(st);
@@ -142,47 +144,67 @@ test_open_fresh_and_reopen(void **state)
 	store_close(st);
 }
 
+/* Whether err contains the text fmt makes. */
+static void
+expect_msg(const char *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+expect_msg(const char *err, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 want[512];
+
+	va_start(ap, fmt);
+	vsnprintf(want, sizeof(want), fmt, ap);
+	va_end(ap);
+	if (strstr(err, want) == NULL)
+		fail_msg("\"%s\" lacks \"%s\"", err, want);
+}
+
+#define V	STORE_SCHEMA_VERSION
+
 /*
  * A failing step leaves the database at the version before it; a good one
  * moves it on; a version newer than the code knows is refused at open.
+ * The steps the code has are NULL here: they must not run again.
  */
 static void
 test_migrations(void **state)
 {
-	static const char *const bad[] = { NULL, "CREATE TABLE extra(x); "
+	const char *const bad[V + 1] = { [V] = "CREATE TABLE extra(x); "
 	    "CREATE TABLE nonsense(" };
-	static const char *const good[] = { NULL, "CREATE TABLE extra(x); "
+	const char *const good[V + 1] = { [V] = "CREATE TABLE extra(x); "
 	    "INSERT INTO extra VALUES (42)" };
 	struct fixture	*f = *state;
 	struct store	*st;
 	char		 err[512];
 
 	st = open_ok(f->path);
-	/* Step 0 is NULL: it must not run again on a version 1 database. */
-	assert_int_equal(store_migrate(st, bad, 2, err, sizeof(err)),
+	assert_int_equal(store_migrate(st, bad, V + 1, err, sizeof(err)),
 	    UPLINK_EIO);
-	assert_non_null(strstr(err, "cloud.db: upgrading the schema from "
-	    "version 1 to 2: "));
-	assert_int_equal(pragma(st, "PRAGMA user_version"), 1);
+	expect_msg(err, "cloud.db: upgrading the schema from version %d to "
+	    "%d: ", V, V + 1);
+	assert_int_equal(pragma(st, "PRAGMA user_version"), V);
 	assert_int_equal(pragma(st, "PRAGMA foreign_keys"), 1);
 	assert_int_equal(pragma(st, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "name = 'extra'"), 0);
-	assert_int_equal(store_migrate(st, good, 2, err, sizeof(err)),
+	assert_int_equal(store_migrate(st, good, V + 1, err, sizeof(err)),
 	    UPLINK_OK);
-	assert_int_equal(pragma(st, "PRAGMA user_version"), 2);
+	assert_int_equal(pragma(st, "PRAGMA user_version"), V + 1);
 	assert_int_equal(pragma(st, "SELECT x FROM extra"), 42);
 	/* Running it again changes nothing. */
-	assert_int_equal(store_migrate(st, good, 2, err, sizeof(err)),
+	assert_int_equal(store_migrate(st, good, V + 1, err, sizeof(err)),
 	    UPLINK_OK);
 	assert_int_equal(pragma(st, "SELECT count(*) FROM extra"), 1);
 	store_close(st);
-	/* The code behind STORE_SCHEMA_VERSION 1 refuses this database. */
+	/* The code behind STORE_SCHEMA_VERSION refuses this database. */
 	assert_int_equal(store_open(f->path, &st, err, sizeof(err)),
 	    UPLINK_EINVAL);
 	assert_null(st);
-	assert_non_null(strstr(err, "cloud.db: made by a newer uplink-cloud "
-	    "(schema version 2; this one knows up to 1): upgrade uplink-cloud "
-	    "or use a backup made by this version"));
+	expect_msg(err, "cloud.db: made by a newer uplink-cloud (schema "
+	    "version %d; this one knows up to %d): upgrade uplink-cloud or use "
+	    "a backup made by this version", V + 1, V);
 }
 
 /*
@@ -192,13 +214,13 @@ test_migrations(void **state)
 static void
 test_migration_rebuild(void **state)
 {
-	static const char *const steps[] = { NULL,
+	const char *const steps[V + 2] = { [V] =
 	    "CREATE TABLE sites_new (id INTEGER PRIMARY KEY, name TEXT NOT "
 	    "NULL UNIQUE COLLATE NOCASE, created_at INTEGER NOT NULL, note "
 	    "TEXT) STRICT; INSERT INTO sites_new(id, name, created_at) "
 	    "SELECT id, name, created_at FROM sites; DROP TABLE sites; "
 	    "ALTER TABLE sites_new RENAME TO sites",
-	    "DELETE FROM sites" };
+	    [V + 1] = "DELETE FROM sites" };
 	struct fixture		*f = *state;
 	struct store		*st = open_ok(f->path);
 	struct store_connector	 c;
@@ -213,9 +235,9 @@ test_migration_rebuild(void **state)
 	c.site_id = site;
 	assert_int_equal(store_connector_add(st, &c, err, sizeof(err)),
 	    UPLINK_OK);
-	assert_int_equal(store_migrate(st, steps, 2, err, sizeof(err)),
+	assert_int_equal(store_migrate(st, steps, V + 1, err, sizeof(err)),
 	    UPLINK_OK);
-	assert_int_equal(pragma(st, "PRAGMA user_version"), 2);
+	assert_int_equal(pragma(st, "PRAGMA user_version"), V + 1);
 	assert_int_equal(pragma(st, "SELECT count(*) FROM pragma_table_info"
 	    "('sites') WHERE name = 'note'"), 1);
 	assert_int_equal(pragma(st, "PRAGMA foreign_keys"), 1);
@@ -223,12 +245,12 @@ test_migration_rebuild(void **state)
 	snprintf(c.id, sizeof(c.id), "c-2");
 	assert_int_equal(store_connector_add(st, &c, err, sizeof(err)),
 	    UPLINK_ENOTFOUND);
-	assert_int_equal(store_migrate(st, steps, 3, err, sizeof(err)),
+	assert_int_equal(store_migrate(st, steps, V + 2, err, sizeof(err)),
 	    UPLINK_EIO);
-	assert_non_null(strstr(err, "cloud.db: upgrading the schema from "
-	    "version 2 to 3 would leave rows in connectors that break a "
-	    "foreign key: the database is left at version 2"));
-	assert_int_equal(pragma(st, "PRAGMA user_version"), 2);
+	expect_msg(err, "cloud.db: upgrading the schema from version %d to %d "
+	    "would leave rows in connectors that break a foreign key: the "
+	    "database is left at version %d", V + 1, V + 2, V + 1);
+	assert_int_equal(pragma(st, "PRAGMA user_version"), V + 1);
 	assert_int_equal(pragma(st, "SELECT count(*) FROM sites"), 1);
 	assert_int_equal(pragma(st, "PRAGMA foreign_keys"), 1);
 	store_close(st);
@@ -245,11 +267,55 @@ test_newer_version_refused(void **state)
 	raw_exec(f->path, "PRAGMA user_version = 999");
 	assert_int_equal(store_open(f->path, &st, err, sizeof(err)),
 	    UPLINK_EINVAL);
-	assert_non_null(strstr(err, "made by a newer uplink-cloud (schema "
-	    "version 999; this one knows up to 1)"));
+	expect_msg(err, "made by a newer uplink-cloud (schema version 999; "
+	    "this one knows up to %d)", V);
 	/* Nothing was changed by the refusal. */
-	raw_exec(f->path, "PRAGMA user_version = 1");
+	snprintf(err, sizeof(err), "PRAGMA user_version = %d", V);
+	raw_exec(f->path, err);
 	store_close(open_ok(f->path));
+}
+
+/*
+ * A database as version 1 of uplink-cloud left it, with rows in every
+ * table, is upgraded at open: the rows stay and the new tables work.
+ */
+static void
+test_upgrade_from_v1(void **state)
+{
+	struct fixture		*f = *state;
+	struct store		*st;
+	struct store_connector	 c;
+	struct store_apikey	 k;
+	sqlite3			*db;
+	char			 err[512];
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, store_migrations[0], NULL, NULL,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 1; "
+	    "INSERT INTO sites VALUES (1, 'paris', 1); "
+	    "INSERT INTO connectors(id, site_id, name, cert_serial, "
+	    "cert_fingerprint, cert_not_after, created_at) VALUES ('c-1', 1, "
+	    "'gw', '0a', 'f', 99, 2); INSERT INTO certs VALUES ('0a', 'c-1', "
+	    "'f', 99, 2); UPDATE settings SET value = 7 WHERE key = "
+	    "'crl_number'", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	st = open_ok(f->path);
+	assert_int_equal(pragma(st, "PRAGMA user_version"), V);
+	assert_int_equal(store_connector_get(st, "c-1", &c, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_string_equal(c.cert_serial, "0a");
+	assert_int_equal(pragma(st, "SELECT value FROM settings WHERE key = "
+	    "'crl_number'"), 7);
+	memset(&k, 0, sizeof(k));
+	snprintf(k.id, sizeof(k.id), "0123456789ab");
+	snprintf(k.name, sizeof(k.name), "ci");
+	snprintf(k.scope, sizeof(k.scope), "full");
+	assert_int_equal(store_apikey_add(st, &k, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_int_equal(store_setting_set(st, "url", "https://x", err,
+	    sizeof(err)), UPLINK_OK);
+	store_close(st);
 }
 
 static void
@@ -760,6 +826,479 @@ test_crl_number(void **state)
 	store_close(st);
 }
 
+/* Counts the tokens that are marked used. */
+static int64_t
+used_tokens(struct store *st)
+{
+	return pragma(st, "SELECT count(*) FROM enrollment_tokens WHERE "
+	    "used_at IS NOT NULL");
+}
+
+/*
+ * Enrollment: the token is used up, the connector joins the token's site
+ * and its certificate is recorded, all at once; a refusal or a failure
+ * changes nothing, so the token can still be used.
+ */
+static void
+test_enroll(void **state)
+{
+	struct fixture		*f = *state;
+	struct store		*st = open_ok(f->path);
+	struct store_connector	 c, got;
+	struct store_token_use	 use;
+	unsigned char		 h[TOKEN_HASH_LEN];
+	char			 id[TOKEN_ID_SIZE], err[512];
+	int64_t			 paris, lyon;
+
+	store_site_ensure(st, "paris", &paris, err, sizeof(err));
+	store_site_ensure(st, "lyon", &lyon, err, sizeof(err));
+	add_token(st, lyon, 1, NOW + 100, h, id);
+	/* Without a certificate: refused before the token is judged. */
+	make_connector(&c, "c-000000000001", paris, "gw", NULL);
+	assert_int_equal(store_enroll(st, h, NOW, &c, &use, err, sizeof(err)),
+	    UPLINK_EINVAL);
+	assert_int_equal(use.state, STORE_TOKEN_FAILED);
+	assert_non_null(strstr(err, "needs the certificate issued to it"));
+	/* A taken id or serial rolls everything back. */
+	make_connector(&c, "c-000000000009", paris, "other", "0f");
+	assert_int_equal(store_connector_add(st, &c, err, sizeof(err)),
+	    UPLINK_OK);
+	make_connector(&c, "c-000000000009", paris, "gw", "01");
+	assert_int_equal(store_enroll(st, h, NOW, &c, &use, err, sizeof(err)),
+	    UPLINK_EINVAL);
+	assert_int_equal(use.state, STORE_TOKEN_FAILED);
+	assert_non_null(strstr(err, "this id is taken"));
+	make_connector(&c, "c-000000000001", paris, "gw", "0f");
+	assert_int_equal(store_enroll(st, h, NOW, &c, &use, err, sizeof(err)),
+	    UPLINK_EINVAL);
+	assert_int_equal(use.state, STORE_TOKEN_FAILED);
+	assert_non_null(strstr(err, "must not reuse serials"));
+	assert_int_equal(used_tokens(st), 0);
+	assert_int_equal(pragma(st, "SELECT count(*) FROM connectors"), 1);
+	/* The good one: c->site_id is ignored, the token's site is used. */
+	make_connector(&c, "c-000000000001", paris, "gw", "01");
+	assert_int_equal(store_enroll(st, h, NOW, &c, &use, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_int_equal(use.state, STORE_TOKEN_CONSUMED);
+	assert_string_equal(use.token_id, id);
+	assert_int_equal(use.site_id, lyon);
+	assert_string_equal(use.site_name, "lyon");
+	assert_int_equal(store_connector_get(st, c.id, &got, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_int_equal(got.site_id, lyon);
+	assert_string_equal(got.cert_serial, "01");
+	assert_int_equal(pragma(st, "SELECT count(*) FROM certs WHERE serial "
+	    "= '01' AND connector_id = 'c-000000000001'"), 1);
+	assert_int_equal(pragma(st, "SELECT count(*) FROM enrollment_tokens "
+	    "WHERE used_by = 'c-000000000001'"), 1);
+	/* Replay: refused, nothing added. */
+	make_connector(&c, "c-000000000002", paris, "gw2", "02");
+	assert_int_equal(store_enroll(st, h, NOW + 1, &c, &use, err,
+	    sizeof(err)), UPLINK_EINVAL);
+	assert_int_equal(use.state, STORE_TOKEN_USED);
+	assert_non_null(strstr(err, "already used at"));
+	assert_int_equal(pragma(st, "SELECT count(*) FROM connectors"), 2);
+	store_close(st);
+}
+
+struct refusal_row {
+	int			 setup;	/* 0 unknown, 1 expired, 2 revoked */
+	int			 rc;
+	enum store_token_state	 state;
+	const char		*why;
+};
+
+static const struct refusal_row refusal_rows[] = {
+	{ 0, UPLINK_ENOTFOUND, STORE_TOKEN_UNKNOWN, "no enrollment token has "
+	    "the secret presented" },
+	{ 1, UPLINK_EINVAL, STORE_TOKEN_EXPIRED, "expired at" },
+	{ 2, UPLINK_EINVAL, STORE_TOKEN_REVOKED, "was revoked at" },
+};
+
+/* store_token_check() and store_enroll() refuse alike; check uses none. */
+static void
+test_enroll_refusals(void **state)
+{
+	const struct refusal_row	*r;
+	struct fixture			*f = *state;
+	struct store			*st = open_ok(f->path);
+	struct store_connector		 c;
+	struct store_token_use		 use;
+	unsigned char			 h[TOKEN_HASH_LEN];
+	char				 id[TOKEN_ID_SIZE], err[512];
+	int64_t				 site;
+	size_t				 i;
+
+	store_site_ensure(st, "paris", &site, err, sizeof(err));
+	make_connector(&c, "c-000000000001", site, "gw", "01");
+	for (i = 0; i < sizeof(refusal_rows) / sizeof(refusal_rows[0]); i++) {
+		r = &refusal_rows[i];
+		memset(h, 0xa0 + (int)i, sizeof(h));
+		if (r->setup > 0)
+			add_token(st, site, (unsigned char)(10 + i), NOW + 10,
+			    h, id);
+		if (r->setup == 2)
+			store_token_revoke(st, id, NOW, err, sizeof(err));
+		assert_int_equal(store_token_check(st, h, NOW + 20, &use, err,
+		    sizeof(err)), r->rc);
+		assert_int_equal(use.state, r->state);
+		assert_non_null(strstr(err, r->why));
+		assert_int_equal(store_enroll(st, h, NOW + 20, &c, &use, err,
+		    sizeof(err)), r->rc);
+		assert_int_equal(use.state, r->state);
+		assert_non_null(strstr(err, r->why));
+	}
+	assert_int_equal(pragma(st, "SELECT count(*) FROM connectors"), 0);
+	/* A good token passes the check and stays unused. */
+	add_token(st, site, 99, NOW + 10, h, id);
+	assert_int_equal(store_token_check(st, h, NOW, &use, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_int_equal(use.state, STORE_TOKEN_CONSUMED);
+	assert_string_equal(use.token_id, id);
+	assert_string_equal(use.site_name, "paris");
+	assert_int_equal(used_tokens(st), 0);
+	store_close(st);
+}
+
+struct token_listing {
+	struct store_token	 t[8];
+	int			 n;
+};
+
+static int
+token_cb(void *arg, const struct store_token *t)
+{
+	struct token_listing	*l = arg;
+
+	l->t[l->n++] = *t;
+	return l->n == 3 ? 5 : 0;
+}
+
+static void
+test_token_list(void **state)
+{
+	struct fixture		*f = *state;
+	struct store		*st = open_ok(f->path);
+	struct token_listing	 l;
+	struct store_token_use	 use;
+	unsigned char		 h[3][TOKEN_HASH_LEN];
+	char			 id[3][TOKEN_ID_SIZE], err[512];
+	int64_t			 paris, lyon;
+
+	store_site_ensure(st, "paris", &paris, err, sizeof(err));
+	store_site_ensure(st, "lyon", &lyon, err, sizeof(err));
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_token_list(st, token_cb, &l, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_int_equal(l.n, 0);
+	add_token(st, paris, 1, NOW + 100, h[0], id[0]);
+	add_token(st, lyon, 2, NOW + 200, h[1], id[1]);
+	add_token(st, lyon, 3, NOW + 300, h[2], id[2]);
+	/* Oldest first; all created in the same second, then by id. */
+	raw_exec(f->path, "UPDATE enrollment_tokens SET created_at = "
+	    "expires_at - 1000");
+	store_token_consume(st, h[0], NOW, "c-000000000007", &use, err,
+	    sizeof(err));
+	store_token_revoke(st, id[1], NOW + 5, err, sizeof(err));
+	assert_int_equal(store_token_list(st, token_cb, &l, err, sizeof(err)),
+	    5);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.t[0].id, id[0]);
+	assert_string_equal(l.t[0].site_name, "paris");
+	assert_int_equal(l.t[0].site_id, paris);
+	assert_int_equal(l.t[0].created_at, NOW - 900);
+	assert_int_equal(l.t[0].expires_at, NOW + 100);
+	assert_int_equal(l.t[0].used_at, NOW);
+	assert_string_equal(l.t[0].used_by, "c-000000000007");
+	assert_int_equal(l.t[0].revoked_at, 0);
+	assert_string_equal(l.t[1].id, id[1]);
+	assert_string_equal(l.t[1].site_name, "lyon");
+	assert_int_equal(l.t[1].revoked_at, NOW + 5);
+	assert_int_equal(l.t[1].used_at, 0);
+	assert_string_equal(l.t[1].used_by, "");
+	assert_string_equal(l.t[2].id, id[2]);
+	store_close(st);
+}
+
+static void
+test_cert_lookup(void **state)
+{
+	struct fixture		*f = *state;
+	struct store		*st = open_ok(f->path);
+	struct store_connector	 c;
+	struct store_cert_owner	 o;
+	char			 err[512], name[STORE_NAME_MAX + 1];
+	int64_t			 site;
+
+	store_site_ensure(st, "paris", &site, err, sizeof(err));
+	make_connector(&c, "c-1", site, "gw1", "0a");
+	store_connector_add(st, &c, err, sizeof(err));
+	make_connector(&c, "c-2", site, "gw2", NULL);
+	store_connector_add(st, &c, err, sizeof(err));
+	assert_int_equal(store_cert_lookup(st, "0a", &o, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_string_equal(o.connector_id, "c-1");
+	assert_string_equal(o.connector_name, "gw1");
+	assert_int_equal(o.site_id, site);
+	assert_string_equal(o.site_name, "paris");
+	assert_int_equal(o.not_after, NOW + 86400 * 90);
+	assert_true(o.current);
+	assert_int_equal(o.revoked_at, 0);
+	/* After renewal the old serial still names the connector. */
+	store_connector_update_cert(st, "c-1", "0b", "fpr-0b", NOW + 5, err,
+	    sizeof(err));
+	assert_int_equal(store_cert_lookup(st, "0a", &o, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_false(o.current);
+	assert_int_equal(store_cert_lookup(st, "0b", &o, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_true(o.current);
+	assert_int_equal(o.not_after, NOW + 5);
+	/* Revoking the connector shows on every serial it had. */
+	store_connector_revoke(st, "c-1", NOW + 7, err, sizeof(err));
+	assert_int_equal(store_cert_lookup(st, "0a", &o, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_int_equal(o.revoked_at, NOW + 7);
+	assert_int_equal(store_cert_lookup(st, "0c", &o, err, sizeof(err)),
+	    UPLINK_ENOTFOUND);
+	assert_string_equal(err, "no connector was issued a certificate with "
+	    "serial 0c");
+	/* Serials compare exactly, as pki_cert_serial() writes them. */
+	assert_int_equal(store_cert_lookup(st, "0A", &o, err, sizeof(err)),
+	    UPLINK_ENOTFOUND);
+	assert_int_equal(store_site_name(st, site, name, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_string_equal(name, "paris");
+	assert_int_equal(store_site_name(st, 4242, name, err, sizeof(err)),
+	    UPLINK_ENOTFOUND);
+	assert_string_equal(err, "no site has the id 4242");
+	store_close(st);
+}
+
+struct setting_row {
+	const char	*key;
+	const char	*value;
+	int		 rc;		/* of store_setting_set */
+	const char	*why;
+};
+
+static const struct setting_row setting_rows[] = {
+	{ "url", "https://cloud.example:8443", UPLINK_OK, NULL },
+	{ "crl_url", "http://cloud.example/crl", UPLINK_OK, NULL },
+	{ "url", "https://other.example", UPLINK_OK, NULL },	/* replaced */
+	{ "empty", "", UPLINK_OK, NULL },
+	{ "crl_number", "5", UPLINK_EINVAL, "crl_number is not a text "
+	    "setting" },
+	{ "", "x", UPLINK_EINVAL, "setting names are 1 to 31 letters" },
+	{ "a-b", "x", UPLINK_EINVAL, "setting names are 1 to 31 letters" },
+	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "x", UPLINK_EINVAL, "setting "
+	    "names" },
+	{ "url", "has space", UPLINK_EINVAL, "url has byte 0x20 at position "
+	    "4" },
+	{ "url", "line\n", UPLINK_EINVAL, "byte 0x0a at position 5" },
+};
+
+static void
+test_settings(void **state)
+{
+	const struct setting_row	*r;
+	struct fixture			*f = *state;
+	struct store			*st = open_ok(f->path);
+	char				 err[512], v[64], big[1100];
+	size_t				 i;
+
+	assert_int_equal(store_setting_get(st, "url", v, sizeof(v), err,
+	    sizeof(err)), UPLINK_ENOTFOUND);
+	assert_non_null(strstr(err, "cloud.db: the setting \"url\" is "
+	    "missing; was the database made by \"uplink-cloud init\"?"));
+	for (i = 0; i < sizeof(setting_rows) / sizeof(setting_rows[0]); i++) {
+		r = &setting_rows[i];
+		if (store_setting_set(st, r->key, r->value, err, sizeof(err)) !=
+		    r->rc)
+			fail_msg("row %zu: %s", i, err);
+		if (r->why != NULL && strstr(err, r->why) == NULL)
+			fail_msg("row %zu: \"%s\" lacks \"%s\"", i, err,
+			    r->why);
+		if (r->rc != UPLINK_OK)
+			continue;
+		assert_int_equal(store_setting_get(st, r->key, v, sizeof(v),
+		    err, sizeof(err)), UPLINK_OK);
+		assert_string_equal(v, r->value);
+	}
+	/* The value must fit the caller's buffer, NUL included. */
+	assert_int_equal(store_setting_get(st, "url", v, 21, err, sizeof(err)),
+	    UPLINK_ETOOBIG);
+	assert_string_equal(err, "the setting \"url\" is longer than 20 bytes");
+	assert_int_equal(store_setting_get(st, "url", v, 22, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_int_equal(store_setting_get(st, "crl_number", v, sizeof(v), err,
+	    sizeof(err)), UPLINK_EINVAL);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(store_setting_set(st, "url", big, err, sizeof(err)),
+	    UPLINK_EINVAL);
+	assert_non_null(strstr(err, "url has 1099 bytes; use at most 1023"));
+	/* The CRL number is untouched by all of this. */
+	assert_int_equal(pragma(st, "SELECT value FROM settings WHERE key = "
+	    "'crl_number'"), 0);
+	store_close(st);
+}
+
+static void
+make_key(struct store_apikey *k, const char *id, const char *name,
+    const char *scope, unsigned char byte)
+{
+	memset(k, 0, sizeof(*k));
+	snprintf(k->id, sizeof(k->id), "%s", id);
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	snprintf(k->scope, sizeof(k->scope), "%s", scope);
+	memset(k->secret_hash, byte, sizeof(k->secret_hash));
+	k->created_at = NOW;
+}
+
+struct key_row {
+	const char	*id;
+	const char	*name;
+	const char	*scope;
+	int		 rc;
+	const char	*why;
+};
+
+static const struct key_row key_rows[] = {
+	{ "00000000000a", "ci", "full", UPLINK_OK, NULL },
+	{ "00000000000b", "grafana.read", "read", UPLINK_OK, NULL },
+	{ "00000000000a", "again", "full", UPLINK_EINVAL, "adding API key "
+	    "00000000000a: this id is taken; create the key again" },
+	{ "00000000000A", "ci", "full", UPLINK_EINVAL, "\"00000000000A\" is "
+	    "not an API key id, which is 12 lowercase hex digits" },
+	{ "0000000000a", "ci", "full", UPLINK_EINVAL, "not an API key id" },
+	{ "00000000000g", "ci", "full", UPLINK_EINVAL, "not an API key id" },
+	{ "00000000000\n", "ci", "full", UPLINK_EINVAL, "an API key id is 12 "
+	    "lowercase hex digits (see \"uplink-cloud key list\")" },
+	{ "00000000000c", "", "full", UPLINK_EINVAL, "key name has 0 "
+	    "characters" },
+	{ "00000000000c", "my key", "full", UPLINK_EINVAL, "key name \"my...\""
+	},
+	{ "00000000000c", "ci", "admin", UPLINK_EINVAL, "API key scope "
+	    "\"admin\" is neither \"full\" nor \"read\"" },
+	{ "00000000000c", "ci", "", UPLINK_EINVAL, "neither" },
+};
+
+struct key_listing {
+	struct store_apikey	 k[8];
+	int			 n;
+};
+
+static int
+key_cb(void *arg, const struct store_apikey *k)
+{
+	struct key_listing	*l = arg;
+
+	l->k[l->n++] = *k;
+	return 0;
+}
+
+static void
+test_apikeys(void **state)
+{
+	const struct key_row	*r;
+	struct fixture		*f = *state;
+	struct store		*st = open_ok(f->path);
+	struct store_apikey	 k, got;
+	struct key_listing	 l;
+	char			 err[512];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(key_rows) / sizeof(key_rows[0]); i++) {
+		r = &key_rows[i];
+		make_key(&k, r->id, r->name, r->scope, (unsigned char)i);
+		err[0] = '\0';
+		if (store_apikey_add(st, &k, err, sizeof(err)) != r->rc)
+			fail_msg("row %zu: %s", i, err);
+		if (r->why != NULL && strstr(err, r->why) == NULL)
+			fail_msg("row %zu: \"%s\" lacks \"%s\"", i, err,
+			    r->why);
+	}
+	assert_int_equal(pragma(st, "SELECT count(*) FROM api_keys"), 2);
+	assert_int_equal(store_apikey_get(st, "00000000000b", &got, err,
+	    sizeof(err)), UPLINK_OK);
+	make_key(&k, "00000000000b", "grafana.read", "read", 1);
+	assert_memory_equal(&k, &got, sizeof(k));
+	assert_int_equal(store_apikey_get(st, "00000000000f", &got, err,
+	    sizeof(err)), UPLINK_ENOTFOUND);
+	assert_string_equal(err, "no API key has the id \"00000000000f\"");
+	assert_int_equal(store_apikey_get(st, "x", &got, err, sizeof(err)),
+	    UPLINK_EINVAL);
+	assert_int_equal(store_apikey_get(st, "00000000000b0", &got, err,
+	    sizeof(err)), UPLINK_EINVAL);
+	assert_string_equal(err, "\"00000000000b0\" is not an API key id, "
+	    "which is 12 lowercase hex digits (see \"uplink-cloud key "
+	    "list\")");
+	/* Touch and revoke. */
+	assert_int_equal(store_apikey_touch(st, "00000000000a", NOW + 3, err,
+	    sizeof(err)), UPLINK_OK);
+	assert_int_equal(store_apikey_touch(st, "00000000000f", NOW, err,
+	    sizeof(err)), UPLINK_ENOTFOUND);
+	assert_string_equal(err, "no API key has the id \"00000000000f\"");
+	assert_int_equal(store_apikey_revoke(st, "00000000000a", NOW + 60, err,
+	    sizeof(err)), UPLINK_OK);
+	assert_int_equal(store_apikey_revoke(st, "00000000000a", NOW + 120,
+	    err, sizeof(err)), UPLINK_EINVAL);
+	assert_string_equal(err, "API key 00000000000a (\"ci\") was revoked "
+	    "at 2023-11-14T22:14:20Z (1m ago)");
+	assert_int_equal(store_apikey_revoke(st, "00000000000f", NOW, err,
+	    sizeof(err)), UPLINK_ENOTFOUND);
+	assert_int_equal(store_apikey_revoke(st, "bad id", NOW, err,
+	    sizeof(err)), UPLINK_EINVAL);
+	/* Listing: oldest first, revoked ones included. */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_apikey_list(st, key_cb, &l, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.k[0].id, "00000000000a");
+	assert_int_equal(l.k[0].last_used, NOW + 3);
+	assert_int_equal(l.k[0].revoked_at, NOW + 60);
+	assert_string_equal(l.k[1].scope, "read");
+	assert_int_equal(l.k[1].last_used, 0);
+	/* The table refuses what the API would never write. */
+	assert_int_not_equal(sqlite3_exec(store_db(st), "INSERT INTO api_keys "
+	    "VALUES ('00000000000c', 'x', 'admin', zeroblob(32), 1, NULL, "
+	    "NULL)", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(store_db(st), "INSERT INTO api_keys "
+	    "VALUES ('00000000000c', 'x', 'full', zeroblob(31), 1, NULL, "
+	    "NULL)", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(store_db(st), "INSERT INTO api_keys "
+	    "VALUES ('c', 'x', 'full', zeroblob(32), 1, NULL, NULL)", NULL,
+	    NULL, NULL), SQLITE_OK);
+	store_close(st);
+}
+
+/* The data version moves on another connection's commits only. */
+static void
+test_data_version(void **state)
+{
+	struct fixture	*f = *state;
+	struct store	*st = open_ok(f->path), *other = open_ok(f->path);
+	int64_t		 v1, v2, site;
+	char		 err[256];
+
+	assert_int_equal(store_data_version(st, &v1, err, sizeof(err)),
+	    UPLINK_OK);
+	store_site_ensure(st, "paris", &site, err, sizeof(err));
+	assert_int_equal(store_data_version(st, &v2, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_int_equal(v1, v2);
+	store_site_ensure(other, "lyon", &site, err, sizeof(err));
+	assert_int_equal(store_data_version(st, &v2, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_true(v2 != v1);
+	assert_int_equal(store_data_version(st, &v1, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_int_equal(v1, v2);
+	store_close(other);
+	store_close(st);
+}
+
 /*
  * What a committed call wrote survives the process being killed before it
  * closes the database.
@@ -807,6 +1346,7 @@ main(void)
 		T(test_migrations),
 		T(test_migration_rebuild),
 		T(test_newer_version_refused),
+		T(test_upgrade_from_v1),
 		T(test_open_errors),
 		cmocka_unit_test(test_names),
 		T(test_sites),
@@ -816,6 +1356,13 @@ main(void)
 		T(test_connector_errors),
 		T(test_revoke_and_serials),
 		T(test_crl_number),
+		T(test_enroll),
+		T(test_enroll_refusals),
+		T(test_token_list),
+		T(test_cert_lookup),
+		T(test_settings),
+		T(test_apikeys),
+		T(test_data_version),
 		T(test_kill9),
 	};
 

@@ -1,0 +1,68 @@
+#ifndef UPLINK_APIKEY_H
+#define UPLINK_APIKEY_H
+
+#include <stddef.h>
+
+#include "store.h"
+
+/*
+ * API keys: what a client of the ingress proxy (Proxy-Authorization: Basic
+ * SITE:KEY) or of the API presents. "uplink-cloud key create" prints one,
+ * once; the cloud keeps its id and SHA-256 of its secret (lib/store.c).
+ *
+ *	uk_<id: 12 lowercase hex>_<secret: 43 base64url characters>
+ *
+ * The secret is 32 random bytes. The id names the key in listings and logs
+ * and is how the cloud finds it; the secret is then compared in constant
+ * time. The "uk_" prefix makes keys easy to grep for and lets secret
+ * scanners recognise them. docs/cloud.md says how operators use them.
+ */
+
+#define APIKEY_PREFIX		"uk_"
+#define APIKEY_ID_LEN		STORE_KEY_ID_LEN	/* 12 hex digits */
+#define APIKEY_ID_SIZE		(APIKEY_ID_LEN + 1)
+#define APIKEY_SECRET_LEN	32
+#define APIKEY_SECRET_B64	43	/* unpadded base64url of 32 bytes */
+#define APIKEY_HASH_LEN		STORE_HASH_LEN
+#define APIKEY_TEXT_LEN		(3 + APIKEY_ID_LEN + 1 + APIKEY_SECRET_B64)
+#define APIKEY_TEXT_SIZE	(APIKEY_TEXT_LEN + 1)	/* 60 */
+#define APIKEY_SCOPE_SIZE	STORE_SCOPE_SIZE
+#define APIKEY_TOUCH_SECS	300	/* last_used is at most this stale */
+
+/*
+ * Makes a new key: its text (which the caller shows once and then wipes
+ * with sodium_memzero()), its id and the hash of its secret, which is all
+ * store_apikey_add() keeps. Cannot fail.
+ */
+void apikey_new(char text[APIKEY_TEXT_SIZE], char id[APIKEY_ID_SIZE],
+    unsigned char hash[APIKEY_HASH_LEN]);
+
+/*
+ * Splits a key as a client presented it into its id and the hash of its
+ * secret. Anything but the exact format (no white space is trimmed) is
+ * UPLINK_EINVAL with a reason in err that never quotes the input, since
+ * it may be someone's secret: "not an uplink API key (it should start
+ * with \"uk_\")", "malformed API key (...)". id and hash are zeroed on
+ * failure.
+ */
+int apikey_parse(const char *text, char id[APIKEY_ID_SIZE],
+    unsigned char hash[APIKEY_HASH_LEN], char *err, size_t errlen);
+
+/*
+ * Checks a presented key against the store: it must parse, exist, not be
+ * revoked, and its secret must match (sodium_memcmp). Returns UPLINK_OK
+ * and the key's scope ("full" or "read") in scope (which may be NULL);
+ * UPLINK_EINVAL for a malformed key and UPLINK_ENOTFOUND for an unknown,
+ * revoked or wrong one, with a message in err that is safe to show the
+ * client ("unknown or revoked API key"); UPLINK_EIO or UPLINK_ENOMEM when
+ * the database fails, with a message for the log only (it names files).
+ *
+ * A good key's last_used is recorded when the stored one is more than
+ * APIKEY_TOUCH_SECS old: one durable write per key every few minutes,
+ * whose failure is ignored (a key that works must not stop working
+ * because a timestamp could not be written).
+ */
+int apikey_verify(struct store *st, const char *text,
+    char scope[APIKEY_SCOPE_SIZE], char *err, size_t errlen);
+
+#endif

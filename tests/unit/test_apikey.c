@@ -1,0 +1,306 @@
+/*
+ * apikey: the text form of API keys (new, parse) and their check against
+ * the store (verify), including revoked, wrong and malformed keys, the
+ * messages a client may see, and the throttled last_used.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "apikey.h"
+#include "error.h"
+#include "store.h"
+
+/* A valid key: id 0123456789ab, secret of 32 zero bytes. */
+#define ZERO_SECRET	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+#define GOOD		"uk_0123456789ab_" ZERO_SECRET
+
+struct parse_row {
+	const char	*text;
+	int		 rc;
+	const char	*why;	/* NULL when valid */
+};
+
+static const struct parse_row parse_rows[] = {
+	{ GOOD, UPLINK_OK, NULL },
+	{ "uk_ffffffffffff_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_E",
+	    UPLINK_OK, NULL },
+	{ NULL, UPLINK_EINVAL, "not an uplink API key (it should start with "
+	    "\"uk_\")" },
+	{ "", UPLINK_EINVAL, "not an uplink API key" },
+	{ "uk", UPLINK_EINVAL, "not an uplink API key" },
+	{ "UK_0123456789ab_" ZERO_SECRET, UPLINK_EINVAL, "not an uplink API "
+	    "key" },
+	{ "uplink1-AAAA", UPLINK_EINVAL, "not an uplink API key" },
+	{ "uk_", UPLINK_EINVAL, "malformed API key (3 characters; a key has "
+	    "59): copy the whole key" },
+	{ GOOD "A", UPLINK_EINVAL, "(60 characters; a key has 59)" },
+	{ "uk_0123456789ab_" "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+	    UPLINK_EINVAL, "(58 characters" },
+	{ " " GOOD, UPLINK_EINVAL, "not an uplink API key" },
+	{ "uk_0123456789ab_" ZERO_SECRET "\n", UPLINK_EINVAL, "(60 "
+	    "characters" },
+	{ "uk_0123456789AB_" ZERO_SECRET, UPLINK_EINVAL, "malformed API key "
+	    "(character 14 is not a lowercase hex digit)" },
+	{ "uk_0123456789-b_" ZERO_SECRET, UPLINK_EINVAL, "character 14 is not "
+	    "a lowercase hex digit" },
+	{ "uk_g123456789ab_" ZERO_SECRET, UPLINK_EINVAL, "character 4 is not" },
+	{ "uk_0123456789ab-" ZERO_SECRET, UPLINK_EINVAL, "malformed API key "
+	    "(no '_' after the id at character 16)" },
+	{ "uk_0123456789ab_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+	    UPLINK_EINVAL, "(character 59 is not base64url)" },
+	{ "uk_0123456789ab_AAAA+AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+	    UPLINK_EINVAL, "(character 21 is not base64url)" },
+	{ "uk_0123456789ab_AAAA AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+	    UPLINK_EINVAL, "(character 21 is not base64url)" },
+	/* Unused low bits set: a second spelling of a secret is refused. */
+	{ "uk_0123456789ab_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB",
+	    UPLINK_EINVAL, "malformed API key (its secret does not decode): "
+	    "copy the whole key" },
+};
+
+static void
+test_parse(void **state)
+{
+	const struct parse_row	*r;
+	unsigned char		 hash[APIKEY_HASH_LEN], zero[APIKEY_HASH_LEN];
+	char			 id[APIKEY_ID_SIZE], err[256];
+	size_t			 i;
+	int			 rc;
+
+	(void)state;
+	memset(zero, 0, sizeof(zero));
+	for (i = 0; i < sizeof(parse_rows) / sizeof(parse_rows[0]); i++) {
+		r = &parse_rows[i];
+		err[0] = '\0';
+		rc = apikey_parse(r->text, id, hash, err, sizeof(err));
+		if (rc != r->rc)
+			fail_msg("row %zu: rc %d: %s", i, rc, err);
+		if (r->why != NULL && strstr(err, r->why) == NULL)
+			fail_msg("row %zu: \"%s\" lacks \"%s\"", i, err,
+			    r->why);
+		if (rc != UPLINK_OK) {
+			assert_string_equal(id, "");
+			assert_memory_equal(hash, zero, sizeof(hash));
+		}
+	}
+}
+
+static void
+test_parse_good(void **state)
+{
+	unsigned char	 hash[APIKEY_HASH_LEN], want[APIKEY_HASH_LEN];
+	unsigned char	 secret[APIKEY_SECRET_LEN];
+	char		 id[APIKEY_ID_SIZE], err[256];
+
+	(void)state;
+	assert_int_equal(apikey_parse(GOOD, id, hash, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_string_equal(id, "0123456789ab");
+	memset(secret, 0, sizeof(secret));
+	crypto_hash_sha256(want, secret, sizeof(secret));
+	assert_memory_equal(hash, want, sizeof(hash));
+	/* Messages never quote the key: it may be someone's secret. */
+	assert_int_equal(apikey_parse("uk_0123456789ab_" ZERO_SECRET "x", id,
+	    hash, err, sizeof(err)), UPLINK_EINVAL);
+	assert_null(strstr(err, "AAAA"));
+	assert_int_equal(apikey_parse("uk_0123456789ab_" ZERO_SECRET, id, hash,
+	    NULL, 0), UPLINK_OK);
+	assert_int_equal(apikey_parse("bad", id, hash, NULL, 0), UPLINK_EINVAL);
+}
+
+static void
+test_new(void **state)
+{
+	unsigned char	 hash[APIKEY_HASH_LEN], hash2[APIKEY_HASH_LEN];
+	char		 text[APIKEY_TEXT_SIZE], text2[APIKEY_TEXT_SIZE];
+	char		 id[APIKEY_ID_SIZE], id2[APIKEY_ID_SIZE], err[256];
+	int		 i;
+
+	(void)state;
+	for (i = 0; i < 200; i++) {
+		apikey_new(text, id, hash);
+		assert_int_equal(strlen(text), APIKEY_TEXT_LEN);
+		assert_int_equal(strncmp(text, "uk_", 3), 0);
+		assert_int_equal(strlen(id), 12);
+		assert_int_equal(strspn(id, "0123456789abcdef"), 12);
+		assert_int_equal(memcmp(text + 3, id, 12), 0);
+		assert_int_equal(text[15], '_');
+		if (apikey_parse(text, id2, hash2, err, sizeof(err)) !=
+		    UPLINK_OK)
+			fail_msg("%s: %s", text, err);
+		assert_string_equal(id, id2);
+		assert_memory_equal(hash, hash2, sizeof(hash));
+	}
+	apikey_new(text2, id2, hash2);
+	assert_string_not_equal(text, text2);
+	assert_memory_not_equal(hash, hash2, sizeof(hash));
+}
+
+struct fixture {
+	char		 dir[64];
+	char		 path[128];
+	struct store	*st;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture	*f = calloc(1, sizeof(*f));
+	char		 err[256];
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/uplink-test-apikey-XXXXXX");
+	if (mkdtemp(f->dir) == NULL) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->path, sizeof(f->path), "%s/uplink.db", f->dir);
+	if (store_open(f->path, &f->st, err, sizeof(err)) != UPLINK_OK) {
+		fprintf(stderr, "store_open: %s\n", err);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture	*f = *state;
+	char		 p[160];
+
+	store_close(f->st);
+	snprintf(p, sizeof(p), "%s-wal", f->path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", f->path);
+	unlink(p);
+	unlink(f->path);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Makes a key, stores it with scope, and returns its text and id. */
+static void
+add_key(struct store *st, const char *scope, char text[APIKEY_TEXT_SIZE],
+    char id[APIKEY_ID_SIZE])
+{
+	struct store_apikey	 k;
+	char			 err[256];
+
+	memset(&k, 0, sizeof(k));
+	apikey_new(text, k.id, k.secret_hash);
+	snprintf(k.name, sizeof(k.name), "test");
+	snprintf(k.scope, sizeof(k.scope), "%s", scope);
+	if (store_apikey_add(st, &k, err, sizeof(err)) != UPLINK_OK)
+		fail_msg("store_apikey_add: %s", err);
+	snprintf(id, APIKEY_ID_SIZE, "%s", k.id);
+}
+
+static void
+expect_verify(struct store *st, const char *text, int rc, const char *scope,
+    const char *why)
+{
+	char	 got[APIKEY_SCOPE_SIZE], err[256] = "";
+
+	if (apikey_verify(st, text, got, err, sizeof(err)) != rc)
+		fail_msg("want %d: %s", rc, err);
+	assert_string_equal(got, scope);
+	if (why != NULL)
+		assert_string_equal(err, why);
+}
+
+static void
+test_verify(void **state)
+{
+	struct fixture		*f = *state;
+	struct store_apikey	 k;
+	char			 full[APIKEY_TEXT_SIZE], read[APIKEY_TEXT_SIZE];
+	char			 other[APIKEY_TEXT_SIZE];
+	char			 fid[APIKEY_ID_SIZE], rid[APIKEY_ID_SIZE];
+	char			 oid[APIKEY_ID_SIZE], err[256];
+	unsigned char		 h[APIKEY_HASH_LEN];
+
+	add_key(f->st, "full", full, fid);
+	add_key(f->st, "read", read, rid);
+	expect_verify(f->st, full, UPLINK_OK, "full", NULL);
+	expect_verify(f->st, read, UPLINK_OK, "read", NULL);
+	assert_int_equal(apikey_verify(f->st, full, NULL, err, sizeof(err)),
+	    UPLINK_OK);
+	/* A key never stored, and a stored id with another secret. */
+	apikey_new(other, oid, h);
+	expect_verify(f->st, other, UPLINK_ENOTFOUND, "", "unknown or revoked "
+	    "API key");
+	memcpy(other + 3, fid, 12);
+	expect_verify(f->st, other, UPLINK_ENOTFOUND, "", "unknown or revoked "
+	    "API key");
+	expect_verify(f->st, "uk_x", UPLINK_EINVAL, "", "malformed API key (4 "
+	    "characters; a key has 59): copy the whole key");
+	expect_verify(f->st, "Basic abc", UPLINK_EINVAL, "", "not an uplink "
+	    "API key (it should start with \"uk_\")");
+	/* Revoked: refused at once, with the same message. */
+	assert_int_equal(store_apikey_revoke(f->st, fid, time(NULL), err,
+	    sizeof(err)), UPLINK_OK);
+	expect_verify(f->st, full, UPLINK_ENOTFOUND, "", "unknown or revoked "
+	    "API key");
+	expect_verify(f->st, read, UPLINK_OK, "read", NULL);
+	assert_int_equal(store_apikey_get(f->st, rid, &k, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_true(k.last_used >= time(NULL) - 5);
+}
+
+/* last_used is written when stale, not on every use. */
+static void
+test_verify_touch(void **state)
+{
+	struct fixture		*f = *state;
+	struct store_apikey	 k;
+	char			 text[APIKEY_TEXT_SIZE], id[APIKEY_ID_SIZE];
+	char			 err[256];
+	int64_t			 now = time(NULL), old;
+
+	add_key(f->st, "full", text, id);
+	assert_int_equal(store_apikey_get(f->st, id, &k, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_int_equal(k.last_used, 0);
+	old = now - APIKEY_TOUCH_SECS + 60;	/* fresh enough */
+	store_apikey_touch(f->st, id, old, err, sizeof(err));
+	assert_int_equal(apikey_verify(f->st, text, NULL, err, sizeof(err)),
+	    UPLINK_OK);
+	store_apikey_get(f->st, id, &k, err, sizeof(err));
+	assert_int_equal(k.last_used, old);
+	old = now - APIKEY_TOUCH_SECS - 60;	/* stale */
+	store_apikey_touch(f->st, id, old, err, sizeof(err));
+	assert_int_equal(apikey_verify(f->st, text, NULL, err, sizeof(err)),
+	    UPLINK_OK);
+	store_apikey_get(f->st, id, &k, err, sizeof(err));
+	assert_true(k.last_used >= now);
+}
+
+#define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_parse_good),
+		cmocka_unit_test(test_new),
+		T(test_verify),
+		T(test_verify_touch),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
