@@ -1,0 +1,200 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "daemon.h"
+#include "error.h"
+#include "log.h"
+#include "xmalloc.h"
+
+/*
+ * HTTP handlers. Over TLS (behind cloud/front.c): POST /v1/enroll and
+ * POST /v1/renew, whose logic is in cloud/enroll.c. In plain HTTP (the
+ * port 80 listener, which connectors and checks reach for revocation
+ * data): GET /ca.pem and GET /crl.
+ */
+
+#define API_BODY_MAX		(64 * 1024)
+#define API_HEADERS_MAX		(16 * 1024)
+#define API_TIMEOUT_SECS	30
+#define CRL_NEXT_UPDATE		(7L * 86400)
+#define CRL_REFRESH_SECS	(86400)
+
+static void
+reply_json(struct evhttp_request *req, int status, const char *body)
+{
+	struct evbuffer	*out = evhttp_request_get_output_buffer(req);
+
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Cache-Control", "no-store");
+	evbuffer_add(out, body, strlen(body));
+	evhttp_send_reply(req, status, NULL, NULL);
+}
+
+static void
+reply_error(struct evhttp_request *req, int status, const char *code,
+    const char *message)
+{
+	struct buf	 b;
+
+	buf_init(&b, 1024);
+	buf_appends(&b, "{\"error\":\"");
+	buf_appends(&b, code);
+	buf_appends(&b, "\",\"message\":\"");
+	/* message is our own text: no quotes or control characters. */
+	buf_appends(&b, message);
+	buf_appends(&b, "\"}");
+	reply_json(req, status, buf_cstr(&b));
+	buf_free(&b);
+}
+
+static void
+api_cb(struct evhttp_request *req, void *arg)
+{
+	struct cloud	*c = arg;
+	const char	*path = evhttp_request_get_uri(req);
+	const char	*peer;
+	X509		*cert;
+	struct evbuffer	*in;
+	struct buf	 body, resp;
+	size_t		 len;
+	int		 status;
+
+	if (!front_peer(c, req, &peer, &cert)) {
+		reply_error(req, 403, "forbidden", "this port only serves "
+		    "requests relayed by the TLS listener");
+		return;
+	}
+	if (strcmp(path, "/v1/enroll") != 0 && strcmp(path, "/v1/renew") != 0) {
+		reply_error(req, 404, "not-found", "no such endpoint");
+		return;
+	}
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		reply_error(req, 405, "method", "use POST");
+		return;
+	}
+	in = evhttp_request_get_input_buffer(req);
+	len = evbuffer_get_length(in);
+	buf_init(&body, API_BODY_MAX + 1);
+	buf_init(&resp, 256 * 1024);
+	if (buf_append(&body, evbuffer_pullup(in, -1), len) != UPLINK_OK) {
+		reply_error(req, 413, "too-large", "the body is too large");
+		goto out;
+	}
+	if (path[4] == 'e')
+		status = enroll_handle(&c->enroll, body.ptr, body.len, peer,
+		    &resp);
+	else
+		status = renew_handle(&c->enroll, cert, body.ptr, body.len,
+		    peer, &resp);
+	reply_json(req, status, buf_cstr(&resp));
+out:
+	buf_free(&body);
+	buf_free(&resp);
+}
+
+static void
+http_cb(struct evhttp_request *req, void *arg)
+{
+	struct cloud		*c = arg;
+	const char		*path = evhttp_request_get_uri(req);
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	struct evbuffer		*out = evhttp_request_get_output_buffer(req);
+	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(req);
+
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		evhttp_send_error(req, 405, "use GET");
+		return;
+	}
+	if (strcmp(path, "/crl") == 0) {
+		evhttp_add_header(h, "Content-Type", "application/pkix-crl");
+		evbuffer_add(out, c->crl_der.ptr, c->crl_der.len);
+	} else if (strcmp(path, "/ca.pem") == 0) {
+		evhttp_add_header(h, "Content-Type", "application/x-pem-file");
+		evbuffer_add(out, c->ca_pem.ptr, c->ca_pem.len);
+	} else {
+		evhttp_send_error(req, 404, "try /ca.pem or /crl");
+		return;
+	}
+	evhttp_add_header(h, "Cache-Control", "max-age=60");
+	evhttp_send_reply(req, 200, "OK", NULL);
+}
+
+int
+api_crl_refresh(struct cloud *c, char *err, size_t errlen)
+{
+	struct buf	 der;
+
+	buf_init(&der, 64 * 1024 * 1024);
+	if (datadir_crl(&c->dd, CRL_NEXT_UPDATE, &der, err, errlen) != 0) {
+		buf_free(&der);
+		return -1;
+	}
+	buf_free(&c->crl_der);
+	c->crl_der = der;
+	return 0;
+}
+
+static void
+crl_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cloud	*c = arg;
+	char		 err[256];
+
+	(void)fd;
+	(void)what;
+	if (api_crl_refresh(c, err, sizeof(err)) != 0)
+		log_warnx("cannot renew the CRL: %s", err);
+}
+
+static struct evhttp *
+api_evhttp(struct cloud *c, void (*cb)(struct evhttp_request *, void *))
+{
+	struct evhttp	*h = evhttp_new(c->base);
+
+	if (h == NULL)
+		return NULL;
+	evhttp_set_max_body_size(h, API_BODY_MAX);
+	evhttp_set_max_headers_size(h, API_HEADERS_MAX);
+	evhttp_set_timeout(h, API_TIMEOUT_SECS);
+	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+	    EVHTTP_REQ_POST);
+	evhttp_set_gencb(h, cb, c);
+	return h;
+}
+
+int
+api_start(struct cloud *c, char *err, size_t errlen)
+{
+	struct evconnlistener	*lev;
+	struct timeval		 tv = { CRL_REFRESH_SECS, 0 };
+
+	buf_init(&c->ca_pem, 64 * 1024);
+	if (pki_chain_pem(&c->dd.ca_cert, 1, &c->ca_pem, err, errlen) != 0)
+		return -1;
+	buf_init(&c->crl_der, 64 * 1024 * 1024);
+	if (api_crl_refresh(c, err, errlen) != 0)
+		return -1;
+	c->crl_timer = event_new(c->base, -1, EV_PERSIST, crl_timer_cb, c);
+	event_add(c->crl_timer, &tv);
+	c->api = api_evhttp(c, api_cb);
+	if (c->api == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (!c->cfg.http_enabled)
+		return 0;
+	c->http = api_evhttp(c, http_cb);
+	lev = cloud_listen(c, &c->cfg.http_listen, NULL, NULL,
+	    "the HTTP listener (http_listen in [cloud])", err, errlen);
+	if (c->http == NULL || lev == NULL)
+		return -1;
+	evhttp_bind_listener(c->http, lev);
+	return 0;
+}

@@ -1,0 +1,286 @@
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+
+#include "cloud.h"
+#include "daemon.h"
+#include "log.h"
+#include "version.h"
+
+/*
+ * uplink-cloud run: the daemon. It reads its configuration, opens the data
+ * directory, starts every listener, then runs the event loop until SIGTERM
+ * or SIGINT. Changes other commands make to the database (a revoked
+ * connector) are noticed by polling SQLite's data_version twice a second.
+ */
+
+#define WATCH_MS	500
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+"usage: uplink-cloud run [--config FILE] [--check-config]\n"
+"\n"
+"Runs the uplink cloud: the TLS listener for enrollment, renewal and\n"
+"connector tunnels; the plain HTTP listener with the CA certificate and\n"
+"the CRL; the published services; and the ingress proxy.\n"
+"\n"
+"  --config FILE     configuration (default %s);\n"
+"                    see docs/cloud.md for every key\n"
+"  --check-config    validate the configuration, the data directory and\n"
+"                    the TLS files, then exit (0 when all is well)\n"
+"\n"
+"Logs go to standard error. SIGTERM or SIGINT stops the daemon: tunnels\n"
+"are told to go away (GOAWAY) and connections are closed.\n",
+	    CLOUDCONF_DEFAULT_PATH);
+}
+
+struct evconnlistener *
+cloud_listen(struct cloud *c, const struct hostport *hp, evconnlistener_cb cb,
+    void *arg, const char *what, char *err, size_t errlen)
+{
+	struct evutil_addrinfo	 hints, *ai = NULL;
+	struct evconnlistener	*lev;
+	char			 port[8];
+	int			 rv;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICHOST;
+	snprintf(port, sizeof(port), "%u", hp->port);
+	rv = evutil_getaddrinfo(hp->host, port, &hints, &ai);
+	if (rv != 0) {
+		snprintf(err, errlen, "%s: %s is not an address: use an IPv4 or "
+		    "[IPv6] address and a port", what, hp->host);
+		return NULL;
+	}
+	lev = evconnlistener_new_bind(c->base, cb, arg, LEV_OPT_CLOSE_ON_FREE |
+	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 512, ai->ai_addr,
+	    (int)ai->ai_addrlen);
+	evutil_freeaddrinfo(ai);
+	if (lev == NULL) {
+		snprintf(err, errlen, "%s: cannot listen on %s:%u: %s%s", what,
+		    hp->host, hp->port, strerror(errno), errno == EACCES ?
+		    " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" :
+		    errno == EADDRINUSE ? " (another program has it)" : "");
+		return NULL;
+	}
+	return lev;
+}
+
+static void
+stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct cloud	*c = arg;
+	struct timeval	 tv = { 1, 0 };
+
+	(void)what;
+	if (c->stopping) {
+		event_base_loopbreak(c->base);
+		return;
+	}
+	log_info("%s: stopping", strsignal(sig));
+	c->stopping = true;
+	router_shutdown(c->router, "the cloud is shutting down");
+	event_base_loopexit(c->base, &tv);
+}
+
+static void
+watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cloud	*c = arg;
+	int64_t		 v;
+	char		 err[256];
+
+	(void)fd;
+	(void)what;
+	if (store_data_version(c->dd.st, &v, err, sizeof(err)) != 0) {
+		log_warnx("database: %s", err);
+		return;
+	}
+	if (v == c->data_version)
+		return;
+	c->data_version = v;
+	router_sweep_revoked(c->router);
+	if (api_crl_refresh(c, err, sizeof(err)) != 0)
+		log_warnx("cannot rebuild the CRL: %s", err);
+}
+
+static void
+cloud_limits(struct cloud *c)
+{
+	tunnel_limits_default(&c->lim);
+	c->lim.max_streams = c->cfg.streams_per_tunnel;
+	c->lim.stream_buffer = c->cfg.stream_buffer;
+	c->lim.header_bytes = c->cfg.header_bytes;
+	c->lim.pending_connects = c->cfg.pending_connects;
+}
+
+static int
+cloud_start(struct cloud *c, char *err, size_t errlen)
+{
+	struct timeval	 tv = { 0, WATCH_MS * 1000 };
+
+	c->base = event_base_new();
+	if (c->base == NULL) {
+		snprintf(err, errlen, "cannot create the event loop");
+		return -1;
+	}
+	cloud_limits(c);
+	c->enroll.dd = &c->dd;
+	c->enroll.cert_lifetime = c->cfg.cert_lifetime;
+	c->router = router_new(c);
+	if (api_start(c, err, errlen) != 0 || front_start(c, err, errlen) != 0 ||
+	    publish_start(c, err, errlen) != 0 ||
+	    ingress_start(c, err, errlen) != 0)
+		return -1;
+	if (store_data_version(c->dd.st, &c->data_version, err, errlen) != 0)
+		return -1;
+	c->watch = event_new(c->base, -1, EV_PERSIST, watch_cb, c);
+	event_add(c->watch, &tv);
+	c->sig_term = evsignal_new(c->base, SIGTERM, stop_cb, c);
+	c->sig_int = evsignal_new(c->base, SIGINT, stop_cb, c);
+	event_add(c->sig_term, NULL);
+	event_add(c->sig_int, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static void
+cloud_stop(struct cloud *c)
+{
+	publish_free(c->publish);
+	ingress_free(c->ingress);
+	front_free(c->front);
+	router_free(c->router);
+	if (c->api != NULL)
+		evhttp_free(c->api);
+	if (c->http != NULL)
+		evhttp_free(c->http);
+	if (c->watch != NULL)
+		event_free(c->watch);
+	if (c->crl_timer != NULL)
+		event_free(c->crl_timer);
+	if (c->sig_term != NULL)
+		event_free(c->sig_term);
+	if (c->sig_int != NULL)
+		event_free(c->sig_int);
+	SSL_CTX_free(c->tls);
+	buf_free(&c->ca_pem);
+	buf_free(&c->crl_der);
+	datadir_close(&c->dd);
+	cloudconf_free(&c->cfg);
+	if (c->base != NULL)
+		event_base_free(c->base);
+}
+
+/* --check-config: everything run would load, without listening. */
+static int
+check_only(struct cloud *c, const char *config)
+{
+	struct buf	 der;
+	char		 err[1024];
+
+	c->tls = front_tls_ctx(c, err, sizeof(err));
+	if (c->tls == NULL) {
+		fprintf(stderr, "uplink-cloud: %s\n", err);
+		return EXIT_USAGE;
+	}
+	buf_init(&der, 64 * 1024 * 1024);
+	if (datadir_crl(&c->dd, 86400, &der, err, sizeof(err)) != 0) {
+		fprintf(stderr, "uplink-cloud: cannot build the CRL: %s\n", err);
+		buf_free(&der);
+		return EXIT_USAGE;
+	}
+	buf_free(&der);
+	printf("%s: the configuration, the data directory %s and the TLS "
+	    "files are valid\n", config, c->cfg.data_dir);
+	return EXIT_OK;
+}
+
+static int
+parse_args(int argc, char **argv, const char **config, bool *check)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int	 ch;
+
+	while ((ch = getopt_long(argc, argv, "c:nh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			*config = optarg;
+			break;
+		case 'n':
+			*check = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "uplink-cloud run: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+int
+cmd_run(int argc, char **argv)
+{
+	struct cloud	 c;
+	const char	*config = CLOUDCONF_DEFAULT_PATH;
+	bool		 check = false;
+	char		 err[1024];
+	int		 rv;
+
+	rv = parse_args(argc, argv, &config, &check);
+	if (rv != -1)
+		return rv;
+	memset(&c, 0, sizeof(c));
+	if (cloudconf_load(config, &c.cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "uplink-cloud: %s\n", err);
+		return EXIT_USAGE;
+	}
+	log_init("uplink-cloud", 1, c.cfg.log_level);
+	if (datadir_open(c.cfg.data_dir, &c.dd, err, sizeof(err)) != 0) {
+		fprintf(stderr, "uplink-cloud: %s\n", err);
+		cloudconf_free(&c.cfg);
+		return EXIT_USAGE;
+	}
+	if (check) {
+		rv = check_only(&c, config);
+		cloud_stop(&c);
+		return rv;
+	}
+	if (cloud_start(&c, err, sizeof(err)) != 0) {
+		log_warnx("%s", err);
+		cloud_stop(&c);
+		return EXIT_FAILED;
+	}
+	log_info("uplink-cloud %s running: %s (TLS), %s; %zu published "
+	    "service%s", UPLINK_VERSION, c.dd.url, c.cfg.http_enabled ?
+	    c.dd.crl_url : "no HTTP listener", c.cfg.npublish,
+	    c.cfg.npublish == 1 ? "" : "s");
+	event_base_dispatch(c.base);
+	log_info("stopped");
+	cloud_stop(&c);
+	return EXIT_OK;
+}

@@ -1,0 +1,1108 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <nghttp2/nghttp2.h>
+#include <openssl/err.h>
+
+#include "dial.h"
+#include "hostport.h"
+#include "log.h"
+#include "tls.h"
+#include "tunnel.h"
+#include "xmalloc.h"
+
+/*
+ * Output to the TLS connection is held to TUNNEL_OUT_HIGH bytes: past it
+ * nghttp2 is told to wait (NGHTTP2_ERR_WOULDBLOCK) and sending resumes when
+ * the socket has taken the buffer down to TUNNEL_OUT_LOW.
+ */
+#define TUNNEL_OUT_HIGH		(256 * 1024)
+#define TUNNEL_OUT_LOW		(64 * 1024)
+#define TUNNEL_CLOSE_GRACE_MS	1000
+#define TUNNEL_DRAIN_NOTICE_MS	1000
+
+struct tunnel_stream {
+	struct tunnel		*t;
+	struct tunnel_stream	*prev, *next;
+	int32_t			 id;
+	struct bufferevent	*bev;		/* local socket once bound */
+	struct evbuffer		*early;		/* peer bytes before binding */
+	tunnel_stream_cb	*cb;
+	void			*arg;
+	struct event		*timer;		/* cloud: answer deadline */
+	size_t			 unconsumed;	/* received, not yet credited */
+	size_t			 hdrbytes;
+	uint64_t		 up, down;	/* to the peer, from the peer */
+	long			 started;
+	bool			 requested, answered, bound, closed, deferred;
+	bool			 local_eof, remote_eof, shut_wr;
+	int			 status;
+	char			 method[16];
+	char			 authority[TUNNEL_HOST_MAX + 8];
+	char			 code[32];
+	char			 reason[TUNNEL_REASON_MAX + 1];
+	char			 name[40];
+};
+
+struct tunnel {
+	struct event_base	*base;
+	struct bufferevent	*bev;
+	nghttp2_session		*h2;
+	enum tunnel_role	 role;
+	struct tunnel_limits	 lim;
+	struct tunnel_callbacks	 cb;
+	void			*arg;
+	struct event		*send_ev, *ping_ev, *close_ev, *drain_ev;
+	struct tunnel_stream	*streams;
+	bool			 dead, draining, goaway_sent, notify;
+	long			 last_recv, rtt_ms;
+	uint32_t		 nstreams, npending;
+	uint64_t		 total, bytes_in, bytes_out;
+	char			 name[24];
+	char			 why[256];
+};
+
+static void tunnel_fail(struct tunnel *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void stream_free(struct tunnel_stream *s);
+
+void
+tunnel_limits_default(struct tunnel_limits *lim)
+{
+	lim->max_streams = 10000;
+	lim->stream_buffer = 256 * 1024;
+	lim->header_bytes = 16 * 1024;
+	lim->pending_connects = 1000;
+	lim->conn_window = 16 * 1024 * 1024;
+	lim->ping_interval_ms = 15000;
+	lim->idle_timeout_ms = 45000;
+	lim->connect_timeout_ms = 30000;
+}
+
+const char *
+tunnel_name(const struct tunnel *t)
+{
+	return t->name;
+}
+
+const char *
+tunnel_stream_name(const struct tunnel_stream *s)
+{
+	return s->name;
+}
+
+/* Sending happens once per loop pass, after everything that queued frames. */
+static void
+tunnel_schedule_send(struct tunnel *t)
+{
+	if (!t->dead)
+		event_active(t->send_ev, EV_WRITE, 0);
+}
+
+static void
+tunnel_fail(struct tunnel *t, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (t->dead)
+		return;
+	t->dead = true;
+	va_start(ap, fmt);
+	vsnprintf(t->why, sizeof(t->why), fmt, ap);
+	va_end(ap);
+	event_active(t->close_ev, EV_TIMEOUT, 0);
+}
+
+/*
+ * Takes a stream out of the HTTP/2 session's view: it is no longer counted,
+ * and bytes received for it but not yet credited are credited at the
+ * connection level so that the peer's other streams keep flowing.
+ */
+static void
+stream_detach(struct tunnel_stream *s)
+{
+	struct tunnel	*t = s->t;
+
+	if (s->closed)
+		return;
+	s->closed = true;
+	if (t->h2 != NULL) {
+		nghttp2_session_set_stream_user_data(t->h2, s->id, NULL);
+		if (s->unconsumed > 0)
+			nghttp2_session_consume_connection(t->h2, s->unconsumed);
+	}
+	s->unconsumed = 0;
+	t->nstreams--;
+	if (!s->answered)
+		t->npending--;
+	if (s->timer != NULL)
+		event_del(s->timer);
+}
+
+static void
+stream_free(struct tunnel_stream *s)
+{
+	struct tunnel	*t = s->t;
+
+	stream_detach(s);
+	log_debug("%s %s: closed, %llu bytes to the peer, %llu from it, %ld ms",
+	    s->name, s->authority, (unsigned long long)s->up,
+	    (unsigned long long)s->down, dial_now_ms() - s->started);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		t->streams = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	if (s->timer != NULL)
+		event_free(s->timer);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	if (s->early != NULL)
+		evbuffer_free(s->early);
+	free(s);
+}
+
+/* Ends a stream before its time: reset it towards the peer, close locally. */
+static void
+stream_abort(struct tunnel_stream *s, uint32_t h2err)
+{
+	struct tunnel	*t = s->t;
+
+	if (!s->closed && t->h2 != NULL) {
+		nghttp2_submit_rst_stream(t->h2, NGHTTP2_FLAG_NONE, s->id, h2err);
+		tunnel_schedule_send(t);
+	}
+	stream_free(s);
+}
+
+static struct tunnel_stream *
+stream_new(struct tunnel *t)
+{
+	struct tunnel_stream	*s;
+
+	s = xcalloc(1, sizeof(*s));
+	s->t = t;
+	s->started = dial_now_ms();
+	s->next = t->streams;
+	if (t->streams != NULL)
+		t->streams->prev = s;
+	t->streams = s;
+	t->nstreams++;
+	t->npending++;
+	t->total++;
+	return s;
+}
+
+static struct tunnel_stream *
+stream_get(struct tunnel *t, int32_t id)
+{
+	return nghttp2_session_get_stream_user_data(t->h2, id);
+}
+
+/* Half-close towards the local socket once everything for it is written. */
+static void
+stream_maybe_shutdown(struct tunnel_stream *s)
+{
+	if (!s->remote_eof || s->shut_wr || s->bev == NULL)
+		return;
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
+		return;
+	s->shut_wr = true;
+	if (shutdown(bufferevent_getfd(s->bev), SHUT_WR) == -1 &&
+	    errno != ENOTCONN)
+		log_debug("%s: shutdown: %s", s->name, strerror(errno));
+}
+
+/* Whether a finished stream can go: both ways done and nothing unsent. */
+static bool
+stream_done(struct tunnel_stream *s)
+{
+	if (!s->closed)
+		return false;
+	if (s->bev == NULL)
+		return true;
+	return evbuffer_get_length(bufferevent_get_output(s->bev)) == 0;
+}
+
+/* ---- the local socket side of a bound stream ---- */
+
+static void
+local_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct tunnel_stream	*s = arg;
+
+	(void)bev;
+	if (s->closed || !s->deferred)
+		return;
+	s->deferred = false;
+	nghttp2_session_resume_data(s->t->h2, s->id);
+	tunnel_schedule_send(s->t);
+}
+
+static void
+local_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct tunnel_stream	*s = arg;
+
+	(void)bev;
+	stream_maybe_shutdown(s);
+	if (stream_done(s))
+		stream_free(s);
+}
+
+static void
+local_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct tunnel_stream	*s = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_EOF) {
+		s->local_eof = true;
+		if (s->closed) {
+			stream_free(s);
+			return;
+		}
+		s->deferred = false;
+		nghttp2_session_resume_data(s->t->h2, s->id);
+		tunnel_schedule_send(s->t);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		log_debug("%s %s: local socket: %s", s->name, s->authority,
+		    strerror(EVUTIL_SOCKET_ERROR()));
+		stream_abort(s, NGHTTP2_CANCEL);
+	}
+}
+
+/* Credits the peer with what the local socket has taken. */
+static void
+local_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct tunnel_stream	*s = arg;
+	size_t			 n = info->n_deleted;
+
+	(void)buf;
+	if (n == 0 || s->closed)
+		return;
+	if (n > s->unconsumed)
+		n = s->unconsumed;
+	s->unconsumed -= n;
+	nghttp2_session_consume(s->t->h2, s->id, n);
+	tunnel_schedule_send(s->t);
+}
+
+void
+tunnel_stream_bind(struct tunnel_stream *s, struct bufferevent *bev)
+{
+	struct evbuffer	*out = bufferevent_get_output(bev);
+
+	s->bev = bev;
+	s->bound = true;
+	bufferevent_setcb(bev, local_read_cb, local_write_cb, local_event_cb, s);
+	bufferevent_setwatermark(bev, EV_READ, 0, s->t->lim.stream_buffer);
+	evbuffer_add_cb(out, local_output_cb, s);
+	if (s->early != NULL) {
+		evbuffer_add_buffer(out, s->early);
+		evbuffer_free(s->early);
+		s->early = NULL;
+	}
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	stream_maybe_shutdown(s);
+	if (!s->closed) {
+		s->deferred = false;
+		nghttp2_session_resume_data(s->t->h2, s->id);
+		tunnel_schedule_send(s->t);
+	} else if (stream_done(s)) {
+		stream_free(s);
+	}
+}
+
+/* ---- nghttp2 callbacks ---- */
+
+static ssize_t
+h2_send(nghttp2_session *h2, const uint8_t *data, size_t len, int flags,
+    void *arg)
+{
+	struct tunnel	*t = arg;
+	struct evbuffer	*out = bufferevent_get_output(t->bev);
+
+	(void)h2;
+	(void)flags;
+	if (evbuffer_get_length(out) >= TUNNEL_OUT_HIGH)
+		return NGHTTP2_ERR_WOULDBLOCK;
+	if (evbuffer_add(out, data, len) == -1)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	return (ssize_t)len;
+}
+
+/* DATA payload goes straight from the local socket's buffer to TLS. */
+static int
+h2_send_data(nghttp2_session *h2, nghttp2_frame *frame, const uint8_t *hd,
+    size_t len, nghttp2_data_source *src, void *arg)
+{
+	struct tunnel		*t = arg;
+	struct tunnel_stream	*s;
+	struct evbuffer		*out = bufferevent_get_output(t->bev);
+
+	(void)src;
+	s = stream_get(t, frame->hd.stream_id);
+	if (s == NULL || s->bev == NULL)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	if (evbuffer_get_length(out) >= TUNNEL_OUT_HIGH)
+		return NGHTTP2_ERR_WOULDBLOCK;
+	(void)h2;
+	evbuffer_add(out, hd, 9);
+	if (len > 0 &&
+	    evbuffer_remove_buffer(bufferevent_get_input(s->bev), out, len) !=
+	    (int)len)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	s->up += len;
+	t->bytes_out += len;
+	return 0;
+}
+
+static ssize_t
+h2_data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
+    uint32_t *flags, nghttp2_data_source *src, void *arg)
+{
+	struct tunnel		*t = arg;
+	struct tunnel_stream	*s;
+	size_t			 avail;
+
+	(void)h2;
+	(void)buf;
+	(void)src;
+	s = stream_get(t, id);
+	if (s == NULL)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	if (s->bev == NULL) {
+		s->deferred = true;
+		return NGHTTP2_ERR_DEFERRED;
+	}
+	avail = evbuffer_get_length(bufferevent_get_input(s->bev));
+	if (avail == 0 && !s->local_eof) {
+		s->deferred = true;
+		return NGHTTP2_ERR_DEFERRED;
+	}
+	if (avail > len)
+		avail = len;
+	if (avail > 0)
+		*flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+	if (s->local_eof &&
+	    avail == evbuffer_get_length(bufferevent_get_input(s->bev)))
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	return (ssize_t)avail;
+}
+
+static int
+h2_begin_headers(nghttp2_session *h2, const nghttp2_frame *frame, void *arg)
+{
+	struct tunnel		*t = arg;
+	struct tunnel_stream	*s;
+
+	if (t->role != TUNNEL_CONNECTOR || frame->hd.type != NGHTTP2_HEADERS ||
+	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
+	s = stream_new(t);
+	s->id = frame->hd.stream_id;
+	snprintf(s->name, sizeof(s->name), "%s/s%d", t->name, (int)s->id);
+	nghttp2_session_set_stream_user_data(h2, s->id, s);
+	return 0;
+}
+
+static void
+copy_value(char *dst, size_t dstlen, const uint8_t *v, size_t len)
+{
+	if (len >= dstlen)
+		len = dstlen - 1;
+	memcpy(dst, v, len);
+	dst[len] = '\0';
+}
+
+static bool
+name_is(const uint8_t *name, size_t len, const char *want)
+{
+	return len == strlen(want) && memcmp(name, want, len) == 0;
+}
+
+static int
+h2_header(nghttp2_session *h2, const nghttp2_frame *frame,
+    const uint8_t *name, size_t namelen, const uint8_t *value, size_t valuelen,
+    uint8_t flags, void *arg)
+{
+	struct tunnel		*t = arg;
+	struct tunnel_stream	*s;
+
+	(void)flags;
+	s = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
+	if (s == NULL)
+		return 0;
+	s->hdrbytes += namelen + valuelen + 32;
+	if (s->hdrbytes > t->lim.header_bytes)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	if (name_is(name, namelen, ":method"))
+		copy_value(s->method, sizeof(s->method), value, valuelen);
+	else if (name_is(name, namelen, ":authority"))
+		copy_value(s->authority, sizeof(s->authority), value, valuelen);
+	else if (name_is(name, namelen, ":status"))
+		s->status = (valuelen == 3 && value[0] >= '1' && value[0] <= '5') ?
+		    (value[0] - '0') * 100 + (value[1] - '0') * 10 +
+		    (value[2] - '0') : 0;
+	else if (name_is(name, namelen, "uplink-error"))
+		copy_value(s->code, sizeof(s->code), value, valuelen);
+	else if (name_is(name, namelen, "uplink-reason"))
+		copy_value(s->reason, sizeof(s->reason), value, valuelen);
+	return 0;
+}
+
+/* Connector: a complete CONNECT request. */
+static void
+request_ready(struct tunnel *t, struct tunnel_stream *s)
+{
+	struct hostport	 hp;
+	char		 why[128];
+
+	if (strcmp(s->method, "CONNECT") != 0) {
+		tunnel_stream_refuse(s, 405, "method",
+		    "only CONNECT is served on a tunnel");
+		return;
+	}
+	if (hostport_parse(s->authority, 0, &hp, why, sizeof(why)) != 0 ||
+	    hp.port == 0) {
+		tunnel_stream_refuse(s, 400, "bad-target",
+		    "the target must be HOST:PORT");
+		return;
+	}
+	if (t->draining) {
+		tunnel_stream_refuse(s, 503, "draining",
+		    "the connector is shutting down");
+		return;
+	}
+	if (t->npending > t->lim.pending_connects) {
+		tunnel_stream_refuse(s, 503, "busy",
+		    "too many connections are being set up at once");
+		return;
+	}
+	t->cb.request(t->arg, t, s, hp.host, hp.port);
+}
+
+/* Cloud: the connector's answer to a CONNECT. */
+static void
+response_ready(struct tunnel *t, struct tunnel_stream *s)
+{
+	tunnel_stream_cb	*cb = s->cb;
+
+	if (s->answered)
+		return;
+	s->answered = true;
+	t->npending--;
+	if (s->timer != NULL)
+		event_del(s->timer);
+	if (s->status == 200) {
+		cb(s->arg, s, 200, NULL, NULL);
+		if (!s->bound)
+			stream_abort(s, NGHTTP2_CANCEL);
+		return;
+	}
+	log_info("%s %s: refused by the connector: %d %s: %s", s->name,
+	    s->authority, s->status, s->code[0] ? s->code : "-",
+	    s->reason[0] ? s->reason : "(no reason given)");
+	s->cb = NULL;
+	cb(s->arg, s, s->status, s->code[0] ? s->code : "refused",
+	    s->reason[0] ? s->reason : "the connector refused the connection");
+	stream_abort(s, NGHTTP2_NO_ERROR);
+}
+
+static void
+remote_ended(struct tunnel_stream *s)
+{
+	s->remote_eof = true;
+	stream_maybe_shutdown(s);
+}
+
+static int
+h2_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *arg)
+{
+	struct tunnel		*t = arg;
+	struct tunnel_stream	*s;
+	uint64_t		 sent;
+
+	t->last_recv = dial_now_ms();
+	switch (frame->hd.type) {
+	case NGHTTP2_PING:
+		if ((frame->hd.flags & NGHTTP2_FLAG_ACK) == 0)
+			return 0;
+		memcpy(&sent, frame->ping.opaque_data, sizeof(sent));
+		t->rtt_ms = t->last_recv - (long)sent;
+		return 0;
+	case NGHTTP2_GOAWAY:
+		t->draining = true;
+		if (t->cb.goaway != NULL)
+			t->cb.goaway(t->arg, t, frame->goaway.opaque_data_len ?
+			    (const char *)frame->goaway.opaque_data : "");
+		return 0;
+	case NGHTTP2_HEADERS:
+	case NGHTTP2_DATA:
+		break;
+	default:
+		return 0;
+	}
+	s = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
+	if (s == NULL)
+		return 0;
+	if (frame->hd.type == NGHTTP2_HEADERS &&
+	    (frame->hd.flags & NGHTTP2_FLAG_END_HEADERS)) {
+		if (t->role == TUNNEL_CONNECTOR && !s->requested) {
+			s->requested = true;
+			request_ready(t, s);
+		}
+		else if (t->role == TUNNEL_CLOUD)
+			response_ready(t, s);
+		/* The stream may be gone now. */
+		s = nghttp2_session_get_stream_user_data(h2,
+		    frame->hd.stream_id);
+		if (s == NULL)
+			return 0;
+	}
+	if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
+		remote_ended(s);
+	return 0;
+}
+
+static int
+h2_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
+    const uint8_t *data, size_t len, void *arg)
+{
+	struct tunnel		*t = arg;
+	struct tunnel_stream	*s;
+
+	(void)flags;
+	s = stream_get(t, id);
+	t->bytes_in += len;
+	if (s == NULL || s->remote_eof) {
+		nghttp2_session_consume(h2, id, len);
+		return 0;
+	}
+	s->unconsumed += len;
+	s->down += len;
+	if (s->bev != NULL)
+		evbuffer_add(bufferevent_get_output(s->bev), data, len);
+	else {
+		if (s->early == NULL)
+			s->early = evbuffer_new();
+		evbuffer_add(s->early, data, len);
+	}
+	return 0;
+}
+
+static int
+h2_stream_close(nghttp2_session *h2, int32_t id, uint32_t err, void *arg)
+{
+	struct tunnel		*t = arg;
+	struct tunnel_stream	*s;
+	tunnel_stream_cb	*cb;
+	char			 why[96];
+
+	s = stream_get(t, id);
+	if (s == NULL)
+		return 0;
+	(void)h2;
+	cb = s->cb;
+	stream_detach(s);
+	if (!s->answered || err != NGHTTP2_NO_ERROR) {
+		if (err == NGHTTP2_REFUSED_STREAM)
+			snprintf(why, sizeof(why), "the connector did not take "
+			    "the stream (it is going away)");
+		else
+			snprintf(why, sizeof(why), "the stream was reset (%s)",
+			    nghttp2_http2_strerror(err));
+		if (!s->answered && cb != NULL) {
+			s->cb = NULL;
+			cb(s->arg, s, 0, err == NGHTTP2_REFUSED_STREAM ?
+			    "retry" : "reset", why);
+		}
+		stream_free(s);
+		return 0;
+	}
+	/* Both ways ended: let the local socket take what is left. */
+	if (s->local_eof && s->remote_eof && !stream_done(s))
+		return 0;
+	stream_free(s);
+	return 0;
+}
+
+static void
+stream_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel_stream	*s = arg;
+	tunnel_stream_cb	*cb = s->cb;
+	char			 why[96];
+
+	(void)fd;
+	(void)what;
+	snprintf(why, sizeof(why), "no answer from the connector in %d ms",
+	    s->t->lim.connect_timeout_ms);
+	s->cb = NULL;
+	if (cb != NULL)
+		cb(s->arg, s, 0, "timeout", why);
+	stream_abort(s, NGHTTP2_CANCEL);
+}
+
+/* ---- the TLS side ---- */
+
+static void
+tunnel_send_now(struct tunnel *t)
+{
+	int	 rv;
+
+	if (t->dead)
+		return;
+	rv = nghttp2_session_send(t->h2);
+	if (rv != 0) {
+		tunnel_fail(t, "HTTP/2 error while sending: %s",
+		    nghttp2_strerror(rv));
+		return;
+	}
+	if (!nghttp2_session_want_read(t->h2) &&
+	    !nghttp2_session_want_write(t->h2) &&
+	    evbuffer_get_length(bufferevent_get_output(t->bev)) == 0)
+		tunnel_fail(t, "%s", t->goaway_sent || t->draining ?
+		    "finished after GOAWAY" : "the session ended");
+}
+
+static void
+send_ev_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	tunnel_send_now(arg);
+}
+
+static void
+tls_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct tunnel		*t = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer_iovec	 v[8];
+	ssize_t			 rv;
+	int			 i, n;
+
+	while (!t->dead && evbuffer_get_length(in) > 0) {
+		n = evbuffer_peek(in, -1, NULL, v, 8);
+		if (n > 8)
+			n = 8;
+		for (i = 0; i < n && !t->dead; i++) {
+			rv = nghttp2_session_mem_recv(t->h2, v[i].iov_base,
+			    v[i].iov_len);
+			if (rv < 0) {
+				tunnel_fail(t, "HTTP/2 protocol error from the "
+				    "peer: %s", nghttp2_strerror((int)rv));
+				return;
+			}
+			evbuffer_drain(in, v[i].iov_len);
+		}
+	}
+	tunnel_send_now(t);
+}
+
+static void
+tls_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct tunnel	*t = arg;
+
+	(void)bev;
+	if (t->dead && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		event_active(t->close_ev, EV_TIMEOUT, 0);
+	else
+		tunnel_send_now(t);
+}
+
+static void
+tls_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct tunnel	*t = arg;
+	unsigned long	 e;
+	char		 detail[160];
+
+	if (what & BEV_EVENT_EOF) {
+		tunnel_fail(t, "the peer closed the connection");
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		e = bufferevent_get_openssl_error(bev);
+		if (e != 0) {
+			ERR_error_string_n(e, detail, sizeof(detail));
+			tunnel_fail(t, "TLS error: %s", detail);
+		} else
+			tunnel_fail(t, "connection error: %s",
+			    EVUTIL_SOCKET_ERROR() ?
+			    strerror(EVUTIL_SOCKET_ERROR()) : "reset");
+	}
+}
+
+static void
+ping_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel	*t = arg;
+	uint64_t	 now = (uint64_t)dial_now_ms();
+	uint8_t		 opaque[8];
+
+	(void)fd;
+	(void)what;
+	if (t->dead)
+		return;
+	if ((long)now - t->last_recv > t->lim.idle_timeout_ms) {
+		tunnel_fail(t, "nothing received from the peer in %d s",
+		    t->lim.idle_timeout_ms / 1000);
+		return;
+	}
+	memcpy(opaque, &now, sizeof(opaque));
+	nghttp2_submit_ping(t->h2, NGHTTP2_FLAG_NONE, opaque);
+	tunnel_schedule_send(t);
+}
+
+/* Tears everything down; the one place a tunnel ends. */
+static void
+tunnel_teardown(struct tunnel *t)
+{
+	struct tunnel_stream	*s;
+	tunnel_stream_cb	*cb;
+
+	t->dead = true;
+	while ((s = t->streams) != NULL) {
+		cb = s->cb;
+		s->cb = NULL;
+		stream_detach(s);
+		if (cb != NULL && !s->answered)
+			cb(s->arg, s, 0, "tunnel-closed", t->why[0] ? t->why :
+			    "the tunnel closed");
+		if (s->bev != NULL)
+			bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
+		stream_free(s);
+	}
+	nghttp2_session_del(t->h2);
+	t->h2 = NULL;
+	event_free(t->send_ev);
+	event_free(t->ping_ev);
+	event_free(t->close_ev);
+	if (t->drain_ev != NULL)
+		event_free(t->drain_ev);
+	bufferevent_free(t->bev);
+	free(t);
+}
+
+static void
+close_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel	*t = arg;
+
+	(void)fd;
+	(void)what;
+	if (t->notify && t->cb.closed != NULL)
+		t->cb.closed(t->arg, t, t->why);
+	tunnel_teardown(t);
+}
+
+static nghttp2_session *
+session_new(struct tunnel *t)
+{
+	nghttp2_session_callbacks	*cbs;
+	nghttp2_option			*opt;
+	nghttp2_session			*h2 = NULL;
+
+	if (nghttp2_session_callbacks_new(&cbs) != 0)
+		return NULL;
+	nghttp2_session_callbacks_set_send_callback(cbs, h2_send);
+	nghttp2_session_callbacks_set_send_data_callback(cbs, h2_send_data);
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cbs,
+	    h2_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cbs, h2_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs,
+	    h2_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs,
+	    h2_data_chunk);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cbs,
+	    h2_stream_close);
+	if (nghttp2_option_new(&opt) != 0) {
+		nghttp2_session_callbacks_del(cbs);
+		return NULL;
+	}
+	nghttp2_option_set_no_auto_window_update(opt, 1);
+	nghttp2_option_set_peer_max_concurrent_streams(opt, 100);
+	nghttp2_option_set_max_send_header_block_length(opt,
+	    t->lim.header_bytes);
+	nghttp2_option_set_max_outbound_ack(opt, 1000);
+	nghttp2_option_set_max_settings(opt, 32);
+	if (t->role == TUNNEL_CLOUD)
+		nghttp2_session_client_new2(&h2, cbs, t, opt);
+	else
+		nghttp2_session_server_new2(&h2, cbs, t, opt);
+	nghttp2_option_del(opt);
+	nghttp2_session_callbacks_del(cbs);
+	return h2;
+}
+
+static int
+session_settings(struct tunnel *t)
+{
+	nghttp2_settings_entry	 iv[] = {
+		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+		    t->role == TUNNEL_CONNECTOR ? t->lim.max_streams : 0 },
+		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
+		    (uint32_t)t->lim.stream_buffer },
+		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+		    (uint32_t)t->lim.header_bytes },
+		{ NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
+	};
+	size_t			 n = sizeof(iv) / sizeof(iv[0]);
+	int			 rv;
+
+	rv = nghttp2_submit_settings(t->h2, NGHTTP2_FLAG_NONE, iv, n);
+	if (rv == 0)
+		rv = nghttp2_session_set_local_window_size(t->h2,
+		    NGHTTP2_FLAG_NONE, 0, (int32_t)t->lim.conn_window);
+	return rv;
+}
+
+struct tunnel *
+tunnel_new(struct event_base *base, struct bufferevent *bev,
+    enum tunnel_role role, const struct tunnel_limits *lim,
+    const struct tunnel_callbacks *cb, void *arg, const char *name)
+{
+	struct tunnel	*t;
+	struct timeval	 tv;
+
+	t = xcalloc(1, sizeof(*t));
+	t->base = base;
+	t->bev = bev;
+	t->role = role;
+	t->lim = *lim;
+	t->cb = *cb;
+	t->arg = arg;
+	t->notify = true;
+	t->rtt_ms = -1;
+	t->last_recv = dial_now_ms();
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->h2 = session_new(t);
+	if (t->h2 == NULL || session_settings(t) != 0) {
+		if (t->h2 != NULL)
+			nghttp2_session_del(t->h2);
+		bufferevent_free(bev);
+		free(t);
+		return NULL;
+	}
+	t->send_ev = event_new(base, -1, 0, send_ev_cb, t);
+	t->close_ev = event_new(base, -1, 0, close_cb, t);
+	t->ping_ev = event_new(base, -1, EV_PERSIST, ping_cb, t);
+	tv.tv_sec = lim->ping_interval_ms / 1000;
+	tv.tv_usec = (lim->ping_interval_ms % 1000) * 1000;
+	event_add(t->ping_ev, &tv);
+	bufferevent_setcb(bev, tls_read_cb, tls_write_cb, tls_event_cb, t);
+	bufferevent_setwatermark(bev, EV_WRITE, TUNNEL_OUT_LOW, 0);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	tunnel_schedule_send(t);
+	/* Bytes that arrived with the handshake are already waiting. */
+	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+		tls_read_cb(bev, t);
+	return t;
+}
+
+void
+tunnel_free(struct tunnel *t)
+{
+	if (t == NULL)
+		return;
+	t->notify = false;
+	tunnel_teardown(t);
+}
+
+static void
+close_soon(struct tunnel *t)
+{
+	struct timeval	 tv = { 0, TUNNEL_CLOSE_GRACE_MS * 1000 };
+
+	/* close_cb runs when the output drains (tls_write_cb) or at the latest now+grace. */
+	event_add(t->close_ev, &tv);
+}
+
+void
+tunnel_shutdown(struct tunnel *t, const char *why)
+{
+	size_t	 len = strlen(why);
+
+	if (t->dead)
+		return;
+	nghttp2_submit_goaway(t->h2, NGHTTP2_FLAG_NONE,
+	    nghttp2_session_get_last_proc_stream_id(t->h2), NGHTTP2_NO_ERROR,
+	    (const uint8_t *)why, len > 200 ? 200 : len);
+	t->goaway_sent = true;
+	t->draining = true;
+	nghttp2_session_send(t->h2);
+	snprintf(t->why, sizeof(t->why), "%s", why);
+	t->dead = true;
+	close_soon(t);
+}
+
+static void
+drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel	*t = arg;
+
+	(void)fd;
+	(void)what;
+	if (t->dead)
+		return;
+	nghttp2_submit_goaway(t->h2, NGHTTP2_FLAG_NONE,
+	    nghttp2_session_get_last_proc_stream_id(t->h2), NGHTTP2_NO_ERROR,
+	    (const uint8_t *)"draining", 8);
+	t->goaway_sent = true;
+	tunnel_send_now(t);
+}
+
+void
+tunnel_drain(struct tunnel *t)
+{
+	struct timeval	 tv = { TUNNEL_DRAIN_NOTICE_MS / 1000,
+	    (TUNNEL_DRAIN_NOTICE_MS % 1000) * 1000 };
+
+	if (t->dead || t->draining)
+		return;
+	t->draining = true;
+	nghttp2_submit_shutdown_notice(t->h2);
+	tunnel_schedule_send(t);
+	t->drain_ev = event_new(t->base, -1, 0, drain_cb, t);
+	event_add(t->drain_ev, &tv);
+}
+
+bool
+tunnel_usable(const struct tunnel *t)
+{
+	return !t->dead && !t->draining && t->nstreams < t->lim.max_streams &&
+	    t->npending < t->lim.pending_connects;
+}
+
+struct tunnel_stream *
+tunnel_open(struct tunnel *t, const char *host, uint16_t port,
+    tunnel_stream_cb *cb, void *arg)
+{
+	struct tunnel_stream	*s;
+	nghttp2_data_provider	 prd = { .read_callback = h2_data_read };
+	nghttp2_nv		 nv[2];
+	struct timeval		 tv;
+	int32_t			 id;
+
+	if (t->role != TUNNEL_CLOUD || !tunnel_usable(t))
+		return NULL;
+	s = stream_new(t);
+	s->cb = cb;
+	s->arg = arg;
+	hostport_format(s->authority, sizeof(s->authority), host, port);
+	snprintf(s->method, sizeof(s->method), "CONNECT");
+	nv[0] = (nghttp2_nv){ (uint8_t *)":method", (uint8_t *)s->method, 7,
+	    7, NGHTTP2_NV_FLAG_NONE };
+	nv[1] = (nghttp2_nv){ (uint8_t *)":authority",
+	    (uint8_t *)s->authority, 10, strlen(s->authority),
+	    NGHTTP2_NV_FLAG_NONE };
+	id = nghttp2_submit_request(t->h2, NULL, nv, 2, &prd, s);
+	if (id < 0) {
+		s->closed = true;
+		t->nstreams--;
+		t->npending--;
+		stream_free(s);
+		return NULL;
+	}
+	s->id = id;
+	snprintf(s->name, sizeof(s->name), "%s/s%d", t->name, (int)id);
+	s->timer = evtimer_new(t->base, stream_timeout_cb, s);
+	tv.tv_sec = t->lim.connect_timeout_ms / 1000;
+	tv.tv_usec = (t->lim.connect_timeout_ms % 1000) * 1000;
+	evtimer_add(s->timer, &tv);
+	tunnel_schedule_send(t);
+	return s;
+}
+
+void
+tunnel_stream_set_cb(struct tunnel_stream *s, tunnel_stream_cb *cb, void *arg)
+{
+	s->cb = cb;
+	s->arg = arg;
+}
+
+void
+tunnel_stream_cancel(struct tunnel_stream *s)
+{
+	s->cb = NULL;
+	stream_abort(s, NGHTTP2_CANCEL);
+}
+
+void
+tunnel_stream_accept(struct tunnel_stream *s, struct bufferevent *bev)
+{
+	struct tunnel		*t = s->t;
+	nghttp2_data_provider	 prd = { .read_callback = h2_data_read };
+	nghttp2_nv		 nv = { (uint8_t *)":status", (uint8_t *)"200",
+	    7, 3, NGHTTP2_NV_FLAG_NONE };
+
+	s->cb = NULL;
+	if (s->closed) {
+		bufferevent_free(bev);
+		stream_free(s);
+		return;
+	}
+	s->answered = true;
+	t->npending--;
+	nghttp2_submit_response(t->h2, s->id, &nv, 1, &prd);
+	tunnel_stream_bind(s, bev);
+}
+
+void
+tunnel_stream_refuse(struct tunnel_stream *s, int status, const char *code,
+    const char *reason)
+{
+	struct tunnel	*t = s->t;
+	char		 st[4];
+	nghttp2_nv	 nv[3];
+
+	s->cb = NULL;
+	if (s->closed) {
+		stream_free(s);
+		return;
+	}
+	log_info("%s %s: refused: %d %s: %s", s->name, s->authority, status,
+	    code, reason);
+	snprintf(st, sizeof(st), "%03d", status % 1000);
+	nv[0] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)st, 7, 3,
+	    NGHTTP2_NV_FLAG_NONE };
+	nv[1] = (nghttp2_nv){ (uint8_t *)"uplink-error", (uint8_t *)code, 12,
+	    strlen(code), NGHTTP2_NV_FLAG_NONE };
+	nv[2] = (nghttp2_nv){ (uint8_t *)"uplink-reason", (uint8_t *)reason,
+	    13, strnlen(reason, TUNNEL_REASON_MAX), NGHTTP2_NV_FLAG_NONE };
+	s->answered = true;
+	t->npending--;
+	/* The response ends our side; the cloud resets the rest. */
+	nghttp2_submit_response(t->h2, s->id, nv, 3, NULL);
+	tunnel_schedule_send(t);
+	stream_free(s);
+}
+
+void
+tunnel_stats(const struct tunnel *t, struct tunnel_stats *st)
+{
+	st->streams = t->nstreams;
+	st->pending = t->npending;
+	st->streams_total = t->total;
+	st->bytes_in = t->bytes_in;
+	st->bytes_out = t->bytes_out;
+	st->rtt_ms = t->rtt_ms;
+	st->draining = t->draining;
+}

@@ -1,0 +1,163 @@
+#ifndef UPLINK_TUNNEL_H
+#define UPLINK_TUNNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+/*
+ * A tunnel: one HTTP/2 session (nghttp2) over one TLS connection from a
+ * connector to the cloud, with the roles reversed as cloudflared does: the
+ * connector made the TCP and TLS connection and is the HTTP/2 server; the
+ * cloud is the HTTP/2 client and opens streams. Each stream is a CONNECT
+ * (RFC 9113 section 8.5) to host:port and carries the bytes of one TCP
+ * connection, bound on either end to a local socket bufferevent.
+ *
+ * Flow control is end to end. Bytes from the peer are credited back
+ * (WINDOW_UPDATE) only when the local socket has taken them, so a slow
+ * reader stops the sender; bytes from a local socket are read only while
+ * less than the stream buffer is waiting to go out. A stream therefore
+ * holds at most limits.stream_buffer bytes in each direction, whatever the
+ * amount of data sent. See docs/protocol.md.
+ */
+
+#define TUNNEL_ALPN		"uplink-tunnel/1"
+#define TUNNEL_HOST_MAX		253
+#define TUNNEL_REASON_MAX	200
+
+struct tunnel;
+struct tunnel_stream;
+
+struct tunnel_limits {
+	uint32_t	 max_streams;		/* concurrent streams (10,000) */
+	size_t		 stream_buffer;		/* per stream and direction (256 KiB) */
+	size_t		 header_bytes;		/* header list we accept (16 KiB) */
+	uint32_t	 pending_connects;	/* streams not yet answered (1,000) */
+	size_t		 conn_window;		/* connection receive window (16 MiB) */
+	int		 ping_interval_ms;	/* keepalive PING when quiet (15 s) */
+	int		 idle_timeout_ms;	/* nothing received: dead (45 s) */
+	int		 connect_timeout_ms;	/* a stream's answer (cloud, 30 s) */
+};
+
+/* Fills the defaults above. */
+void tunnel_limits_default(struct tunnel_limits *lim);
+
+enum tunnel_role {
+	TUNNEL_CLOUD,		/* HTTP/2 client: opens streams */
+	TUNNEL_CONNECTOR,	/* HTTP/2 server: answers them */
+};
+
+/*
+ * Per-stream outcome. On the cloud, status 200 means the connector reached
+ * the target: call tunnel_stream_bind() before returning. Any other status
+ * is the connector's refusal (code and reason from its uplink-error and
+ * uplink-reason headers); status 0 means the stream failed or was reset
+ * (reason says why). On the connector, the callback runs only with status 0,
+ * when the cloud abandons a stream before it was answered. After the
+ * callback with any status other than 200 the stream is gone.
+ */
+typedef void tunnel_stream_cb(void *arg, struct tunnel_stream *s, int status,
+    const char *code, const char *reason);
+
+struct tunnel_callbacks {
+	/*
+	 * Connector only: the cloud asks for host:port. Answer later with
+	 * tunnel_stream_accept() or tunnel_stream_refuse(); until then the
+	 * stream counts as a pending connect.
+	 */
+	void	(*request)(void *arg, struct tunnel *t, struct tunnel_stream *s,
+		    const char *host, uint16_t port);
+	/* The tunnel is finished: closed, failed or shut down; why says which. */
+	void	(*closed)(void *arg, struct tunnel *t, const char *why);
+	/* The peer announced it is going away (GOAWAY); debug text if any. */
+	void	(*goaway)(void *arg, struct tunnel *t, const char *why);
+};
+
+/*
+ * Starts a tunnel on an established TLS bufferevent, which it takes over
+ * (and frees). name labels log lines ("t3"). Returns NULL only when out of
+ * memory (bev is then freed too).
+ */
+struct tunnel *tunnel_new(struct event_base *base, struct bufferevent *bev,
+    enum tunnel_role role, const struct tunnel_limits *lim,
+    const struct tunnel_callbacks *cb, void *arg, const char *name);
+
+/*
+ * Closes the tunnel now: every stream is reset and its socket closed. The
+ * closed callback does not run. NULL is a no-op.
+ */
+void tunnel_free(struct tunnel *t);
+
+/*
+ * Says goodbye: sends GOAWAY carrying why, stops taking streams, and closes
+ * once the frame is out (within a second). The closed callback runs.
+ */
+void tunnel_shutdown(struct tunnel *t, const char *why);
+
+/*
+ * Connector only: graceful drain. Tells the cloud to open no more streams
+ * (GOAWAY after a shutdown notice) while the existing ones go on.
+ */
+void tunnel_drain(struct tunnel *t);
+
+/*
+ * Cloud only: opens a stream to host:port. cb reports the answer. Returns
+ * NULL when the tunnel cannot take a stream now (draining, or at its
+ * stream or pending limit).
+ */
+struct tunnel_stream *tunnel_open(struct tunnel *t, const char *host,
+    uint16_t port, tunnel_stream_cb *cb, void *arg);
+
+/*
+ * Binds an answered stream to a local socket bufferevent, which the stream
+ * takes over: bytes already in its input buffer are sent first. From here
+ * on the stream runs by itself and frees itself (and bev) when both
+ * directions are done or either side fails.
+ */
+void tunnel_stream_bind(struct tunnel_stream *s, struct bufferevent *bev);
+
+/* Connector only: answers 200 and binds bev, as tunnel_stream_bind(). */
+void tunnel_stream_accept(struct tunnel_stream *s, struct bufferevent *bev);
+
+/*
+ * Connector only: refuses with an HTTP status (403, 502, 503, 504), a
+ * short code ("not-allowed", "refused", ...) and a reason for the cloud's
+ * log. The stream is gone afterwards.
+ */
+void tunnel_stream_refuse(struct tunnel_stream *s, int status,
+    const char *code, const char *reason);
+
+/*
+ * Connector only: asks to hear (status 0) if the cloud abandons the stream
+ * before it is answered, so a dial in progress can be cancelled.
+ */
+void tunnel_stream_set_cb(struct tunnel_stream *s, tunnel_stream_cb *cb,
+    void *arg);
+
+/* Cloud only: gives up on an unanswered stream (RST_STREAM); it is gone. */
+void tunnel_stream_cancel(struct tunnel_stream *s);
+
+/* "t3/s17", for log lines. */
+const char *tunnel_stream_name(const struct tunnel_stream *s);
+
+/* Figures for routing and status. */
+struct tunnel_stats {
+	uint32_t	 streams;	/* open now */
+	uint32_t	 pending;	/* not yet answered */
+	uint64_t	 streams_total;
+	uint64_t	 bytes_in;	/* payload received from the peer */
+	uint64_t	 bytes_out;	/* payload sent to the peer */
+	long		 rtt_ms;	/* last PING round trip, -1 if none yet */
+	bool		 draining;	/* GOAWAY sent or received */
+};
+
+void tunnel_stats(const struct tunnel *t, struct tunnel_stats *st);
+const char *tunnel_name(const struct tunnel *t);
+
+/* True when the tunnel can take a new stream (cloud side). */
+bool tunnel_usable(const struct tunnel *t);
+
+#endif
