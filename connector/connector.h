@@ -6,10 +6,12 @@
 /* Subcommands of uplink-connector; each returns the process exit status. */
 int cmd_check(int argc, char **argv);
 int cmd_route(int argc, char **argv);
+int cmd_enroll(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 /* Exit statuses shared by the subcommands. */
 #define EXIT_OK		0
-#define EXIT_FAILED	1	/* the check found a problem */
+#define EXIT_FAILED	1	/* the check found a problem, enroll failed */
 #define EXIT_USAGE	2	/* usage or configuration error */
 
 /*

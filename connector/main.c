@@ -16,6 +16,10 @@ usage(FILE *fp)
 "out (TCP 443, directly or through an HTTP proxy) to the uplink cloud.\n"
 "\n"
 "Commands:\n"
+"  enroll    join the uplink cloud with a one-time token: writes the key,\n"
+"            the certificate and the configuration\n"
+"  run       the service: keeps tunnels to the cloud and opens the\n"
+"            connections the [access] list allows\n"
 "  check     verify that every required address is reachable the way the\n"
 "            connector will reach it, and say what to fix\n"
 "  route     show whether a destination goes direct or through the proxy,\n"
@@ -36,6 +40,10 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (strcmp(cmd, "enroll") == 0)
+		return cmd_enroll(argc - 1, argv + 1);
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "route") == 0)

@@ -1,8 +1,12 @@
 #ifndef UPLINK_CONFIG_H
 #define UPLINK_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "access.h"
+#include "hostport.h"
 #include "proxy.h"
 
 /*
@@ -10,26 +14,70 @@
  * "FILE:LINE: what is wrong" followed by how to fix it. The service reads
  * this file alone: never the environment's proxy settings.
  *
+ *   [cloud]
+ *   url = https://cloud.example.com:8443
+ *   ca = /var/lib/uplink-connector/cloud-ca.pem
+ *   cert = /var/lib/uplink-connector/connector.pem
+ *   key = /var/lib/uplink-connector/connector.key
+ *   tunnels = 2
  *   [proxy]
  *   server = http://proxy.corp.example:3128
  *   bypass = *.corp.example; 10.0.0.0/8, <local>
+ *   [access]
+ *   allow = 127.0.0.1:8000, *.corp.example:443; 10.0.0.0/8:*
+ *   via_proxy = no
+ *   [run]
+ *   drain_timeout = 30s
+ *   stream_buffer = 256k
  *   [log]
  *   level = info
  *
- * Several "bypass =" lines add up; in a bypass value ';' always separates
- * entries and never starts a comment.
+ * Several "bypass =" or "allow =" lines add up; in their values ';' always
+ * separates entries and never starts a comment. Every section is optional
+ * for config_load(); the service asks config_need_cloud() for [cloud].
+ * Relative paths in [cloud] are taken from the configuration file's
+ * directory. Unknown sections and keys are errors: a typo must not
+ * silently change nothing. docs/config.md is the user's reference.
  */
 
 #define CONFIG_DEFAULT_PATH	"/etc/uplink/connector.conf"
 #define CONFIG_LINE_MAX		4096
+#define CONFIG_PATH_MAX		4096
+
+#define CONFIG_TUNNELS_DEFAULT	2
+#define CONFIG_TUNNELS_MAX	16
+#define CONFIG_DRAIN_DEFAULT	30		/* seconds */
+#define CONFIG_DRAIN_MAX	3600
+#define CONFIG_STREAMBUF_DEFAULT (256 * 1024)
+#define CONFIG_STREAMBUF_MIN	(16 * 1024)
+#define CONFIG_STREAMBUF_MAX	(16 * 1024 * 1024)
 
 struct connector_config {
-	char			 path[4096];
+	char			 path[CONFIG_PATH_MAX];
 	struct route_table	 routes;
-	char			*bypass_text;	/* the joined bypass list, or NULL */
+	char			*bypass_text;	/* joined bypass list or NULL */
 	int			 proxy_line;	/* 0 when not set */
 	int			 bypass_line;
 	int			 log_level;
+
+	/* [cloud]; cloud_url is "" when the file has no [cloud] section. */
+	char			 cloud_url[256];	/* https://H[:PORT] */
+	struct hostport		 cloud;		/* its host and port (443) */
+	char			 cloud_ca[CONFIG_PATH_MAX];	/* absolute */
+	char			 cloud_cert[CONFIG_PATH_MAX];
+	char			 cloud_key[CONFIG_PATH_MAX];
+	int			 tunnels;	/* 1..16, default 2 */
+	int			 cloud_line;	/* first [cloud] key, or 0 */
+
+	/* [access] */
+	struct access		*access;	/* NULL: nothing is allowed */
+	char			*access_text;	/* joined allow lines or NULL */
+	int			 access_line;	/* first allow line, or 0 */
+	bool			 via_proxy;	/* default false */
+
+	/* [run] */
+	int64_t			 drain_timeout;	/* s, 1..3600, default 30 */
+	size_t			 stream_buffer;	/* 16k..16m, default 256k */
 };
 
 /*
@@ -40,8 +88,19 @@ struct connector_config {
 int config_load(const char *path, struct connector_config *cfg, char *err,
     size_t errlen);
 
-/* Frees what config_load allocated; the struct may be loaded again. */
+/*
+ * Frees what config_load allocated (the bypass and access lists); the
+ * struct may be loaded again. Safe on a zeroed struct.
+ */
 void config_free(struct connector_config *cfg);
+
+/*
+ * For the service: UPLINK_OK when the loaded file has a [cloud] section,
+ * else UPLINK_ECONFIG with "FILE: no [cloud] section: ..." (how to enroll)
+ * in err.
+ */
+int config_need_cloud(const struct connector_config *cfg, char *err,
+    size_t errlen);
 
 /*
  * Writes the proxy (and, when bypass is not NULL, the bypass list) into the
@@ -50,6 +109,21 @@ void config_free(struct connector_config *cfg);
  * atomically (written beside it, flushed, renamed).
  */
 int config_save_proxy(const char *path, const char *server, const char *bypass,
+    char *err, size_t errlen);
+
+/*
+ * What enrollment writes: replaces the [cloud] section with url, ca, cert
+ * and key (absolute paths) and, when server is not NULL, sets [proxy]
+ * server (and bypass, when not NULL) as config_save_proxy() does. Every
+ * other section, line and comment of an existing file stays; comments
+ * that follow the last key of the old [cloud] are kept too, as they
+ * usually introduce the next section. A new file also gets an [access]
+ * section whose comments say that nothing is allowed until "allow =" is
+ * set, with an example. The file is written beside path, fsynced, given
+ * mode 0600 and renamed over path.
+ */
+int config_save_cloud(const char *path, const char *url, const char *ca,
+    const char *cert, const char *key, const char *server, const char *bypass,
     char *err, size_t errlen);
 
 #endif

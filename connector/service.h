@@ -1,0 +1,67 @@
+#ifndef UPLINK_CONNECTOR_SERVICE_H
+#define UPLINK_CONNECTOR_SERVICE_H
+
+#include <stdbool.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "tunnel.h"
+
+/*
+ * uplink-connector run: the service. It keeps cfg.tunnels TLS connections
+ * to the cloud (connector/tunnels.c), answers the streams the cloud opens
+ * on them (connector/streams.c), renews its certificate, reloads its
+ * access and bypass lists on SIGHUP and drains on SIGTERM (cmd_run.c).
+ * It never listens on any socket.
+ */
+
+/* A loaded configuration, shared by everything that started under it. */
+struct svc_config {
+	struct connector_config	 c;
+	int			 refs;
+};
+
+struct slot;
+struct sconn;
+
+struct service {
+	struct event_base	*base;
+	struct evdns_base	*dns;
+	struct svc_config	*cfg;
+	SSL_CTX			*ctx;
+	struct tunnel_limits	 lim;
+	struct slot		*slots;
+	int			 nslots;
+	struct sconn		*conns;
+	bool			 draining;
+	unsigned		 seq;
+	struct event		*drain_timer;
+};
+
+struct svc_config *svc_config_ref(struct svc_config *sc);
+void svc_config_unref(struct svc_config *sc);
+
+/* The client TLS context: the cloud's CA, our certificate, ALPN. */
+SSL_CTX *service_tls_ctx(const struct connector_config *cfg, char *err,
+    size_t errlen);
+
+/* connector/tunnels.c */
+void tunnels_start(struct service *svc);
+/* Stops reconnecting and drains every tunnel. */
+void tunnels_drain(struct service *svc);
+/* True when no tunnel is open or being opened. */
+bool tunnels_idle(const struct service *svc);
+void tunnels_free(struct service *svc);
+
+/* connector/streams.c: a CONNECT from the cloud. */
+void streams_request(struct service *svc, struct tunnel *t,
+    struct tunnel_stream *s, const char *host, uint16_t port);
+void streams_free(struct service *svc);
+
+/* Called when a tunnel closes, to finish a drain. */
+void service_check_done(struct service *svc);
+
+#endif

@@ -1,0 +1,357 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <sodium.h>
+
+#include "dial.h"
+#include "log.h"
+#include "proxy.h"
+#include "service.h"
+#include "tls.h"
+#include "xmalloc.h"
+
+/*
+ * The tunnel slots: each keeps one TLS connection to the cloud open,
+ * through the route decision (the proxy unless the cloud's name is in the
+ * bypass list), verifying the cloud against the CA saved at enrollment and
+ * showing the connector's certificate. A slot that loses its tunnel, or
+ * cannot open one, tries again after a delay that doubles from 1 s to
+ * 60 s, with jitter so that connectors do not return in step.
+ */
+
+#define SLOT_TLS_MS		15000
+#define SLOT_BACKOFF_MIN_MS	1000
+#define SLOT_BACKOFF_MAX_MS	60000
+#define SLOT_STABLE_MS		10000
+
+enum slot_state {
+	SLOT_IDLE,
+	SLOT_WAIT,
+	SLOT_DIAL,
+	SLOT_TLS,
+	SLOT_UP,
+};
+
+struct slot {
+	struct service		*svc;
+	int			 idx;
+	enum slot_state		 state;
+	struct svc_config	*cfg;		/* held while dialling */
+	struct dial_opts	 opts;
+	struct dial		*d;
+	struct bufferevent	*bev;		/* during the handshake */
+	struct tls_verify	 v;
+	struct tunnel		*t;
+	struct event		*timer;
+	int			 backoff_ms;
+	long			 up_since;
+	char			 via[300];
+	char			 goaway[256];
+};
+
+static void slot_connect(struct slot *sl);
+static void slot_retry(struct slot *sl);
+
+static void
+slot_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct slot	*sl = arg;
+
+	(void)fd;
+	(void)what;
+	if (sl->state == SLOT_WAIT) {
+		slot_connect(sl);
+		return;
+	}
+	if (sl->state == SLOT_TLS) {
+		log_warnx("tunnel %d: no TLS handshake with %s in %d s; "
+		    "retrying", sl->idx, sl->via, SLOT_TLS_MS / 1000);
+		bufferevent_free(sl->bev);
+		sl->bev = NULL;
+		slot_retry(sl);
+	}
+}
+
+/* Waits, then connects again. */
+static void
+slot_retry(struct slot *sl)
+{
+	struct timeval	 tv;
+	int		 ms;
+
+	if (sl->cfg != NULL) {
+		svc_config_unref(sl->cfg);
+		sl->cfg = NULL;
+	}
+	if (sl->svc->draining) {
+		sl->state = SLOT_IDLE;
+		service_check_done(sl->svc);
+		return;
+	}
+	ms = sl->backoff_ms;
+	ms += (int)randombytes_uniform((uint32_t)ms / 5 + 1) - ms / 10;
+	sl->backoff_ms *= 2;
+	if (sl->backoff_ms > SLOT_BACKOFF_MAX_MS)
+		sl->backoff_ms = SLOT_BACKOFF_MAX_MS;
+	sl->state = SLOT_WAIT;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(sl->timer, &tv);
+}
+
+static void
+slot_tunnel_closed(void *arg, struct tunnel *t, const char *why)
+{
+	struct slot	*sl = arg;
+
+	(void)t;
+	sl->t = NULL;
+	if (dial_now_ms() - sl->up_since >= SLOT_STABLE_MS)
+		sl->backoff_ms = SLOT_BACKOFF_MIN_MS;
+	if (sl->goaway[0] != '\0' && !sl->svc->draining)
+		log_warnx("tunnel %d: closed by the cloud: %s", sl->idx,
+		    sl->goaway);
+	else
+		log_info("tunnel %d: closed: %s", sl->idx, why);
+	sl->goaway[0] = '\0';
+	slot_retry(sl);
+}
+
+static void
+slot_tunnel_goaway(void *arg, struct tunnel *t, const char *why)
+{
+	struct slot	*sl = arg;
+
+	(void)t;
+	snprintf(sl->goaway, sizeof(sl->goaway), "%s", why[0] ? why :
+	    "going away");
+}
+
+static void
+slot_request(void *arg, struct tunnel *t, struct tunnel_stream *s,
+    const char *host, uint16_t port)
+{
+	struct slot	*sl = arg;
+
+	streams_request(sl->svc, t, s, host, port);
+}
+
+static void
+slot_up(struct slot *sl)
+{
+	struct service			*svc = sl->svc;
+	struct tunnel_callbacks		 cb = {
+		.request = slot_request,
+		.closed = slot_tunnel_closed,
+		.goaway = slot_tunnel_goaway,
+	};
+	struct bufferevent		*bev = sl->bev;
+	SSL				*ssl = bufferevent_openssl_get_ssl(bev);
+	char				 name[24];
+
+	snprintf(name, sizeof(name), "t%u", ++svc->seq);
+	log_info("tunnel %d: up to %s (%s), as %s", sl->idx, sl->via,
+	    SSL_get_version(ssl), name);
+	sl->bev = NULL;
+	evtimer_del(sl->timer);
+	svc_config_unref(sl->cfg);
+	sl->cfg = NULL;
+	sl->t = tunnel_new(svc->base, bev, TUNNEL_CONNECTOR, &svc->lim,
+	    &cb, sl, name);
+	sl->state = SLOT_UP;
+	sl->up_since = dial_now_ms();
+	if (sl->t == NULL)
+		slot_retry(sl);
+}
+
+/* Explains a failed handshake: interception, expiry, a refused client. */
+static void
+slot_tls_failed(struct slot *sl, struct bufferevent *bev)
+{
+	SSL		*ssl = bufferevent_openssl_get_ssl(bev);
+	X509		*leaf = SSL_get0_peer_certificate(ssl);
+	const char	*verdict = NULL;
+	char		 detail[512], ossl[256];
+	unsigned long	 e;
+
+	if (sl->v.flags != 0 && leaf != NULL)
+		verdict = tls_verdict(&sl->v, leaf, sl->opts.host, detail,
+		    sizeof(detail));
+	if (verdict != NULL) {
+		log_warnx("tunnel %d: %s: %s", sl->idx, sl->via, detail);
+		return;
+	}
+	e = bufferevent_get_openssl_error(bev);
+	if (e != 0)
+		ERR_error_string_n(e, ossl, sizeof(ossl));
+	else
+		snprintf(ossl, sizeof(ossl), "the connection closed");
+	log_warnx("tunnel %d: TLS with %s failed: %s%s", sl->idx, sl->via, ossl,
+	    strstr(ossl, "alert") != NULL ? " (the cloud refused this "
+	    "connector's certificate: if it expired or was revoked, enroll "
+	    "again)" : "");
+}
+
+static void
+slot_tls_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct slot		*sl = arg;
+	const unsigned char	*alpn;
+	unsigned		 alpnlen;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL_get0_alpn_selected(bufferevent_openssl_get_ssl(bev), &alpn,
+		    &alpnlen);
+		if (alpnlen == sizeof(TUNNEL_ALPN) - 1 &&
+		    memcmp(alpn, TUNNEL_ALPN, alpnlen) == 0) {
+			slot_up(sl);
+			return;
+		}
+		log_warnx("tunnel %d: %s does not speak the uplink tunnel "
+		    "protocol (no ALPN %s): is this the uplink cloud?", sl->idx,
+		    sl->via, TUNNEL_ALPN);
+	} else
+		slot_tls_failed(sl, bev);
+	bufferevent_free(bev);
+	sl->bev = NULL;
+	evtimer_del(sl->timer);
+	slot_retry(sl);
+}
+
+static void
+slot_dialed(void *arg, struct dial_result *res)
+{
+	struct slot	*sl = arg;
+	struct service	*svc = sl->svc;
+	SSL		*ssl;
+	struct timeval	 tv = { SLOT_TLS_MS / 1000, 0 };
+	static const unsigned char alpn[] = "\x0f" TUNNEL_ALPN;
+
+	sl->d = NULL;
+	if (res->error != DIAL_OK) {
+		log_warnx("tunnel %d: cannot reach %s: %s", sl->idx, sl->via,
+		    res->detail);
+		slot_retry(sl);
+		return;
+	}
+	memset(&sl->v, 0, sizeof(sl->v));
+	sl->v.strict = true;
+	ssl = tls_client_new(svc->ctx, sl->opts.host, alpn, sizeof(alpn) - 1,
+	    &sl->v);
+	sl->bev = ssl == NULL ? NULL : bufferevent_openssl_socket_new(svc->base,
+	    res->fd, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (sl->bev == NULL) {
+		log_warnx("tunnel %d: cannot start TLS", sl->idx);
+		evutil_closesocket(res->fd);
+		slot_retry(sl);
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(sl->bev, 1);
+	bufferevent_setcb(sl->bev, NULL, NULL, slot_tls_event, sl);
+	bufferevent_enable(sl->bev, EV_READ | EV_WRITE);
+	sl->state = SLOT_TLS;
+	evtimer_add(sl->timer, &tv);
+}
+
+static void
+slot_connect(struct slot *sl)
+{
+	struct service	*svc = sl->svc;
+	struct route	 r;
+	char		 how[256];
+
+	sl->cfg = svc_config_ref(svc->cfg);
+	sl->opts.host = sl->cfg->c.cloud.host;
+	sl->opts.port = sl->cfg->c.cloud.port;
+	sl->opts.routes = &sl->cfg->c.routes;
+	sl->opts.timeout_ms = 10000;
+	sl->opts.id = "tunnel";
+	route_decide(&sl->cfg->c.routes, sl->opts.host, sl->opts.port, &r);
+	route_describe(&r, how, sizeof(how));
+	snprintf(sl->via, sizeof(sl->via), "%s:%u (%s)", sl->opts.host,
+	    sl->opts.port, how);
+	sl->state = SLOT_DIAL;
+	sl->d = dial_start(svc->base, svc->dns, &sl->opts, NULL, slot_dialed,
+	    sl);
+}
+
+void
+tunnels_start(struct service *svc)
+{
+	struct slot	*sl;
+	int		 i;
+
+	svc->nslots = svc->cfg->c.tunnels;
+	svc->slots = xcalloc((size_t)svc->nslots, sizeof(*svc->slots));
+	for (i = 0; i < svc->nslots; i++) {
+		sl = &svc->slots[i];
+		sl->svc = svc;
+		sl->idx = i + 1;
+		sl->backoff_ms = SLOT_BACKOFF_MIN_MS;
+		sl->timer = evtimer_new(svc->base, slot_timer_cb, sl);
+		slot_connect(sl);
+	}
+}
+
+/* Stops whatever the slot is doing short of an open tunnel. */
+static void
+slot_stop(struct slot *sl)
+{
+	evtimer_del(sl->timer);
+	if (sl->d != NULL)
+		dial_cancel(sl->d);
+	sl->d = NULL;
+	if (sl->bev != NULL)
+		bufferevent_free(sl->bev);
+	sl->bev = NULL;
+	if (sl->cfg != NULL)
+		svc_config_unref(sl->cfg);
+	sl->cfg = NULL;
+	if (sl->state != SLOT_UP)
+		sl->state = SLOT_IDLE;
+}
+
+void
+tunnels_drain(struct service *svc)
+{
+	int	 i;
+
+	for (i = 0; i < svc->nslots; i++) {
+		slot_stop(&svc->slots[i]);
+		if (svc->slots[i].t != NULL)
+			tunnel_drain(svc->slots[i].t);
+	}
+}
+
+bool
+tunnels_idle(const struct service *svc)
+{
+	int	 i;
+
+	for (i = 0; i < svc->nslots; i++)
+		if (svc->slots[i].state != SLOT_IDLE)
+			return false;
+	return true;
+}
+
+void
+tunnels_free(struct service *svc)
+{
+	struct slot	*sl;
+	int		 i;
+
+	for (i = 0; i < svc->nslots; i++) {
+		sl = &svc->slots[i];
+		slot_stop(sl);
+		tunnel_free(sl->t);
+		sl->t = NULL;
+		event_free(sl->timer);
+	}
+	free(svc->slots);
+	svc->slots = NULL;
+	svc->nslots = 0;
+}
