@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -28,6 +30,9 @@
 #define TUNNEL_OUT_LOW		(64 * 1024)
 #define TUNNEL_CLOSE_GRACE_MS	1000
 #define TUNNEL_DRAIN_NOTICE_MS	1000
+/* A DATA frame (9-byte header) that fills one 16 KiB TLS record. */
+#define TUNNEL_FRAME_PAYLOAD	(16384 - 9)
+#define TUNNEL_IO_CHUNK		(128 * 1024)	/* per read or write call */
 
 struct tunnel_stream {
 	struct tunnel		*t;
@@ -233,6 +238,22 @@ stream_done(struct tunnel_stream *s)
 	return evbuffer_get_length(bufferevent_get_output(s->bev)) == 0;
 }
 
+/*
+ * libevent reads 4 KiB per call by default; bulk streams want fewer,
+ * larger calls. Small writes go out at once (no Nagle delay).
+ */
+static void
+tunnel_tune_io(struct bufferevent *bev)
+{
+	evutil_socket_t	 fd = bufferevent_getfd(bev);
+	int		 one = 1;
+
+	bufferevent_set_max_single_read(bev, TUNNEL_IO_CHUNK);
+	bufferevent_set_max_single_write(bev, TUNNEL_IO_CHUNK);
+	if (fd != -1)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 /* ---- the local socket side of a bound stream ---- */
 
 static void
@@ -310,6 +331,7 @@ tunnel_stream_bind(struct tunnel_stream *s, struct bufferevent *bev)
 	s->bound = true;
 	bufferevent_setcb(bev, local_read_cb, local_write_cb, local_event_cb, s);
 	bufferevent_setwatermark(bev, EV_READ, 0, s->t->lim.stream_buffer);
+	tunnel_tune_io(bev);
 	evbuffer_add_cb(out, local_output_cb, s);
 	if (s->early != NULL) {
 		evbuffer_add_buffer(out, s->early);
@@ -345,7 +367,13 @@ h2_send(nghttp2_session *h2, const uint8_t *data, size_t len, int flags,
 	return (ssize_t)len;
 }
 
-/* DATA payload goes straight from the local socket's buffer to TLS. */
+/*
+ * A DATA frame goes out as one piece: header and payload copied into one
+ * contiguous extent, sized (with h2_data_read's cap) to fill exactly one
+ * TLS record. Moving the payload's buffer chain instead would save a copy
+ * but make every 9-byte frame header a TLS record and a system call of
+ * its own.
+ */
 static int
 h2_send_data(nghttp2_session *h2, nghttp2_frame *frame, const uint8_t *hd,
     size_t len, nghttp2_data_source *src, void *arg)
@@ -353,19 +381,23 @@ h2_send_data(nghttp2_session *h2, nghttp2_frame *frame, const uint8_t *hd,
 	struct tunnel		*t = arg;
 	struct tunnel_stream	*s;
 	struct evbuffer		*out = bufferevent_get_output(t->bev);
+	struct evbuffer_iovec	 v;
 
+	(void)h2;
 	(void)src;
 	s = stream_get(t, frame->hd.stream_id);
 	if (s == NULL || s->bev == NULL)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	if (evbuffer_get_length(out) >= TUNNEL_OUT_HIGH)
 		return NGHTTP2_ERR_WOULDBLOCK;
-	(void)h2;
-	evbuffer_add(out, hd, 9);
-	if (len > 0 &&
-	    evbuffer_remove_buffer(bufferevent_get_input(s->bev), out, len) !=
-	    (int)len)
+	if (evbuffer_reserve_space(out, (ev_ssize_t)(9 + len), &v, 1) < 1)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	memcpy(v.iov_base, hd, 9);
+	if (len > 0 && evbuffer_remove(bufferevent_get_input(s->bev),
+	    (char *)v.iov_base + 9, len) != (int)len)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	v.iov_len = 9 + len;
+	evbuffer_commit_space(out, &v, 1);
 	s->up += len;
 	t->bytes_out += len;
 	return 0;
@@ -396,6 +428,8 @@ h2_data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
 	}
 	if (avail > len)
 		avail = len;
+	if (avail > TUNNEL_FRAME_PAYLOAD)
+		avail = TUNNEL_FRAME_PAYLOAD;
 	if (avail > 0)
 		*flags |= NGHTTP2_DATA_FLAG_NO_COPY;
 	if (s->local_eof &&
@@ -909,6 +943,7 @@ tunnel_new(struct event_base *base, struct bufferevent *bev,
 	event_add(t->ping_ev, &tv);
 	bufferevent_setcb(bev, tls_read_cb, tls_write_cb, tls_event_cb, t);
 	bufferevent_setwatermark(bev, EV_WRITE, TUNNEL_OUT_LOW, 0);
+	tunnel_tune_io(bev);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	tunnel_schedule_send(t);
 	/* Bytes that arrived with the handshake are already waiting. */
