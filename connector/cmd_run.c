@@ -30,12 +30,14 @@
 
 #define RENEW_CHECK_SECS	3600
 #define RENEW_RETRY_SECS	300
+#define RENEW_MIN_GAP		10
 
 struct run {
 	struct service		 svc;
 	const char		*path;
 	struct event		*sig_term, *sig_int, *sig_hup, *renew_timer;
 	struct renew		*renew;
+	time_t			 last_renew;
 };
 
 static void
@@ -222,7 +224,12 @@ renew_done(void *arg, const struct renew_result *res)
 	renew_check(r);
 }
 
-/* Renews when due, else looks again when it will be (or in an hour). */
+/*
+ * Renews when due, else looks again when it will be (or in an hour). A
+ * renewal is never started within RENEW_MIN_GAP of the last one, whatever
+ * the certificate says, so a clock or a lifetime gone wrong cannot make
+ * the connector hammer the cloud.
+ */
 static void
 renew_check(struct run *r)
 {
@@ -230,18 +237,23 @@ renew_check(struct run *r)
 	struct timeval			 tv = { RENEW_CHECK_SECS, 0 };
 	time_t				 now = time(NULL), due;
 	char				 err[512];
+	int				 rv;
 
-	if (renew_due(cfg->cloud_cert, now, &due, err, sizeof(err)) != 0) {
+	rv = renew_due(cfg->cloud_cert, now, &due, err, sizeof(err));
+	if (rv < 0) {
 		log_warnx("certificate renewal: %s", err);
 		evtimer_add(r->renew_timer, &tv);
 		return;
 	}
-	if (due > now) {
-		if (due - now < RENEW_CHECK_SECS)
+	if (rv == 0 || now - r->last_renew < RENEW_MIN_GAP) {
+		if (rv == 0 && due - now < RENEW_CHECK_SECS)
 			tv.tv_sec = due - now;
+		else if (rv != 0)
+			tv.tv_sec = RENEW_MIN_GAP - (now - r->last_renew);
 		evtimer_add(r->renew_timer, &tv);
 		return;
 	}
+	r->last_renew = now;
 	r->renew = renew_start(r->svc.base, r->svc.dns, cfg, renew_done, r);
 }
 

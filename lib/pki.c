@@ -206,9 +206,9 @@ pki_check_cn(const char *cn, char *err, size_t errlen)
 static int
 pki_check_secs(int64_t secs, char *err, size_t errlen)
 {
-	if (secs < 60 || secs > (int64_t)PKI_DAYS_MAX * 86400)
+	if (secs < 30 || secs > (int64_t)PKI_DAYS_MAX * 86400)
 		return pki_fail(UPLINK_EINVAL, err, errlen, "a validity of "
-		    "%lld seconds is out of range: give 60 s to %d days",
+		    "%lld seconds is out of range: give 30 s to %d days",
 		    (long long)secs, PKI_DAYS_MAX);
 	return UPLINK_OK;
 }
@@ -334,6 +334,17 @@ pki_serial_random(ASN1_INTEGER *serial, char *err, size_t errlen)
 	return rc;
 }
 
+/*
+ * notBefore is set a little in the past for clocks that lag, but by no
+ * more than a tenth of the lifetime: renewal is due two thirds of the way
+ * from notBefore, which must stay in the future for a short-lived one.
+ */
+static long
+pki_backdate(int64_t secs)
+{
+	return secs / 10 < PKI_BACKDATE ? (long)(secs / 10) : PKI_BACKDATE;
+}
+
 /* Everything in a certificate but its extensions and signature. */
 static int
 pki_cert_init(X509 *cert, EVP_PKEY *pub, const char *cn,
@@ -347,7 +358,7 @@ pki_cert_init(X509 *cert, EVP_PKEY *pub, const char *cn,
 	if (rc != UPLINK_OK)
 		return rc;
 	if (X509_set_version(cert, X509_VERSION_3) != 1 ||
-	    X509_time_adj_ex(X509_getm_notBefore(cert), 0, -PKI_BACKDATE,
+	    X509_time_adj_ex(X509_getm_notBefore(cert), 0, -pki_backdate(secs),
 	    &now) == NULL ||
 	    X509_time_adj_ex(X509_getm_notAfter(cert), (int)(secs / 86400),
 	    (long)(secs % 86400), &now) == NULL ||

@@ -570,6 +570,7 @@ h2_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *arg)
 	struct tunnel		*t = arg;
 	struct tunnel_stream	*s;
 	uint64_t		 sent;
+	char			 debug[208];
 
 	t->last_recv = dial_now_ms();
 	switch (frame->hd.type) {
@@ -581,9 +582,15 @@ h2_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *arg)
 		return 0;
 	case NGHTTP2_GOAWAY:
 		t->draining = true;
-		if (t->cb.goaway != NULL)
-			t->cb.goaway(t->arg, t, frame->goaway.opaque_data_len ?
+		if (t->cb.goaway != NULL) {
+			/* The debug data is bytes, not a C string. */
+			snprintf(debug, sizeof(debug), "%.*s",
+			    (int)(frame->goaway.opaque_data_len < 200 ?
+			    frame->goaway.opaque_data_len : 200),
+			    frame->goaway.opaque_data != NULL ?
 			    (const char *)frame->goaway.opaque_data : "");
+			t->cb.goaway(t->arg, t, debug);
+		}
 		return 0;
 	case NGHTTP2_HEADERS:
 	case NGHTTP2_DATA:
