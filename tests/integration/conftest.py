@@ -34,8 +34,10 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_report_header(config):
+    cloud = os.path.join(peers.build_dir(), "uplink-cloud")
     return [f"uplink-connector: {peers.connector_path()}"
-            + ("" if os.access(peers.connector_path(), os.X_OK) else " (MISSING)")]
+            + ("" if os.access(peers.connector_path(), os.X_OK) else " (MISSING)"),
+            f"uplink-cloud: {cloud}" + ("" if os.access(cloud, os.X_OK) else " (MISSING)")]
 
 
 @pytest.fixture(scope="session")

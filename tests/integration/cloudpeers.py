@@ -1,0 +1,941 @@
+"""The tunnel's integration peers: uplink-cloud, connectors, internal services.
+
+Everything listens on 127.0.0.1 (or inside network namespaces a test makes),
+every process runs in its own process group, is stopped by its stop() method
+(SIGTERM, then SIGKILL) and also dies with the test run (PR_SET_PDEATHSIG or
+a pipe it watches), and every wait has a deadline.
+
+  Services            this file run as a script ("services"): the internal
+                      network's TCP services, one asyncio process
+  Cloud               uplink-cloud init + cloud.conf + run, its admin commands
+  Connector           uplink-connector enroll + a written config + run
+  host_isolation()    a command prefix: private /etc/hosts and resolv.conf
+  rss_kb(), listening_sockets(), cert_serial(), forge_token(), ...
+
+The services (python3 cloudpeers.py services --bind ADDR) print their ports
+as one JSON line and stop when their stdin closes:
+
+  http    HTTP/1.1 "internal web site": 200 and INDEX_MARK, the path and
+          the Host header in the body; Connection: close
+  echo    sends back what it reads; on the client's EOF it shuts down its
+          own write side (half-close propagates both ways)
+  sink    reads to EOF, answers "COUNT SHA256HEX\\n", closes
+  source  reads "N\\n", sends N bytes of random data, then the 64 hex digits
+          of their SHA-256, then shuts down its write side; whatever the
+          client sends after that is recorded (stats "source")
+  mute    shuts down its write side at once, reads to EOF, records
+          count + sha256 (stats "mute"): the reverse half-close
+  slow    like sink, but reads at most --slow-rate bytes/s (small reads
+          with sleeps): a target slower than the sender
+  stats   reads "NAME\\n", answers {"accepted": N, "results": [...]} for
+          that service as one JSON line
+"""
+
+import asyncio
+import base64
+import calendar
+import ctypes
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+import peers  # noqa: E402
+
+LOOPBACK = peers.LOOPBACK
+INDEX_MARK = "uplink intranet: it works"
+INTRANET = "intranet.test"          # the internal site's name (private hosts)
+STOP_TIMEOUT = 15.0
+START_TIMEOUT = float(os.environ.get("UPLINK_TEST_START_TIMEOUT", "30"))
+SAN = "san" in os.path.basename(peers.build_dir().rstrip("/"))
+
+
+class PeerError(peers.PeerError):
+    pass
+
+
+# --------------------------------------------------------------------------
+# processes
+
+_libc = None
+
+
+def _die_with_parent():
+    """preexec_fn: SIGKILL this child when the test process goes away."""
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    _libc.prctl(1, signal.SIGKILL, 0, 0, 0)   # PR_SET_PDEATHSIG
+
+
+def spawn(cmd, log, env=None, cwd=None, stdin=subprocess.DEVNULL):
+    """Starts cmd in its own process group with stdout+stderr appended to
+    log; it is SIGKILLed if the test process dies first."""
+    out = open(log, "ab")
+    try:
+        return subprocess.Popen([str(c) for c in cmd], stdin=stdin, stdout=out,
+                                stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                start_new_session=True,
+                                preexec_fn=_die_with_parent)
+    finally:
+        out.close()
+
+
+def tail(path, n=40):
+    return peers._tail(path, n)
+
+
+def read_text(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def wait_for(pred, timeout, what, interval=0.05, on_fail=None):
+    """Polls pred() until it returns something true (returned), or raises
+    PeerError after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise PeerError(f"{what}: not within {timeout:.1f} s"
+                            + (on_fail() if on_fail else ""))
+        time.sleep(interval)
+
+
+def wait_exit(proc, timeout):
+    """The exit status, or None if still running after timeout."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def sanitizer_reports(paths):
+    """The tails of the logs among paths that hold an ASan/LSan/UBSan report."""
+    found = []
+    for p in paths:
+        text = read_text(p)
+        if any(m in text for m in SANITIZER_MARKS):
+            found.append(f"sanitizer report in {p}:" + tail(p, 60))
+    return found
+
+
+def rss_kb(pid):
+    """VmRSS of pid in KiB (None if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _socket_inodes(pid):
+    inodes = set()
+    d = f"/proc/{pid}/fd"
+    for fd in os.listdir(d):
+        try:
+            t = os.readlink(os.path.join(d, fd))
+        except OSError:
+            continue
+        m = re.match(r"socket:\[(\d+)\]", t)
+        if m:
+            inodes.add(m.group(1))
+    return inodes
+
+
+def listening_sockets(pid):
+    """Listening TCP/UDP-bound/UNIX-listening sockets owned by pid, read from
+    /proc/PID/fd and /proc/PID/net/* (the process's own network namespace):
+    a list of "proto local-address" strings."""
+    mine = _socket_inodes(pid)
+    found = []
+    for proto in ("tcp", "tcp6"):
+        with open(f"/proc/{pid}/net/{proto}") as f:
+            next(f)
+            for line in f:
+                cols = line.split()
+                if cols[3] == "0A" and cols[9] in mine:    # TCP_LISTEN
+                    found.append(f"{proto} {cols[1]}")
+    for proto in ("udp", "udp6"):
+        with open(f"/proc/{pid}/net/{proto}") as f:
+            next(f)
+            for line in f:
+                cols = line.split()
+                if cols[9] in mine and cols[2].endswith(":0000") and \
+                        not cols[1].endswith(":0000"):
+                    # bound, unconnected: a UDP "listener"
+                    found.append(f"{proto} {cols[1]}")
+    with open(f"/proc/{pid}/net/unix") as f:
+        next(f)
+        for line in f:
+            cols = line.split()
+            # Flags 00010000 = __SO_ACCEPTCON: a listening UNIX socket
+            if len(cols) >= 7 and cols[6] in mine and cols[3] == "00010000":
+                found.append(f"unix {cols[7] if len(cols) > 7 else '?'}")
+    return found
+
+
+def cert_serial(path):
+    from cryptography import x509
+    with open(path, "rb") as f:
+        return x509.load_pem_x509_certificate(f.read()).serial_number
+
+
+def cert_validity(path):
+    """(not_before, not_after) of a PEM certificate, as Unix times."""
+    from cryptography import x509
+    with open(path, "rb") as f:
+        c = x509.load_pem_x509_certificate(f.read())
+    # not_valid_*_utc needs cryptography 42; Debian 12 has 38 (naive UTC)
+    return (calendar.timegm(c.not_valid_before.utctimetuple()),
+            calendar.timegm(c.not_valid_after.utctimetuple()))
+
+
+# --------------------------------------------------------------------------
+# private /etc/hosts and /etc/resolv.conf
+
+_isolation = {}
+
+
+def host_isolation(workdir, hosts=(INTRANET,)):
+    """A command prefix running the program in a private mount namespace
+    whose /etc/hosts maps hosts (and localhost) to 127.0.0.1 and whose
+    /etc/resolv.conf names only 127.0.0.1, where nothing answers: so the
+    connector resolves our internal names and no query leaves the machine.
+    [] when that cannot be done (not root, no unshare)."""
+    key = (workdir, tuple(hosts))
+    if key in _isolation:
+        return _isolation[key]
+    prefix = []
+    unshare = shutil.which("unshare")
+    if os.geteuid() == 0 and unshare and not os.environ.get("UPLINK_NO_DNS_ISOLATION"):
+        d = os.path.join(workdir, "etc")
+        os.makedirs(d, exist_ok=True)
+        resolv = os.path.join(d, "resolv.conf")
+        hostsf = os.path.join(d, "hosts")
+        with open(resolv, "w") as f:
+            f.write("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+        with open(hostsf, "w") as f:
+            f.write(f"127.0.0.1 localhost {' '.join(hosts)}\n")
+        cand = [unshare, "-m", "--", "/bin/sh", "-c",
+                'mount --bind "$0" /etc/resolv.conf && mount --bind "$1" /etc/hosts'
+                ' && shift && exec "$@"', resolv, hostsf]
+        try:
+            r = subprocess.run(cand + ["/bin/cat", "/etc/hosts"], capture_output=True,
+                               text=True, timeout=10)
+            if r.returncode == 0 and hosts[0] in r.stdout:
+                prefix = cand
+        except (OSError, subprocess.SubprocessError):
+            pass
+    _isolation[key] = prefix
+    return prefix
+
+
+# --------------------------------------------------------------------------
+# running the programs once
+
+def cloud_path():
+    return os.path.join(peers.build_dir(), "uplink-cloud")
+
+
+@dataclass(repr=False)
+class Run:
+    prog: str
+    args: list
+    rc: int
+    stdout: str
+    stderr: str
+    json: object = None
+
+    def __str__(self):
+        return (f"$ {self.prog} {' '.join(self.args)}\nexit {self.rc}\n--- stdout ---\n"
+                f"{self.stdout}\n--- stderr ---\n{self.stderr}")
+
+    __repr__ = __str__
+
+
+RUN_TIMEOUT = float(os.environ.get("UPLINK_TEST_TIMEOUT", "60"))
+
+
+def run_prog(binary, args, env=None, timeout=RUN_TIMEOUT, prefix=(), stdin_text=None):
+    """Runs a program once (bounded), returns a Run; --json output parsed."""
+    if not os.access(binary, os.X_OK):
+        raise PeerError(f"{binary} not found: build it first (make, or make SAN=1 "
+                        "with UPLINK_BUILD=build-san)")
+    args = [str(a) for a in args]
+    proc = subprocess.Popen(list(prefix) + [binary] + args,
+                            stdin=subprocess.PIPE if stdin_text is not None
+                            else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=peers.connector_env(env), start_new_session=True,
+                            preexec_fn=_die_with_parent)
+    try:
+        out, err = proc.communicate(input=stdin_text.encode() if stdin_text else None,
+                                    timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=10)
+        raise PeerError(f"{os.path.basename(binary)} {' '.join(args)} ran longer than "
+                        f"{timeout:.0f} s and was killed\n--- stdout ---\n"
+                        f"{out.decode(errors='replace')}\n--- stderr ---\n"
+                        f"{err.decode(errors='replace')}")
+    r = Run(os.path.basename(binary), args, proc.returncode,
+            out.decode(errors="replace"), err.decode(errors="replace"))
+    if "--json" in args and r.stdout.strip():
+        try:
+            r.json = json.loads(r.stdout)
+        except ValueError:
+            r.json = None
+    return r
+
+
+# --------------------------------------------------------------------------
+# tokens
+
+def token_payload(token):
+    body = token[len("uplink1-"):]
+    return bytearray(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+
+
+def token_encode(payload):
+    p = bytes(payload[:-4])
+    p += hashlib.sha256(p).digest()[:4]
+    return "uplink1-" + base64.urlsafe_b64encode(p).decode().rstrip("=")
+
+
+def forge_token(token):
+    """The same token (URL, pin) with a random secret and a valid checksum:
+    well-formed, so only the cloud can refuse it."""
+    p = token_payload(token)
+    p[1:33] = secrets.token_bytes(32)
+    return token_encode(p)
+
+
+def damage_token(token):
+    """token with one character flipped in the middle (checksum no longer
+    matches)."""
+    i = len(token) // 2
+    c = token[i]
+    return token[:i] + ("A" if c != "A" else "B") + token[i + 1:]
+
+
+# --------------------------------------------------------------------------
+# internal services
+
+class Services:
+    """This file run as "services" in a subprocess (optionally with a
+    command prefix, e.g. ip netns exec NS). .ports = {"echo": N, ...}."""
+
+    def __init__(self, workdir, bind=LOOPBACK, prefix=(), slow_rate=80 << 20):
+        self.dir = workdir
+        self.bind = bind
+        self.prefix = list(prefix)
+        self.slow_rate = slow_rate
+        self.proc = None
+
+    def start(self):
+        os.makedirs(self.dir, exist_ok=True)
+        self.log = os.path.join(self.dir, "services.log")
+        err = open(self.log, "ab")
+        try:
+            self.proc = subprocess.Popen(
+                self.prefix + [sys.executable, os.path.abspath(__file__), "services",
+                               "--bind", self.bind, "--slow-rate", str(self.slow_rate)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                start_new_session=True, preexec_fn=_die_with_parent)
+        finally:
+            err.close()
+        try:
+            self.ports = json.loads(peers.read_line(self.proc, START_TIMEOUT, "services"))
+        except Exception as e:
+            self.stop()
+            raise PeerError(f"the internal services did not start: {e}" + tail(self.log))
+        return self
+
+    def stop(self):
+        peers.stop_process(self.proc, timeout=5)
+        self.proc = None
+
+    def stats(self, name, host=None):
+        with socket.create_connection((host or self.bind, self.ports["stats"]),
+                                      timeout=10) as s:
+            s.sendall(name.encode() + b"\n")
+            return json.loads(recv_all(s, 10).decode())
+
+
+# ---- client helpers (used by the tests through published ports)
+
+def recv_all(sock, timeout, limit=1 << 34):
+    """Reads until EOF (bounded in time); returns the bytes."""
+    sock.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    chunks = []
+    n = 0
+    while n < limit:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no EOF within {timeout} s ({n} bytes read)")
+        b = sock.recv(1 << 16)
+        if not b:
+            break
+        chunks.append(b)
+        n += len(b)
+    return b"".join(chunks)
+
+
+def connect(port, host=LOOPBACK, timeout=10):
+    s = socket.create_connection((host, port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def echo_once(port, payload, timeout=20, host=LOOPBACK):
+    """payload to an echo target, half-close, everything back."""
+    with connect(port, host, timeout) as s:
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        return recv_all(s, timeout)
+
+
+def random_block(n=1 << 20):
+    return os.urandom(n)
+
+
+def send_to_sink(port, total, timeout, host=LOOPBACK, block=None, chunk=1 << 20):
+    """Sends total bytes (a random block repeated), half-closes and reads the
+    sink's "COUNT SHA" answer. Returns (sent_sha, answer_count, answer_sha)."""
+    block = block or random_block(chunk)
+    h = hashlib.sha256()
+    deadline = time.monotonic() + timeout
+    with connect(port, host, timeout) as s:
+        s.settimeout(timeout)
+        sent = 0
+        mv = memoryview(block)
+        while sent < total:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"sending took longer than {timeout} s "
+                                   f"({sent} of {total} bytes)")
+            part = mv[:min(len(block), total - sent)]
+            s.sendall(part)
+            h.update(part)
+            sent += len(part)
+        s.shutdown(socket.SHUT_WR)
+        ans = recv_all(s, max(5.0, deadline - time.monotonic())).decode().split()
+    if len(ans) != 2:
+        return h.hexdigest(), None, " ".join(ans)
+    return h.hexdigest(), int(ans[0]), ans[1]
+
+
+def fetch_from_source(port, total, timeout, host=LOOPBACK, after=b""):
+    """Asks the source for total bytes; returns (count, sha_of_data,
+    sha_the_source_sent). after is sent once the source's EOF arrived."""
+    h = hashlib.sha256()
+    deadline = time.monotonic() + timeout
+    with connect(port, host, timeout) as s:
+        s.settimeout(timeout)
+        s.sendall(f"{total}\n".encode())
+        got = 0
+        tailbuf = b""
+        while True:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"receiving took longer than {timeout} s ({got} bytes)")
+            b = s.recv(1 << 20)
+            if not b:
+                break
+            tailbuf += b
+            if len(tailbuf) > 64:
+                h.update(tailbuf[:-64])
+                got += len(tailbuf) - 64
+                tailbuf = tailbuf[-64:]
+        if after:
+            s.sendall(after)
+        s.shutdown(socket.SHUT_WR)
+    return got, h.hexdigest(), tailbuf.decode(errors="replace")
+
+
+def http_get(port, path="/", host_header=INTRANET, timeout=10, host=LOOPBACK):
+    """A raw HTTP/1.1 GET through a published port; returns (status, body)."""
+    with connect(port, host, timeout) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\n"
+                  "Connection: close\r\n\r\n".encode())
+        data = recv_all(s, timeout)
+    head, _, body = data.partition(b"\r\n\r\n")
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", head)
+    return (int(m.group(1)) if m else None), body.decode(errors="replace")
+
+
+# ---- the services themselves (python3 cloudpeers.py services)
+
+async def _serve(args):
+    stats = {}
+    slow_rate = args.slow_rate
+
+    def entry(name):
+        return stats.setdefault(name, {"accepted": 0, "results": []})
+
+    async def drain_to_eof(reader, h, rate=None):
+        n = 0
+        t0 = time.monotonic()
+        while True:
+            b = await reader.read(65536 if rate is None else 16384)
+            if not b:
+                return n
+            h.update(b)
+            n += len(b)
+            if rate:
+                ahead = n / rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+
+    def closing(fn):
+        async def handler(reader, writer):
+            entry(fn.__name__)["accepted"] += 1
+            try:
+                await fn(reader, writer)
+            except (ConnectionError, OSError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                writer.close()
+        return handler
+
+    @closing
+    async def echo(reader, writer):
+        while True:
+            b = await reader.read(65536)
+            if not b:
+                break
+            writer.write(b)
+            await writer.drain()
+        writer.write_eof()
+        await writer.drain()
+        await asyncio.sleep(0.05)
+
+    @closing
+    async def sink(reader, writer):
+        h = hashlib.sha256()
+        n = await drain_to_eof(reader, h)
+        writer.write(f"{n} {h.hexdigest()}\n".encode())
+        await writer.drain()
+
+    @closing
+    async def slow(reader, writer):
+        h = hashlib.sha256()
+        n = await drain_to_eof(reader, h, rate=slow_rate)
+        writer.write(f"{n} {h.hexdigest()}\n".encode())
+        await writer.drain()
+
+    @closing
+    async def source(reader, writer):
+        line = await reader.readline()
+        total = int(line.strip() or b"0")
+        block = os.urandom(1 << 20)
+        h = hashlib.sha256()
+        sent = 0
+        while sent < total:
+            part = block[:min(len(block), total - sent)]
+            writer.write(part)
+            h.update(part)
+            sent += len(part)
+            await writer.drain()
+        writer.write(h.hexdigest().encode())
+        writer.write_eof()
+        await writer.drain()
+        h2 = hashlib.sha256()
+        n = await drain_to_eof(reader, h2)
+        entry("source")["results"].append({"count": n, "sha256": h2.hexdigest()})
+
+    @closing
+    async def mute(reader, writer):
+        writer.write_eof()
+        h = hashlib.sha256()
+        n = await drain_to_eof(reader, h)
+        entry("mute")["results"].append({"count": n, "sha256": h.hexdigest()})
+
+    @closing
+    async def http(reader, writer):
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode(errors="replace").split("\r\n")
+        path = lines[0].split(" ")[1] if len(lines[0].split(" ")) > 1 else "?"
+        hosth = next((ln.split(":", 1)[1].strip() for ln in lines[1:]
+                      if ln.lower().startswith("host:")), "")
+        body = (f"<html><body><h1>{INDEX_MARK}</h1>\n<p>path {path}</p>\n"
+                f"<p>host {hosth}</p></body></html>\n").encode()
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                     b"Content-Length: " + str(len(body)).encode() +
+                     b"\r\nConnection: close\r\n\r\n" + body)
+        await writer.drain()
+
+    async def stats_h(reader, writer):
+        entry("stats")["accepted"] += 1
+        try:
+            name = (await reader.readline()).decode().strip()
+            writer.write(json.dumps(entry(name)).encode() + b"\n")
+            await writer.drain()
+        finally:
+            writer.close()
+
+    handlers = {"http": http, "echo": echo, "sink": sink, "source": source,
+                "mute": mute, "slow": slow, "stats": stats_h}
+    ports = {}
+    servers = []
+    for name, h in handlers.items():
+        srv = await asyncio.start_server(h, args.bind, 0, backlog=4096,
+                                         limit=1 << 20)
+        servers.append(srv)
+        ports[name] = srv.sockets[0].getsockname()[1]
+    sys.stdout.write(json.dumps(ports) + "\n")
+    sys.stdout.flush()
+
+    # Stop when our stdin (a pipe from the test) closes.
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    loop.add_reader(0, lambda: (os.read(0, 4096) or done.done()
+                                or done.set_result(None)))
+    loop.add_signal_handler(signal.SIGTERM, lambda: done.done() or done.set_result(None))
+    await done
+
+
+def _main(argv):
+    import argparse
+    p = argparse.ArgumentParser(prog="cloudpeers.py")
+    p.add_argument("what", choices=["services"])
+    p.add_argument("--bind", default=LOOPBACK)
+    p.add_argument("--slow-rate", type=int, default=80 << 20)
+    args = p.parse_args(argv)
+    asyncio.run(_serve(args))
+    return 0
+
+
+# --------------------------------------------------------------------------
+# uplink-cloud
+
+class Cloud:
+    """An uplink-cloud data directory and daemon on loopback.
+
+      Cloud(dir, publish={name: (site, target)}, cert_lifetime="30s")
+      .init() .start() .stop() .admin(args) .token(site) .key(name)
+      .url .port .http_port .ingress_port .publish_ports {name: port}
+      .log (the daemon's stderr), .log_text(), .wait_log(regex)
+    """
+
+    def __init__(self, workdir, names=LOOPBACK, publish=None, cert_lifetime=None,
+                 listen=LOOPBACK, extra_conf="", log_level="info", prefix=()):
+        self.dir = workdir
+        self.names = names
+        self.publish = dict(publish or {})
+        self.cert_lifetime = cert_lifetime
+        self.listen = listen
+        self.extra_conf = extra_conf
+        self.log_level = log_level
+        self.prefix = list(prefix)
+        self.proc = None
+        self.binary = cloud_path()
+
+    # -- one-shot commands
+    def run(self, args, timeout=RUN_TIMEOUT, env=None):
+        try:
+            return run_prog(self.binary, args, env=env, timeout=timeout)
+        except peers.PeerError as e:
+            raise PeerError(str(e))
+
+    def admin(self, args, timeout=RUN_TIMEOUT):
+        """uplink-cloud CMD... --data-dir DIR (args is the command part)."""
+        return self.run(list(args) + ["--data-dir", self.data], timeout=timeout)
+
+    def token(self, site, ttl=None):
+        args = ["token", "create", "--site", site, "--json"]
+        if ttl:
+            args += ["--ttl", ttl]
+        r = self.admin(args)
+        if r.rc != 0 or not r.json:
+            raise PeerError(f"token create failed:\n{r}")
+        return r.json["token"]
+
+    def key(self, name="tests"):
+        r = self.admin(["key", "create", "--name", name, "--json"])
+        if r.rc != 0 or not r.json:
+            raise PeerError(f"key create failed:\n{r}")
+        return r.json["key"]
+
+    def connectors(self):
+        r = self.admin(["connector", "list", "--json"])
+        if r.rc != 0 or r.json is None:
+            raise PeerError(f"connector list failed:\n{r}")
+        return r.json
+
+    # -- set up
+    def init(self, port=None, http_port=None):
+        os.makedirs(self.dir, exist_ok=True)
+        self.data = os.path.join(self.dir, "data")
+        self.port = port or peers.free_port()
+        self.http_port = http_port or peers.free_port()
+        r = self.run(["init", "--data-dir", self.data, "--name", self.names,
+                      "--port", self.port, "--http-port", self.http_port,
+                      "--listen", self.listen])
+        if r.rc != 0:
+            raise PeerError(f"uplink-cloud init failed:\n{r}")
+        first = self.names.split(",")[0]
+        self.url = f"https://{first}:{self.port}"
+        self.init_run = r
+        return self
+
+    def write_conf(self):
+        self.ingress_port = getattr(self, "ingress_port", None) or peers.free_port()
+        if not hasattr(self, "publish_ports"):
+            self.publish_ports = {n: peers.free_port() for n in self.publish}
+        lines = ["[cloud]", f"data_dir = {self.data}",
+                 f"listen = {self.listen}:{self.port}",
+                 f"http_listen = {self.listen}:{self.http_port}"]
+        if self.cert_lifetime:
+            lines.append(f"cert_lifetime = {self.cert_lifetime}")
+        lines += ["", "[ingress]", f"listen = {LOOPBACK}:{self.ingress_port}",
+                  "", "[log]", f"level = {self.log_level}", ""]
+        for name, (site, target) in self.publish.items():
+            lines += [f"[publish {name}]", f"listen = {self.listen}:{self.publish_ports[name]}",
+                      f"site = {site}", f"target = {target}", ""]
+        self.conf = os.path.join(self.dir, "cloud.conf")
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + self.extra_conf)
+        return self.conf
+
+    def start(self, timeout=START_TIMEOUT):
+        if not hasattr(self, "data"):
+            self.init()
+        if not hasattr(self, "conf"):
+            self.write_conf()
+        self.log = os.path.join(self.dir, "cloud.log")
+        self._log_start = os.path.getsize(self.log) if os.path.exists(self.log) else 0
+        self.proc = spawn(self.prefix + [self.binary, "run", "--config", self.conf],
+                          self.log, env=peers.connector_env())
+        try:
+            self.wait_log(r"running: ", timeout, since=self._log_start)
+        except PeerError:
+            self.stop(check=False)
+            raise
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def log_text(self, since=0):
+        return read_text(self.log)[since:]
+
+    def log_offset(self):
+        return len(read_text(self.log))
+
+    def wait_log(self, regex, timeout=10, since=0):
+        """Waits until the daemon's log (from offset since) matches regex;
+        returns the match. Fails early if the daemon exits."""
+        pat = re.compile(regex)
+
+        def check():
+            m = pat.search(self.log_text(since))
+            if m:
+                return m
+            if self.proc is not None and self.proc.poll() is not None:
+                raise PeerError(f"uplink-cloud exited ({self.proc.returncode}) while "
+                                f"waiting for /{regex}/" + tail(self.log))
+            return None
+        return wait_for(check, timeout, f"uplink-cloud log /{regex}/",
+                        on_fail=lambda: tail(self.log))
+
+    def stop(self, check=True, timeout=STOP_TIMEOUT):
+        """SIGTERM; returns the exit status. With check, raises PeerError
+        unless it exited 0 within timeout (then it is killed)."""
+        if self.proc is None:
+            return None
+        proc, self.proc = self.proc, None
+        rc = proc.poll()
+        if rc is None:
+            try:
+                os.kill(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            rc = wait_exit(proc, timeout)
+        peers.stop_process(proc, timeout=2)
+        if check and rc != 0:
+            raise PeerError(f"uplink-cloud did not exit 0 on SIGTERM within {timeout:.0f} s "
+                            f"(status {rc})" + tail(self.log, 60))
+        return rc
+
+
+# --------------------------------------------------------------------------
+# uplink-connector
+
+class Connector:
+    """One connector: its state directory, config and daemon.
+
+      c = Connector(dir, prefix=host_isolation(...))
+      c.enroll(token, proxy=URL)          -> Run
+      c.configure(allow=[...], proxy=URL, bypass=[...], via_proxy=False)
+      c.start(); c.pid; c.wait_tunnels(2); c.stop()
+    """
+
+    def __init__(self, workdir, name=None, prefix=()):
+        self.dir = workdir
+        self.state = os.path.join(workdir, "state")
+        self.conf = os.path.join(self.state, "connector.conf")
+        self.name = name or os.path.basename(workdir)
+        self.prefix = list(prefix)
+        self.proc = None
+        self.binary = peers.connector_path()
+        self.log = os.path.join(workdir, "connector.log")
+        os.makedirs(workdir, exist_ok=True)
+
+    def run(self, args, env=None, timeout=RUN_TIMEOUT, stdin_text=None):
+        try:
+            return run_prog(self.binary, args, env=env, timeout=timeout,
+                            prefix=self.prefix, stdin_text=stdin_text)
+        except peers.PeerError as e:
+            raise PeerError(str(e))
+
+    def enroll(self, token, proxy=None, bypass=None, env=None, extra=(), timeout=RUN_TIMEOUT):
+        args = ["enroll", "--token", token, "--state-dir", self.state, "--name", self.name]
+        if proxy:
+            args += ["--proxy", proxy]
+        if bypass is not None:
+            args += ["--bypass", bypass]
+        return self.run(args + list(extra), env=env, timeout=timeout)
+
+    def cloud_section(self):
+        """The [cloud] section enroll wrote, as lines."""
+        out, inside = [], False
+        for line in read_text(self.conf).splitlines():
+            s = line.strip()
+            if s.startswith("["):
+                inside = s.lower() == "[cloud]"
+            if inside:
+                out.append(line)
+        return out
+
+    def configure(self, allow=(), proxy=None, bypass=(), via_proxy=False, tunnels=None,
+                  drain_timeout=None, log_level="info", extra=""):
+        """Rewrites the config: enroll's [cloud] (plus tunnels) and the
+        given [proxy], [access], [run] and [log] sections."""
+        lines = [ln for ln in self.cloud_section() if not ln.strip().startswith("tunnels")]
+        if not lines:
+            raise PeerError(f"{self.conf} has no [cloud] section (not enrolled?)")
+        if tunnels:
+            lines.append(f"tunnels = {tunnels}")
+        lines.append("")
+        if proxy:
+            lines += ["[proxy]", f"server = {proxy}"]
+            if bypass:
+                lines.append(f"bypass = {', '.join(bypass)}")
+            lines.append("")
+        lines.append("[access]")
+        for a in allow:
+            lines.append(f"allow = {a}")
+        lines += [f"via_proxy = {'yes' if via_proxy else 'no'}", ""]
+        if drain_timeout:
+            lines += ["[run]", f"drain_timeout = {drain_timeout}", ""]
+        lines += ["[log]", f"level = {log_level}", ""]
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + extra)
+        return self.conf
+
+    def start(self, wait_tunnels=None, timeout=START_TIMEOUT):
+        self._log_start = os.path.getsize(self.log) if os.path.exists(self.log) else 0
+        self.proc = spawn(self.prefix + [self.binary, "run", "--config", self.conf],
+                          self.log, env=peers.connector_env())
+        try:
+            self.wait_log(r"running: ", timeout, since=self._log_start)
+            if wait_tunnels:
+                self.wait_tunnels(wait_tunnels, timeout)
+        except PeerError:
+            self.stop(check=False)
+            raise
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def log_text(self, since=None):
+        return read_text(self.log)[self._log_start if since is None else since:]
+
+    def log_offset(self):
+        return len(read_text(self.log))
+
+    def wait_log(self, regex, timeout=10, since=None):
+        pat = re.compile(regex)
+
+        def check():
+            m = pat.search(self.log_text(since))
+            if m:
+                return m
+            if self.proc is not None and self.proc.poll() is not None:
+                raise PeerError(f"uplink-connector exited ({self.proc.returncode}) "
+                                f"while waiting for /{regex}/" + tail(self.log))
+            return None
+        return wait_for(check, timeout, f"uplink-connector log /{regex}/",
+                        on_fail=lambda: tail(self.log))
+
+    def wait_tunnels(self, n, timeout=START_TIMEOUT, since=None):
+        """Waits until n distinct tunnels logged "up" since start (or since)."""
+        def check():
+            ups = set(re.findall(r"tunnel (\d+): up", self.log_text(since)))
+            if self.proc is not None and self.proc.poll() is not None:
+                raise PeerError(f"uplink-connector exited ({self.proc.returncode})"
+                                + tail(self.log))
+            return len(ups) >= n
+        return wait_for(check, timeout, f"{n} tunnel(s) of {self.name} up",
+                        on_fail=lambda: tail(self.log))
+
+    def signal(self, sig):
+        os.kill(self.proc.pid, sig)
+
+    def kill(self):
+        """SIGKILL, reaped."""
+        if self.proc is None:
+            return None
+        self.proc.kill()
+        rc = wait_exit(self.proc, 10)
+        peers.stop_process(self.proc, timeout=1)
+        self.proc = None
+        return rc
+
+    def stop(self, check=False, timeout=STOP_TIMEOUT):
+        """SIGTERM (drain) then SIGKILL after timeout; returns the status."""
+        if self.proc is None:
+            return None
+        proc, self.proc = self.proc, None
+        rc = proc.poll()
+        if rc is None:
+            try:
+                os.kill(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            rc = wait_exit(proc, timeout)
+        peers.stop_process(proc, timeout=2)
+        if check and rc != 0:
+            raise PeerError(f"uplink-connector did not exit 0 on SIGTERM within "
+                            f"{timeout:.0f} s (status {rc})" + tail(self.log, 60))
+        return rc
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
