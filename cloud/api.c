@@ -87,7 +87,7 @@ api_cb(struct evhttp_request *req, void *arg)
 		reply_error(req, 413, "too-large", "the body is too large");
 		goto out;
 	}
-	if (path[4] == 'e')
+	if (strcmp(path, "/v1/enroll") == 0)
 		status = enroll_handle(&c->enroll, body.ptr, body.len, peer,
 		    &resp);
 	else
