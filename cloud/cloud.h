@@ -15,6 +15,7 @@ int cmd_token(int argc, char **argv);
 int cmd_connector(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 /* Exit statuses shared by the subcommands. */
 #define EXIT_OK		0

@@ -44,6 +44,7 @@ struct cloud {
 	struct publish		*publish;
 	struct ingress		*ingress;
 	struct event		*sig_term, *sig_int, *sig_hup, *watch, *crl_timer;
+	struct event		*status_timer, *drain_timer, *drain_check;
 	int64_t			 data_version;
 	bool			 stopping;
 };
@@ -76,6 +77,33 @@ void router_accept(struct router *r, struct bufferevent *bev, X509 *cert,
 void router_sweep_revoked(struct router *r);
 /* Stops taking streams and closes every tunnel (shutdown). */
 void router_shutdown(struct router *r, const char *why);
+/* Stops taking streams; tunnels close when their streams are done. */
+void router_goaway(struct router *r, const char *why);
+/* Tunnels open now. */
+size_t router_tunnels(const struct router *r);
+
+/* One tunnel as status reports see it. */
+struct router_tunnel {
+	const char		*connector;
+	const char		*site;
+	const char		*peer;
+	const char		*version;	/* "" when not known yet */
+	int			 expected;	/* tunnels it keeps, 0 unknown */
+	struct tunnel_stats	 stats;
+};
+typedef void router_tunnel_fn(void *arg, const struct router_tunnel *ti);
+void router_foreach(struct router *r, router_tunnel_fn *fn, void *arg);
+
+/* cloud/status.c: DATA_DIR/status.json, rewritten every second. */
+int status_start(struct cloud *c, char *err, size_t errlen);
+void status_write(struct cloud *c);
+/* Removes the file at a clean exit: "status" then says it is not running. */
+void status_remove(struct cloud *c);
+
+/* Stop accepting new connections (at shutdown). */
+void front_stop(struct front *f);
+void publish_stop(struct publish *p);
+void ingress_stop(struct ingress *in);
 
 /*
  * A stream to host:port inside site through one of its connectors,

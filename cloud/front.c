@@ -485,3 +485,10 @@ front_free(struct front *f)
 		relay_free(f->relays);
 	free(f);
 }
+
+void
+front_stop(struct front *f)
+{
+	if (f != NULL && f->lev != NULL)
+		evconnlistener_disable(f->lev);
+}

@@ -371,3 +371,10 @@ ingress_free(struct ingress *in)
 		evconnlistener_free(in->lev);
 	free(in);
 }
+
+void
+ingress_stop(struct ingress *in)
+{
+	if (in != NULL && in->lev != NULL)
+		evconnlistener_disable(in->lev);
+}

@@ -33,6 +33,8 @@ usage(FILE *fp)
 "  connector   list or revoke enrolled connectors\n"
 "  key         create, list or revoke API keys (ingress proxy, API)\n"
 "  run         run the cloud service\n"
+"  status      the connectors of every site as the running service sees\n"
+"              them: online, degraded, offline; tunnels, streams, RTT\n"
 "  help        this text; \"uplink-cloud COMMAND --help\" for a command\n"
 "  version     print the version\n"
 "\n"
@@ -68,6 +70,8 @@ main(int argc, char **argv)
 		return cmd_token(argc - 1, argv + 1);
 	if (strcmp(cmd, "connector") == 0)
 		return cmd_connector(argc - 1, argv + 1);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "key") == 0)
 		return cmd_key(argc - 1, argv + 1);
 	if (strcmp(cmd, "run") == 0)

@@ -153,3 +153,12 @@ publish_free(struct publish *p)
 	free(p->svc);
 	free(p);
 }
+
+void
+publish_stop(struct publish *p)
+{
+	size_t	 i;
+
+	for (i = 0; p != NULL && i < p->nsvc; i++)
+		evconnlistener_disable(p->svc[i].lev);
+}

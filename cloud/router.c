@@ -3,9 +3,12 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <limits.h>
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+
+#include <jansson.h>
 
 #include "daemon.h"
 #include "error.h"
@@ -36,6 +39,8 @@ struct rt_tunnel {
 	char			 peer[64];
 	long			 since;
 	unsigned		 picked;
+	int			 expected;	/* tunnels the connector keeps, 0 unknown */
+	char			 version[32];	/* from GET /v1/info, "" unknown */
 };
 
 struct router_conn {
@@ -49,6 +54,11 @@ struct router_conn {
 	struct tunnel_stream	*s;
 	struct tunnel		*tried[ROUTER_ATTEMPTS];
 	int			 attempts;
+	char			 failed[ROUTER_ATTEMPTS][STORE_ID_MAX + 1];
+	int			 nfailed;	/* connectors that answered 502/504 */
+	int			 last_status;	/* their last answer, to pass on */
+	char			 last_code[32];
+	char			 last_reason[256];
 	struct event		*ev;		/* reports a failure later */
 	int			 status;
 	char			 code[32];
@@ -188,6 +198,32 @@ tunnel_owner(struct router *r, X509 *cert, struct store_cert_owner *owner,
 	return 0;
 }
 
+/* The connector's GET /v1/info answer: its version and tunnel count. */
+static void
+rt_info_cb(void *arg, struct tunnel *t, int status, const char *body)
+{
+	struct rt_tunnel	*rt = arg;
+	json_t			*j;
+	const char		*v;
+	char			 err[256];
+
+	if (status != 200) {
+		log_info("%s: connector %s did not say what it is (%d)",
+		    tunnel_name(t), rt->connector, status);
+		return;
+	}
+	j = json_loads(body, 0, NULL);
+	v = json_string_value(json_object_get(j, "version"));
+	if (v != NULL && strlen(v) < sizeof(rt->version))
+		snprintf(rt->version, sizeof(rt->version), "%s", v);
+	rt->expected = (int)json_integer_value(json_object_get(j, "tunnels"));
+	json_decref(j);
+	if (rt->version[0] != '\0' && store_connector_touch(rt->r->c->dd.st,
+	    rt->connector, time(NULL), rt->version, err, sizeof(err)) != 0)
+		log_warnx("%s: cannot record connector %s: %s", tunnel_name(t),
+		    rt->connector, err);
+}
+
 void
 router_accept(struct router *r, struct bufferevent *bev, X509 *cert,
     const char *peer)
@@ -231,6 +267,7 @@ router_accept(struct router *r, struct bufferevent *bev, X509 *cert,
 	    err, sizeof(err)) != 0)
 		log_warnx("%s: cannot record that connector %s was seen: %s",
 		    name, rt->connector, err);
+	tunnel_request_info(rt->t, rt_info_cb, rt);
 }
 
 void
@@ -249,6 +286,44 @@ router_sweep_revoked(struct router *r)
 		    "again with a new token", rt->connector);
 		log_info("%s: closing: %s", tunnel_name(rt->t), why);
 		tunnel_shutdown(rt->t, why);
+	}
+}
+
+void
+router_goaway(struct router *r, const char *why)
+{
+	struct rt_tunnel	*rt;
+
+	r->stopping = true;
+	for (rt = r->tunnels; rt != NULL; rt = rt->next)
+		tunnel_goaway(rt->t, why);
+}
+
+size_t
+router_tunnels(const struct router *r)
+{
+	const struct rt_tunnel	*rt;
+	size_t			 n = 0;
+
+	for (rt = r->tunnels; rt != NULL; rt = rt->next)
+		n++;
+	return n;
+}
+
+void
+router_foreach(struct router *r, router_tunnel_fn *fn, void *arg)
+{
+	struct rt_tunnel	*rt;
+	struct router_tunnel	 ti;
+
+	for (rt = r->tunnels; rt != NULL; rt = rt->next) {
+		ti.connector = rt->connector;
+		ti.site = rt->site;
+		ti.peer = rt->peer;
+		ti.version = rt->version;
+		ti.expected = rt->expected;
+		tunnel_stats(rt->t, &ti.stats);
+		fn(arg, &ti);
 	}
 }
 
@@ -275,24 +350,79 @@ conn_tried(const struct router_conn *rc, const struct tunnel *t)
 	return false;
 }
 
+static bool
+conn_excluded(const struct router_conn *rc, const struct rt_tunnel *rt)
+{
+	int	 i;
+
+	if (conn_tried(rc, rt->t))
+		return true;
+	for (i = 0; i < rc->nfailed; i++)
+		if (strcmp(rc->failed[i], rt->connector) == 0)
+			return true;
+	return false;
+}
+
+/* Open streams over every tunnel of rt's connector. */
+static uint32_t
+connector_streams(const struct router *r, const struct rt_tunnel *rt)
+{
+	const struct rt_tunnel	*o;
+	struct tunnel_stats	 st;
+	uint32_t		 n = 0;
+
+	for (o = r->tunnels; o != NULL; o = o->next) {
+		if (strcmp(o->connector, rt->connector) != 0)
+			continue;
+		tunnel_stats(o->t, &st);
+		n += st.streams;
+	}
+	return n;
+}
+
+/* Whether a is the better choice: fewer streams, then lower RTT. */
+static bool
+pick_better(const struct rt_tunnel *a, uint32_t acs, const struct rt_tunnel *b,
+    uint32_t bcs)
+{
+	struct tunnel_stats	 as, bs;
+	long			 art, brt;
+
+	if (acs != bcs)
+		return acs < bcs;
+	tunnel_stats(a->t, &as);
+	tunnel_stats(b->t, &bs);
+	art = as.rtt_ms < 0 ? LONG_MAX : as.rtt_ms;
+	brt = bs.rtt_ms < 0 ? LONG_MAX : bs.rtt_ms;
+	if (art != brt)
+		return art < brt;
+	if (as.streams != bs.streams)
+		return as.streams < bs.streams;
+	return a->picked < b->picked;
+}
+
+/*
+ * The tunnel for a new stream: of the connector with the fewest open
+ * streams among those with a usable tunnel (ties: lowest round-trip time),
+ * its least loaded tunnel.
+ */
 static struct rt_tunnel *
 router_pick(struct router *r, struct router_conn *rc, unsigned *seen)
 {
 	struct rt_tunnel	*rt, *best = NULL;
-	struct tunnel_stats	 st, bst;
+	uint32_t		 cs, bcs = 0;
 
 	*seen = 0;
 	for (rt = r->tunnels; rt != NULL; rt = rt->next) {
 		if (strcasecmp(rt->site, rc->site) != 0)
 			continue;
 		(*seen)++;
-		if (!tunnel_usable(rt->t) || conn_tried(rc, rt->t))
+		if (!tunnel_usable(rt->t) || conn_excluded(rc, rt))
 			continue;
-		tunnel_stats(rt->t, &st);
-		if (best == NULL || st.streams < bst.streams ||
-		    (st.streams == bst.streams && rt->picked < best->picked)) {
+		cs = connector_streams(r, rt);
+		if (best == NULL || pick_better(rt, cs, best, bcs)) {
 			best = rt;
-			bst = st;
+			bcs = cs;
 		}
 	}
 	if (best != NULL)
@@ -345,6 +475,32 @@ conn_fail(struct router_conn *rc, int status, const char *code,
 
 static void conn_try(struct router_conn *rc);
 
+/* Which connector a tunnel belongs to. */
+static const char *
+tunnel_connector(struct router *r, const struct tunnel *t)
+{
+	struct rt_tunnel	*rt;
+
+	for (rt = r->tunnels; rt != NULL; rt = rt->next)
+		if (rt->t == t)
+			return rt->connector;
+	return NULL;
+}
+
+/*
+ * Whether a failed open is worth another connector: nothing was relayed
+ * yet, and either the tunnel went away without answering or the connector
+ * could not reach the target (another one may). Refusals by policy (403)
+ * and our own timeout are final.
+ */
+static bool
+conn_retryable(int status, const char *code)
+{
+	if (status == 0)
+		return strcmp(code, "timeout") != 0;
+	return status == 502 || status == 504;
+}
+
 static void
 conn_answer_cb(void *arg, struct tunnel_stream *s, int status,
     const char *code, const char *reason)
@@ -352,12 +508,23 @@ conn_answer_cb(void *arg, struct tunnel_stream *s, int status,
 	struct router_conn	*rc = arg;
 	router_conn_cb		*cb = rc->cb;
 	void			*cbarg = rc->arg;
+	const char		*conn;
 
 	rc->s = NULL;
-	if (status == 0 && strcmp(code, "timeout") != 0 &&
-	    rc->attempts < ROUTER_ATTEMPTS && !rc->r->stopping) {
-		log_info("%s %s:%u: %s; trying another tunnel",
-		    tunnel_stream_name(s), rc->host, rc->port, reason);
+	if (conn_retryable(status, code) && rc->attempts < ROUTER_ATTEMPTS &&
+	    !rc->r->stopping) {
+		conn = tunnel_connector(rc->r, rc->tried[rc->attempts - 1]);
+		if (status != 0 && conn != NULL) {
+			snprintf(rc->failed[rc->nfailed++], sizeof(rc->failed[0]),
+			    "%s", conn);
+			rc->last_status = status;
+			snprintf(rc->last_code, sizeof(rc->last_code), "%s", code);
+			snprintf(rc->last_reason, sizeof(rc->last_reason), "%s",
+			    reason);
+		}
+		log_info("%s %s:%u: %s; trying another %s",
+		    tunnel_stream_name(s), rc->host, rc->port, reason,
+		    status != 0 ? "connector" : "tunnel");
 		conn_try(rc);
 		return;
 	}
@@ -377,11 +544,19 @@ conn_try(struct router_conn *rc)
 	char			 why[256];
 
 	if (rc->attempts >= ROUTER_ATTEMPTS) {
-		conn_fail(rc, 502, "no-answer", "no tunnel of the site could "
-		    "take the stream");
+		if (rc->last_status != 0)
+			conn_fail(rc, rc->last_status, rc->last_code,
+			    rc->last_reason);
+		else
+			conn_fail(rc, 502, "no-answer", "no tunnel of the site "
+			    "could take the stream");
 		return;
 	}
 	rt = router_pick(rc->r, rc, &seen);
+	if (rt == NULL && rc->last_status != 0) {
+		conn_fail(rc, rc->last_status, rc->last_code, rc->last_reason);
+		return;
+	}
 	if (rt == NULL) {
 		if (seen == 0)
 			snprintf(why, sizeof(why), "site %s has no connector "

@@ -78,20 +78,63 @@ cloud_listen(struct cloud *c, const struct hostport *hp, evconnlistener_cb cb,
 }
 
 static void
+drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cloud	*c = arg;
+
+	(void)fd;
+	(void)what;
+	log_warnx("stopping: %zu tunnel%s still busy after %lld s; closing "
+	    "them", router_tunnels(c->router),
+	    router_tunnels(c->router) == 1 ? "" : "s",
+	    (long long)c->cfg.drain_timeout);
+	event_base_loopexit(c->base, NULL);
+}
+
+/* Exits once every tunnel has finished its streams and closed. */
+static void
+drain_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cloud	*c = arg;
+
+	(void)fd;
+	(void)what;
+	if (router_tunnels(c->router) == 0) {
+		log_info("stopping: every tunnel is closed");
+		event_base_loopexit(c->base, NULL);
+	}
+}
+
+/*
+ * SIGTERM: stop accepting, tell every connector to go away and come back
+ * in a moment (GOAWAY "retry-after"), let open streams finish within
+ * drain_timeout, then exit. A second signal exits at once.
+ */
+static void
 stop_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct cloud	*c = arg;
-	struct timeval	 tv = { 1, 0 };
+	struct timeval	 tv = { c->cfg.drain_timeout, 0 };
+	struct timeval	 check = { 0, 100 * 1000 };
 
 	(void)what;
 	if (c->stopping) {
+		log_info("%s again: exiting now", strsignal(sig));
 		event_base_loopbreak(c->base);
 		return;
 	}
-	log_info("%s: stopping", strsignal(sig));
+	log_info("%s: stopping; open streams have %lld s to finish",
+	    strsignal(sig), (long long)c->cfg.drain_timeout);
 	c->stopping = true;
-	router_shutdown(c->router, "the cloud is shutting down");
-	event_base_loopexit(c->base, &tv);
+	front_stop(c->front);
+	publish_stop(c->publish);
+	ingress_stop(c->ingress);
+	router_goaway(c->router, "the cloud is shutting down; retry-after=1");
+	c->drain_timer = evtimer_new(c->base, drain_timeout_cb, c);
+	evtimer_add(c->drain_timer, &tv);
+	c->drain_check = event_new(c->base, -1, EV_PERSIST, drain_check_cb, c);
+	event_add(c->drain_check, &check);
+	status_write(c);
 }
 
 static void
@@ -123,6 +166,8 @@ cloud_limits(struct cloud *c)
 	c->lim.stream_buffer = c->cfg.stream_buffer;
 	c->lim.header_bytes = c->cfg.header_bytes;
 	c->lim.pending_connects = c->cfg.pending_connects;
+	c->lim.ping_interval_ms = (int)c->cfg.ping_interval * 1000;
+	c->lim.ping_misses = (int)c->cfg.ping_misses;
 }
 
 static int
@@ -143,7 +188,8 @@ cloud_start(struct cloud *c, char *err, size_t errlen)
 	    publish_start(c, err, errlen) != 0 ||
 	    ingress_start(c, err, errlen) != 0)
 		return -1;
-	if (store_data_version(c->dd.st, &c->data_version, err, errlen) != 0)
+	if (store_data_version(c->dd.st, &c->data_version, err, errlen) != 0 ||
+	    status_start(c, err, errlen) != 0)
 		return -1;
 	c->watch = event_new(c->base, -1, EV_PERSIST, watch_cb, c);
 	event_add(c->watch, &tv);
@@ -170,6 +216,12 @@ cloud_stop(struct cloud *c)
 		event_free(c->watch);
 	if (c->crl_timer != NULL)
 		event_free(c->crl_timer);
+	if (c->status_timer != NULL)
+		event_free(c->status_timer);
+	if (c->drain_timer != NULL)
+		event_free(c->drain_timer);
+	if (c->drain_check != NULL)
+		event_free(c->drain_check);
 	if (c->sig_term != NULL)
 		event_free(c->sig_term);
 	if (c->sig_int != NULL)
@@ -280,6 +332,7 @@ cmd_run(int argc, char **argv)
 	    c.dd.crl_url : "no HTTP listener", c.cfg.npublish,
 	    c.cfg.npublish == 1 ? "" : "s");
 	event_base_dispatch(c.base);
+	status_remove(&c);
 	log_info("stopped");
 	cloud_stop(&c);
 	return EXIT_OK;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/dns.h>
 #include <event2/event.h>
@@ -12,6 +13,7 @@
 #include "access.h"
 #include "bypass.h"
 #include "connector.h"
+#include "hostport.h"
 #include "log.h"
 #include "renew.h"
 #include "service.h"
@@ -268,6 +270,21 @@ renew_timer_cb(evutil_socket_t fd, short what, void *arg)
 		renew_check(r);
 }
 
+/* What the cloud learns with GET /v1/info on a tunnel. */
+static void
+service_info(struct service *svc)
+{
+	char	 host[256];
+
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(svc->info, sizeof(svc->info), "{\"version\":\"%s\","
+	    "\"tunnels\":%d,\"pid\":%ld,\"host\":\"%.64s\"}", UPLINK_VERSION,
+	    svc->cfg->c.tunnels, (long)getpid(), host_name_valid(host) ? host :
+	    "unknown");
+}
+
 static int
 run_start(struct run *r, char *err, size_t errlen)
 {
@@ -289,6 +306,8 @@ run_start(struct run *r, char *err, size_t errlen)
 	}
 	tunnel_limits_default(&svc->lim);
 	svc->lim.stream_buffer = svc->cfg->c.stream_buffer;
+	svc->lim.ping_interval_ms = (int)svc->cfg->c.ping_interval * 1000;
+	svc->lim.ping_misses = svc->cfg->c.ping_misses;
 	r->sig_term = evsignal_new(svc->base, SIGTERM, stop_cb, r);
 	r->sig_int = evsignal_new(svc->base, SIGINT, stop_cb, r);
 	r->sig_hup = evsignal_new(svc->base, SIGHUP, reload_cb, r);
@@ -297,6 +316,7 @@ run_start(struct run *r, char *err, size_t errlen)
 	event_add(r->sig_int, NULL);
 	event_add(r->sig_hup, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	service_info(svc);
 	tunnels_start(svc);
 	renew_check(r);
 	return 0;

@@ -38,6 +38,7 @@ struct service {
 	struct sconn		*conns;
 	bool			 draining;
 	unsigned		 seq;
+	char			 info[512];	/* JSON for GET /v1/info */
 	struct event		*drain_timer;
 };
 

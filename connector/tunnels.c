@@ -19,14 +19,19 @@
  * through the route decision (the proxy unless the cloud's name is in the
  * bypass list), verifying the cloud against the CA saved at enrollment and
  * showing the connector's certificate. A slot that loses its tunnel, or
- * cannot open one, tries again after a delay that doubles from 1 s to
- * 60 s, with jitter so that connectors do not return in step.
+ * cannot open one, tries again after a random delay ("full jitter": uniform
+ * between zero and a ceiling that doubles from 1 s to 60 s with each
+ * failure and starts over once a tunnel stayed up a minute), so that
+ * connectors coming back after an outage spread out instead of arriving
+ * together. A GOAWAY saying "retry-after=N" overrides that: the slot waits
+ * between N and 2N seconds.
  */
 
 #define SLOT_TLS_MS		15000
 #define SLOT_BACKOFF_MIN_MS	1000
 #define SLOT_BACKOFF_MAX_MS	60000
-#define SLOT_STABLE_MS		10000
+#define SLOT_STABLE_MS		60000
+#define SLOT_HINT_MAX_S		3600
 
 enum slot_state {
 	SLOT_IDLE,
@@ -47,7 +52,8 @@ struct slot {
 	struct tls_verify	 v;
 	struct tunnel		*t;
 	struct event		*timer;
-	int			 backoff_ms;
+	int			 backoff_ms;	/* the current ceiling */
+	int			 hint_s;	/* retry-after from a GOAWAY */
 	long			 up_since;
 	char			 via[300];
 	char			 goaway[256];
@@ -92,11 +98,16 @@ slot_retry(struct slot *sl)
 		service_check_done(sl->svc);
 		return;
 	}
-	ms = sl->backoff_ms;
-	ms += (int)randombytes_uniform((uint32_t)ms / 5 + 1) - ms / 10;
+	if (sl->hint_s > 0) {
+		ms = sl->hint_s * 1000 +
+		    (int)randombytes_uniform((uint32_t)sl->hint_s * 1000);
+		sl->hint_s = 0;
+	} else
+		ms = (int)randombytes_uniform((uint32_t)sl->backoff_ms + 1);
 	sl->backoff_ms *= 2;
 	if (sl->backoff_ms > SLOT_BACKOFF_MAX_MS)
 		sl->backoff_ms = SLOT_BACKOFF_MAX_MS;
+	log_debug("tunnel %d: next attempt in %d ms", sl->idx, ms);
 	sl->state = SLOT_WAIT;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
@@ -127,8 +138,17 @@ slot_tunnel_goaway(void *arg, struct tunnel *t, const char *why)
 	struct slot	*sl = arg;
 
 	(void)t;
+	const char	*p;
+	long		 n;
+
 	snprintf(sl->goaway, sizeof(sl->goaway), "%s", why[0] ? why :
 	    "going away");
+	p = strstr(why, "retry-after=");
+	if (p != NULL) {
+		n = strtol(p + 12, NULL, 10);
+		if (n > 0)
+			sl->hint_s = n > SLOT_HINT_MAX_S ? SLOT_HINT_MAX_S : (int)n;
+	}
 }
 
 static void
@@ -162,6 +182,8 @@ slot_up(struct slot *sl)
 	sl->cfg = NULL;
 	sl->t = tunnel_new(svc->base, bev, TUNNEL_CONNECTOR, &svc->lim,
 	    &cb, sl, name);
+	if (sl->t != NULL)
+		tunnel_set_info(sl->t, svc->info);
 	sl->state = SLOT_UP;
 	sl->up_since = dial_now_ms();
 	if (sl->t == NULL)

@@ -96,6 +96,8 @@ static const struct cloudconf_key cloudconf_keys[] = {
 	    "/etc/uplink/key.pem" },
 	{ SEC_CLOUD, "cert_lifetime", K_DURATION, CFG(cert_lifetime), NO_FLAG,
 	    30, 365 * 86400, "30s to 365d", "30d" },
+	{ SEC_CLOUD, "drain_timeout", K_DURATION, CFG(drain_timeout), NO_FLAG,
+	    1, 3600, "1s to 1h", "30s" },
 	{ SEC_INGRESS, "listen", K_LISTEN, CFG(ingress_listen),
 	    CFG(ingress_enabled), 0, 0, NULL, "127.0.0.1:3128" },
 	{ SEC_LIMITS, "streams_per_tunnel", K_COUNT, CFG(streams_per_tunnel),
@@ -106,6 +108,10 @@ static const struct cloudconf_key cloudconf_keys[] = {
 	    1024, 64 * 1024, "1k to 64k", "16k" },
 	{ SEC_LIMITS, "pending_connects", K_COUNT, CFG(pending_connects),
 	    NO_FLAG, 1, 100000, "1 to 100000", "1000" },
+	{ SEC_LIMITS, "ping_interval", K_DURATION, CFG(ping_interval), NO_FLAG,
+	    1, 300, "1s to 5m", "10s" },
+	{ SEC_LIMITS, "ping_misses", K_COUNT, CFG(ping_misses), NO_FLAG, 1, 10,
+	    "1 to 10", "3" },
 	{ SEC_LOG, "level", K_LEVEL, CFG(log_level), NO_FLAG, 0, 0, NULL,
 	    "info" },
 	{ SEC_PUBLISH, "listen", K_LISTEN, PUB(listen), NO_FLAG, 0, 0, NULL,
@@ -211,6 +217,9 @@ cloudconf_defaults(struct cloud_config *cfg)
 	cfg->ingress_enabled = true;
 	cloudconf_hostport(&cfg->ingress_listen, "127.0.0.1", HOST_IPV4, 3128);
 	cfg->cert_lifetime = 30 * 86400;
+	cfg->drain_timeout = 30;
+	cfg->ping_interval = 10;
+	cfg->ping_misses = 3;
 	cfg->streams_per_tunnel = 10000;
 	cfg->stream_buffer = 256 * 1024;
 	cfg->header_bytes = 16 * 1024;

@@ -46,6 +46,8 @@ enum config_once {
 	ONCE_VIA_PROXY,
 	ONCE_DRAIN,
 	ONCE_STREAMBUF,
+	ONCE_PING_INTERVAL,
+	ONCE_PING_MISSES,
 	ONCE_MAX,
 };
 
@@ -360,6 +362,41 @@ config_access_key(struct config_parse *cp, const char *name, const char *value)
 	return 1;
 }
 
+/* [run] ping_interval and ping_misses: when a tunnel counts as dead. */
+static int
+config_run_health(struct config_parse *cp, const char *name,
+    const char *value)
+{
+	struct connector_config	*cfg = cp->cfg;
+	char			 why[512];
+	long long		 n;
+	char			*end;
+
+	if (strcasecmp(name, "ping_interval") == 0) {
+		if (!config_once(cp, ONCE_PING_INTERVAL, "run", "ping_interval"))
+			return 0;
+		if (duration_parse(value, "[run] ping_interval",
+		    &cfg->ping_interval, why, sizeof(why)) != UPLINK_OK)
+			return config_fail(cp, "%s", why);
+		if (cfg->ping_interval > 300)
+			return config_fail(cp, "[run] ping_interval \"%s\": "
+			    "give 1s to 5m", value);
+		return 1;
+	}
+	if (strcasecmp(name, "ping_misses") == 0) {
+		if (!config_once(cp, ONCE_PING_MISSES, "run", "ping_misses"))
+			return 0;
+		n = strtoll(value, &end, 10);
+		if (*value == '\0' || *end != '\0' || n < 1 || n > 10)
+			return config_fail(cp, "[run] ping_misses \"%s\": give a "
+			    "whole number from 1 to 10", value);
+		cfg->ping_misses = (int)n;
+		return 1;
+	}
+	return config_fail(cp, "unknown key \"%s\" in [run] (known: "
+	    "drain_timeout, stream_buffer, ping_interval, ping_misses)", name);
+}
+
 static int
 config_run_key(struct config_parse *cp, const char *name, const char *value)
 {
@@ -389,8 +426,7 @@ config_run_key(struct config_parse *cp, const char *name, const char *value)
 			    "give 16k to 16m", value);
 		return 1;
 	}
-	return config_fail(cp, "unknown key \"%s\" in [run] (known: "
-	    "drain_timeout, stream_buffer)", name);
+	return config_run_health(cp, name, value);
 }
 
 static int
@@ -497,6 +533,8 @@ config_defaults(struct connector_config *cfg, const char *path)
 	cfg->tunnels = CONFIG_TUNNELS_DEFAULT;
 	cfg->drain_timeout = CONFIG_DRAIN_DEFAULT;
 	cfg->stream_buffer = CONFIG_STREAMBUF_DEFAULT;
+	cfg->ping_interval = 10;
+	cfg->ping_misses = 3;
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 }
 

@@ -29,6 +29,8 @@
  *   [run]
  *   drain_timeout = 30s
  *   stream_buffer = 256k
+ *   ping_interval = 10s        (health PING; 1s..5m)
+ *   ping_misses = 3            (unanswered in a row: reconnect)
  *   [log]
  *   level = info
  *
@@ -78,6 +80,8 @@ struct connector_config {
 	/* [run] */
 	int64_t			 drain_timeout;	/* s, 1..3600, default 30 */
 	size_t			 stream_buffer;	/* 16k..16m, default 256k */
+	int64_t			 ping_interval;	/* seconds, 1..300, default 10 */
+	int			 ping_misses;	/* 1..10, default 3 */
 };
 
 /*

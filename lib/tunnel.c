@@ -48,9 +48,13 @@ struct tunnel_stream {
 	uint64_t		 up, down;	/* to the peer, from the peer */
 	long			 started;
 	bool			 requested, answered, bound, closed, deferred;
+	bool			 info;		/* GET /v1/info, not a CONNECT */
+	tunnel_info_cb		*info_cb;
+	struct evbuffer		*reply;		/* connector: info body to send */
 	bool			 local_eof, remote_eof, shut_wr;
 	int			 status;
 	char			 method[16];
+	char			 path[32];
 	char			 authority[TUNNEL_HOST_MAX + 8];
 	char			 code[32];
 	char			 reason[TUNNEL_REASON_MAX + 1];
@@ -69,6 +73,8 @@ struct tunnel {
 	struct tunnel_stream	*streams;
 	bool			 dead, draining, goaway_sent, notify;
 	long			 last_recv, rtt_ms;
+	int			 pings_out;	/* sent, not yet answered */
+	char			*info;		/* connector: GET /v1/info body */
 	uint32_t		 nstreams, npending;
 	uint64_t		 total, bytes_in, bytes_out;
 	char			 name[24];
@@ -87,8 +93,8 @@ tunnel_limits_default(struct tunnel_limits *lim)
 	lim->header_bytes = 16 * 1024;
 	lim->pending_connects = 1000;
 	lim->conn_window = 16 * 1024 * 1024;
-	lim->ping_interval_ms = 15000;
-	lim->idle_timeout_ms = 45000;
+	lim->ping_interval_ms = 10000;
+	lim->ping_misses = 3;
 	lim->connect_timeout_ms = 30000;
 }
 
@@ -173,7 +179,24 @@ stream_free(struct tunnel_stream *s)
 		bufferevent_free(s->bev);
 	if (s->early != NULL)
 		evbuffer_free(s->early);
+	if (s->reply != NULL)
+		evbuffer_free(s->reply);
 	free(s);
+}
+
+/*
+ * Closes the local socket with a TCP reset (SO_LINGER 0), so the program at
+ * the other end learns that its connection broke instead of reading an
+ * ordinary end of data.
+ */
+static void
+stream_reset_local(struct tunnel_stream *s)
+{
+	struct linger	 l = { 1, 0 };
+
+	if (s->bev != NULL)
+		setsockopt(bufferevent_getfd(s->bev), SOL_SOCKET, SO_LINGER, &l,
+		    sizeof(l));
 }
 
 /* Ends a stream before its time: reset it towards the peer, close locally. */
@@ -182,6 +205,8 @@ stream_abort(struct tunnel_stream *s, uint32_t h2err)
 {
 	struct tunnel	*t = s->t;
 
+	if (h2err != NGHTTP2_NO_ERROR)
+		stream_reset_local(s);
 	if (!s->closed && t->h2 != NULL) {
 		nghttp2_submit_rst_stream(t->h2, NGHTTP2_FLAG_NONE, s->id, h2err);
 		tunnel_schedule_send(t);
@@ -486,6 +511,8 @@ h2_header(nghttp2_session *h2, const nghttp2_frame *frame,
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	if (name_is(name, namelen, ":method"))
 		copy_value(s->method, sizeof(s->method), value, valuelen);
+	else if (name_is(name, namelen, ":path"))
+		copy_value(s->path, sizeof(s->path), value, valuelen);
 	else if (name_is(name, namelen, ":authority"))
 		copy_value(s->authority, sizeof(s->authority), value, valuelen);
 	else if (name_is(name, namelen, ":status"))
@@ -499,13 +526,59 @@ h2_header(nghttp2_session *h2, const nghttp2_frame *frame,
 	return 0;
 }
 
-/* Connector: a complete CONNECT request. */
+static ssize_t
+h2_reply_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
+    uint32_t *flags, nghttp2_data_source *src, void *arg)
+{
+	struct tunnel_stream	*s;
+	int			 n = 0;
+
+	(void)h2;
+	(void)src;
+	s = stream_get(arg, id);
+	if (s != NULL && s->reply != NULL)
+		n = evbuffer_remove(s->reply, buf, len);
+	if (s == NULL || s->reply == NULL ||
+	    evbuffer_get_length(s->reply) == 0)
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	return n < 0 ? 0 : n;
+}
+
+/* Connector: answers a GET with a JSON body from memory. */
+static void
+stream_reply(struct tunnel_stream *s, const char *status, const char *body)
+{
+	struct tunnel		*t = s->t;
+	nghttp2_data_provider	 prd = { .read_callback = h2_reply_read };
+	nghttp2_nv		 nv[2] = {
+		{ (uint8_t *)":status", (uint8_t *)status, 7, 3,
+		    NGHTTP2_NV_FLAG_NONE },
+		{ (uint8_t *)"content-type", (uint8_t *)"application/json", 12,
+		    16, NGHTTP2_NV_FLAG_NONE },
+	};
+
+	s->answered = true;
+	t->npending--;
+	s->reply = evbuffer_new();
+	evbuffer_add(s->reply, body, strlen(body));
+	nghttp2_submit_response(t->h2, s->id, nv, 2, &prd);
+	tunnel_schedule_send(t);
+}
+
+/* Connector: a complete request, a CONNECT or a GET of the info. */
 static void
 request_ready(struct tunnel *t, struct tunnel_stream *s)
 {
 	struct hostport	 hp;
 	char		 why[128];
 
+	if (strcmp(s->method, "GET") == 0) {
+		if (strcmp(s->path, "/v1/info") == 0)
+			stream_reply(s, "200", t->info != NULL ? t->info : "{}");
+		else
+			stream_reply(s, "404", "{\"error\":\"not-found\"}");
+		return;
+	}
 	if (strcmp(s->method, "CONNECT") != 0) {
 		tunnel_stream_refuse(s, 405, "method",
 		    "only CONNECT is served on a tunnel");
@@ -542,6 +615,8 @@ response_ready(struct tunnel *t, struct tunnel_stream *s)
 	t->npending--;
 	if (s->timer != NULL)
 		event_del(s->timer);
+	if (s->info)
+		return;		/* the body follows; see info_finish() */
 	if (s->status == 200) {
 		cb(s->arg, s, 200, NULL, NULL);
 		if (!s->bound)
@@ -579,6 +654,7 @@ h2_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *arg)
 			return 0;
 		memcpy(&sent, frame->ping.opaque_data, sizeof(sent));
 		t->rtt_ms = t->last_recv - (long)sent;
+		t->pings_out = 0;
 		return 0;
 	case NGHTTP2_GOAWAY:
 		t->draining = true;
@@ -634,6 +710,15 @@ h2_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
 		nghttp2_session_consume(h2, id, len);
 		return 0;
 	}
+	if (s->info) {
+		nghttp2_session_consume(h2, id, len);
+		if (s->early == NULL)
+			s->early = evbuffer_new();
+		if (evbuffer_get_length(s->early) + len > TUNNEL_INFO_MAX)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+		evbuffer_add(s->early, data, len);
+		return 0;
+	}
 	s->unconsumed += len;
 	s->down += len;
 	if (s->bev != NULL)
@@ -644,6 +729,25 @@ h2_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
 		evbuffer_add(s->early, data, len);
 	}
 	return 0;
+}
+
+/* Cloud: hands the info answer (or its failure, status 0) over. */
+static void
+info_finish(struct tunnel_stream *s, int status)
+{
+	tunnel_info_cb	*cb = s->info_cb;
+	char		*body;
+	size_t		 len = s->early != NULL ? evbuffer_get_length(s->early) : 0;
+
+	s->info_cb = NULL;
+	if (cb == NULL)
+		return;
+	body = xmalloc(len + 1);
+	if (len > 0)
+		evbuffer_remove(s->early, body, len);
+	body[len] = '\0';
+	cb(s->arg, s->t, status, body);
+	free(body);
 }
 
 static int
@@ -658,6 +762,11 @@ h2_stream_close(nghttp2_session *h2, int32_t id, uint32_t err, void *arg)
 	if (s == NULL)
 		return 0;
 	(void)h2;
+	if (s->info) {
+		info_finish(s, err == NGHTTP2_NO_ERROR ? s->status : 0);
+		stream_free(s);
+		return 0;
+	}
 	cb = s->cb;
 	stream_detach(s);
 	if (!s->answered || err != NGHTTP2_NO_ERROR) {
@@ -691,6 +800,11 @@ stream_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (s->info) {
+		info_finish(s, 0);
+		stream_abort(s, NGHTTP2_CANCEL);
+		return;
+	}
 	snprintf(why, sizeof(why), "no answer from the connector in %d ms",
 	    s->t->lim.connect_timeout_ms);
 	s->cb = NULL;
@@ -802,19 +916,20 @@ ping_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (t->dead)
 		return;
-	if ((long)now - t->last_recv > t->lim.idle_timeout_ms) {
-		tunnel_fail(t, "nothing received from the peer in %d s",
-		    t->lim.idle_timeout_ms / 1000);
+	if (t->pings_out >= t->lim.ping_misses) {
+		tunnel_fail(t, "declared dead: %d PINGs in a row unanswered "
+		    "(one every %d ms)", t->pings_out, t->lim.ping_interval_ms);
 		return;
 	}
+	t->pings_out++;
 	memcpy(opaque, &now, sizeof(opaque));
 	nghttp2_submit_ping(t->h2, NGHTTP2_FLAG_NONE, opaque);
 	tunnel_schedule_send(t);
 }
 
-/* Tears everything down; the one place a tunnel ends. */
+/* Ends every stream: unanswered ones hear why, sockets are reset. */
 static void
-tunnel_teardown(struct tunnel *t)
+tunnel_end_streams(struct tunnel *t)
 {
 	struct tunnel_stream	*s;
 	tunnel_stream_cb	*cb;
@@ -824,6 +939,8 @@ tunnel_teardown(struct tunnel *t)
 		cb = s->cb;
 		s->cb = NULL;
 		stream_detach(s);
+		info_finish(s, 0);
+		stream_reset_local(s);
 		if (cb != NULL && !s->answered)
 			cb(s->arg, s, 0, "tunnel-closed", t->why[0] ? t->why :
 			    "the tunnel closed");
@@ -831,8 +948,16 @@ tunnel_teardown(struct tunnel *t)
 			bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
 		stream_free(s);
 	}
+}
+
+/* Tears everything down; the one place a tunnel ends. */
+static void
+tunnel_teardown(struct tunnel *t)
+{
+	tunnel_end_streams(t);
 	nghttp2_session_del(t->h2);
 	t->h2 = NULL;
+	free(t->info);
 	event_free(t->send_ev);
 	event_free(t->ping_ev);
 	event_free(t->close_ev);
@@ -842,6 +967,11 @@ tunnel_teardown(struct tunnel *t)
 	free(t);
 }
 
+/*
+ * The streams end first, so that their owners hear of it while the
+ * tunnel's owner still knows the tunnel; then the owner hears that the
+ * tunnel is gone.
+ */
 static void
 close_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -849,6 +979,7 @@ close_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	tunnel_end_streams(t);
 	if (t->notify && t->cb.closed != NULL)
 		t->cb.closed(t->arg, t, t->why);
 	tunnel_teardown(t);
@@ -1024,6 +1155,65 @@ tunnel_drain(struct tunnel *t)
 	tunnel_schedule_send(t);
 	t->drain_ev = event_new(t->base, -1, 0, drain_cb, t);
 	event_add(t->drain_ev, &tv);
+}
+
+void
+tunnel_goaway(struct tunnel *t, const char *why)
+{
+	size_t	 len = strlen(why);
+
+	if (t->dead || t->goaway_sent)
+		return;
+	nghttp2_submit_goaway(t->h2, NGHTTP2_FLAG_NONE,
+	    nghttp2_session_get_last_proc_stream_id(t->h2), NGHTTP2_NO_ERROR,
+	    (const uint8_t *)why, len > 200 ? 200 : len);
+	t->goaway_sent = true;
+	t->draining = true;
+	snprintf(t->why, sizeof(t->why), "%s", why);
+	tunnel_schedule_send(t);
+}
+
+void
+tunnel_set_info(struct tunnel *t, const char *json)
+{
+	free(t->info);
+	t->info = xstrdup(json);
+}
+
+int
+tunnel_request_info(struct tunnel *t, tunnel_info_cb *cb, void *arg)
+{
+	struct tunnel_stream	*s;
+	nghttp2_nv		 nv[4] = {
+		{ (uint8_t *)":method", (uint8_t *)"GET", 7, 3, 0 },
+		{ (uint8_t *)":scheme", (uint8_t *)"https", 7, 5, 0 },
+		{ (uint8_t *)":path", (uint8_t *)"/v1/info", 5, 8, 0 },
+		{ (uint8_t *)":authority", (uint8_t *)"connector", 10, 9, 0 },
+	};
+	struct timeval		 tv;
+	int32_t			 id;
+
+	if (t->role != TUNNEL_CLOUD || t->dead)
+		return -1;
+	s = stream_new(t);
+	s->info = true;
+	s->info_cb = cb;
+	s->arg = arg;
+	snprintf(s->authority, sizeof(s->authority), "info");
+	id = nghttp2_submit_request(t->h2, NULL, nv, 4, NULL, s);
+	if (id < 0) {
+		s->info_cb = NULL;
+		stream_free(s);
+		return -1;
+	}
+	s->id = id;
+	snprintf(s->name, sizeof(s->name), "%s/s%d", t->name, (int)id);
+	s->timer = evtimer_new(t->base, stream_timeout_cb, s);
+	tv.tv_sec = t->lim.connect_timeout_ms / 1000;
+	tv.tv_usec = (t->lim.connect_timeout_ms % 1000) * 1000;
+	evtimer_add(s->timer, &tv);
+	tunnel_schedule_send(t);
+	return 0;
 }
 
 bool

@@ -37,8 +37,8 @@ struct tunnel_limits {
 	size_t		 header_bytes;		/* header list we accept (16 KiB) */
 	uint32_t	 pending_connects;	/* streams not yet answered (1,000) */
 	size_t		 conn_window;		/* connection receive window (16 MiB) */
-	int		 ping_interval_ms;	/* keepalive PING when quiet (15 s) */
-	int		 idle_timeout_ms;	/* nothing received: dead (45 s) */
+	int		 ping_interval_ms;	/* health PING (10 s) */
+	int		 ping_misses;		/* unanswered in a row: dead (3) */
 	int		 connect_timeout_ms;	/* a stream's answer (cloud, 30 s) */
 };
 
@@ -96,6 +96,29 @@ void tunnel_free(struct tunnel *t);
  * once the frame is out (within a second). The closed callback runs.
  */
 void tunnel_shutdown(struct tunnel *t, const char *why);
+
+/*
+ * Cloud only: graceful goodbye. Sends GOAWAY carrying why (a connector
+ * reads "retry-after=N" in it as when to come back), takes no new
+ * streams, and closes when the open ones are done (closed runs then).
+ */
+void tunnel_goaway(struct tunnel *t, const char *why);
+
+/*
+ * Connector only: the JSON a cloud gets for "GET /v1/info" on this tunnel
+ * (version, name, tunnels...). Copied; may be set again.
+ */
+void tunnel_set_info(struct tunnel *t, const char *json);
+
+/*
+ * Cloud only: asks the connector for its info. cb runs once with the HTTP
+ * status (0 when the stream failed) and the body (at most
+ * TUNNEL_INFO_MAX bytes, NUL-terminated).
+ */
+#define TUNNEL_INFO_MAX		(64 * 1024)
+typedef void tunnel_info_cb(void *arg, struct tunnel *t, int status,
+    const char *body);
+int tunnel_request_info(struct tunnel *t, tunnel_info_cb *cb, void *arg);
 
 /*
  * Connector only: graceful drain. Tells the cloud to open no more streams

@@ -87,7 +87,8 @@ static const struct file_row file_rows[] = {
 	{ "[cloud]\nlisten = x:1\n[oops]\n", "3: unknown section [oops] "
 	    "(known: [cloud], [ingress], [limits], [log], [publish NAME])" },
 	{ "[cloud]\nport = 443\n", "2: unknown key \"port\" in [cloud] (known: "
-	    "data_dir, listen, http_listen, cert, key, cert_lifetime)" },
+	    "data_dir, listen, http_listen, cert, key, cert_lifetime, "
+	    "drain_timeout)" },
 	{ "[limits]\nstreams = 5\n", "2: unknown key \"streams\" in [limits]" },
 	{ "[cloud]\nlisten = 0.0.0.0:1\nlisten = 0.0.0.0:2\n",
 	    "3: [cloud] listen is set twice (first on line 2); keep one" },
@@ -117,6 +118,12 @@ static const struct file_row file_rows[] = {
 	{ "[cloud]\ncert_lifetime = 29s\n", "2: [cloud] cert_lifetime = "
 	    "\"29s\" is out of range; use 30s to 365d" },
 	{ "[cloud]\ncert_lifetime = 30s\n", NULL },
+	{ "[cloud]\ndrain_timeout = 1s\n", NULL },
+	{ "[cloud]\ndrain_timeout = 2h\n", "2: [cloud] drain_timeout = "
+	    "\"2h\" is out of range; use 1s to 1h" },
+	{ "[limits]\nping_interval = 1s\nping_misses = 10\n", NULL },
+	{ "[limits]\nping_interval = 301s\n", "out of range; use 1s to 5m" },
+	{ "[limits]\nping_misses = 0\n", "out of range; use 1 to 10" },
 	{ "[cloud]\ncert_lifetime = 366d\n", "out of range; use 30s to 365d" },
 	{ "[cloud]\ncert_lifetime = 30x\n", "2: [cloud] cert_lifetime" },
 

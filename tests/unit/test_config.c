@@ -261,6 +261,12 @@ static const struct sect_row sect_rows[] = {
 	    ":2: [run] drain_timeout \"10x\": use a number with s, m, h or d"),
 	BAD("[run]\ndrain_timeout = 1h1s\n",
 	    ":2: [run] drain_timeout \"1h1s\": give 1s to 1h"),
+	BAD("[run]\nping_interval = 6m\n",
+	    ":2: [run] ping_interval \"6m\": give 1s to 5m"),
+	BAD("[run]\nping_misses = 0\n",
+	    ":2: [run] ping_misses \"0\": give a whole number from 1 to 10"),
+	BAD("[run]\nping_misses = 3x\n", ":2: [run] ping_misses \"3x\""),
+	BAD("[run]\nping_misses = 2\nping_misses = 2\n", ":3:"),
 	BAD("[run]\ndrain_timeout = 30s\ndrain_timeout = 40s\n",
 	    ":3: [run] drain_timeout is set twice (first on line 2)"),
 	BAD("[run]\nstream_buffer = 15k\n",
@@ -280,7 +286,7 @@ static const struct sect_row sect_rows[] = {
 	    ":2: [run] stream_buffer \"99999999999999999999k\" is too large"),
 	BAD("[run]\ntunnels = 2\n",
 	    ":2: unknown key \"tunnels\" in [run] (known: drain_timeout, "
-	    "stream_buffer)"),
+	    "stream_buffer, ping_interval, ping_misses)"),
 	BAD("tunnels = 2\n",
 	    ":1: \"tunnels\" is outside any section; put it under [cloud], "
 	    "[proxy], [access], [run] or [log]"),

@@ -1,0 +1,247 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "store.h"
+#include "xmalloc.h"
+
+/*
+ * The live state of every connector, written to DATA_DIR/status.json once
+ * a second for "uplink-cloud status" (and whatever monitoring reads it).
+ * A connector is online when all the tunnels it keeps are up, degraded
+ * when some are, draining when all that are up are going away, offline
+ * with none. A site with fewer than two serving connectors has no
+ * redundancy: one failure takes its services down.
+ */
+
+#define STATUS_FILE		"status.json"
+#define STATUS_EVERY_MS		1000
+
+struct status_conn {
+	struct store_connector	 sc;
+	char			 site[STORE_NAME_MAX + 1];
+	unsigned		 tunnels, draining;
+	int			 expected;
+	uint64_t		 streams, bytes_in, bytes_out;
+	long			 rtt_ms;
+	char			 version[32];
+	char			 peer[64];
+};
+
+struct status_list {
+	struct status_conn	*v;
+	size_t			 n, cap;
+};
+
+static int
+collect_cb(void *arg, const struct store_connector *c)
+{
+	struct status_list	*l = arg;
+
+	if (c->revoked_at != 0)
+		return 0;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	memset(&l->v[l->n], 0, sizeof(l->v[0]));
+	l->v[l->n].sc = *c;
+	l->v[l->n].rtt_ms = -1;
+	l->n++;
+	return 0;
+}
+
+static void
+live_cb(void *arg, const struct router_tunnel *ti)
+{
+	struct status_list	*l = arg;
+	struct status_conn	*sc;
+	size_t			 i;
+
+	for (i = 0; i < l->n; i++) {
+		sc = &l->v[i];
+		if (strcmp(sc->sc.id, ti->connector) != 0)
+			continue;
+		sc->tunnels++;
+		sc->draining += ti->stats.draining;
+		sc->streams += ti->stats.streams;
+		sc->bytes_in += ti->stats.bytes_in;
+		sc->bytes_out += ti->stats.bytes_out;
+		if (ti->stats.rtt_ms >= 0 && (sc->rtt_ms < 0 ||
+		    ti->stats.rtt_ms < sc->rtt_ms))
+			sc->rtt_ms = ti->stats.rtt_ms;
+		if (ti->expected > sc->expected)
+			sc->expected = ti->expected;
+		if (ti->version[0] != '\0')
+			snprintf(sc->version, sizeof(sc->version), "%s",
+			    ti->version);
+		snprintf(sc->peer, sizeof(sc->peer), "%s", ti->peer);
+		return;
+	}
+}
+
+static const char *
+conn_state(const struct status_conn *sc)
+{
+	if (sc->tunnels == 0)
+		return "offline";
+	if (sc->draining == sc->tunnels)
+		return "draining";
+	if (sc->expected > 0 && sc->tunnels - sc->draining <
+	    (unsigned)sc->expected)
+		return "degraded";
+	return "online";
+}
+
+static json_t *
+conn_json(const struct status_conn *sc, int64_t now)
+{
+	json_t	*j;
+
+	j = json_pack("{s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:I}",
+	    "id", sc->sc.id, "name", sc->sc.name, "state", conn_state(sc),
+	    "tunnels", (int)sc->tunnels, "tunnels_expected", sc->expected,
+	    "streams", (json_int_t)sc->streams,
+	    "bytes_in", (json_int_t)sc->bytes_in,
+	    "bytes_out", (json_int_t)sc->bytes_out);
+	json_object_set_new(j, "rtt_ms", sc->rtt_ms >= 0 ?
+	    json_integer(sc->rtt_ms) : json_null());
+	json_object_set_new(j, "last_seen", sc->tunnels > 0 ?
+	    json_integer(now) : sc->sc.last_seen ?
+	    json_integer(sc->sc.last_seen) : json_null());
+	json_object_set_new(j, "version", sc->version[0] ?
+	    json_string(sc->version) : sc->sc.version[0] ?
+	    json_string(sc->sc.version) : json_null());
+	json_object_set_new(j, "peer", sc->peer[0] ? json_string(sc->peer) :
+	    json_null());
+	return j;
+}
+
+/* The sites array, connectors grouped under the site they belong to. */
+static json_t *
+sites_json(struct status_list *l, int64_t now)
+{
+	json_t		*sites = json_array(), *site = NULL, *conns = NULL;
+	const char	*state;
+	int64_t		 cur = -1;
+	int		 online = 0;
+	size_t		 i;
+
+	for (i = 0; i < l->n; i++) {
+		if (l->v[i].sc.site_id != cur) {
+			if (site != NULL)
+				json_object_set_new(site, "redundancy",
+				    json_boolean(online >= 2));
+			cur = l->v[i].sc.site_id;
+			online = 0;
+			conns = json_array();
+			site = json_pack("{s:s, s:o}", "name", l->v[i].site,
+			    "connectors", conns);
+			json_array_append_new(sites, site);
+		}
+		state = conn_state(&l->v[i]);
+		if (strcmp(state, "online") == 0 ||
+		    strcmp(state, "degraded") == 0)
+			online++;
+		json_object_set_new(site, "online", json_integer(online));
+		json_array_append_new(conns, conn_json(&l->v[i], now));
+	}
+	if (site != NULL)
+		json_object_set_new(site, "redundancy", json_boolean(online >= 2));
+	return sites;
+}
+
+/*
+ * Replaces the file by rename, so readers never see half of it. No fsync:
+ * the file is rewritten every second and means nothing after a crash.
+ */
+static int
+status_replace(const char *path, const char *text)
+{
+	char	 tmp[DATADIR_PATH_MAX + 32];
+	FILE	*fp;
+	int	 rv;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fp = fopen(tmp, "w");
+	if (fp == NULL)
+		return -1;
+	rv = fputs(text, fp) < 0 ? -1 : 0;
+	if (fclose(fp) != 0)
+		rv = -1;
+	if (rv == 0)
+		rv = rename(tmp, path);
+	if (rv != 0)
+		unlink(tmp);
+	return rv;
+}
+
+void
+status_write(struct cloud *c)
+{
+	struct status_list	 l = { 0 };
+	json_t			*j;
+	char			*text, path[DATADIR_PATH_MAX + 16], err[256];
+	int64_t			 now = time(NULL);
+	size_t			 i;
+
+	if (store_connector_list(c->dd.st, 0, collect_cb, &l, err,
+	    sizeof(err)) != 0) {
+		log_warnx("status: %s", err);
+		free(l.v);
+		return;
+	}
+	for (i = 0; i < l.n; i++)
+		if (store_site_name(c->dd.st, l.v[i].sc.site_id, l.v[i].site,
+		    err, sizeof(err)) != 0)
+			snprintf(l.v[i].site, sizeof(l.v[i].site), "?");
+	router_foreach(c->router, live_cb, &l);
+	j = json_pack("{s:I, s:I, s:b, s:o}", "generated_at", (json_int_t)now,
+	    "pid", (json_int_t)getpid(), "stopping", c->stopping,
+	    "sites", sites_json(&l, now));
+	text = json_dumps(j, JSON_INDENT(1));
+	json_decref(j);
+	free(l.v);
+	datadir_path(&c->dd, STATUS_FILE, path, sizeof(path));
+	if (text == NULL || status_replace(path, text) != 0)
+		log_warnx("status: cannot write %s: %s", path, text ?
+		    strerror(errno) : "out of memory");
+	free(text);
+}
+
+static void
+status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	status_write(arg);
+}
+
+int
+status_start(struct cloud *c, char *err, size_t errlen)
+{
+	struct timeval	 tv = { 0, STATUS_EVERY_MS * 1000 };
+
+	(void)err;
+	(void)errlen;
+	c->status_timer = event_new(c->base, -1, EV_PERSIST, status_cb, c);
+	event_add(c->status_timer, &tv);
+	status_write(c);
+	return 0;
+}
+
+void
+status_remove(struct cloud *c)
+{
+	char	 path[DATADIR_PATH_MAX + 16];
+
+	datadir_path(&c->dd, STATUS_FILE, path, sizeof(path));
+	unlink(path);
+}
