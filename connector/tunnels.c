@@ -292,6 +292,7 @@ slot_connect(struct slot *sl)
 	sl->opts.routes = &sl->cfg->c.routes;
 	sl->opts.timeout_ms = 10000;
 	sl->opts.id = "tunnel";
+	sl->opts.spread = (unsigned)sl->idx - 1;	/* tunnels over addresses */
 	route_decide(&sl->cfg->c.routes, sl->opts.host, sl->opts.port, &r);
 	route_describe(&r, how, sizeof(how));
 	snprintf(sl->via, sizeof(sl->via), "%s:%u (%s)", sl->opts.host,

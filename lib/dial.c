@@ -302,6 +302,27 @@ dial_dns_answer(int result, struct evutil_addrinfo *res, void *arg)
 	dial_dns_done(result, res, d);
 }
 
+/* Rotates the list to start at element (spread mod length). */
+static struct evutil_addrinfo *
+dial_rotate(struct evutil_addrinfo *res, unsigned spread)
+{
+	struct evutil_addrinfo	*ai, *tail, *head;
+	unsigned		 n = 0, k;
+
+	for (ai = res; ai != NULL; ai = ai->ai_next)
+		n++;
+	if (n < 2 || spread % n == 0)
+		return res;
+	for (ai = res, k = 1; k < spread % n; k++)
+		ai = ai->ai_next;
+	head = ai->ai_next;
+	ai->ai_next = NULL;
+	for (tail = head; tail->ai_next != NULL; tail = tail->ai_next)
+		;
+	tail->ai_next = res;
+	return head;
+}
+
 static void
 dial_dns_done(int result, struct evutil_addrinfo *res, void *arg)
 {
@@ -315,6 +336,7 @@ dial_dns_done(int result, struct evutil_addrinfo *res, void *arg)
 		dial_fail_lookup(d, evutil_gai_strerror(result));
 		return;
 	}
+	d->ai = res = dial_rotate(res, d->o.spread);
 	{
 		char	 list[256] = "", a[80];
 		struct evutil_addrinfo *ai;

@@ -60,6 +60,12 @@ struct dial_opts {
 	const struct resolve_map	*resolve;	/* may be NULL */
 	bool				 plain_http;	/* via a proxy: no CONNECT */
 	int				 timeout_ms;	/* per step */
+	/*
+	 * Start with address number (spread mod n) of the n the name
+	 * resolves to, so that several connections to one name (a
+	 * connector's tunnels) land on all of its addresses.
+	 */
+	unsigned			 spread;
 	const char			*id;		/* for log lines */
 };
 
