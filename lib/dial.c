@@ -16,6 +16,7 @@
 #include <event2/util.h>
 
 #include "dial.h"
+#include "unittest.h"
 #include "error.h"
 #include "httpresp.h"
 #include "log.h"
@@ -303,7 +304,10 @@ dial_dns_answer(int result, struct evutil_addrinfo *res, void *arg)
 }
 
 /* Rotates the list to start at element (spread mod length). */
-static struct evutil_addrinfo *
+UNITTEST struct evutil_addrinfo *dial_rotate(struct evutil_addrinfo *res,
+    unsigned spread);
+
+UNITTEST struct evutil_addrinfo *
 dial_rotate(struct evutil_addrinfo *res, unsigned spread)
 {
 	struct evutil_addrinfo	*ai, *tail, *head;
