@@ -192,7 +192,8 @@ tunnel_owner(struct router *r, X509 *cert, struct store_cert_owner *owner,
 	}
 	if (owner->revoked_at != 0) {
 		snprintf(why, whylen, "connector %s was revoked; enroll it "
-		    "again with a new token", owner->connector_id);
+		    "again with a new token; retry-after=600",
+		    owner->connector_id);
 		return -1;
 	}
 	return 0;
@@ -498,6 +499,8 @@ conn_retryable(int status, const char *code)
 {
 	if (status == 0)
 		return strcmp(code, "timeout") != 0;
+	if (status == 503)
+		return strcmp(code, "draining") == 0 || strcmp(code, "busy") == 0;
 	return status == 502 || status == 504;
 }
 

@@ -590,7 +590,12 @@ request_ready(struct tunnel *t, struct tunnel_stream *s)
 		    "the target must be HOST:PORT");
 		return;
 	}
-	if (t->draining) {
+	/*
+	 * While draining, streams still come until the final GOAWAY reaches
+	 * the cloud (nghttp2 refuses any opened after it, and the cloud
+	 * retries those elsewhere); they are served, so none is lost.
+	 */
+	if (t->draining && t->goaway_sent) {
 		tunnel_stream_refuse(s, 503, "draining",
 		    "the connector is shutting down");
 		return;
