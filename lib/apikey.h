@@ -8,7 +8,7 @@
 /*
  * API keys: what a client of the ingress proxy (Proxy-Authorization: Basic
  * SITE:KEY) or of the API presents. "uplink-cloud key create" prints one,
- * once; the cloud keeps its id and SHA-256 of its secret (lib/store.c).
+ * once; the cloud keeps its id and SHA-256 of its secret (lib/store_apikey.c).
  *
  *	uk_<id: 12 lowercase hex>_<secret: 43 base64url characters>
  *

@@ -7,7 +7,7 @@
 
 /*
  * The cloud's database: every SQL statement uplink-cloud runs lives in
- * lib/store.c. SQLite in WAL mode with synchronous=FULL, so a change that
+ * lib/store*.c. SQLite in WAL mode with synchronous=FULL, so a change that
  * was committed survives kill -9 and power loss. The schema is versioned
  * (PRAGMA user_version) and migrated forward at open; docs/internals/store.md
  * says how to add a migration.

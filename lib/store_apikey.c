@@ -1,0 +1,191 @@
+/*
+ * API keys, part of the cloud database (lib/store.h): the rows only.
+ * lib/apikey.c makes keys, parses them and verifies a presented key
+ * against the SHA-256 of its secret kept here; the secret itself is never
+ * stored.
+ */
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "error.h"
+#include "store.h"
+#include "store_impl.h"
+
+/*
+ * API key ids are exactly what lib/apikey.c puts in a key: 12 lowercase
+ * hex digits. Anything else is quoted back only when it is short,
+ * printable text, since it comes from a command line.
+ */
+static int
+store_key_id_check(const char *id, char *err, size_t errlen)
+{
+	size_t	 len = strlen(id);
+
+	if (len == STORE_KEY_ID_LEN && strspn(id, "0123456789abcdef") == len)
+		return UPLINK_OK;
+	if (store_text_check("API key id", id, STORE_ID_MAX, false, NULL, 0))
+		return store_msg(UPLINK_EINVAL, err, errlen, "\"%s\" is not an "
+		    "API key id, which is 12 lowercase hex digits (see "
+		    "\"uplink-cloud key list\")", id);
+	return store_msg(UPLINK_EINVAL, err, errlen, "an API key id is 12 "
+	    "lowercase hex digits (see \"uplink-cloud key list\")");
+}
+
+static int
+store_apikey_check(const struct store_apikey *k, char *err, size_t errlen)
+{
+	int	 rc;
+
+	rc = store_key_id_check(k->id, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	if (!store_name_check("key name", k->name, err, errlen))
+		return UPLINK_EINVAL;
+	if (strcmp(k->scope, "full") != 0 && strcmp(k->scope, "read") != 0)
+		return store_msg(UPLINK_EINVAL, err, errlen, "API key scope "
+		    "\"%.8s\" is neither \"full\" nor \"read\"", k->scope);
+	return UPLINK_OK;
+}
+
+int
+store_apikey_add(struct store *st, const struct store_apikey *k, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt	*stmt;
+	char		 what[64];
+	int		 rc;
+
+	rc = store_apikey_check(k, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_prepare(st, "INSERT INTO api_keys(id, name, scope, "
+		    "secret_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+		    &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	snprintf(what, sizeof(what), "adding API key %s", k->id);
+	if ((store_str(stmt, 1, k->id) | store_str(stmt, 2, k->name) |
+	    store_str(stmt, 3, k->scope) | sqlite3_bind_blob(stmt, 4,
+	    k->secret_hash, STORE_HASH_LEN, SQLITE_STATIC) |
+	    sqlite3_bind_int64(stmt, 5, k->created_at != 0 ? k->created_at :
+	    time(NULL))) != SQLITE_OK)
+		rc = store_sqlfail(st, err, errlen, "%s", what);
+	else if (sqlite3_step(stmt) != SQLITE_DONE)
+		rc = store_insert_fail(st, what, "this id is taken; create "
+		    "the key again", 0, err, errlen);
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+#define STORE_APIKEY_SELECT \
+	"SELECT id, name, scope, secret_hash, created_at, " \
+	"coalesce(last_used, 0), coalesce(revoked_at, 0) FROM api_keys "
+
+static void
+store_apikey_read(sqlite3_stmt *stmt, void *arg)
+{
+	struct store_apikey	*k = arg;
+	const void		*hash;
+
+	memset(k, 0, sizeof(*k));
+	store_column(stmt, 0, k->id, sizeof(k->id));
+	store_column(stmt, 1, k->name, sizeof(k->name));
+	store_column(stmt, 2, k->scope, sizeof(k->scope));
+	/* The table's CHECK keeps every hash 32 bytes long. */
+	hash = sqlite3_column_blob(stmt, 3);
+	if (hash != NULL && sqlite3_column_bytes(stmt, 3) == STORE_HASH_LEN)
+		memcpy(k->secret_hash, hash, STORE_HASH_LEN);
+	k->created_at = sqlite3_column_int64(stmt, 4);
+	k->last_used = sqlite3_column_int64(stmt, 5);
+	k->revoked_at = sqlite3_column_int64(stmt, 6);
+}
+
+static int
+store_no_apikey(const char *id, char *err, size_t errlen)
+{
+	return store_msg(UPLINK_ENOTFOUND, err, errlen, "no API key has the "
+	    "id \"%s\"", id);
+}
+
+int
+store_apikey_get(struct store *st, const char *id, struct store_apikey *out,
+    char *err, size_t errlen)
+{
+	int	 rc;
+
+	rc = store_key_id_check(id, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_get_one(st, STORE_APIKEY_SELECT "WHERE id = ?1", id,
+		    store_apikey_read, out, "reading an API key", err, errlen);
+	if (rc == UPLINK_ENOTFOUND)
+		return store_no_apikey(id, err, errlen);
+	return rc;
+}
+
+static int
+store_apikey_row(sqlite3_stmt *stmt, void *arg)
+{
+	struct store_cb		*cb = arg;
+	struct store_apikey	 k;
+
+	store_apikey_read(stmt, &k);
+	return cb->fn.apikey(cb->arg, &k);
+}
+
+int
+store_apikey_list(struct store *st, store_apikey_cb fn, void *arg, char *err,
+    size_t errlen)
+{
+	struct store_cb	 cb = { .fn.apikey = fn, .arg = arg };
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	rc = store_prepare(st, STORE_APIKEY_SELECT "ORDER BY created_at, id",
+	    &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	return store_walk(st, stmt, store_apikey_row, &cb, "listing API keys",
+	    err, errlen);
+}
+
+int
+store_apikey_revoke(struct store *st, const char *id, int64_t now, char *err,
+    size_t errlen)
+{
+	struct store_apikey	 k;
+	char			 when[STORE_WHEN_SIZE];
+	int			 rc;
+
+	rc = store_begin(st, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_apikey_get(st, id, &k, err, errlen);
+	if (rc == UPLINK_OK && k.revoked_at != 0)
+		rc = store_msg(UPLINK_EINVAL, err, errlen, "API key %s (\"%s\") "
+		    "was revoked at %s", id, k.name, store_when(k.revoked_at,
+		    now, when));
+	if (rc == UPLINK_OK)
+		rc = store_update(st, "UPDATE api_keys SET revoked_at = ?2 "
+		    "WHERE id = ?1", id, now, NULL, "revoking API key", err,
+		    errlen);
+	if (rc == UPLINK_OK)
+		rc = store_commit(st, err, errlen);
+	store_rollback(st);
+	return rc;
+}
+
+int
+store_apikey_touch(struct store *st, const char *id, int64_t now, char *err,
+    size_t errlen)
+{
+	int	 rc;
+
+	rc = store_update(st, "UPDATE api_keys SET last_used = ?2 WHERE id = "
+	    "?1", id, now, NULL, "recording the use of API key", err, errlen);
+	if (rc == UPLINK_ENOTFOUND)
+		rc = store_no_apikey(id, err, errlen);
+	return rc;
+}

@@ -1,0 +1,83 @@
+#ifndef UPLINK_STORE_IMPL_H
+#define UPLINK_STORE_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/*
+ * Private to lib/store*.c: the parts of the cloud database that its files
+ * share, and nothing any other file may include. lib/store.c opens the
+ * database, migrates it and keeps sites, settings and the CRL number, and
+ * it defines the SQL helpers below; lib/store_token.c keeps enrollment
+ * tokens, lib/store_connector.c connectors, their certificates and
+ * enrollment, lib/store_apikey.c API keys. C has no linkage between files
+ * short of external linkage, so these helpers are not static; they are
+ * declared only here, so nothing outside lib/store*.c knows them, and
+ * lib/store.h stays the whole API. Each is documented where it is defined.
+ */
+
+#define STORE_WHEN_SIZE	80	/* "2025-01-02T03:04:05Z (1d2h ago)" */
+
+struct store {
+	sqlite3	*db;
+	char	*path;
+};
+
+/* A list callback and its argument, for the row functions of store_walk. */
+struct store_cb {
+	union {
+		store_token_cb	 token;
+		store_apikey_cb	 apikey;
+	}	 fn;
+	void	*arg;
+};
+
+/* Messages (lib/store.c). */
+int store_msg(int rc, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int store_sqlfail(struct store *st, char *err, size_t errlen, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+const char *store_when(int64_t t, int64_t now, char buf[STORE_WHEN_SIZE]);
+int store_insert_fail(struct store *st, const char *what, const char *dup,
+    int64_t site_id, char *err, size_t errlen);
+
+/* Checks (lib/store.c). */
+bool store_text_check(const char *what, const char *s, size_t max,
+    bool empty_ok, char *err, size_t errlen);
+
+/* Statements, bindings and transactions (lib/store.c). */
+int store_prepare(struct store *st, const char *sql, sqlite3_stmt **stmt,
+    char *err, size_t errlen);
+int store_str(sqlite3_stmt *stmt, int i, const char *s);
+int store_opt(sqlite3_stmt *stmt, int i, const char *s);
+int store_num(sqlite3_stmt *stmt, int i, int64_t v);
+void store_column(sqlite3_stmt *stmt, int i, char *dst, size_t dstlen);
+int store_exec(struct store *st, const char *sql, const char *what, char *err,
+    size_t errlen);
+int store_begin(struct store *st, char *err, size_t errlen);
+int store_commit(struct store *st, char *err, size_t errlen);
+void store_rollback(struct store *st);
+
+/* Queries that follow a pattern (lib/store.c). */
+int store_walk(struct store *st, sqlite3_stmt *stmt,
+    int (*row)(sqlite3_stmt *, void *), void *arg, const char *what,
+    char *err, size_t errlen);
+int store_update(struct store *st, const char *sql, const char *id, int64_t t,
+    const char *text, const char *what, char *err, size_t errlen);
+int store_get_one(struct store *st, const char *sql, const char *key,
+    void (*read)(sqlite3_stmt *, void *), void *out, const char *what,
+    char *err, size_t errlen);
+
+/* Token steps that store_enroll() runs in its transaction (store_token.c). */
+void store_use_init(struct store_token_use *use);
+int store_token_judge(struct store *st, const unsigned char *hash,
+    int64_t now, struct store_token_use *use, char *err, size_t errlen);
+int store_token_mark_used(struct store *st, const char *token_id,
+    int64_t now, const char *connector_id, char *err, size_t errlen);
+
+#endif
