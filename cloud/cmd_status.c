@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -98,9 +99,11 @@ cmd_status(int argc, char **argv)
 		return cli_usage("status", "%s", err);
 	datadir_join(dir, "status.json", path, sizeof(path));
 	j = json_load_file(path, 0, &je);
+	if (j == NULL && access(path, F_OK) != 0)
+		return cli_fail("uplink-cloud is not running with data_dir %s "
+		    "(no %s)", dir, path);
 	if (j == NULL)
-		return cli_fail("%s: %s: is uplink-cloud running with data_dir "
-		    "%s?", path, je.text, dir);
+		return cli_fail("%s: %s", path, je.text);
 	age = (json_int_t)time(NULL) -
 	    json_integer_value(json_object_get(j, "generated_at"));
 	if (age > STATUS_STALE) {

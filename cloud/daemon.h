@@ -93,6 +93,8 @@ struct router_tunnel {
 };
 typedef void router_tunnel_fn(void *arg, const struct router_tunnel *ti);
 void router_foreach(struct router *r, router_tunnel_fn *fn, void *arg);
+/* The tunnels a connector said it keeps (0 if it never said). */
+int router_expected(const struct router *r, const char *connector);
 
 /* cloud/status.c: DATA_DIR/status.json, rewritten every second. */
 int status_start(struct cloud *c, char *err, size_t errlen);

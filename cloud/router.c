@@ -21,11 +21,12 @@
 
 /*
  * The connectors' tunnels, by site, and the choice of one for each new
- * stream: among the usable tunnels of the site (not draining, below their
- * limits), the one with the fewest open streams, ties going round robin.
- * A stream that a tunnel gives back unanswered (the connector went away or
- * refused it as going away) is tried on another tunnel, at most
- * ROUTER_ATTEMPTS times in all.
+ * stream: the connector with the fewest open streams among those with a
+ * usable tunnel (not draining, below its limits), ties going to the lowest
+ * PING round-trip time, then round robin; within it, its least loaded
+ * tunnel. An open that fails before any byte (the tunnel went away, the
+ * connector is draining or busy, or answered 502/504) is tried again
+ * elsewhere, at most ROUTER_ATTEMPTS times in all.
  */
 
 #define ROUTER_ATTEMPTS	3
@@ -65,8 +66,16 @@ struct router_conn {
 	char			 reason[256];
 };
 
+/* What a connector said of itself, kept while it is offline. */
+struct rt_known {
+	char			 connector[STORE_ID_MAX + 1];
+	int			 expected;
+};
+
 struct router {
 	struct cloud		*c;
+	struct rt_known		*known;
+	size_t			 nknown;
 	struct rt_tunnel	*tunnels;
 	struct router_conn	*conns;
 	unsigned		 seq, rr;
@@ -199,6 +208,35 @@ tunnel_owner(struct router *r, X509 *cert, struct store_cert_owner *owner,
 	return 0;
 }
 
+static void
+router_remember(struct router *r, const char *connector, int expected)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->nknown; i++)
+		if (strcmp(r->known[i].connector, connector) == 0)
+			break;
+	if (i == r->nknown) {
+		r->known = xrealloc(r->known, (r->nknown + 1) *
+		    sizeof(*r->known));
+		snprintf(r->known[i].connector, sizeof(r->known[i].connector),
+		    "%s", connector);
+		r->nknown++;
+	}
+	r->known[i].expected = expected;
+}
+
+int
+router_expected(const struct router *r, const char *connector)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->nknown; i++)
+		if (strcmp(r->known[i].connector, connector) == 0)
+			return r->known[i].expected;
+	return 0;
+}
+
 /* The connector's GET /v1/info answer: its version and tunnel count. */
 static void
 rt_info_cb(void *arg, struct tunnel *t, int status, const char *body)
@@ -219,6 +257,7 @@ rt_info_cb(void *arg, struct tunnel *t, int status, const char *body)
 		snprintf(rt->version, sizeof(rt->version), "%s", v);
 	rt->expected = (int)json_integer_value(json_object_get(j, "tunnels"));
 	json_decref(j);
+	router_remember(rt->r, rt->connector, rt->expected);
 	if (rt->version[0] != '\0' && store_connector_touch(rt->r->c->dd.st,
 	    rt->connector, time(NULL), rt->version, err, sizeof(err)) != 0)
 		log_warnx("%s: cannot record connector %s: %s", tunnel_name(t),
@@ -625,5 +664,6 @@ router_free(struct router *r)
 		tunnel_free(rt->t);
 		free(rt);
 	}
+	free(r->known);
 	free(r);
 }

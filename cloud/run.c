@@ -116,6 +116,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	struct cloud	*c = arg;
 	struct timeval	 tv = { c->cfg.drain_timeout, 0 };
 	struct timeval	 check = { 0, 100 * 1000 };
+	char		 why[96];
 
 	(void)what;
 	if (c->stopping) {
@@ -129,7 +130,10 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	front_stop(c->front);
 	publish_stop(c->publish);
 	ingress_stop(c->ingress);
-	router_goaway(c->router, "the cloud is shutting down; retry-after=1");
+	/* Come back in N to 2N s: a second per thousand tunnels, at least 1. */
+	snprintf(why, sizeof(why), "the cloud is shutting down; retry-after=%zu",
+	    1 + router_tunnels(c->router) / 1000);
+	router_goaway(c->router, why);
 	c->drain_timer = evtimer_new(c->base, drain_timeout_cb, c);
 	evtimer_add(c->drain_timer, &tv);
 	c->drain_check = event_new(c->base, -1, EV_PERSIST, drain_check_cb, c);

@@ -202,6 +202,8 @@ status_write(struct cloud *c)
 		if (store_site_name(c->dd.st, l.v[i].sc.site_id, l.v[i].site,
 		    err, sizeof(err)) != 0)
 			snprintf(l.v[i].site, sizeof(l.v[i].site), "?");
+	for (i = 0; i < l.n; i++)
+		l.v[i].expected = router_expected(c->router, l.v[i].sc.id);
 	router_foreach(c->router, live_cb, &l);
 	j = json_pack("{s:I, s:I, s:b, s:o}", "generated_at", (json_int_t)now,
 	    "pid", (json_int_t)getpid(), "stopping", c->stopping,
