@@ -10,6 +10,12 @@ a pipe it watches), and every wait has a deadline.
   Cloud               uplink-cloud init + cloud.conf + run, its admin commands
   Connector           uplink-connector enroll + a written config + run
   host_isolation()    a command prefix: private /etc/hosts and resolv.conf
+  Prober              a client opening new echo connections continuously
+                      (a thread), recording each outcome with its time
+  log_events()        the lines of a daemon's log matching a regex, with
+                      their timestamps; iso() formats a time the same way
+  squid_kill(), squid_restart()   a peers.Squid killed and started again
+                      on the same port
   rss_kb(), listening_sockets(), cert_serial(), forge_token(), ...
 
 The services (python3 cloudpeers.py services --bind ADDR) print their ports
@@ -220,13 +226,15 @@ def cert_validity(path):
 _isolation = {}
 
 
-def host_isolation(workdir, hosts=(INTRANET,)):
+def host_isolation(workdir, hosts=(INTRANET,), addr=LOOPBACK):
     """A command prefix running the program in a private mount namespace
-    whose /etc/hosts maps hosts (and localhost) to 127.0.0.1 and whose
-    /etc/resolv.conf names only 127.0.0.1, where nothing answers: so the
-    connector resolves our internal names and no query leaves the machine.
-    [] when that cannot be done (not root, no unshare)."""
-    key = (workdir, tuple(hosts))
+    whose /etc/hosts maps hosts to addr (127.0.0.1; another loopback
+    address such as 127.0.0.2 makes a host where nothing listens) and
+    localhost to 127.0.0.1, and whose /etc/resolv.conf names only 127.0.0.1,
+    where nothing answers: so the connector resolves our internal names and
+    no query leaves the machine. [] when that cannot be done (not root, no
+    unshare)."""
+    key = (workdir, tuple(hosts), addr)
     if key in _isolation:
         return _isolation[key]
     prefix = []
@@ -239,7 +247,10 @@ def host_isolation(workdir, hosts=(INTRANET,)):
         with open(resolv, "w") as f:
             f.write("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
         with open(hostsf, "w") as f:
-            f.write(f"127.0.0.1 localhost {' '.join(hosts)}\n")
+            if addr == LOOPBACK:
+                f.write(f"127.0.0.1 localhost {' '.join(hosts)}\n")
+            else:
+                f.write(f"127.0.0.1 localhost\n{addr} {' '.join(hosts)}\n")
         cand = [unshare, "-m", "--", "/bin/sh", "-c",
                 'mount --bind "$0" /etc/resolv.conf && mount --bind "$1" /etc/hosts'
                 ' && shift && exec "$@"', resolv, hostsf]
@@ -486,6 +497,167 @@ def http_get(port, path="/", host_header=INTRANET, timeout=10, host=LOOPBACK):
     return (int(m.group(1)) if m else None), body.decode(errors="replace")
 
 
+@dataclass
+class Attempt:
+    """One connection of a Prober: wall-clock start and end (time.time(),
+    comparable with the daemons' log timestamps), outcome, and why not."""
+    start: float
+    end: float
+    ok: bool
+    why: str = ""
+
+
+class Prober:
+    """A client that keeps opening new connections through a published echo
+    port, one at a time, in a thread: each sends size random bytes,
+    half-closes and must get exactly them back within timeout. Records an
+    Attempt per connection. Bounded: it stops after max_seconds or
+    max_attempts even if stop() is never called.
+
+      p = Prober(port).start(); ...; p.stop()
+      p.failures(after=t) -> [Attempt]; p.summary()
+    """
+
+    def __init__(self, port, every=0.02, timeout=5.0, size=512, max_seconds=150.0,
+                 max_attempts=20000, host=LOOPBACK):
+        import threading
+        self.port, self.every, self.timeout, self.size = port, every, timeout, size
+        self.max_seconds, self.max_attempts, self.host = max_seconds, max_attempts, host
+        self.attempts = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"prober:{port}")
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def _one(self):
+        payload = os.urandom(self.size)
+        t0 = time.time()
+        try:
+            got = echo_once(self.port, payload, timeout=self.timeout, host=self.host)
+        except (OSError, TimeoutError) as e:
+            return Attempt(t0, time.time(), False, f"{type(e).__name__}: {e}")
+        if got != payload:
+            return Attempt(t0, time.time(), False,
+                           f"got {len(got)} bytes back, not the {len(payload)} sent"
+                           + (" (closed without data)" if not got else ""))
+        return Attempt(t0, time.time(), True)
+
+    def _run(self):
+        deadline = time.monotonic() + self.max_seconds
+        while (not self._stop.is_set() and time.monotonic() < deadline
+               and len(self.attempts) < self.max_attempts):
+            self.attempts.append(self._one())
+            self._stop.wait(self.every)
+
+    def stop(self):
+        """Stops and joins the thread (bounded); returns the attempts."""
+        self._stop.set()
+        self._thread.join(2 * self.timeout + 5)
+        if self._thread.is_alive():
+            raise PeerError(f"the prober of port {self.port} did not stop")
+        return self.attempts
+
+    def running(self):
+        return self._thread.is_alive()
+
+    def count(self, after=None, before=None):
+        return len(self.select(after, before))
+
+    def select(self, after=None, before=None):
+        """Attempts started at or after `after` and before `before`."""
+        return [a for a in list(self.attempts)
+                if (after is None or a.start >= after) and (before is None or a.start < before)]
+
+    def failures(self, after=None, before=None):
+        return [a for a in self.select(after, before) if not a.ok]
+
+    def wait_ok(self, n, after, timeout):
+        """Waits until n successful attempts started after `after`."""
+        return wait_for(lambda: sum(a.ok for a in self.select(after)) >= n, timeout,
+                        f"{n} successful connections through port {self.port}",
+                        on_fail=self.summary)
+
+    def summary(self, after=None):
+        sel = self.select(after)
+        bad = [a for a in sel if not a.ok]
+        text = f"\n{len(sel)} connections, {len(bad)} failed"
+        for a in bad[:10]:
+            text += f"\n  {iso(a.start)} +{a.end - a.start:.3f} s: {a.why}"
+        return text
+
+
+# ---- log timestamps (every line starts with 2026-11-22T13:52:19.877Z)
+
+_STAMP = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z ", re.M)
+
+
+def log_time(line):
+    """The Unix time (float) at the start of a log line, or None."""
+    m = _STAMP.match(line)
+    if not m:
+        return None
+    y, mo, d, h, mi, sec, ms = (int(x) for x in m.groups())
+    return calendar.timegm((y, mo, d, h, mi, sec, 0, 0, 0)) + ms / 1000.0
+
+
+def log_events(text, regex):
+    """[(unix_time, match)] for each line of text that matches regex."""
+    pat = re.compile(regex)
+    out = []
+    for line in text.splitlines():
+        m = pat.search(line)
+        if m:
+            out.append((log_time(line), m))
+    return out
+
+
+def iso(t):
+    """Unix time as the daemons log it (UTC, milliseconds)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+
+
+# ---- squid killed and started again on the same port
+
+def squid_kill(sq):
+    """SIGKILLs a peers.Squid (its whole process group) and keeps its
+    directory and port, for squid_restart()."""
+    if sq.proc is None:
+        return
+    try:
+        os.killpg(sq.proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    wait_exit(sq.proc, 10)
+    peers._close_pipes(sq.proc)
+    sq.proc = None
+    # squid -N leaves its pid file behind; a new one refuses to start if
+    # that pid happens to be alive, so it goes.
+    try:
+        os.unlink(os.path.join(sq.dir, "squid.pid"))
+    except OSError:
+        pass
+
+
+def squid_restart(sq, timeout=30.0):
+    """Starts a killed peers.Squid again with the same config and port;
+    sq.stop() stops it as before."""
+    conf = os.path.join(sq.dir, "squid.conf")
+    out = open(os.path.join(sq.dir, "stderr.log"), "ab")
+    try:
+        sq.proc = subprocess.Popen(peers.watched([peers.SQUID, "-N", "-f", conf]),
+                                   stdin=subprocess.PIPE, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True,
+                                   cwd=sq.dir)
+    finally:
+        out.close()
+    peers.wait_port(sq.port, sq.proc, timeout=timeout, what="squid (restarted)",
+                    logfile=sq.cache_log)
+    return sq
+
+
 # ---- the services themselves (python3 cloudpeers.py services)
 
 async def _serve(args):
@@ -641,8 +813,11 @@ class Cloud:
     """
 
     def __init__(self, workdir, names=LOOPBACK, publish=None, cert_lifetime=None,
-                 listen=LOOPBACK, extra_conf="", log_level="info", prefix=()):
+                 listen=LOOPBACK, extra_conf="", log_level="info", prefix=(), options=None):
         self.dir = workdir
+        # {section: {key: value}} added to cloud.conf, e.g.
+        # {"limits": {"ping_interval": "1s"}, "cloud": {"drain_timeout": "5s"}}
+        self.options = {k: dict(v) for k, v in (options or {}).items()}
         self.names = names
         self.publish = dict(publish or {})
         self.cert_lifetime = cert_lifetime
@@ -679,6 +854,10 @@ class Cloud:
             raise PeerError(f"key create failed:\n{r}")
         return r.json["key"]
 
+    def status(self, json_out=True):
+        """uplink-cloud status --data-dir DIR [--json]: a Run (.json parsed)."""
+        return self.admin(["status"] + (["--json"] if json_out else []))
+
     def connectors(self):
         r = self.admin(["connector", "list", "--json"])
         if r.rc != 0 or r.json is None:
@@ -710,8 +889,12 @@ class Cloud:
                  f"http_listen = {self.listen}:{self.http_port}"]
         if self.cert_lifetime:
             lines.append(f"cert_lifetime = {self.cert_lifetime}")
+        lines += [f"{k} = {v}" for k, v in self.options.get("cloud", {}).items()]
         lines += ["", "[ingress]", f"listen = {LOOPBACK}:{self.ingress_port}",
                   "", "[log]", f"level = {self.log_level}", ""]
+        for section, keys in self.options.items():
+            if section != "cloud" and keys:
+                lines += [f"[{section}]"] + [f"{k} = {v}" for k, v in keys.items()] + [""]
         for name, (site, target) in self.publish.items():
             lines += [f"[publish {name}]", f"listen = {self.listen}:{self.publish_ports[name]}",
                       f"site = {site}", f"target = {target}", ""]
@@ -832,9 +1015,10 @@ class Connector:
         return out
 
     def configure(self, allow=(), proxy=None, bypass=(), via_proxy=False, tunnels=None,
-                  drain_timeout=None, log_level="info", extra=""):
+                  drain_timeout=None, log_level="info", extra="", run=None):
         """Rewrites the config: enroll's [cloud] (plus tunnels) and the
-        given [proxy], [access], [run] and [log] sections."""
+        given [proxy], [access], [run] (drain_timeout and the keys of run,
+        e.g. {"ping_interval": "1s"}) and [log] sections."""
         lines = [ln for ln in self.cloud_section() if not ln.strip().startswith("tunnels")]
         if not lines:
             raise PeerError(f"{self.conf} has no [cloud] section (not enrolled?)")
@@ -850,8 +1034,11 @@ class Connector:
         for a in allow:
             lines.append(f"allow = {a}")
         lines += [f"via_proxy = {'yes' if via_proxy else 'no'}", ""]
+        runkeys = dict(run or {})
         if drain_timeout:
-            lines += ["[run]", f"drain_timeout = {drain_timeout}", ""]
+            runkeys["drain_timeout"] = drain_timeout
+        if runkeys:
+            lines += ["[run]"] + [f"{k} = {v}" for k, v in runkeys.items()] + [""]
         lines += ["[log]", f"level = {log_level}", ""]
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + extra)
