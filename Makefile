@@ -102,6 +102,16 @@ fuzz: deps
 fuzz-replay:
 	@scripts/fuzz replay
 
+# The load tool of the benchmarks (bench/): not part of "all"; scripts/bench
+# and bench/run build it with the daemons they measure.
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
+
+$(BUILD)/bench/uplink-bench: $(BENCH_OBJ) $(BUILD)/libuplink.a
+	$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^ $(PKG_LIBS) -lpthread
+
+-include $(BENCH_OBJ:.o=.d)
+
 bench: deps
 	@scripts/bench
 
