@@ -16,9 +16,9 @@
 #include "error.h"
 #include "hostport.h"
 #include "httpreq.h"
+#include "httptok.h"
 
-#define HTTPREQ_QUOTE_MAX	60	/* peer bytes quoted in a message */
-#define HTTPREQ_QUOTE_BUF	(HTTPREQ_QUOTE_MAX * 4 + 8)
+#define HTTPREQ_QUOTE_BUF	(HTTPTOK_QUOTE_MAX * 4 + 8)
 #define HTTPREQ_AUTH_MAX	1024	/* decoded Basic credentials */
 
 /* What httpreq_parse() carries from line to line. */
@@ -43,58 +43,6 @@ httpreq_fail(char *why, size_t whylen, int rc, const char *fmt, ...)
 	vsnprintf(why, whylen, fmt, ap);
 	va_end(ap);
 	return rc;
-}
-
-/*
- * Writes s[0..n) into dst for a message: printable ASCII as is, anything
- * else (quotes and backslashes too) as \xNN, at most HTTPREQ_QUOTE_MAX
- * bytes, then "..." when there was more. The bytes come from a client and
- * end up in logs, so none may reach them raw.
- */
-static void
-httpreq_quote(char *dst, size_t dstlen, const char *s, size_t n)
-{
-	size_t		 i, o = 0;
-	unsigned char	 c;
-
-	for (i = 0; i < n && i < HTTPREQ_QUOTE_MAX && o + 8 < dstlen; i++) {
-		c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			dst[o++] = (char)c;
-		else
-			o += (size_t)snprintf(dst + o, dstlen - o, "\\x%02x",
-			    c);
-	}
-	if (i < n) {
-		memcpy(dst + o, "...", 3);
-		o += 3;
-	}
-	dst[o] = '\0';
-}
-
-static bool
-httpreq_is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* A control byte other than HTAB: never valid in a field value. */
-static bool
-httpreq_is_ctl(char c)
-{
-	unsigned char	 u = (unsigned char)c;
-
-	return (u < 0x20 && u != '\t') || u == 0x7f;
-}
-
-/* RFC 9110 tchar: the characters of a method and of a header name. */
-static bool
-httpreq_is_tchar(char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return true;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
 static bool
@@ -173,7 +121,7 @@ httpreq_target(struct req_state *st, const char *t, size_t n)
 	size_t		 i;
 	char		 q[HTTPREQ_QUOTE_BUF];
 
-	httpreq_quote(q, sizeof(q), t, n);
+	httptok_quote(q, sizeof(q), t, n);
 	for (i = 0; i < n; i++)
 		if ((unsigned char)t[i] <= 0x20 || (unsigned char)t[i] >= 0x7f)
 			return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL,
@@ -201,7 +149,7 @@ httpreq_request_line(struct req_state *st, const char *s, size_t n)
 	size_t		 i, vn;
 	char		 q[HTTPREQ_QUOTE_BUF];
 
-	httpreq_quote(q, sizeof(q), s, n);
+	httptok_quote(q, sizeof(q), s, n);
 	sp1 = memchr(s, ' ', n);
 	sp2 = sp1 != NULL ? memchr(sp1 + 1, ' ', n - (size_t)(sp1 + 1 - s)) :
 	    NULL;
@@ -209,7 +157,7 @@ httpreq_request_line(struct req_state *st, const char *s, size_t n)
 		return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL,
 		    "request line \"%s\" is not METHOD TARGET HTTP/1.1", q);
 	for (i = 0; s + i < sp1; i++)
-		if (!httpreq_is_tchar(s[i]))
+		if (!httptok_is_tchar(s[i]))
 			return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL,
 			    "byte \\x%02x not allowed in the method of request "
 			    "line \"%s\"", (unsigned char)s[i], q);
@@ -241,8 +189,8 @@ httpreq_field_line(struct req_state *st, const char *s, size_t n)
 	if (req->nheaders == HTTPREQ_MAX_HEADERS)
 		return httpreq_fail(st->why, st->whylen, UPLINK_ETOOBIG,
 		    "more than %d header lines", HTTPREQ_MAX_HEADERS);
-	httpreq_quote(q, sizeof(q), s, n);
-	if (httpreq_is_ows(s[0]))
+	httptok_quote(q, sizeof(q), s, n);
+	if (httptok_is_ows(s[0]))
 		return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL, "line "
 		    "%d: obsolete line folding (a line starting with white "
 		    "space) is not accepted (\"%s\")", st->line, q);
@@ -251,25 +199,25 @@ httpreq_field_line(struct req_state *st, const char *s, size_t n)
 		return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL, "line "
 		    "%d: header without ':' (\"%s\")", st->line, q);
 	nn = (size_t)(colon - s);
-	if (nn == 0 || httpreq_is_ows(s[nn - 1]))
+	if (nn == 0 || httptok_is_ows(s[nn - 1]))
 		return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL, "line "
 		    "%d: %s (\"%s\")", st->line, nn == 0 ? "empty header name" :
 		    "white space before ':'", q);
 	for (i = 0; i < nn; i++)
-		if (!httpreq_is_tchar(s[i]))
+		if (!httptok_is_tchar(s[i]))
 			return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL,
 			    "line %d: byte \\x%02x not allowed in a header "
 			    "name (\"%s\")", st->line, (unsigned char)s[i], q);
 	v = colon + 1;
 	vn = n - nn - 1;
-	while (vn > 0 && httpreq_is_ows(v[0])) {
+	while (vn > 0 && httptok_is_ows(v[0])) {
 		v++;
 		vn--;
 	}
-	while (vn > 0 && httpreq_is_ows(v[vn - 1]))
+	while (vn > 0 && httptok_is_ows(v[vn - 1]))
 		vn--;
 	for (i = 0; i < vn; i++)
-		if (httpreq_is_ctl(v[i]))
+		if (httptok_is_ctl(v[i]))
 			return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL,
 			    "line %d: control byte \\x%02x in a header value "
 			    "(\"%s\")", st->line, (unsigned char)v[i], q);
@@ -297,8 +245,8 @@ httpreq_incomplete(struct req_state *st, const char *s, size_t n, bool full,
 	if (n > 0 && s[n - 1] == '\r')
 		n--;
 	for (i = 0; st->line == 0 && i < n && s[i] != ' '; i++)
-		if (!httpreq_is_tchar(s[i])) {
-			httpreq_quote(q, sizeof(q), s, n);
+		if (!httptok_is_tchar(s[i])) {
+			httptok_quote(q, sizeof(q), s, n);
 			return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL,
 			    "not an HTTP request: \"%s\" (a TLS or other "
 			    "client talking to the plain proxy port?)", q);
@@ -399,7 +347,7 @@ httpreq_auth_part(const unsigned char *p, size_t n, char *dst, size_t dstlen,
 	size_t	 i;
 
 	for (i = 0; i < n; i++)
-		if (httpreq_is_ctl((char)p[i]) || p[i] == '\t')
+		if (httptok_is_ctl((char)p[i]) || p[i] == '\t')
 			return httpreq_fail(why, whylen, UPLINK_EINVAL, "the "
 			    "%s in the Basic credentials holds control byte "
 			    "\\x%02x", what, p[i]);
@@ -423,15 +371,15 @@ httpreq_basic_auth(const char *value, size_t len, char *user, size_t userlen,
 	int		 rc;
 	char		 q[HTTPREQ_QUOTE_BUF];
 
-	while (s < end && httpreq_is_ows(*s))
+	while (s < end && httptok_is_ows(*s))
 		s++;
-	while (end > s && httpreq_is_ows(end[-1]))
+	while (end > s && httptok_is_ows(end[-1]))
 		end--;
 	sp = memchr(s, ' ', (size_t)(end - s));
 	if (sp == NULL && httpreq_ieq(s, (size_t)(end - s), "basic", 5))
 		sp = end;
 	if (sp == NULL || !httpreq_ieq(s, (size_t)(sp - s), "basic", 5)) {
-		httpreq_quote(q, sizeof(q), s, sp != NULL ? (size_t)(sp - s) :
+		httptok_quote(q, sizeof(q), s, sp != NULL ? (size_t)(sp - s) :
 		    (size_t)(end - s));
 		return httpreq_fail(why, whylen, UPLINK_EINVAL, "credentials "
 		    "use the scheme \"%s\", not Basic (SITE:KEY in base64)", q);

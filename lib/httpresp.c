@@ -13,9 +13,9 @@
 
 #include "error.h"
 #include "httpresp.h"
+#include "httptok.h"
 
 #define HTTPRESP_FIELDS_MAX	100	/* header lines after the status line */
-#define HTTPRESP_QUOTE_MAX	60	/* peer bytes quoted in a message */
 #define HTTPRESP_QUOTE_BUF	128
 #define HTTPBODY_LINE_MAX	1024	/* chunk-size line with extensions */
 #define HTTPBODY_TRAILER_MAX	HTTPRESP_HEAD_MAX
@@ -84,58 +84,6 @@ httpresp_fail(char *why, size_t whylen, int rc, const char *fmt, ...)
 	return rc;
 }
 
-/*
- * Writes s[0..n) into dst for a message: printable ASCII as is, anything
- * else (quotes and backslashes too) as \xNN, at most HTTPRESP_QUOTE_MAX
- * bytes, then "..." when there was more. The bytes come from a peer and end
- * up in logs, so none may reach them raw.
- */
-static void
-httpresp_quote(char *dst, size_t dstlen, const char *s, size_t n)
-{
-	size_t		 i, o = 0;
-	unsigned char	 c;
-
-	for (i = 0; i < n && i < HTTPRESP_QUOTE_MAX && o + 8 < dstlen; i++) {
-		c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			dst[o++] = (char)c;
-		else
-			o += (size_t)snprintf(dst + o, dstlen - o, "\\x%02x",
-			    c);
-	}
-	if (i < n) {
-		memcpy(dst + o, "...", 3);
-		o += 3;
-	}
-	dst[o] = '\0';
-}
-
-static bool
-httpresp_is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* A control byte other than HTAB: never valid in a field value or reason. */
-static bool
-httpresp_is_ctl(char c)
-{
-	unsigned char	 u = (unsigned char)c;
-
-	return (u < 0x20 && u != '\t') || u == 0x7f;
-}
-
-/* RFC 9110 tchar: the characters of a header name. */
-static bool
-httpresp_is_tchar(char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return true;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 static char
 httpresp_lower(char c)
 {
@@ -186,9 +134,9 @@ httpresp_list_next(const char *v, size_t vn, size_t *off, const char **e,
 	comma = memchr(v + start, ',', vn - start);
 	stop = comma != NULL ? (size_t)(comma - v) : vn;
 	*off = stop + 1;
-	while (start < stop && httpresp_is_ows(v[start]))
+	while (start < stop && httptok_is_ows(v[start]))
 		start++;
-	while (stop > start && httpresp_is_ows(v[stop - 1]))
+	while (stop > start && httptok_is_ows(v[stop - 1]))
 		stop--;
 	*e = v + start;
 	*en = stop - start;
@@ -238,7 +186,7 @@ httpresp_on_length(struct head_state *st, const char *v, size_t vn)
 
 	while (httpresp_list_next(v, vn, &off, &e, &en)) {
 		rc = httpresp_decimal(e, en, &val);
-		httpresp_quote(q, sizeof(q), v, vn);
+		httptok_quote(q, sizeof(q), v, vn);
 		if (rc == UPLINK_ETOOBIG)
 			return httpresp_fail(resp->why, sizeof(resp->why),
 			    UPLINK_EINVAL, "line %d: Content-Length \"%s\" is "
@@ -273,12 +221,12 @@ httpresp_on_te(struct head_state *st, const char *v, size_t vn)
 	bool			 any = false;
 	char			 q[HTTPRESP_QUOTE_BUF];
 
-	httpresp_quote(q, sizeof(q), v, vn);
+	httptok_quote(q, sizeof(q), v, vn);
 	while (httpresp_list_next(v, vn, &off, &e, &en)) {
 		semi = memchr(e, ';', en);
 		if (semi != NULL)
 			en = (size_t)(semi - e);
-		while (en > 0 && httpresp_is_ows(e[en - 1]))
+		while (en > 0 && httptok_is_ows(e[en - 1]))
 			en--;
 		if (en == 0)
 			continue;
@@ -292,7 +240,7 @@ httpresp_on_te(struct head_state *st, const char *v, size_t vn)
 		if (httpresp_ieq(e, en, "chunked"))
 			st->te_chunked = true;
 		else
-			httpresp_quote(st->te_last, sizeof(st->te_last), e, en);
+			httptok_quote(st->te_last, sizeof(st->te_last), e, en);
 	}
 	if (!any)
 		return httpresp_fail(resp->why, sizeof(resp->why),
@@ -372,7 +320,7 @@ httpresp_status_line(struct head_state *st, const char *s, size_t n)
 	size_t			 vn, i;
 	char			 q[HTTPRESP_QUOTE_BUF], qv[HTTPRESP_QUOTE_BUF];
 
-	httpresp_quote(q, sizeof(q), s, n);
+	httptok_quote(q, sizeof(q), s, n);
 	sp = memchr(s, ' ', n);
 	vn = sp != NULL ? (size_t)(sp - s) : n;
 	if (vn < 5 || memcmp(s, "HTTP/", 5) != 0)
@@ -380,7 +328,7 @@ httpresp_status_line(struct head_state *st, const char *s, size_t n)
 		    UPLINK_EINVAL, "status line is not HTTP/1.x: \"%s\"", q);
 	if (vn != 8 || memcmp(s, "HTTP/1.", 7) != 0 ||
 	    (s[7] != '0' && s[7] != '1')) {
-		httpresp_quote(qv, sizeof(qv), s, vn);
+		httptok_quote(qv, sizeof(qv), s, vn);
 		return httpresp_fail(resp->why, sizeof(resp->why),
 		    UPLINK_EINVAL, "unsupported version \"%s\" in status line "
 		    "\"%s\": only HTTP/1.0 and HTTP/1.1 are spoken", qv, q);
@@ -394,7 +342,7 @@ httpresp_status_line(struct head_state *st, const char *s, size_t n)
 	resp->status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
 	r = n > 12 ? s + 13 : s + n;
 	for (i = 0; r + i < s + n; i++) {
-		if (httpresp_is_ctl(r[i]))
+		if (httptok_is_ctl(r[i]))
 			return httpresp_fail(resp->why, sizeof(resp->why),
 			    UPLINK_EINVAL, "control byte \\x%02x in the "
 			    "reason phrase of status line \"%s\"",
@@ -416,12 +364,12 @@ httpresp_field_name(struct head_state *st, const char *s, size_t nn,
 		return httpresp_fail(resp->why, sizeof(resp->why),
 		    UPLINK_EINVAL, "line %d: empty header name (\"%s\")",
 		    st->line, q);
-	if (httpresp_is_ows(s[nn - 1]))
+	if (httptok_is_ows(s[nn - 1]))
 		return httpresp_fail(resp->why, sizeof(resp->why),
 		    UPLINK_EINVAL, "line %d: white space before ':' (\"%s\")",
 		    st->line, q);
 	for (i = 0; i < nn; i++) {
-		if (!httpresp_is_tchar(s[i]))
+		if (!httptok_is_tchar(s[i]))
 			return httpresp_fail(resp->why, sizeof(resp->why),
 			    UPLINK_EINVAL, "line %d: byte \\x%02x not allowed "
 			    "in a header name (\"%s\")", st->line,
@@ -444,8 +392,8 @@ httpresp_field_line(struct head_state *st, const char *s, size_t n)
 		return httpresp_fail(resp->why, sizeof(resp->why),
 		    UPLINK_ETOOBIG, "more than %d header lines",
 		    HTTPRESP_FIELDS_MAX);
-	httpresp_quote(q, sizeof(q), s, n);
-	if (httpresp_is_ows(s[0]))
+	httptok_quote(q, sizeof(q), s, n);
+	if (httptok_is_ows(s[0]))
 		return httpresp_fail(resp->why, sizeof(resp->why),
 		    UPLINK_EINVAL, "line %d: obsolete line folding (a line "
 		    "starting with white space) is not accepted (\"%s\")",
@@ -461,14 +409,14 @@ httpresp_field_line(struct head_state *st, const char *s, size_t n)
 		return rc;
 	v = colon + 1;
 	vn = n - nn - 1;
-	while (vn > 0 && httpresp_is_ows(v[0])) {
+	while (vn > 0 && httptok_is_ows(v[0])) {
 		v++;
 		vn--;
 	}
-	while (vn > 0 && httpresp_is_ows(v[vn - 1]))
+	while (vn > 0 && httptok_is_ows(v[vn - 1]))
 		vn--;
 	for (i = 0; i < vn; i++) {
-		if (httpresp_is_ctl(v[i]))
+		if (httptok_is_ctl(v[i]))
 			return httpresp_fail(resp->why, sizeof(resp->why),
 			    UPLINK_EINVAL, "line %d: control byte \\x%02x in "
 			    "a header value (\"%s\")", st->line,
@@ -520,7 +468,7 @@ httpresp_incomplete(struct head_state *st, const char *data, size_t len,
 	n = len < max ? len : max;
 	if (st->line == 0 && n > 0 &&
 	    memcmp(data, "HTTP/", n < 5 ? n : 5) != 0) {
-		httpresp_quote(q, sizeof(q), data, n);
+		httptok_quote(q, sizeof(q), data, n);
 		return httpresp_fail(resp->why, sizeof(resp->why),
 		    UPLINK_EINVAL, "status line is not HTTP/1.x: \"%s\"", q);
 	}
@@ -685,9 +633,9 @@ httpbody_size_rest(struct http_body *hb, char c)
 		hb->state = CH_EXT;
 		return UPLINK_OK;
 	}
-	if (hb->state == CH_EXT && !httpresp_is_ctl(c))
+	if (hb->state == CH_EXT && !httptok_is_ctl(c))
 		return UPLINK_OK;
-	if (hb->state == CH_SIZE_WS && httpresp_is_ows(c))
+	if (hb->state == CH_SIZE_WS && httptok_is_ows(c))
 		return UPLINK_OK;
 	return httpbody_fail(hb, UPLINK_EINVAL, "byte %" PRIu64 " of the "
 	    "chunked body: unexpected \\x%02x in a chunk-size line", hb->pos,
