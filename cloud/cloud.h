@@ -91,6 +91,30 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 int cli_open(const struct cli_opts *o, struct datadir *dd, char *conf,
     size_t conflen);
 
+/* A subcommand ("token create") and the function that runs it. */
+struct cli_sub {
+	const char	*name;
+	int		(*fn)(int argc, char **argv);
+};
+
+/*
+ * Runs the subcommand argv[1] names from subs (NULL-terminated), or
+ * prints usage: on stdout for help, on stderr with EXIT_USAGE when it is
+ * missing or unknown.
+ */
+int cli_dispatch(const char *cmd, int argc, char **argv,
+    const struct cli_sub *subs, void (*usage)(FILE *));
+
+struct store;
+/*
+ * "CMD revoke ID": parses the arguments, opens the data directory and
+ * calls revoke(st, id, now, err, errlen); prints {"id","revoked_at"} with
+ * --json, else "revoked WHAT ID: EFFECT".
+ */
+int cli_revoke(const char *cmd, int argc, char **argv, void (*usage)(FILE *),
+    const char *what, int (*revoke)(struct store *, const char *, int64_t,
+    char *, size_t), const char *effect);
+
 #define CLI_TIME_SIZE	32
 
 /* "2025-01-02T03:04:05Z", or "-" for 0. */

@@ -220,21 +220,11 @@ connector_revoke(int argc, char **argv)
 int
 cmd_connector(int argc, char **argv)
 {
-	const char	*sub = argc > 1 ? argv[1] : NULL;
+	static const struct cli_sub subs[] = {
+		{ "list", connector_list },
+		{ "revoke", connector_revoke },
+		{ NULL, NULL },
+	};
 
-	if (sub == NULL) {
-		connector_usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (strcmp(sub, "list") == 0)
-		return connector_list(argc - 1, argv + 1);
-	if (strcmp(sub, "revoke") == 0)
-		return connector_revoke(argc - 1, argv + 1);
-	if (strcmp(sub, "help") == 0 || strcmp(sub, "--help") == 0 ||
-	    strcmp(sub, "-h") == 0) {
-		connector_usage(stdout);
-		return EXIT_OK;
-	}
-	return cli_usage("connector", "unknown subcommand \"%s\" (list or "
-	    "revoke)", sub);
+	return cli_dispatch("connector", argc, argv, subs, connector_usage);
 }

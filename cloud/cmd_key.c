@@ -215,51 +215,19 @@ key_list(int argc, char **argv)
 static int
 key_revoke(int argc, char **argv)
 {
-	struct cli_opts	 o = { 0 };
-	struct datadir	 dd;
-	const char	*id;
-	int64_t		 now = time(NULL);
-	char		 err[1024];
-	int		 rc;
-
-	rc = cli_args("key revoke", argc, argv, &o, &id, "API key id",
-	    key_usage);
-	if (rc != EXIT_OK)
-		return rc == CLI_HELP ? EXIT_OK : rc;
-	rc = cli_open(&o, &dd, NULL, 0);
-	if (rc != EXIT_OK)
-		return rc;
-	rc = store_apikey_revoke(dd.st, id, now, err, sizeof(err));
-	datadir_close(&dd);
-	if (rc != UPLINK_OK)
-		return cli_fail("%s", err);
-	if (o.json)
-		return cli_json_print(json_pack("{s:s, s:I}", "id", id,
-		    "revoked_at", (json_int_t)now));
-	printf("revoked API key %s: it stops working at once\n", id);
-	return EXIT_OK;
+	return cli_revoke("key revoke", argc, argv, key_usage, "API key", store_apikey_revoke,
+	    "it stops working at once");
 }
 
 int
 cmd_key(int argc, char **argv)
 {
-	const char	*sub = argc > 1 ? argv[1] : NULL;
+	static const struct cli_sub subs[] = {
+		{ "create", key_create },
+		{ "list", key_list },
+		{ "revoke", key_revoke },
+		{ NULL, NULL },
+	};
 
-	if (sub == NULL) {
-		key_usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (strcmp(sub, "create") == 0)
-		return key_create(argc - 1, argv + 1);
-	if (strcmp(sub, "list") == 0)
-		return key_list(argc - 1, argv + 1);
-	if (strcmp(sub, "revoke") == 0)
-		return key_revoke(argc - 1, argv + 1);
-	if (strcmp(sub, "help") == 0 || strcmp(sub, "--help") == 0 ||
-	    strcmp(sub, "-h") == 0) {
-		key_usage(stdout);
-		return EXIT_OK;
-	}
-	return cli_usage("key", "unknown subcommand \"%s\" (create, list or "
-	    "revoke)", sub);
+	return cli_dispatch("key", argc, argv, subs, key_usage);
 }

@@ -289,51 +289,19 @@ token_list(int argc, char **argv)
 static int
 token_revoke(int argc, char **argv)
 {
-	struct cli_opts	 o = { 0 };
-	struct datadir	 dd;
-	const char	*id;
-	int64_t		 now = time(NULL);
-	char		 err[1024];
-	int		 rc;
-
-	rc = cli_args("token revoke", argc, argv, &o, &id, "token id",
-	    token_usage);
-	if (rc != EXIT_OK)
-		return rc == CLI_HELP ? EXIT_OK : rc;
-	rc = cli_open(&o, &dd, NULL, 0);
-	if (rc != EXIT_OK)
-		return rc;
-	rc = store_token_revoke(dd.st, id, now, err, sizeof(err));
-	datadir_close(&dd);
-	if (rc != UPLINK_OK)
-		return cli_fail("%s", err);
-	if (o.json)
-		return cli_json_print(json_pack("{s:s, s:I}", "id", id,
-		    "revoked_at", (json_int_t)now));
-	printf("revoked token %s: it can no longer enroll a connector\n", id);
-	return EXIT_OK;
+	return cli_revoke("token revoke", argc, argv, token_usage, "token", store_token_revoke,
+	    "it can no longer enroll a connector");
 }
 
 int
 cmd_token(int argc, char **argv)
 {
-	const char	*sub = argc > 1 ? argv[1] : NULL;
+	static const struct cli_sub subs[] = {
+		{ "create", token_create },
+		{ "list", token_list },
+		{ "revoke", token_revoke },
+		{ NULL, NULL },
+	};
 
-	if (sub == NULL) {
-		token_usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (strcmp(sub, "create") == 0)
-		return token_create(argc - 1, argv + 1);
-	if (strcmp(sub, "list") == 0)
-		return token_list(argc - 1, argv + 1);
-	if (strcmp(sub, "revoke") == 0)
-		return token_revoke(argc - 1, argv + 1);
-	if (strcmp(sub, "help") == 0 || strcmp(sub, "--help") == 0 ||
-	    strcmp(sub, "-h") == 0) {
-		token_usage(stdout);
-		return EXIT_OK;
-	}
-	return cli_usage("token", "unknown subcommand \"%s\" (create, list "
-	    "or revoke)", sub);
+	return cli_dispatch("token", argc, argv, subs, token_usage);
 }

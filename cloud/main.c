@@ -209,6 +209,62 @@ cli_json_time(int64_t t)
 }
 
 int
+cli_dispatch(const char *cmd, int argc, char **argv,
+    const struct cli_sub *subs, void (*usage_fn)(FILE *))
+{
+	const char	*sub = argc > 1 ? argv[1] : NULL;
+	char		 names[128] = "";
+	size_t		 i;
+
+	if (sub == NULL) {
+		usage_fn(stderr);
+		return EXIT_USAGE;
+	}
+	for (i = 0; subs[i].name != NULL; i++)
+		if (strcmp(sub, subs[i].name) == 0)
+			return subs[i].fn(argc - 1, argv + 1);
+	if (strcmp(sub, "help") == 0 || strcmp(sub, "--help") == 0 ||
+	    strcmp(sub, "-h") == 0) {
+		usage_fn(stdout);
+		return EXIT_OK;
+	}
+	for (i = 0; subs[i].name != NULL; i++)
+		snprintf(names + strlen(names), sizeof(names) - strlen(names),
+		    "%s%s", i == 0 ? "" : subs[i + 1].name == NULL ? " or " :
+		    ", ", subs[i].name);
+	return cli_usage(cmd, "unknown subcommand \"%s\" (%s)", sub, names);
+}
+
+int
+cli_revoke(const char *cmd, int argc, char **argv, void (*usage_fn)(FILE *),
+    const char *what, int (*revoke)(struct store *, const char *, int64_t,
+    char *, size_t), const char *effect)
+{
+	struct cli_opts	 o = { 0 };
+	struct datadir	 dd;
+	const char	*id;
+	int64_t		 now = time(NULL);
+	char		 err[1024];
+	int		 rc;
+
+	rc = cli_args(cmd, argc, argv, &o, &id, what, usage_fn);
+	if (rc != EXIT_OK)
+		return rc == CLI_HELP ? EXIT_OK : rc;
+	rc = cli_open(&o, &dd, NULL, 0);
+	if (rc != EXIT_OK)
+		return rc;
+	rc = revoke(dd.st, id, now, err, sizeof(err));
+	datadir_close(&dd);
+	if (rc != UPLINK_OK)
+		return cli_fail("%s", err);
+	if (o.json)
+		return cli_json_print(json_pack("{s:s, s:I}", "id", id,
+		    "revoked_at", (json_int_t)now));
+	printf("revoked %s %s: %s\n", what, id, effect);
+	return EXIT_OK;
+}
+
+int
 cli_json_print(json_t *v)
 {
 	int	 rc;
