@@ -77,14 +77,6 @@ access_show(size_t len)
 	return (int)(len < ACCESS_SHOW ? len : ACCESS_SHOW);
 }
 
-/* The separators of bypass.h, which tokenises the same list again. */
-static bool
-access_is_sep(char c)
-{
-	return c == ';' || c == ',' || c == ' ' || c == '\t' || c == '\n' ||
-	    c == '\r' || c == '\v' || c == '\f';
-}
-
 /* True when s[0..len) is not empty and holds only characters from set. */
 static bool
 access_only(const char *s, size_t len, const char *set)
@@ -405,12 +397,12 @@ access_scan(struct access *a, char *plain, size_t len,
 	int			 rc;
 
 	while (i < len) {
-		while (i < len && access_is_sep(a->texts[i]))
+		while (i < len && bypass_is_sep(a->texts[i]))
 			i++;
 		if (i == len)
 			break;
 		start = i;
-		while (i < len && !access_is_sep(a->texts[i]))
+		while (i < len && !bypass_is_sep(a->texts[i]))
 			i++;
 		t.s = a->texts + start;
 		t.len = i - start;
@@ -484,7 +476,7 @@ access_parse(const char *list, struct access **out, struct access_error *err)
 		goto fail;
 	/* Now that errors are reported, end each entry's text. */
 	for (i = 0; i < len; i++)
-		if (access_is_sep(a->texts[i]))
+		if (bypass_is_sep(a->texts[i]))
 			a->texts[i] = '\0';
 	free(plain);
 	*out = a;

@@ -98,7 +98,7 @@ bypass_show(size_t len)
 	return (int)(len < BYPASS_SHOW ? len : BYPASS_SHOW);
 }
 
-static bool
+bool
 bypass_is_sep(char c)
 {
 	return c == ';' || c == ',' || c == ' ' || c == '\t' || c == '\n' ||

@@ -1,6 +1,7 @@
 #ifndef UPLINK_BYPASS_H
 #define UPLINK_BYPASS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +61,9 @@ int bypass_parse(const char *list, int flags, struct bypass **out,
  */
 int bypass_match(const struct bypass *bp, const char *host, uint16_t port,
     const char **rule);
+
+/* Whether c separates entries (';', ',' or white space). */
+bool bypass_is_sep(char c);
 
 /* Number of entries. */
 size_t bypass_count(const struct bypass *bp);
