@@ -307,7 +307,7 @@ router_accept(struct router *r, struct bufferevent *bev, X509 *cert,
 	    err, sizeof(err)) != 0)
 		log_warnx("%s: cannot record that connector %s was seen: %s",
 		    name, rt->connector, err);
-	tunnel_request_info(rt->t, rt_info_cb, rt);
+	tunnel_request(rt->t, "/v1/info", 0, rt_info_cb, rt);
 }
 
 void

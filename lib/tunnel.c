@@ -48,13 +48,13 @@ struct tunnel_stream {
 	uint64_t		 up, down;	/* to the peer, from the peer */
 	long			 started;
 	bool			 requested, answered, bound, closed, deferred;
-	bool			 info;		/* GET /v1/info, not a CONNECT */
-	tunnel_info_cb		*info_cb;
-	struct evbuffer		*reply;		/* connector: info body to send */
+	bool			 info;		/* cloud: a GET, not a CONNECT */
+	tunnel_reply_cb		*info_cb;
+	struct evbuffer		*reply;		/* connector: body to send */
 	bool			 local_eof, remote_eof, shut_wr;
 	int			 status;
 	char			 method[16];
-	char			 path[32];
+	char			 path[TUNNEL_PATH_MAX + 1];
 	char			 authority[TUNNEL_HOST_MAX + 8];
 	char			 code[32];
 	char			 reason[TUNNEL_REASON_MAX + 1];
@@ -575,6 +575,8 @@ request_ready(struct tunnel *t, struct tunnel_stream *s)
 	if (strcmp(s->method, "GET") == 0) {
 		if (strcmp(s->path, "/v1/info") == 0)
 			stream_reply(s, "200", t->info != NULL ? t->info : "{}");
+		else if (t->cb.get != NULL && !(t->draining && t->goaway_sent))
+			t->cb.get(t->arg, t, s, s->path);
 		else
 			stream_reply(s, "404", "{\"error\":\"not-found\"}");
 		return;
@@ -719,7 +721,7 @@ h2_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
 		nghttp2_session_consume(h2, id, len);
 		if (s->early == NULL)
 			s->early = evbuffer_new();
-		if (evbuffer_get_length(s->early) + len > TUNNEL_INFO_MAX)
+		if (evbuffer_get_length(s->early) + len > TUNNEL_REPLY_MAX)
 			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 		evbuffer_add(s->early, data, len);
 		return 0;
@@ -740,7 +742,7 @@ h2_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
 static void
 info_finish(struct tunnel_stream *s, int status)
 {
-	tunnel_info_cb	*cb = s->info_cb;
+	tunnel_reply_cb	*cb = s->info_cb;
 	char		*body;
 	size_t		 len = s->early != NULL ? evbuffer_get_length(s->early) : 0;
 
@@ -1186,25 +1188,29 @@ tunnel_set_info(struct tunnel *t, const char *json)
 }
 
 int
-tunnel_request_info(struct tunnel *t, tunnel_info_cb *cb, void *arg)
+tunnel_request(struct tunnel *t, const char *path, int timeout_ms,
+    tunnel_reply_cb *cb, void *arg)
 {
 	struct tunnel_stream	*s;
 	nghttp2_nv		 nv[4] = {
 		{ (uint8_t *)":method", (uint8_t *)"GET", 7, 3, 0 },
 		{ (uint8_t *)":scheme", (uint8_t *)"https", 7, 5, 0 },
-		{ (uint8_t *)":path", (uint8_t *)"/v1/info", 5, 8, 0 },
+		{ (uint8_t *)":path", (uint8_t *)path, 5, strlen(path), 0 },
 		{ (uint8_t *)":authority", (uint8_t *)"connector", 10, 9, 0 },
 	};
 	struct timeval		 tv;
 	int32_t			 id;
 
-	if (t->role != TUNNEL_CLOUD || t->dead)
+	if (t->role != TUNNEL_CLOUD || t->dead || t->draining ||
+	    strlen(path) > TUNNEL_PATH_MAX || path[0] != '/')
 		return -1;
+	if (timeout_ms <= 0)
+		timeout_ms = t->lim.connect_timeout_ms;
 	s = stream_new(t);
 	s->info = true;
 	s->info_cb = cb;
 	s->arg = arg;
-	snprintf(s->authority, sizeof(s->authority), "info");
+	snprintf(s->authority, sizeof(s->authority), "GET %s", path);
 	id = nghttp2_submit_request(t->h2, NULL, nv, 4, NULL, s);
 	if (id < 0) {
 		s->info_cb = NULL;
@@ -1214,11 +1220,23 @@ tunnel_request_info(struct tunnel *t, tunnel_info_cb *cb, void *arg)
 	s->id = id;
 	snprintf(s->name, sizeof(s->name), "%s/s%d", t->name, (int)id);
 	s->timer = evtimer_new(t->base, stream_timeout_cb, s);
-	tv.tv_sec = t->lim.connect_timeout_ms / 1000;
-	tv.tv_usec = (t->lim.connect_timeout_ms % 1000) * 1000;
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
 	evtimer_add(s->timer, &tv);
 	tunnel_schedule_send(t);
 	return 0;
+}
+
+void
+tunnel_stream_reply(struct tunnel_stream *s, int status, const char *json)
+{
+	char	 code[4];
+
+	if (status < 100 || status > 599)
+		status = 500;
+	snprintf(code, sizeof(code), "%d", status);
+	s->cb = NULL;
+	stream_reply(s, code, json);
 }
 
 bool

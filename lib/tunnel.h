@@ -70,6 +70,13 @@ struct tunnel_callbacks {
 	 */
 	void	(*request)(void *arg, struct tunnel *t, struct tunnel_stream *s,
 		    const char *host, uint16_t port);
+	/*
+	 * Connector only, may be NULL: the cloud asks "GET path" (any path
+	 * but /v1/info). Answer later with tunnel_stream_reply(); until then
+	 * the stream counts as a pending connect.
+	 */
+	void	(*get)(void *arg, struct tunnel *t, struct tunnel_stream *s,
+		    const char *path);
 	/* The tunnel is finished: closed, failed or shut down; why says which. */
 	void	(*closed)(void *arg, struct tunnel *t, const char *why);
 	/* The peer announced it is going away (GOAWAY); debug text if any. */
@@ -111,14 +118,30 @@ void tunnel_goaway(struct tunnel *t, const char *why);
 void tunnel_set_info(struct tunnel *t, const char *json);
 
 /*
- * Cloud only: asks the connector for its info. cb runs once with the HTTP
- * status (0 when the stream failed) and the body (at most
- * TUNNEL_INFO_MAX bytes, NUL-terminated).
+ * Cloud only: asks the connector for a JSON document over the tunnel:
+ * "GET path", answered by the connector's get callback ("/v1/info" is
+ * answered by the tunnel itself from tunnel_set_info()). cb runs once with
+ * the HTTP status (0 when the stream failed, was reset or took longer than
+ * timeout_ms; 0 means the tunnel's connect timeout) and the body (at most
+ * TUNNEL_REPLY_MAX bytes, NUL-terminated). Returns -1 when the tunnel
+ * cannot take the request now.
  */
-#define TUNNEL_INFO_MAX		(64 * 1024)
-typedef void tunnel_info_cb(void *arg, struct tunnel *t, int status,
+#define TUNNEL_REPLY_MAX	(256 * 1024)
+#define TUNNEL_PATH_MAX		63
+typedef void tunnel_reply_cb(void *arg, struct tunnel *t, int status,
     const char *body);
-int tunnel_request_info(struct tunnel *t, tunnel_info_cb *cb, void *arg);
+int tunnel_request(struct tunnel *t, const char *path, int timeout_ms,
+    tunnel_reply_cb *cb, void *arg);
+
+/*
+ * Connector only: answers a GET that the get callback was handed, with an
+ * HTTP status (200, 404, 503...) and a JSON body (copied, at most
+ * TUNNEL_REPLY_MAX bytes). The stream is gone afterwards. If the cloud
+ * gives up first, the callback set with tunnel_stream_set_cb() runs with
+ * status 0 and the stream is gone then instead.
+ */
+void tunnel_stream_reply(struct tunnel_stream *s, int status,
+    const char *json);
 
 /*
  * Connector only: graceful drain. Tells the cloud to open no more streams
