@@ -12,6 +12,7 @@ uplink_strerror(int err)
 	case UPLINK_ECONFIG:	return "configuration error";
 	case UPLINK_EIO:	return "input/output error";
 	case UPLINK_ENOTFOUND:	return "not found";
+	case UPLINK_EEXIST:	return "already exists";
 	}
 	return "unknown error";
 }

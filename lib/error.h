@@ -16,6 +16,7 @@ enum uplink_err {
 	UPLINK_ECONFIG,		/* configuration error; a message says file:line */
 	UPLINK_EIO,		/* a system call failed; errno is kept */
 	UPLINK_ENOTFOUND,	/* lookup found nothing */
+	UPLINK_EEXIST,		/* the name or object is taken */
 };
 
 /* Returns a static, human-readable phrase for an uplink_err value. */

@@ -37,8 +37,16 @@
  * compared in constant time (lib/apikey.c); only SHA-256 of the secret is
  * kept. Settings gain text rows "url" and "crl_url", which need no schema.
  *
- * The array is visible to the unit tests, which build a version 1 file
- * from step 0 alone to test the upgrade.
+ * Version 3. The management plane (docs/api.md): administrators and their
+ * console sessions (by SHA-256 of the cookie's secret; deleting an
+ * administrator deletes its sessions), services published through the API,
+ * extra catalog requirements, the last connectivity checks per connector,
+ * notifications (a partial unique index keeps one unresolved row per kind
+ * and subject) and the audit log. Connectors gain a drained flag, 0 for
+ * the rows that exist.
+ *
+ * The array is visible to the unit tests, which build older files from
+ * the first steps alone to test the upgrades.
  */
 UNITTEST const char *const store_migrations[] = {
 	"CREATE TABLE sites ("
@@ -93,6 +101,78 @@ UNITTEST const char *const store_migrations[] = {
 	"  last_used INTEGER,"
 	"  revoked_at INTEGER"
 	") STRICT;",
+
+	"CREATE TABLE admins ("
+	"  id INTEGER PRIMARY KEY,"
+	"  email TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  role TEXT NOT NULL CHECK (role IN ('full', 'read')),"
+	"  pwhash TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  last_sign_in INTEGER"
+	") STRICT;"
+	"CREATE TABLE sessions ("
+	"  hash BLOB PRIMARY KEY CHECK (length(hash) = 32),"
+	"  admin_id INTEGER NOT NULL REFERENCES admins(id) ON DELETE CASCADE,"
+	"  created_at INTEGER NOT NULL,"
+	"  last_active INTEGER NOT NULL,"
+	"  csrf TEXT NOT NULL,"
+	"  address TEXT"
+	") STRICT;"
+	"CREATE INDEX sessions_admin ON sessions(admin_id);"
+	"CREATE INDEX sessions_created ON sessions(created_at);"
+	"CREATE TABLE services ("
+	"  name TEXT PRIMARY KEY COLLATE NOCASE,"
+	"  site_id INTEGER NOT NULL REFERENCES sites(id),"
+	"  target TEXT NOT NULL,"
+	"  listen TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE INDEX services_site ON services(site_id);"
+	"CREATE TABLE requirements ("
+	"  name TEXT PRIMARY KEY,"
+	"  json TEXT NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE checks ("
+	"  id INTEGER PRIMARY KEY,"
+	"  connector_id TEXT NOT NULL REFERENCES connectors(id),"
+	"  at INTEGER NOT NULL,"
+	"  \"trigger\" TEXT NOT NULL,"
+	"  ok INTEGER NOT NULL CHECK (ok IN (0, 1)),"
+	"  passed INTEGER NOT NULL CHECK (passed >= 0),"
+	"  failed INTEGER NOT NULL CHECK (failed >= 0),"
+	"  report TEXT NOT NULL"
+	") STRICT;"
+	"CREATE INDEX checks_connector ON checks(connector_id, id);"
+	"CREATE TABLE notifications ("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind TEXT NOT NULL,"
+	"  severity TEXT NOT NULL"
+	"    CHECK (severity IN ('info', 'warning', 'error')),"
+	"  subject TEXT NOT NULL,"
+	"  message TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  resolved_at INTEGER,"
+	"  read_at INTEGER"
+	") STRICT;"
+	"CREATE UNIQUE INDEX notifications_open ON notifications(kind, subject)"
+	"  WHERE resolved_at IS NULL;"
+	"CREATE INDEX notifications_unread ON notifications(id)"
+	"  WHERE read_at IS NULL;"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  actor_kind TEXT NOT NULL"
+	"    CHECK (actor_kind IN ('admin', 'key', 'cli', 'system')),"
+	"  address TEXT,"
+	"  action TEXT NOT NULL,"
+	"  target TEXT,"
+	"  detail TEXT"
+	") STRICT;"
+	"ALTER TABLE connectors ADD COLUMN"
+	"  drained INTEGER NOT NULL DEFAULT 0 CHECK (drained IN (0, 1));",
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

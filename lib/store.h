@@ -19,7 +19,7 @@
  * UPLINK_EIO when SQLite fails, UPLINK_ENOMEM.
  */
 
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3
 #define STORE_BUSY_MS		5000
 #define STORE_NAME_MAX		63	/* site and connector names */
 #define STORE_ID_MAX		31	/* connector and token ids */
@@ -45,6 +45,7 @@ struct store_connector {
 	int64_t	 last_seen;	/* 0 if never seen */
 	int64_t	 revoked_at;	/* 0 if not revoked */
 	char	 version[STORE_VERSION_MAX + 1];	/* "" if unknown */
+	bool	 drained;	/* no new streams routed to it */
 };
 
 /* Why store_token_consume() did or did not accept a token. */
@@ -339,5 +340,272 @@ int store_data_version(struct store *st, int64_t *v, char *err,
  */
 int store_crl_next_number(struct store *st, int64_t *n, char *err,
     size_t errlen);
+
+/* ---- schema 3: the management plane (docs/api.md) ---- */
+
+#define STORE_EMAIL_MAX		254
+#define STORE_ROLE_SIZE		8	/* "full" or "read", and a NUL */
+#define STORE_PWHASH_MAX	127	/* crypto_pwhash_STRBYTES - 1 */
+#define STORE_CSRF_SIZE		44	/* 43 base64url characters, NUL */
+#define STORE_ADDR_MAX		63	/* "[2001:db8::1]:443" */
+#define STORE_TARGET_MAX	261	/* HOST:PORT */
+#define STORE_KIND_MAX		31
+#define STORE_SUBJECT_MAX	127
+#define STORE_TEXT_MAX		511
+#define STORE_REQUIREMENT_MAX	65535	/* bytes of a requirement's JSON */
+#define STORE_REPORT_MAX	262144	/* bytes of a check's JSON report */
+#define STORE_CHECK_LIST_MAX	1000	/* store_check_list() limit */
+#define STORE_NOTE_LIST_MAX	500	/* store_note_list() limit */
+#define STORE_AUDIT_LIST_MAX	1000	/* store_audit_list() limit */
+
+struct store_site {
+	int64_t	 id;
+	char	 name[STORE_NAME_MAX + 1];
+	int64_t	 created_at;
+};
+typedef int (*store_site_cb)(void *arg, const struct store_site *s);
+
+/* Calls cb for each site, by name; cb must not call back into the store. */
+int store_site_list(struct store *st, store_site_cb cb, void *arg, char *err,
+    size_t errlen);
+
+/* Sets or clears a connector's drained flag; UPLINK_ENOTFOUND if unknown. */
+int store_connector_set_drained(struct store *st, const char *id,
+    bool drained, char *err, size_t errlen);
+
+/*
+ * Administrators of the console and API. E-mail addresses are unique
+ * without regard to case (the first spelling is kept); pwhash is the
+ * libsodium crypto_pwhash_str() text (argon2id).
+ */
+struct store_admin {
+	int64_t	 id;
+	char	 email[STORE_EMAIL_MAX + 1];
+	char	 role[STORE_ROLE_SIZE];		/* "full" or "read" */
+	char	 pwhash[STORE_PWHASH_MAX + 1];
+	int64_t	 created_at;	/* store_admin_add: 0 means now */
+	int64_t	 last_sign_in;	/* 0 if never */
+};
+typedef int (*store_admin_cb)(void *arg, const struct store_admin *a);
+
+/*
+ * Adds an administrator; *id (may be NULL) gets its id. a->email is
+ * NAME@DOMAIN, a->role "full" or "read", a->pwhash printable ASCII. A
+ * taken e-mail, in any case, is UPLINK_EEXIST.
+ */
+int store_admin_add(struct store *st, const struct store_admin *a,
+    int64_t *id, char *err, size_t errlen);
+/* By id; UPLINK_ENOTFOUND when none. */
+int store_admin_get(struct store *st, int64_t id, struct store_admin *out,
+    char *err, size_t errlen);
+/*
+ * By e-mail, without regard to case; UPLINK_ENOTFOUND when none (also for
+ * text that cannot be an address, which the message does not quote).
+ */
+int store_admin_find(struct store *st, const char *email,
+    struct store_admin *out, char *err, size_t errlen);
+/* By id; cb must not call back into the store. */
+int store_admin_list(struct store *st, store_admin_cb cb, void *arg,
+    char *err, size_t errlen);
+/*
+ * Changes the role and/or the password hash (NULL keeps it), in one
+ * transaction. Demoting the last "full" administrator is UPLINK_EINVAL,
+ * and nothing changes. A new password deletes the administrator's
+ * sessions except the one whose hash is keep_session (NULL: all of them).
+ */
+int store_admin_update(struct store *st, int64_t id, const char *role,
+    const char *pwhash, const unsigned char *keep_session, char *err,
+    size_t errlen);
+/*
+ * Removes one with its sessions (ON DELETE CASCADE); UPLINK_ENOTFOUND
+ * when unknown; the last "full" one is UPLINK_EINVAL.
+ */
+int store_admin_delete(struct store *st, int64_t id, char *err,
+    size_t errlen);
+/* How many administrators there are (0 before the first is made). */
+int store_admin_count(struct store *st, int64_t *n, char *err,
+    size_t errlen);
+
+/*
+ * Console sessions, by the SHA-256 hash of the cookie's secret (the secret
+ * itself is never stored).
+ */
+struct store_session {
+	unsigned char	 hash[STORE_HASH_LEN];
+	int64_t		 admin_id;
+	int64_t		 created_at;
+	int64_t		 last_active;
+	char		 csrf[STORE_CSRF_SIZE];
+	char		 address[STORE_ADDR_MAX + 1];	/* signed in from */
+};
+
+/*
+ * Adds a session and records the administrator's sign-in time, in one
+ * transaction. created_at 0 means now, last_active 0 means created_at;
+ * csrf is 1-43 base64url characters; address may be "". An unknown
+ * admin_id is UPLINK_ENOTFOUND, a hash already stored UPLINK_EEXIST.
+ */
+int store_session_add(struct store *st, const struct store_session *s,
+    char *err, size_t errlen);
+/*
+ * store_session_get(), _touch() (sets last_active) and _delete() (signs
+ * out) return UPLINK_ENOTFOUND when there is no such session.
+ */
+int store_session_get(struct store *st, const unsigned char hash[STORE_HASH_LEN],
+    struct store_session *out, char *err, size_t errlen);
+int store_session_touch(struct store *st,
+    const unsigned char hash[STORE_HASH_LEN], int64_t now, char *err,
+    size_t errlen);
+int store_session_delete(struct store *st,
+    const unsigned char hash[STORE_HASH_LEN], char *err, size_t errlen);
+/* Deletes sessions created before created_before (expired ones). */
+int store_session_purge(struct store *st, int64_t created_before,
+    char *err, size_t errlen);
+
+/* Services published through the API ([publish] sections live in cloud.conf). */
+struct store_service {
+	char	 name[STORE_NAME_MAX + 1];
+	char	 site[STORE_NAME_MAX + 1];
+	char	 target[STORE_TARGET_MAX + 1];	/* HOST:PORT in the site */
+	char	 listen[STORE_TARGET_MAX + 1];	/* ADDRESS:PORT on the cloud */
+	int64_t	 created_at;
+	int64_t	 updated_at;
+};
+typedef int (*store_service_cb)(void *arg, const struct store_service *s);
+
+/*
+ * Adds (create true; a taken name, in any case, is UPLINK_EEXIST) or
+ * replaces (create false; an unknown name is UPLINK_ENOTFOUND) a service,
+ * setting updated_at (and created_at when adding) to now. Names are
+ * checked as store_name_check() does; target and listen must end in
+ * ":PORT" (1-65535), the caller checks the rest. The site must exist
+ * (UPLINK_ENOTFOUND naming it). s->created_at and updated_at are ignored.
+ */
+int store_service_put(struct store *st, const struct store_service *s,
+    bool create, int64_t now, char *err, size_t errlen);
+/* store_service_get() and _delete(): UPLINK_ENOTFOUND when unknown. */
+int store_service_get(struct store *st, const char *name,
+    struct store_service *out, char *err, size_t errlen);
+int store_service_delete(struct store *st, const char *name, char *err,
+    size_t errlen);
+/* By name; cb must not call back into the store. */
+int store_service_list(struct store *st, store_service_cb cb, void *arg,
+    char *err, size_t errlen);
+
+/*
+ * Extra required-address services for the catalog: a name (as
+ * store_name_check() accepts) and the JSON of one catalog service object
+ * (docs/catalog.md, 1 to STORE_REQUIREMENT_MAX bytes), validated by the
+ * caller. Put adds or replaces; delete of an unknown name is
+ * UPLINK_ENOTFOUND; list goes by name.
+ */
+typedef int (*store_requirement_cb)(void *arg, const char *name,
+    const char *json);
+int store_requirement_put(struct store *st, const char *name,
+    const char *json, int64_t now, char *err, size_t errlen);
+int store_requirement_delete(struct store *st, const char *name, char *err,
+    size_t errlen);
+int store_requirement_list(struct store *st, store_requirement_cb cb,
+    void *arg, char *err, size_t errlen);
+
+/* Connectivity check results, the last STORE_CHECKS_KEPT per connector. */
+#define STORE_CHECKS_KEPT	50
+struct store_check {
+	int64_t		 id;
+	char		 connector_id[STORE_ID_MAX + 1];
+	int64_t		 at;
+	char		 trigger[16];	/* "manual", "connect", "hourly" */
+	bool		 ok;
+	int		 passed, failed;
+	const char	*report;	/* JSON text; in a list, valid during cb */
+};
+typedef int (*store_check_cb)(void *arg, const struct store_check *c);
+
+/*
+ * Adds a result and, in the same transaction, drops the connector's
+ * results beyond the newest STORE_CHECKS_KEPT. c->id is ignored; *id (may
+ * be NULL) gets the new one; c->at 0 means now; c->trigger is lowercase
+ * letters, digits and '-'. An unknown connector is UPLINK_ENOTFOUND.
+ */
+int store_check_add(struct store *st, const struct store_check *c,
+    int64_t *id, char *err, size_t errlen);
+/*
+ * Newest first, at most limit (1..STORE_CHECK_LIST_MAX); connector_id
+ * NULL means every connector. An unknown connector has no results.
+ */
+int store_check_list(struct store *st, const char *connector_id, int limit,
+    store_check_cb cb, void *arg, char *err, size_t errlen);
+
+/*
+ * Notifications for the console's bell. A condition (kind, subject) has at
+ * most one unresolved notification: opening it again changes nothing.
+ */
+struct store_note {
+	int64_t	 id;
+	char	 kind[STORE_KIND_MAX + 1];	/* "connector-offline" */
+	char	 severity[12];			/* "info", "warning", "error" */
+	char	 subject[STORE_SUBJECT_MAX + 1];	/* what it is about */
+	char	 message[STORE_TEXT_MAX + 1];
+	int64_t	 created_at;
+	int64_t	 resolved_at;	/* 0 while the condition holds */
+	int64_t	 read_at;	/* 0 while unread */
+};
+typedef int (*store_note_cb)(void *arg, const struct store_note *n);
+
+/*
+ * Opens a notification unless (kind, subject) already has an unresolved
+ * one, which is then left as it is. *created (may be NULL) tells whether
+ * a new one was made. kind is lowercase letters, digits and '-'; subject
+ * and message are one line of UTF-8.
+ */
+int store_note_open(struct store *st, const char *kind, const char *subject,
+    const char *severity, const char *message, int64_t now, bool *created,
+    char *err, size_t errlen);
+/* Marks the unresolved (kind, subject) resolved; none is not an error. */
+int store_note_resolve(struct store *st, const char *kind,
+    const char *subject, int64_t now, char *err, size_t errlen);
+/* Newest first, at most limit (1..STORE_NOTE_LIST_MAX); cb as above. */
+int store_note_list(struct store *st, bool unread_only, int limit,
+    store_note_cb cb, void *arg, char *err, size_t errlen);
+/* How many notifications are unread. */
+int store_note_unread(struct store *st, int64_t *n, char *err,
+    size_t errlen);
+/*
+ * Marks one (id) or every (id 0) notification read; one read before keeps
+ * its read_at. An unknown id is UPLINK_ENOTFOUND.
+ */
+int store_note_read(struct store *st, int64_t id, int64_t now, char *err,
+    size_t errlen);
+
+/* The audit log: who did what, when, from where. */
+struct store_audit {
+	int64_t	 id;
+	int64_t	 at;		/* store_audit_add: 0 means now */
+	char	 actor[STORE_EMAIL_MAX + 1];	/* e-mail, key id, "cli" */
+	char	 actor_kind[8];		/* "admin", "key", "cli", "system" */
+	char	 address[STORE_ADDR_MAX + 1];
+	char	 action[48];		/* "token.create", "session.create" */
+	char	 target[STORE_SUBJECT_MAX + 1];
+	char	 detail[STORE_TEXT_MAX + 1];
+};
+typedef int (*store_audit_cb)(void *arg, const struct store_audit *a);
+
+/*
+ * Appends an entry (a->id is ignored). actor must not be ""; address
+ * (printable ASCII), target and detail may be "". In actor, target and
+ * detail, control characters and bytes that are not UTF-8 are stored as
+ * '?' rather than refused, so that text someone typed cannot keep an
+ * entry out of the log. actor_kind is "admin", "key", "cli" or "system";
+ * action is lowercase letters, digits, '.', '_' and '-'.
+ */
+int store_audit_add(struct store *st, const struct store_audit *a,
+    char *err, size_t errlen);
+/*
+ * Newest first: entries with id < before (0: from the newest), at most
+ * limit (1..STORE_AUDIT_LIST_MAX). The next page starts before the last
+ * id seen.
+ */
+int store_audit_list(struct store *st, int64_t before, int limit,
+    store_audit_cb cb, void *arg, char *err, size_t errlen);
 
 #endif

@@ -24,6 +24,8 @@ _Static_assert(STORE_CONNECTOR_ID_SIZE <= STORE_ID_MAX + 1, "id size");
 #define STORE_CONNECTOR_COLUMNS \
 	"id, site_id, name, cert_serial, cert_fingerprint, cert_not_after, " \
 	"created_at, last_seen, revoked_at, version"
+/* What get and list read: the columns above and the drained flag. */
+#define STORE_CONNECTOR_READ	STORE_CONNECTOR_COLUMNS ", drained"
 
 static int
 store_no_connector(const char *id, char *err, size_t errlen)
@@ -213,6 +215,7 @@ store_connector_read(sqlite3_stmt *stmt, struct store_connector *c)
 	c->last_seen = sqlite3_column_int64(stmt, 7);
 	c->revoked_at = sqlite3_column_int64(stmt, 8);
 	store_column(stmt, 9, c->version, sizeof(c->version));
+	c->drained = sqlite3_column_int(stmt, 10) != 0;
 }
 
 int
@@ -222,7 +225,7 @@ store_connector_get(struct store *st, const char *id,
 	sqlite3_stmt	*stmt;
 	int		 rc, step;
 
-	rc = store_prepare(st, "SELECT " STORE_CONNECTOR_COLUMNS " FROM "
+	rc = store_prepare(st, "SELECT " STORE_CONNECTOR_READ " FROM "
 	    "connectors WHERE id = ?1", &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
@@ -339,7 +342,7 @@ store_connector_list(struct store *st, int64_t site_id,
 	sqlite3_stmt		*stmt;
 	int			 rc, step;
 
-	rc = store_prepare(st, "SELECT " STORE_CONNECTOR_COLUMNS " FROM "
+	rc = store_prepare(st, "SELECT " STORE_CONNECTOR_READ " FROM "
 	    "connectors WHERE ?1 = 0 OR site_id = ?1 ORDER BY site_id, name, "
 	    "id", &stmt, err, errlen);
 	if (rc != UPLINK_OK)

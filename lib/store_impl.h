@@ -15,7 +15,10 @@
  * database, migrates it and keeps sites, settings and the CRL number, and
  * it defines the SQL helpers below; lib/store_token.c keeps enrollment
  * tokens, lib/store_connector.c connectors, their certificates and
- * enrollment, lib/store_apikey.c API keys. C has no linkage between files
+ * enrollment, lib/store_apikey.c API keys, lib/store_admin.c administrators
+ * and console sessions, lib/store_mgmt.c the rest of the management plane
+ * (services, requirements, checks, notifications, the audit log). C has no
+ * linkage between files
  * short of external linkage, so these helpers are not static; they are
  * declared only here, so nothing outside lib/store*.c knows them, and
  * lib/store.h stays the whole API. Each is documented where it is defined.
@@ -33,6 +36,13 @@ struct store_cb {
 	union {
 		store_token_cb	 token;
 		store_apikey_cb	 apikey;
+		store_site_cb	 site;
+		store_admin_cb	 admin;
+		store_service_cb service;
+		store_requirement_cb requirement;
+		store_check_cb	 check;
+		store_note_cb	 note;
+		store_audit_cb	 audit;
 	}	 fn;
 	void	*arg;
 };
@@ -72,6 +82,16 @@ int store_update(struct store *st, const char *sql, const char *id, int64_t t,
 int store_get_one(struct store *st, const char *sql, const char *key,
     void (*read)(sqlite3_stmt *, void *), void *out, const char *what,
     char *err, size_t errlen);
+
+/* Management-plane helpers (lib/store_mgmt.c). */
+bool store_line_check(const char *what, const char *s, size_t max,
+    bool empty_ok, char *err, size_t errlen);
+int store_get_by_id(struct store *st, const char *sql, int64_t key,
+    void (*read)(sqlite3_stmt *, void *), void *out, const char *what,
+    char *err, size_t errlen);
+int store_write(struct store *st, sqlite3_stmt *stmt, int bind,
+    const char *what, const char *dup, const char *missing, char *err,
+    size_t errlen);
 
 /* Token steps that store_enroll() runs in its transaction (store_token.c). */
 void store_use_init(struct store_token_use *use);

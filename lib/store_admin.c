@@ -1,0 +1,469 @@
+/*
+ * Administrators of the console and API and their console sessions, part
+ * of the cloud database (lib/store.h): the rows only. The cloud hashes
+ * passwords (libsodium's crypto_pwhash_str) and session secrets (SHA-256)
+ * before they get here, so neither a password nor a cookie's secret is
+ * ever stored. Two rules live here because they must hold for every
+ * caller: there is always an administrator with the role "full", and a
+ * new password ends the administrator's other sessions.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "error.h"
+#include "store.h"
+#include "store_impl.h"
+
+#define STORE_ADMIN_SELECT \
+	"SELECT id, email, role, pwhash, created_at, last_sign_in FROM admins"
+#define STORE_SESSION_LOST \
+	"it expired or was signed out; sign in again"
+
+static int
+store_no_admin(int64_t id, char *err, size_t errlen)
+{
+	return store_msg(UPLINK_ENOTFOUND, err, errlen, "no administrator has "
+	    "the id %lld", (long long)id);
+}
+
+static int
+store_role_check(const char *role, char *err, size_t errlen)
+{
+	if (strcmp(role, "full") == 0 || strcmp(role, "read") == 0)
+		return UPLINK_OK;
+	return store_msg(UPLINK_EINVAL, err, errlen, "administrator role "
+	    "\"%.8s\" is neither \"full\" nor \"read\"", role);
+}
+
+static int
+store_pwhash_check(const char *pwhash, char *err, size_t errlen)
+{
+	if (store_text_check("password hash", pwhash, STORE_PWHASH_MAX, false,
+	    err, errlen))
+		return UPLINK_OK;
+	return UPLINK_EINVAL;
+}
+
+/* NAME@DOMAIN on one line without spaces; the caller verifies it works. */
+static int
+store_email_check(const char *email, char *err, size_t errlen)
+{
+	const char	*at;
+
+	if (!store_line_check("e-mail address", email, STORE_EMAIL_MAX, false,
+	    err, errlen))
+		return UPLINK_EINVAL;
+	at = strchr(email, '@');
+	if (at == NULL || at == email || at[1] == '\0' ||
+	    strchr(email, ' ') != NULL)
+		return store_msg(UPLINK_EINVAL, err, errlen, "\"%s\" is not an "
+		    "e-mail address: use NAME@DOMAIN", email);
+	return UPLINK_OK;
+}
+
+static int
+store_count(struct store *st, const char *sql, int64_t *n, const char *what,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	rc = store_prepare(st, sql, &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		*n = sqlite3_column_int64(stmt, 0);
+	else
+		rc = store_sqlfail(st, err, errlen, "%s", what);
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+store_admin_add(struct store *st, const struct store_admin *a, int64_t *id,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt	*stmt;
+	char		 what[STORE_EMAIL_MAX + 32];
+	int		 rc;
+
+	rc = store_email_check(a->email, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_role_check(a->role, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_pwhash_check(a->pwhash, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_prepare(st, "INSERT INTO admins(email, role, pwhash, "
+		    "created_at, last_sign_in) VALUES (?1, ?2, ?3, ?4, ?5)",
+		    &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	snprintf(what, sizeof(what), "adding administrator %s", a->email);
+	rc = store_write(st, stmt, store_str(stmt, 1, a->email) |
+	    store_str(stmt, 2, a->role) | store_str(stmt, 3, a->pwhash) |
+	    sqlite3_bind_int64(stmt, 4, a->created_at != 0 ? a->created_at :
+	    time(NULL)) | store_num(stmt, 5, a->last_sign_in), what, "an "
+	    "administrator has this e-mail address already (compared without "
+	    "regard to case)", NULL, err, errlen);
+	if (rc == UPLINK_OK && id != NULL)
+		*id = sqlite3_last_insert_rowid(st->db);
+	return rc;
+}
+
+static void
+store_admin_read(sqlite3_stmt *stmt, void *arg)
+{
+	struct store_admin	*a = arg;
+
+	memset(a, 0, sizeof(*a));
+	a->id = sqlite3_column_int64(stmt, 0);
+	store_column(stmt, 1, a->email, sizeof(a->email));
+	store_column(stmt, 2, a->role, sizeof(a->role));
+	store_column(stmt, 3, a->pwhash, sizeof(a->pwhash));
+	a->created_at = sqlite3_column_int64(stmt, 4);
+	a->last_sign_in = sqlite3_column_int64(stmt, 5);
+}
+
+int
+store_admin_get(struct store *st, int64_t id, struct store_admin *out,
+    char *err, size_t errlen)
+{
+	int	 rc;
+
+	rc = store_get_by_id(st, STORE_ADMIN_SELECT " WHERE id = ?1", id,
+	    store_admin_read, out, "reading an administrator", err, errlen);
+	if (rc == UPLINK_ENOTFOUND)
+		rc = store_no_admin(id, err, errlen);
+	return rc;
+}
+
+/* Text that cannot be an address is not quoted back: it may be anything. */
+int
+store_admin_find(struct store *st, const char *email,
+    struct store_admin *out, char *err, size_t errlen)
+{
+	int	 rc;
+
+	if (!store_line_check("e-mail address", email, STORE_EMAIL_MAX, false,
+	    NULL, 0))
+		return store_msg(UPLINK_ENOTFOUND, err, errlen, "no "
+		    "administrator has this e-mail address");
+	rc = store_get_one(st, STORE_ADMIN_SELECT " WHERE email = ?1", email,
+	    store_admin_read, out, "looking up an administrator", err, errlen);
+	if (rc == UPLINK_ENOTFOUND)
+		rc = store_msg(rc, err, errlen, "no administrator has the "
+		    "e-mail address \"%s\"", email);
+	return rc;
+}
+
+static int
+store_admin_row(sqlite3_stmt *stmt, void *arg)
+{
+	struct store_cb		*cb = arg;
+	struct store_admin	 a;
+
+	store_admin_read(stmt, &a);
+	return cb->fn.admin(cb->arg, &a);
+}
+
+int
+store_admin_list(struct store *st, store_admin_cb fn, void *arg, char *err,
+    size_t errlen)
+{
+	struct store_cb	 cb = { .fn.admin = fn, .arg = arg };
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	rc = store_prepare(st, STORE_ADMIN_SELECT " ORDER BY id", &stmt, err,
+	    errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	return store_walk(st, stmt, store_admin_row, &cb,
+	    "listing administrators", err, errlen);
+}
+
+int
+store_admin_count(struct store *st, int64_t *n, char *err, size_t errlen)
+{
+	return store_count(st, "SELECT count(*) FROM admins", n,
+	    "counting administrators", err, errlen);
+}
+
+/*
+ * Refuses to demote or remove a, read in the caller's transaction, when
+ * it is the last administrator with the role "full": nobody would be left
+ * who could manage administrators, and only the command line could undo
+ * it.
+ */
+static int
+store_last_full(struct store *st, const struct store_admin *a,
+    const char *doing, char *err, size_t errlen)
+{
+	int64_t	 n = 0;
+	int	 rc;
+
+	if (strcmp(a->role, "full") != 0)
+		return UPLINK_OK;
+	rc = store_count(st, "SELECT count(*) FROM admins WHERE role = 'full'",
+	    &n, "counting administrators", err, errlen);
+	if (rc == UPLINK_OK && n <= 1)
+		rc = store_msg(UPLINK_EINVAL, err, errlen, "cannot %s "
+		    "administrator %lld (%s): it is the last one with the role "
+		    "\"full\"; give another administrator the role \"full\" "
+		    "first", doing, (long long)a->id, a->email);
+	return rc;
+}
+
+/* Ends the administrator's sessions but keep (NULL: all of them). */
+static int
+store_sessions_end(struct store *st, int64_t admin_id,
+    const unsigned char *keep, char *err, size_t errlen)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	rc = store_prepare(st, "DELETE FROM sessions WHERE admin_id = ?1 AND "
+	    "(?2 IS NULL OR hash <> ?2)", &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	return store_write(st, stmt, sqlite3_bind_int64(stmt, 1, admin_id) |
+	    (keep != NULL ? sqlite3_bind_blob(stmt, 2, keep, STORE_HASH_LEN,
+	    SQLITE_STATIC) : SQLITE_OK), "ending the sessions of an "
+	    "administrator", NULL, NULL, err, errlen);
+}
+
+/* Writes the new role and/or hash, in the caller's transaction. */
+static int
+store_admin_set(struct store *st, int64_t id, const char *role,
+    const char *pwhash, char *err, size_t errlen)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	rc = store_prepare(st, "UPDATE admins SET role = coalesce(?2, role), "
+	    "pwhash = coalesce(?3, pwhash) WHERE id = ?1", &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	return store_write(st, stmt, sqlite3_bind_int64(stmt, 1, id) |
+	    (role != NULL ? store_str(stmt, 2, role) : SQLITE_OK) |
+	    (pwhash != NULL ? store_str(stmt, 3, pwhash) : SQLITE_OK),
+	    "changing an administrator", NULL, NULL, err, errlen);
+}
+
+int
+store_admin_update(struct store *st, int64_t id, const char *role,
+    const char *pwhash, const unsigned char *keep_session, char *err,
+    size_t errlen)
+{
+	struct store_admin	 a;
+	int			 rc = UPLINK_OK;
+
+	if (role != NULL)
+		rc = store_role_check(role, err, errlen);
+	if (rc == UPLINK_OK && pwhash != NULL)
+		rc = store_pwhash_check(pwhash, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	rc = store_begin(st, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_admin_get(st, id, &a, err, errlen);
+	if (rc == UPLINK_OK && role != NULL && strcmp(role, "read") == 0)
+		rc = store_last_full(st, &a, "demote", err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_admin_set(st, id, role, pwhash, err, errlen);
+	if (rc == UPLINK_OK && pwhash != NULL)
+		rc = store_sessions_end(st, id, keep_session, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_commit(st, err, errlen);
+	store_rollback(st);
+	return rc;
+}
+
+/* The sessions go with the row: ON DELETE CASCADE. */
+int
+store_admin_delete(struct store *st, int64_t id, char *err, size_t errlen)
+{
+	struct store_admin	 a;
+	sqlite3_stmt		*stmt;
+	int			 rc;
+
+	rc = store_begin(st, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_admin_get(st, id, &a, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_last_full(st, &a, "remove", err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_prepare(st, "DELETE FROM admins WHERE id = ?1",
+		    &stmt, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_write(st, stmt, sqlite3_bind_int64(stmt, 1, id),
+		    "removing an administrator", NULL, NULL, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_commit(st, err, errlen);
+	store_rollback(st);
+	return rc;
+}
+
+/* ---- sessions ---- */
+
+static int
+store_session_check(const struct store_session *s, char *err, size_t errlen)
+{
+	size_t	 len = strnlen(s->csrf, sizeof(s->csrf));
+
+	if (s->admin_id <= 0)
+		return store_no_admin(s->admin_id, err, errlen);
+	if (len == 0 || len == sizeof(s->csrf) || strspn(s->csrf,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+	    != len)
+		return store_msg(UPLINK_EINVAL, err, errlen, "a session's CSRF "
+		    "token must be 1 to %d base64url characters",
+		    STORE_CSRF_SIZE - 1);
+	if (!store_text_check("session address", s->address, STORE_ADDR_MAX,
+	    true, err, errlen))
+		return UPLINK_EINVAL;
+	return UPLINK_OK;
+}
+
+static int
+store_session_insert(struct store *st, const struct store_session *s,
+    int64_t created, char *err, size_t errlen)
+{
+	sqlite3_stmt	*stmt;
+	char		 what[80];
+	int		 rc;
+
+	rc = store_prepare(st, "INSERT INTO sessions(hash, admin_id, "
+	    "created_at, last_active, csrf, address) VALUES (?1, ?2, ?3, ?4, "
+	    "?5, ?6)", &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	snprintf(what, sizeof(what), "adding a session for administrator "
+	    "%lld", (long long)s->admin_id);
+	return store_write(st, stmt, sqlite3_bind_blob(stmt, 1, s->hash,
+	    STORE_HASH_LEN, SQLITE_STATIC) | sqlite3_bind_int64(stmt, 2,
+	    s->admin_id) | sqlite3_bind_int64(stmt, 3, created) |
+	    sqlite3_bind_int64(stmt, 4, s->last_active != 0 ? s->last_active :
+	    created) | store_str(stmt, 5, s->csrf) | store_opt(stmt, 6,
+	    s->address), what, "this session exists already; draw a new "
+	    "secret", "no such administrator", err, errlen);
+}
+
+int
+store_session_add(struct store *st, const struct store_session *s,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt	*stmt;
+	int64_t		 created;
+	int		 rc;
+
+	rc = store_session_check(s, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	created = s->created_at != 0 ? s->created_at : time(NULL);
+	rc = store_begin(st, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_session_insert(st, s, created, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_prepare(st, "UPDATE admins SET last_sign_in = ?2 "
+		    "WHERE id = ?1", &stmt, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_write(st, stmt, sqlite3_bind_int64(stmt, 1,
+		    s->admin_id) | sqlite3_bind_int64(stmt, 2, created),
+		    "recording a sign-in", NULL, NULL, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_commit(st, err, errlen);
+	store_rollback(st);
+	return rc;
+}
+
+int
+store_session_get(struct store *st, const unsigned char hash[STORE_HASH_LEN],
+    struct store_session *out, char *err, size_t errlen)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc, step;
+
+	rc = store_prepare(st, "SELECT admin_id, created_at, last_active, "
+	    "csrf, address FROM sessions WHERE hash = ?1", &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	step = sqlite3_bind_blob(stmt, 1, hash, STORE_HASH_LEN, SQLITE_STATIC);
+	if (step == SQLITE_OK)
+		step = sqlite3_step(stmt);
+	if (step == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		memcpy(out->hash, hash, STORE_HASH_LEN);
+		out->admin_id = sqlite3_column_int64(stmt, 0);
+		out->created_at = sqlite3_column_int64(stmt, 1);
+		out->last_active = sqlite3_column_int64(stmt, 2);
+		store_column(stmt, 3, out->csrf, sizeof(out->csrf));
+		store_column(stmt, 4, out->address, sizeof(out->address));
+	} else if (step == SQLITE_DONE)
+		rc = store_msg(UPLINK_ENOTFOUND, err, errlen, "no such "
+		    "session: " STORE_SESSION_LOST);
+	else
+		rc = store_sqlfail(st, err, errlen, "reading a session");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/* Runs sql on the session (?1 = hash, ?2 = t); it must change one row. */
+static int
+store_session_change(struct store *st, const char *sql,
+    const unsigned char *hash, int64_t t, const char *what, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	rc = store_prepare(st, sql, &stmt, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_write(st, stmt, sqlite3_bind_blob(stmt, 1, hash,
+		    STORE_HASH_LEN, SQLITE_STATIC) | sqlite3_bind_int64(stmt,
+		    2, t), what, NULL, NULL, err, errlen);
+	if (rc == UPLINK_OK && sqlite3_changes(st->db) == 0)
+		rc = store_msg(UPLINK_ENOTFOUND, err, errlen, "%s: no such "
+		    "session: " STORE_SESSION_LOST, what);
+	return rc;
+}
+
+int
+store_session_touch(struct store *st,
+    const unsigned char hash[STORE_HASH_LEN], int64_t now, char *err,
+    size_t errlen)
+{
+	return store_session_change(st, "UPDATE sessions SET last_active = ?2 "
+	    "WHERE hash = ?1", hash, now, "recording session activity", err,
+	    errlen);
+}
+
+int
+store_session_delete(struct store *st,
+    const unsigned char hash[STORE_HASH_LEN], char *err, size_t errlen)
+{
+	return store_session_change(st, "DELETE FROM sessions WHERE hash = ?1 "
+	    "AND ?2 = 0", hash, 0, "signing out", err, errlen);
+}
+
+int
+store_session_purge(struct store *st, int64_t created_before, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	rc = store_prepare(st, "DELETE FROM sessions WHERE created_at < ?1",
+	    &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	return store_write(st, stmt, sqlite3_bind_int64(stmt, 1,
+	    created_before), "removing expired sessions", NULL, NULL, err,
+	    errlen);
+}
