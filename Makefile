@@ -40,6 +40,9 @@ CONN_SRC := $(sort $(wildcard connector/*.c))
 CONN_OBJ := $(CONN_SRC:%.c=$(BUILD)/%.o)
 CLOUD_SRC := $(sort $(wildcard cloud/*.c))
 CLOUD_OBJ := $(CLOUD_SRC:%.c=$(BUILD)/%.o)
+# The web console's files, compiled into uplink-cloud (scripts/embed-assets).
+CONSOLE_FILES := $(sort $(wildcard cloud/console/*))
+CONSOLE_OBJ := $(BUILD)/gen/console_assets.o
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -71,8 +74,15 @@ $(BUILD)/tlib/%.o: lib/%.c
 $(BUILD)/uplink-connector: $(CONN_OBJ) $(BUILD)/libuplink.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/uplink-cloud: $(CLOUD_OBJ) $(BUILD)/libuplink.a
+$(BUILD)/uplink-cloud: $(CLOUD_OBJ) $(CONSOLE_OBJ) $(BUILD)/libuplink.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/gen/console_assets.c: $(CONSOLE_FILES) scripts/embed-assets
+	@mkdir -p $(dir $@)
+	scripts/embed-assets $@ $(CONSOLE_FILES)
+
+$(CONSOLE_OBJ): $(BUILD)/gen/console_assets.c cloud/console.h
+	$(CC) $(ALL_CFLAGS) -Icloud -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libuplink-test.a
 	@mkdir -p $(dir $@)

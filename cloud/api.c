@@ -9,18 +9,25 @@
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
+#include "rest.h"
 #include "xmalloc.h"
 
 /*
  * HTTP handlers. Over TLS (behind cloud/front.c): POST /v1/enroll and
- * POST /v1/renew, whose logic is in cloud/enroll.c. In plain HTTP (the
+ * POST /v1/renew, whose logic is in cloud/enroll.c, and everything else:
+ * the management API and the console (cloud/rest.c). In plain HTTP (the
  * port 80 listener, which connectors and checks reach for revocation
  * data): GET /ca.pem and GET /crl.
  */
 
 #define API_BODY_MAX		(64 * 1024)
+/*
+ * evhttp answers a larger body itself, in HTML; up to this much is read
+ * so that the API can refuse it in JSON (REST_BODY_MAX).
+ */
+#define API_READ_MAX		(1024 * 1024)
 #define API_HEADERS_MAX		(16 * 1024)
-#define API_TIMEOUT_SECS	30
+#define API_TIMEOUT_SECS	75	/* a connectivity check may take 60 s */
 #define CRL_NEXT_UPDATE		(7L * 86400)
 #define CRL_REFRESH_SECS	(86400)
 
@@ -72,7 +79,7 @@ api_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (strcmp(path, "/v1/enroll") != 0 && strcmp(path, "/v1/renew") != 0) {
-		reply_error(req, 404, "not-found", "no such endpoint");
+		rest_handle(c, req, peer, cert != NULL);
 		return;
 	}
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
@@ -160,11 +167,12 @@ api_evhttp(struct cloud *c, void (*cb)(struct evhttp_request *, void *))
 
 	if (h == NULL)
 		return NULL;
-	evhttp_set_max_body_size(h, API_BODY_MAX);
+	evhttp_set_max_body_size(h, API_READ_MAX);
 	evhttp_set_max_headers_size(h, API_HEADERS_MAX);
 	evhttp_set_timeout(h, API_TIMEOUT_SECS);
 	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
-	    EVHTTP_REQ_POST);
+	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
+	    EVHTTP_REQ_DELETE);
 	evhttp_set_gencb(h, cb, c);
 	return h;
 }

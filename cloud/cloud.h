@@ -7,6 +7,9 @@
 
 #include <jansson.h>
 
+#include "datadir.h"
+#include "token.h"
+
 struct datadir;
 
 /* Subcommands of uplink-cloud; each returns the process exit status. */
@@ -14,6 +17,7 @@ int cmd_init(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_connector(int argc, char **argv);
 int cmd_key(int argc, char **argv);
+int cmd_admin(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 
@@ -114,6 +118,25 @@ struct store;
 int cli_revoke(const char *cmd, int argc, char **argv, void (*usage)(FILE *),
     const char *what, int (*revoke)(struct store *, const char *, int64_t,
     char *, size_t), const char *effect);
+
+/* An enrollment token made by token_issue(): its text goes to one person. */
+struct token_made {
+	char	 text[TOKEN_TEXT_SIZE];
+	char	 id[TOKEN_ID_SIZE];
+	int64_t	 expires_at;
+	char	 source[DATADIR_PATH_MAX + 16];	/* the file whose key it pins */
+};
+
+/*
+ * Makes an enrollment token for site_name (made if new) valid for ttl
+ * seconds and records its hash (cloud/cmd_token.c, shared with the API).
+ * conf is the cloud.conf in use, for the TLS key the token pins.
+ */
+int token_issue(struct datadir *dd, const char *conf, const char *site_name,
+    int64_t ttl, struct token_made *m, char *err, size_t errlen);
+struct store_token;
+/* "valid", "used", "expired" or "revoked". */
+const char *token_state(const struct store_token *t, int64_t now);
 
 #define CLI_TIME_SIZE	32
 

@@ -68,14 +68,6 @@ struct token_req {
 	int64_t		 ttl;
 };
 
-/* The token made, for printing. */
-struct token_made {
-	char	 text[TOKEN_TEXT_SIZE];
-	char	 id[TOKEN_ID_SIZE];
-	int64_t	 expires_at;
-	char	 source[DATADIR_PATH_MAX + 16];
-};
-
 static int
 token_create_args(int argc, char **argv, struct token_req *r)
 {
@@ -120,36 +112,46 @@ token_create_args(int argc, char **argv, struct token_req *r)
 	return EXIT_OK;
 }
 
+int
+token_issue(struct datadir *dd, const char *conf, const char *site_name,
+    int64_t ttl, struct token_made *m, char *err, size_t errlen)
+{
+	unsigned char	 pin[PKI_PIN_LEN], hash[TOKEN_HASH_LEN];
+	struct token	 t;
+	int64_t		 site;
+	int		 rc;
+
+	rc = datadir_tls_pin(dd, conf, pin, m->source, sizeof(m->source), err,
+	    errlen);
+	if (rc == UPLINK_OK)
+		rc = store_site_ensure(dd->st, site_name, &site, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = token_new(dd->url, pin, &t, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	rc = token_encode(&t, m->text, sizeof(m->text));
+	token_id(t.secret, m->id);
+	token_secret_hash(t.secret, hash);
+	token_clear(&t);
+	m->expires_at = time(NULL) + ttl;
+	if (rc != UPLINK_OK) {
+		snprintf(err, errlen, "cannot encode the token for %s: %s",
+		    dd->url, uplink_strerror(rc));
+		return rc;
+	}
+	return store_token_add(dd->st, site, m->id, hash, m->expires_at, err,
+	    errlen);
+}
+
 /* Makes the token and records it; the text is only ever on stdout. */
 static int
 token_make(struct datadir *dd, const char *conf, const struct token_req *r,
     struct token_made *m)
 {
-	unsigned char	 pin[PKI_PIN_LEN], hash[TOKEN_HASH_LEN];
-	struct token	 t;
-	int64_t		 site;
-	char		 err[1024];
-	int		 rc;
+	char	 err[1024];
 
-	rc = datadir_tls_pin(dd, conf, pin, m->source, sizeof(m->source), err,
-	    sizeof(err));
-	if (rc == UPLINK_OK)
-		rc = store_site_ensure(dd->st, r->site, &site, err,
-		    sizeof(err));
-	if (rc == UPLINK_OK)
-		rc = token_new(dd->url, pin, &t, err, sizeof(err));
-	if (rc != UPLINK_OK)
-		return cli_fail("%s", err);
-	rc = token_encode(&t, m->text, sizeof(m->text));
-	token_id(t.secret, m->id);
-	token_secret_hash(t.secret, hash);
-	token_clear(&t);
-	m->expires_at = time(NULL) + r->ttl;
-	if (rc != UPLINK_OK)
-		return cli_fail("cannot encode the token for %s: %s", dd->url,
-		    uplink_strerror(rc));
-	if (store_token_add(dd->st, site, m->id, hash, m->expires_at, err,
-	    sizeof(err)) != UPLINK_OK)
+	if (token_issue(dd, conf, r->site, r->ttl, m, err, sizeof(err)) !=
+	    UPLINK_OK)
 		return cli_fail("%s", err);
 	return EXIT_OK;
 }
@@ -199,7 +201,7 @@ token_create(int argc, char **argv)
 	return rc;
 }
 
-static const char *
+const char *
 token_state(const struct store_token *t, int64_t now)
 {
 	if (t->used_at != 0)

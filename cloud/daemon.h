@@ -7,6 +7,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
+#include <jansson.h>
 #include <openssl/ssl.h>
 
 #include "buf.h"
@@ -27,6 +28,8 @@ struct router;
 struct front;
 struct publish;
 struct ingress;
+struct checks;
+struct notify;
 
 struct cloud {
 	struct event_base	*base;
@@ -47,6 +50,8 @@ struct cloud {
 	struct event		*status_timer, *drain_timer, *drain_check;
 	int64_t			 data_version;
 	bool			 stopping;
+	struct checks		*checks;
+	struct notify		*notify;
 };
 
 /* cloud/front.c: the TLS listener and the dispatch by ALPN. */
@@ -73,6 +78,15 @@ void router_free(struct router *r);
 /* A TLS connection that negotiated the tunnel protocol; takes bev. */
 void router_accept(struct router *r, struct bufferevent *bev, X509 *cert,
     const char *peer);
+/* No new streams to connector (or again); its open streams go on. */
+void router_set_drained(struct router *r, const char *connector,
+    bool drained);
+/*
+ * Asks connector "GET path" over one of its tunnels (tunnel_request());
+ * -1 when it has no usable tunnel.
+ */
+int router_request(struct router *r, const char *connector, const char *path,
+    int timeout_ms, tunnel_reply_cb *cb, void *arg);
 /* Closes the tunnels of connectors revoked in the store since last time. */
 void router_sweep_revoked(struct router *r);
 /* Stops taking streams and closes every tunnel (shutdown). */
@@ -95,6 +109,38 @@ typedef void router_tunnel_fn(void *arg, const struct router_tunnel *ti);
 void router_foreach(struct router *r, router_tunnel_fn *fn, void *arg);
 /* The tunnels a connector said it keeps (0 if it never said). */
 int router_expected(const struct router *r, const char *connector);
+
+/*
+ * cloud/status.c: the live state of each connector (the store's row with
+ * its tunnels' figures), for status.json and the API.
+ */
+struct live_conn {
+	struct store_connector	 sc;
+	char			 site[STORE_NAME_MAX + 1];
+	unsigned		 tunnels, draining;
+	int			 expected;
+	uint64_t		 streams, bytes_in, bytes_out;
+	long			 rtt_ms;
+	char			 version[32];
+	char			 peer[64];
+};
+
+struct live_list {
+	struct live_conn	*v;
+	size_t			 n, cap;
+	bool			 revoked_too;
+};
+
+/* The connectors of site_id (0: all), revoked ones too if asked. */
+int live_collect(struct cloud *c, int64_t site_id, bool revoked_too,
+    struct live_list *l, char *err, size_t errlen);
+void live_free(struct live_list *l);
+/* "online", "degraded", "draining", "offline" or "revoked". */
+const char *live_state(const struct live_conn *lc);
+/* Online or degraded: it takes streams. */
+bool live_serving(const struct live_conn *lc);
+/* The connector as status.json and the API show it. */
+json_t *live_conn_json(const struct live_conn *lc, int64_t now);
 
 /* cloud/status.c: DATA_DIR/status.json, rewritten every second. */
 int status_start(struct cloud *c, char *err, size_t errlen);
@@ -123,9 +169,63 @@ void router_conn_cancel(struct router_conn *rc);
 
 /* cloud/publish.c and cloud/ingress.c. */
 int publish_start(struct cloud *c, char *err, size_t errlen);
+/* A published service as it runs. */
+struct publish_info {
+	char	 name[STORE_NAME_MAX + 1];
+	char	 site[STORE_NAME_MAX + 1];
+	char	 target[STORE_TARGET_MAX + 1];	/* HOST:PORT in the site */
+	char	 listen[STORE_TARGET_MAX + 1];	/* ADDRESS:PORT here */
+	bool	 config;		/* from cloud.conf, not the API */
+	int64_t	 created_at, updated_at;	/* API ones */
+};
+/*
+ * Starts listening for info; UPLINK_EEXIST when the name is published or
+ * the address cannot be listened on, UPLINK_EINVAL when it is malformed
+ * (err says what).
+ */
+int publish_add(struct cloud *c, const struct publish_info *info, char *err,
+    size_t errlen);
+/* Stops listening; connections already streaming go on. */
+int publish_remove(struct cloud *c, const char *name);
+bool publish_get(struct cloud *c, const char *name, struct publish_info *out);
+void publish_foreach(struct cloud *c, void (*fn)(void *,
+    const struct publish_info *), void *arg);
 void publish_free(struct publish *p);
 int ingress_start(struct cloud *c, char *err, size_t errlen);
 void ingress_free(struct ingress *in);
+
+/*
+ * cloud/checks.c: connectivity checks run on connectors on demand
+ * (POST /api/v1/connectors/ID/check), after they connect, and every
+ * check_interval. done runs once: status 200 with the stored check as
+ * JSON, or a failure status (503 offline, 504 timeout, 409 busy, 502)
+ * with an error code and message. Returns false when it could not start
+ * (done has run).
+ */
+typedef void checks_done_fn(void *arg, int status, const char *code,
+    const char *message, json_t *check);
+void checks_run(struct cloud *c, const char *connector, const char *trigger,
+    checks_done_fn *done, void *arg);
+/* A connector's first tunnel is up: check it soon. */
+void checks_connected(struct cloud *c, const char *connector);
+int checks_start(struct cloud *c, char *err, size_t errlen);
+void checks_free(struct cloud *c);
+/* A stored check as the API shows it. */
+json_t *checks_json(const struct store_check *k, bool with_report);
+
+/*
+ * cloud/notify.c: notifications for the console's bell. A sweep every few
+ * seconds opens and resolves the conditions it can see (connector
+ * offline, site without redundancy, certificate expiring); the others are
+ * raised where they happen.
+ */
+int notify_start(struct cloud *c, char *err, size_t errlen);
+void notify_free(struct cloud *c);
+/* Opens (kind, subject) unless it is open already; logs the message. */
+void notify_open(struct cloud *c, const char *kind, const char *subject,
+    const char *severity, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void notify_resolve(struct cloud *c, const char *kind, const char *subject);
 
 /* "192.0.2.1:443" or "[2001:db8::1]:443", for log lines. */
 void cloud_peer_name(const struct sockaddr *sa, char *dst, size_t dstlen);

@@ -32,6 +32,7 @@ usage(FILE *fp)
 "  token       create, list or revoke enrollment tokens\n"
 "  connector   list or revoke enrolled connectors\n"
 "  key         create, list or revoke API keys (ingress proxy, API)\n"
+"  admin       add, list or remove console administrators; set passwords\n"
 "  run         run the cloud service\n"
 "  status      the connectors of every site as the running service sees\n"
 "              them: online, degraded, offline; tunnels, streams, RTT\n"
@@ -74,6 +75,8 @@ main(int argc, char **argv)
 		return cmd_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "key") == 0)
 		return cmd_key(argc - 1, argv + 1);
+	if (strcmp(cmd, "admin") == 0)
+		return cmd_admin(argc - 1, argv + 1);
 	if (strcmp(cmd, "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||

@@ -1,29 +1,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
 #include "daemon.h"
+#include "error.h"
 #include "hostport.h"
 #include "log.h"
 #include "xmalloc.h"
 
 /*
- * Published services: each [publish NAME] listens on an address of the
+ * Published services: each [publish NAME] of cloud.conf, and each service
+ * made through the API (kept in the store), listens on an address of the
  * cloud, and every connection accepted there becomes a stream to the
- * section's target through a connector of its site. Nothing is read from
+ * service's target through a connector of its site. API services come and
+ * go while the daemon runs (publish_add, publish_remove). Nothing is read from
  * the client until the connector has reached the target; a refusal or a
  * failure closes the client's connection, and the reason is logged here.
  */
 
 struct pub_service {
 	struct publish		*p;
-	const struct cloud_publish *conf;
+	struct pub_service	*next;
+	struct publish_info	 info;
+	struct hostport		 target_hp;
 	struct evconnlistener	*lev;
-	char			 target[TUNNEL_HOST_MAX + 8];
 };
 
 struct pub_conn {
@@ -37,7 +42,6 @@ struct pub_conn {
 struct publish {
 	struct cloud		*c;
 	struct pub_service	*svc;
-	size_t			 nsvc;
 	struct pub_conn		*conns;
 };
 
@@ -68,15 +72,15 @@ pub_answer_cb(void *arg, struct tunnel_stream *s, int status,
 	pc->rc = NULL;
 	if (status != 200) {
 		log_info("publish %s: %s -> %s (site %s): %d %s: %s; closing "
-		    "the client's connection", svc->conf->name, pc->peer,
-		    svc->target, svc->conf->site, status, code, reason);
+		    "the client's connection", svc->info.name, pc->peer,
+		    svc->info.target, svc->info.site, status, code, reason);
 		pub_conn_free(pc, true);
 		return;
 	}
 	bev = bufferevent_socket_new(svc->p->c->base, pc->fd,
 	    BEV_OPT_CLOSE_ON_FREE);
-	log_debug("publish %s: %s -> %s via %s", svc->conf->name, pc->peer,
-	    svc->target, tunnel_stream_name(s));
+	log_debug("publish %s: %s -> %s via %s", svc->info.name, pc->peer,
+	    svc->info.target, tunnel_stream_name(s));
 	pub_conn_free(pc, bev == NULL);
 	if (bev != NULL)
 		tunnel_stream_bind(s, bev);
@@ -100,65 +104,214 @@ pub_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	if (p->conns != NULL)
 		p->conns->prev = pc;
 	p->conns = pc;
-	pc->rc = router_connect(p->c->router, svc->conf->site,
-	    svc->conf->target.host, svc->conf->target.port, pub_answer_cb, pc);
+	pc->rc = router_connect(p->c->router, svc->info.site,
+	    svc->target_hp.host, svc->target_hp.port, pub_answer_cb, pc);
+}
+
+/* Opens svc's listener; the caller links it in. */
+static int
+svc_listen(struct publish *p, struct pub_service *svc, char *err,
+    size_t errlen)
+{
+	struct hostport	 listen;
+	char		 what[128], why[256];
+
+	if (hostport_parse(svc->info.listen, 0, &listen, why, sizeof(why)) !=
+	    UPLINK_OK || listen.port == 0) {
+		snprintf(err, errlen, "listen \"%s\": %s", svc->info.listen,
+		    listen.port == 0 ? "give ADDRESS:PORT" : why);
+		return UPLINK_EINVAL;
+	}
+	if (hostport_parse(svc->info.target, 0, &svc->target_hp, why,
+	    sizeof(why)) != UPLINK_OK || svc->target_hp.port == 0) {
+		snprintf(err, errlen, "target \"%s\": %s", svc->info.target,
+		    svc->target_hp.port == 0 ? "give HOST:PORT" : why);
+		return UPLINK_EINVAL;
+	}
+	snprintf(what, sizeof(what), "service %s", svc->info.name);
+	svc->lev = cloud_listen(p->c, &listen, pub_accept_cb, svc, what, err,
+	    errlen);
+	if (svc->lev == NULL)
+		return UPLINK_EEXIST;
+	log_info("publish %s: listening on %s for %s in site %s (%s)",
+	    svc->info.name, svc->info.listen, svc->info.target, svc->info.site,
+	    svc->info.config ? "cloud.conf" : "API");
+	return UPLINK_OK;
+}
+
+static struct pub_service *
+svc_find(struct publish *p, const char *name)
+{
+	struct pub_service	*svc;
+
+	for (svc = p->svc; svc != NULL; svc = svc->next)
+		if (strcasecmp(svc->info.name, name) == 0)
+			return svc;
+	return NULL;
+}
+
+int
+publish_add(struct cloud *c, const struct publish_info *info, char *err,
+    size_t errlen)
+{
+	struct publish		*p = c->publish;
+	struct pub_service	*svc;
+	int			 rc;
+
+	if (svc_find(p, info->name) != NULL) {
+		snprintf(err, errlen, "a service named \"%s\" is published "
+		    "already", info->name);
+		return UPLINK_EEXIST;
+	}
+	svc = xcalloc(1, sizeof(*svc));
+	svc->p = p;
+	svc->info = *info;
+	rc = svc_listen(p, svc, err, errlen);
+	if (rc != UPLINK_OK) {
+		free(svc);
+		return rc;
+	}
+	svc->next = p->svc;
+	p->svc = svc;
+	return UPLINK_OK;
+}
+
+/* Connections of svc still waiting for a connector are closed. */
+static void
+svc_free(struct publish *p, struct pub_service *svc)
+{
+	struct pub_conn	*pc, *next;
+
+	for (pc = p->conns; pc != NULL; pc = next) {
+		next = pc->next;
+		if (pc->svc != svc)
+			continue;
+		if (pc->rc != NULL)
+			router_conn_cancel(pc->rc);
+		pub_conn_free(pc, true);
+	}
+	if (svc->lev != NULL)
+		evconnlistener_free(svc->lev);
+	free(svc);
+}
+
+int
+publish_remove(struct cloud *c, const char *name)
+{
+	struct publish		*p = c->publish;
+	struct pub_service	**pp, *svc;
+
+	for (pp = &p->svc; *pp != NULL; pp = &(*pp)->next) {
+		if (strcasecmp((*pp)->info.name, name) != 0)
+			continue;
+		svc = *pp;
+		*pp = svc->next;
+		log_info("publish %s: stopped listening on %s", svc->info.name,
+		    svc->info.listen);
+		svc_free(p, svc);
+		return UPLINK_OK;
+	}
+	return UPLINK_ENOTFOUND;
+}
+
+bool
+publish_get(struct cloud *c, const char *name, struct publish_info *out)
+{
+	struct pub_service	*svc = svc_find(c->publish, name);
+
+	if (svc != NULL)
+		*out = svc->info;
+	return svc != NULL;
+}
+
+void
+publish_foreach(struct cloud *c, void (*fn)(void *, const struct
+    publish_info *), void *arg)
+{
+	struct pub_service	*svc;
+
+	for (svc = c->publish->svc; svc != NULL; svc = svc->next)
+		fn(arg, &svc->info);
+}
+
+static int
+stored_cb(void *arg, const struct store_service *s)
+{
+	struct cloud		*c = arg;
+	struct publish_info	 info;
+	char			 err[512];
+
+	memset(&info, 0, sizeof(info));
+	snprintf(info.name, sizeof(info.name), "%s", s->name);
+	snprintf(info.site, sizeof(info.site), "%s", s->site);
+	snprintf(info.target, sizeof(info.target), "%s", s->target);
+	snprintf(info.listen, sizeof(info.listen), "%s", s->listen);
+	info.created_at = s->created_at;
+	info.updated_at = s->updated_at;
+	if (publish_add(c, &info, err, sizeof(err)) != UPLINK_OK)
+		log_warnx("publish %s (made through the API): not published: "
+		    "%s; change or delete it in the console", s->name, err);
+	return 0;
 }
 
 int
 publish_start(struct cloud *c, char *err, size_t errlen)
 {
-	struct publish		*p;
-	struct pub_service	*svc;
-	char			 what[128];
-	size_t			 i;
+	const struct cloud_publish	*conf;
+	struct publish_info		 info;
+	size_t				 i;
 
-	p = xcalloc(1, sizeof(*p));
-	p->c = c;
-	c->publish = p;
-	p->svc = xcalloc(c->cfg.npublish + 1, sizeof(*p->svc));
+	c->publish = xcalloc(1, sizeof(*c->publish));
+	c->publish->c = c;
 	for (i = 0; i < c->cfg.npublish; i++) {
-		svc = &p->svc[i];
-		svc->p = p;
-		svc->conf = &c->cfg.publish[i];
-		hostport_format(svc->target, sizeof(svc->target),
-		    svc->conf->target.host, svc->conf->target.port);
-		snprintf(what, sizeof(what), "[publish %s] listen",
-		    svc->conf->name);
-		svc->lev = cloud_listen(c, &svc->conf->listen, pub_accept_cb,
-		    svc, what, err, errlen);
-		if (svc->lev == NULL)
+		conf = &c->cfg.publish[i];
+		memset(&info, 0, sizeof(info));
+		info.config = true;
+		snprintf(info.name, sizeof(info.name), "%s", conf->name);
+		snprintf(info.site, sizeof(info.site), "%s", conf->site);
+		hostport_format(info.target, sizeof(info.target),
+		    conf->target.host, conf->target.port);
+		hostport_format(info.listen, sizeof(info.listen),
+		    conf->listen.host, conf->listen.port);
+		if (publish_add(c, &info, err, errlen) != UPLINK_OK) {
+			if (strncmp(err, "service ", 8) == 0) {
+				char	 tmp[512];
+
+				snprintf(tmp, sizeof(tmp), "[publish %s] listen%s",
+				    conf->name, strchr(err, ':'));
+				snprintf(err, errlen, "%s", tmp);
+			}
 			return -1;
-		p->nsvc++;
-		log_info("publish %s: listening on %s:%u for %s in site %s",
-		    svc->conf->name, svc->conf->listen.host,
-		    svc->conf->listen.port, svc->target, svc->conf->site);
+		}
 	}
-	return 0;
+	return store_service_list(c->dd.st, stored_cb, c, err, errlen) ==
+	    UPLINK_OK ? 0 : -1;
 }
 
 void
 publish_free(struct publish *p)
 {
-	size_t	 i;
+	struct pub_service	*svc;
 
 	if (p == NULL)
 		return;
+	while ((svc = p->svc) != NULL) {
+		p->svc = svc->next;
+		svc_free(p, svc);
+	}
 	while (p->conns != NULL) {
 		if (p->conns->rc != NULL)
 			router_conn_cancel(p->conns->rc);
 		pub_conn_free(p->conns, true);
 	}
-	for (i = 0; i < p->nsvc; i++)
-		evconnlistener_free(p->svc[i].lev);
-	free(p->svc);
 	free(p);
 }
 
 void
 publish_stop(struct publish *p)
 {
-	size_t	 i;
+	struct pub_service	*svc;
 
-	for (i = 0; p != NULL && i < p->nsvc; i++)
-		evconnlistener_disable(p->svc[i].lev);
+	for (svc = p != NULL ? p->svc : NULL; svc != NULL; svc = svc->next)
+		evconnlistener_disable(svc->lev);
 }

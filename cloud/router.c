@@ -12,6 +12,7 @@
 
 #include "daemon.h"
 #include "error.h"
+#include "error.h"
 #include "dial.h"
 #include "log.h"
 #include "pki.h"
@@ -42,6 +43,7 @@ struct rt_tunnel {
 	unsigned		 picked;
 	int			 expected;	/* tunnels the connector keeps, 0 unknown */
 	char			 version[32];	/* from GET /v1/info, "" unknown */
+	bool			 drained;	/* an administrator drained it */
 };
 
 struct router_conn {
@@ -258,6 +260,7 @@ rt_info_cb(void *arg, struct tunnel *t, int status, const char *body)
 	rt->expected = (int)json_integer_value(json_object_get(j, "tunnels"));
 	json_decref(j);
 	router_remember(rt->r, rt->connector, rt->expected);
+	checks_connected(rt->r->c, rt->connector);
 	if (rt->version[0] != '\0' && store_connector_touch(rt->r->c->dd.st,
 	    rt->connector, time(NULL), rt->version, err, sizeof(err)) != 0)
 		log_warnx("%s: cannot record connector %s: %s", tunnel_name(t),
@@ -269,6 +272,7 @@ router_accept(struct router *r, struct bufferevent *bev, X509 *cert,
     const char *peer)
 {
 	struct store_cert_owner	 owner;
+	struct store_connector	 sc;
 	struct rt_tunnel	*rt;
 	char			 why[320], name[24], err[256];
 	unsigned		 nt, nc;
@@ -287,6 +291,8 @@ router_accept(struct router *r, struct bufferevent *bev, X509 *cert,
 	snprintf(rt->site, sizeof(rt->site), "%s", owner.site_name);
 	snprintf(rt->peer, sizeof(rt->peer), "%s", peer);
 	rt->since = dial_now_ms();
+	rt->drained = store_connector_get(r->c->dd.st, rt->connector, &sc, err,
+	    sizeof(err)) == UPLINK_OK && sc.drained;
 	snprintf(name, sizeof(name), "t%u", ++r->seq);
 	rt->t = tunnel_new(r->c->base, bev, TUNNEL_CLOUD, &r->c->lim,
 	    &rt_callbacks, rt, name);
@@ -308,6 +314,30 @@ router_accept(struct router *r, struct bufferevent *bev, X509 *cert,
 		log_warnx("%s: cannot record that connector %s was seen: %s",
 		    name, rt->connector, err);
 	tunnel_request(rt->t, "/v1/info", 0, rt_info_cb, rt);
+}
+
+void
+router_set_drained(struct router *r, const char *connector, bool drained)
+{
+	struct rt_tunnel	*rt;
+
+	for (rt = r->tunnels; rt != NULL; rt = rt->next)
+		if (strcmp(rt->connector, connector) == 0)
+			rt->drained = drained;
+}
+
+int
+router_request(struct router *r, const char *connector, const char *path,
+    int timeout_ms, tunnel_reply_cb *cb, void *arg)
+{
+	struct rt_tunnel	*rt;
+
+	for (rt = r->tunnels; rt != NULL; rt = rt->next)
+		if (strcmp(rt->connector, connector) == 0 &&
+		    tunnel_usable(rt->t) && tunnel_request(rt->t, path,
+		    timeout_ms, cb, arg) == 0)
+			return 0;
+	return -1;
 }
 
 void
@@ -457,7 +487,8 @@ router_pick(struct router *r, struct router_conn *rc, unsigned *seen)
 		if (strcasecmp(rt->site, rc->site) != 0)
 			continue;
 		(*seen)++;
-		if (!tunnel_usable(rt->t) || conn_excluded(rc, rt))
+		if (!tunnel_usable(rt->t) || rt->drained ||
+		    conn_excluded(rc, rt))
 			continue;
 		cs = connector_streams(r, rt);
 		if (best == NULL || pick_better(rt, cs, best, bcs)) {

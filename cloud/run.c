@@ -193,7 +193,9 @@ cloud_start(struct cloud *c, char *err, size_t errlen)
 	    ingress_start(c, err, errlen) != 0)
 		return -1;
 	if (store_data_version(c->dd.st, &c->data_version, err, errlen) != 0 ||
-	    status_start(c, err, errlen) != 0)
+	    status_start(c, err, errlen) != 0 ||
+	    checks_start(c, err, errlen) != 0 ||
+	    notify_start(c, err, errlen) != 0)
 		return -1;
 	c->watch = event_new(c->base, -1, EV_PERSIST, watch_cb, c);
 	event_add(c->watch, &tv);
@@ -211,7 +213,10 @@ cloud_stop(struct cloud *c)
 	publish_free(c->publish);
 	ingress_free(c->ingress);
 	front_free(c->front);
+	notify_free(c);
+	/* Checks in flight end when their tunnels do, so the router first. */
 	router_free(c->router);
+	checks_free(c);
 	if (c->api != NULL)
 		evhttp_free(c->api);
 	if (c->http != NULL)

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "daemon.h"
+#include "error.h"
 #include "log.h"
 #include "store.h"
 #include "xmalloc.h"
@@ -24,28 +25,13 @@
 #define STATUS_FILE		"status.json"
 #define STATUS_EVERY_MS		1000
 
-struct status_conn {
-	struct store_connector	 sc;
-	char			 site[STORE_NAME_MAX + 1];
-	unsigned		 tunnels, draining;
-	int			 expected;
-	uint64_t		 streams, bytes_in, bytes_out;
-	long			 rtt_ms;
-	char			 version[32];
-	char			 peer[64];
-};
-
-struct status_list {
-	struct status_conn	*v;
-	size_t			 n, cap;
-};
 
 static int
 collect_cb(void *arg, const struct store_connector *c)
 {
-	struct status_list	*l = arg;
+	struct live_list	*l = arg;
 
-	if (c->revoked_at != 0)
+	if (c->revoked_at != 0 && !l->revoked_too)
 		return 0;
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 16;
@@ -61,8 +47,8 @@ collect_cb(void *arg, const struct store_connector *c)
 static void
 live_cb(void *arg, const struct router_tunnel *ti)
 {
-	struct status_list	*l = arg;
-	struct status_conn	*sc;
+	struct live_list	*l = arg;
+	struct live_conn	*sc;
 	size_t			 i;
 
 	for (i = 0; i < l->n; i++) {
@@ -87,11 +73,15 @@ live_cb(void *arg, const struct router_tunnel *ti)
 	}
 }
 
-static const char *
-conn_state(const struct status_conn *sc)
+const char *
+live_state(const struct live_conn *sc)
 {
+	if (sc->sc.revoked_at != 0)
+		return "revoked";
 	if (sc->tunnels == 0)
 		return "offline";
+	if (sc->sc.drained)
+		return "draining";
 	if (sc->draining == sc->tunnels)
 		return "draining";
 	if (sc->expected > 0 && sc->tunnels - sc->draining <
@@ -100,13 +90,13 @@ conn_state(const struct status_conn *sc)
 	return "online";
 }
 
-static json_t *
-conn_json(const struct status_conn *sc, int64_t now)
+json_t *
+live_conn_json(const struct live_conn *sc, int64_t now)
 {
 	json_t	*j;
 
 	j = json_pack("{s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:I}",
-	    "id", sc->sc.id, "name", sc->sc.name, "state", conn_state(sc),
+	    "id", sc->sc.id, "name", sc->sc.name, "state", live_state(sc),
 	    "tunnels", (int)sc->tunnels, "tunnels_expected", sc->expected,
 	    "streams", (json_int_t)sc->streams,
 	    "bytes_in", (json_int_t)sc->bytes_in,
@@ -121,15 +111,21 @@ conn_json(const struct status_conn *sc, int64_t now)
 	    json_string(sc->sc.version) : json_null());
 	json_object_set_new(j, "peer", sc->peer[0] ? json_string(sc->peer) :
 	    json_null());
+	json_object_set_new(j, "site", json_string(sc->site));
+	json_object_set_new(j, "created_at", json_integer(sc->sc.created_at));
+	json_object_set_new(j, "revoked_at", sc->sc.revoked_at ?
+	    json_integer(sc->sc.revoked_at) : json_null());
+	json_object_set_new(j, "cert_not_after", sc->sc.cert_not_after ?
+	    json_integer(sc->sc.cert_not_after) : json_null());
+	json_object_set_new(j, "drained", json_boolean(sc->sc.drained));
 	return j;
 }
 
 /* The sites array, connectors grouped under the site they belong to. */
 static json_t *
-sites_json(struct status_list *l, int64_t now)
+sites_json(struct live_list *l, int64_t now)
 {
 	json_t		*sites = json_array(), *site = NULL, *conns = NULL;
-	const char	*state;
 	int64_t		 cur = -1;
 	int		 online = 0;
 	size_t		 i;
@@ -146,12 +142,10 @@ sites_json(struct status_list *l, int64_t now)
 			    "connectors", conns);
 			json_array_append_new(sites, site);
 		}
-		state = conn_state(&l->v[i]);
-		if (strcmp(state, "online") == 0 ||
-		    strcmp(state, "degraded") == 0)
+		if (live_serving(&l->v[i]))
 			online++;
 		json_object_set_new(site, "online", json_integer(online));
-		json_array_append_new(conns, conn_json(&l->v[i], now));
+		json_array_append_new(conns, live_conn_json(&l->v[i], now));
 	}
 	if (site != NULL)
 		json_object_set_new(site, "redundancy", json_boolean(online >= 2));
@@ -183,34 +177,63 @@ status_replace(const char *path, const char *text)
 	return rv;
 }
 
+int
+live_collect(struct cloud *c, int64_t site_id, bool revoked_too,
+    struct live_list *l, char *err, size_t errlen)
+{
+	size_t	 i;
+	int	 rc;
+
+	memset(l, 0, sizeof(*l));
+	l->revoked_too = revoked_too;
+	rc = store_connector_list(c->dd.st, site_id, collect_cb, l, err, errlen);
+	if (rc != UPLINK_OK) {
+		live_free(l);
+		return rc;
+	}
+	for (i = 0; i < l->n; i++) {
+		if (store_site_name(c->dd.st, l->v[i].sc.site_id, l->v[i].site,
+		    err, errlen) != 0)
+			snprintf(l->v[i].site, sizeof(l->v[i].site), "?");
+		l->v[i].expected = router_expected(c->router, l->v[i].sc.id);
+	}
+	router_foreach(c->router, live_cb, l);
+	return UPLINK_OK;
+}
+
+void
+live_free(struct live_list *l)
+{
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+bool
+live_serving(const struct live_conn *lc)
+{
+	const char	*st = live_state(lc);
+
+	return strcmp(st, "online") == 0 || strcmp(st, "degraded") == 0;
+}
+
 void
 status_write(struct cloud *c)
 {
-	struct status_list	 l = { 0 };
+	struct live_list	 l;
 	json_t			*j;
 	char			*text, path[DATADIR_PATH_MAX + 16], err[256];
 	int64_t			 now = time(NULL);
-	size_t			 i;
 
-	if (store_connector_list(c->dd.st, 0, collect_cb, &l, err,
-	    sizeof(err)) != 0) {
+	if (live_collect(c, 0, false, &l, err, sizeof(err)) != 0) {
 		log_warnx("status: %s", err);
-		free(l.v);
 		return;
 	}
-	for (i = 0; i < l.n; i++)
-		if (store_site_name(c->dd.st, l.v[i].sc.site_id, l.v[i].site,
-		    err, sizeof(err)) != 0)
-			snprintf(l.v[i].site, sizeof(l.v[i].site), "?");
-	for (i = 0; i < l.n; i++)
-		l.v[i].expected = router_expected(c->router, l.v[i].sc.id);
-	router_foreach(c->router, live_cb, &l);
 	j = json_pack("{s:I, s:I, s:b, s:o}", "generated_at", (json_int_t)now,
 	    "pid", (json_int_t)getpid(), "stopping", c->stopping,
 	    "sites", sites_json(&l, now));
 	text = json_dumps(j, JSON_INDENT(1));
 	json_decref(j);
-	free(l.v);
+	live_free(&l);
 	datadir_path(&c->dd, STATUS_FILE, path, sizeof(path));
 	if (text == NULL || status_replace(path, text) != 0)
 		log_warnx("status: cannot write %s: %s", path, text ?

@@ -98,6 +98,8 @@ static const struct cloudconf_key cloudconf_keys[] = {
 	    30, 365 * 86400, "30s to 365d", "30d" },
 	{ SEC_CLOUD, "drain_timeout", K_DURATION, CFG(drain_timeout), NO_FLAG,
 	    1, 3600, "1s to 1h", "30s" },
+	{ SEC_CLOUD, "check_interval", K_DURATION, CFG(check_interval),
+	    NO_FLAG, 0, 7 * 86400, "0 (off) to 7d", "1h" },
 	{ SEC_INGRESS, "listen", K_LISTEN, CFG(ingress_listen),
 	    CFG(ingress_enabled), 0, 0, NULL, "127.0.0.1:3128" },
 	{ SEC_LIMITS, "streams_per_tunnel", K_COUNT, CFG(streams_per_tunnel),
@@ -218,6 +220,7 @@ cloudconf_defaults(struct cloud_config *cfg)
 	cloudconf_hostport(&cfg->ingress_listen, "127.0.0.1", HOST_IPV4, 3128);
 	cfg->cert_lifetime = 30 * 86400;
 	cfg->drain_timeout = 30;
+	cfg->check_interval = 3600;
 	cfg->ping_interval = 10;
 	cfg->ping_misses = 3;
 	cfg->streams_per_tunnel = 10000;
@@ -342,6 +345,11 @@ cloudconf_set_number(struct cloudconf_parse *cp, const struct cloudconf_key *k,
 	uint32_t	 count;
 
 	if (k->kind == K_DURATION) {
+		/* "0" turns off what may be off (min 0): check_interval. */
+		if (k->min == 0 && strcmp(value, "0") == 0) {
+			*(int64_t *)field = 0;
+			return 1;
+		}
 		if (duration_parse(value, k->name, &secs, why, sizeof(why)) !=
 		    UPLINK_OK)
 			return cloudconf_fail(cp, "%s %s; allowed: %s",

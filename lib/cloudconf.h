@@ -37,6 +37,7 @@ struct cloud_config {
 	char		 key[CLOUDCONF_PATH_MAX];	/* "" = DATA_DIR/server.key */
 	int64_t		 cert_lifetime;		/* seconds, default 30 days */
 	int64_t		 drain_timeout;		/* seconds, default 30 */
+	int64_t		 check_interval;	/* seconds, default 1h; 0 off */
 	int64_t		 ping_interval;		/* seconds, default 10 */
 	uint32_t	 ping_misses;		/* default 3 */
 	uint32_t	 streams_per_tunnel;	/* default 10000 */

@@ -88,7 +88,7 @@ static const struct file_row file_rows[] = {
 	    "(known: [cloud], [ingress], [limits], [log], [publish NAME])" },
 	{ "[cloud]\nport = 443\n", "2: unknown key \"port\" in [cloud] (known: "
 	    "data_dir, listen, http_listen, cert, key, cert_lifetime, "
-	    "drain_timeout)" },
+	    "drain_timeout, check_interval)" },
 	{ "[limits]\nstreams = 5\n", "2: unknown key \"streams\" in [limits]" },
 	{ "[cloud]\nlisten = 0.0.0.0:1\nlisten = 0.0.0.0:2\n",
 	    "3: [cloud] listen is set twice (first on line 2); keep one" },
@@ -119,6 +119,10 @@ static const struct file_row file_rows[] = {
 	    "\"29s\" is out of range; use 30s to 365d" },
 	{ "[cloud]\ncert_lifetime = 30s\n", NULL },
 	{ "[cloud]\ndrain_timeout = 1s\n", NULL },
+	{ "[cloud]\ncheck_interval = 0\n", NULL },
+	{ "[cloud]\ncheck_interval = 30m\n", NULL },
+	{ "[cloud]\ncheck_interval = 8d\n", "2: [cloud] check_interval" },
+	{ "[cloud]\ncheck_interval = soon\n", "2: [cloud]" },
 	{ "[cloud]\ndrain_timeout = 2h\n", "2: [cloud] drain_timeout = "
 	    "\"2h\" is out of range; use 1s to 1h" },
 	{ "[limits]\nping_interval = 1s\nping_misses = 10\n", NULL },
