@@ -122,26 +122,24 @@ check_print_summary(struct check_cli *cli, const struct connector_config *cfg)
 			    cli->results[i].target->port, cli->results[i].hint);
 }
 
-static void
+static int
 check_print_json(struct check_cli *cli, const struct connector_config *cfg)
 {
-	json_t	*root, *arr;
-	size_t	 i;
+	json_t	*root;
+	char	*text = NULL;
 
-	arr = json_array();
-	for (i = 0; i < cli->cat.n; i++)
-		if (cli->have[i])
-			json_array_append_new(arr,
-			    check_result_json(&cli->results[i]));
-	root = json_pack("{s:b, s:o, s:o, s:i, s:i, s:o}", "ok",
-	    cli->failed == 0, "proxy", cfg->routes.has_proxy ?
-	    json_string(cfg->routes.proxy.url) : json_null(), "source",
-	    cfg->routes.source[0] ? json_string(cfg->routes.source) :
-	    json_null(), "passed", (int)cli->passed, "failed", (int)cli->failed,
-	    "results", arr);
-	json_dumpf(root, stdout, JSON_INDENT(2));
-	putchar('\n');
+	root = check_report_json(&cfg->routes, cli->results, cli->have,
+	    cli->cat.n);
+	if (root != NULL)
+		text = check_report_text(root, 0);
 	json_decref(root);
+	if (text == NULL) {
+		fprintf(stderr, "uplink-connector: out of memory\n");
+		return EXIT_USAGE;
+	}
+	printf("%s\n", text);
+	free(text);
+	return 0;
 }
 
 struct check_args {
@@ -358,11 +356,11 @@ cmd_check(int argc, char **argv)
 		goto out;
 	}
 	event_base_dispatch(cli.base);
-	if (a.json)
-		check_print_json(&cli, &cfg);
-	else
-		check_print_summary(&cli, &cfg);
 	rc = cli.failed == 0 ? EXIT_OK : EXIT_FAILED;
+	if (a.json && check_print_json(&cli, &cfg) != 0)
+		rc = EXIT_USAGE;
+	else if (!a.json)
+		check_print_summary(&cli, &cfg);
 	if (a.save && rc == EXIT_OK)
 		rc = check_save(&a, &cfg);
 	else if (a.save)

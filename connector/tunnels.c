@@ -10,6 +10,7 @@
 #include "dial.h"
 #include "log.h"
 #include "proxy.h"
+#include "remote_check.h"
 #include "service.h"
 #include "tls.h"
 #include "xmalloc.h"
@@ -160,12 +161,23 @@ slot_request(void *arg, struct tunnel *t, struct tunnel_stream *s,
 	streams_request(sl->svc, t, s, host, port);
 }
 
+/* A GET from the cloud other than /v1/info: the check on demand. */
+static void
+slot_get(void *arg, struct tunnel *t, struct tunnel_stream *s,
+    const char *path)
+{
+	struct slot	*sl = arg;
+
+	remote_check_get(sl->svc, t, s, path);
+}
+
 static void
 slot_up(struct slot *sl)
 {
 	struct service			*svc = sl->svc;
 	struct tunnel_callbacks		 cb = {
 		.request = slot_request,
+		.get = slot_get,
 		.closed = slot_tunnel_closed,
 		.goaway = slot_tunnel_goaway,
 	};

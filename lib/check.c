@@ -106,13 +106,14 @@ job_route(struct check_job *j, const struct route *rt)
  * it: what to allow, where, or whom to ask.
  */
 static void
-job_hint(struct check_job *j)
+check_hint(struct check_result *r, int timeout_ms, const char *crl_url,
+    bool crl_via)
 {
-	const struct check_target *t = j->r.target;
-	const char	*e = j->r.error, *via = j->r.route == ROUTE_PROXY ?
-			    j->r.proxy : NULL;
-	char		*h = j->r.hint;
-	size_t		 hl = sizeof(j->r.hint);
+	const struct check_target *t = r->target;
+	const char	*e = r->error, *via = r->route == ROUTE_PROXY ?
+			    r->proxy : NULL;
+	char		*h = r->hint;
+	size_t		 hl = sizeof(r->hint);
 
 	if (strcmp(e, "dns") == 0)
 		snprintf(h, hl, via ? "The proxy %s cannot resolve %s: check "
@@ -129,7 +130,7 @@ job_hint(struct check_job *j)
 	else if (strcmp(e, "timeout") == 0)
 		snprintf(h, hl, "No answer from %s:%u within %d s%s: a firewall "
 		    "is probably dropping the traffic; allow outbound TCP port "
-		    "%u to %s.", t->probe, t->port, j->c->o.timeout_ms / 1000,
+		    "%u to %s.", t->probe, t->port, timeout_ms / 1000,
 		    via ? " (through the proxy)" : "", t->port, t->probe);
 	else if (strcmp(e, "proxy-unreachable") == 0)
 		snprintf(h, hl, "The proxy %s does not accept connections: check "
@@ -144,13 +145,13 @@ job_hint(struct check_job *j)
 	else if (strcmp(e, "proxy-error") == 0)
 		snprintf(h, hl, "The proxy %s failed to carry the connection: "
 		    "see its log for %s:%u; %s", via ? via : "", t->probe,
-		    t->port, j->r.detail);
+		    t->port, r->detail);
 	else if (strcmp(e, "tls-interception") == 0)
 		snprintf(h, hl, "Exclude %s from TLS inspection (SSL "
 		    "decryption) on the proxy or firewall: the connector only "
 		    "trusts the expected issuer, not \"%s\". If that CA is "
 		    "really the server's own, give it with --ca.", t->address,
-		    j->r.issuer);
+		    r->issuer);
 	else if (strcmp(e, "cert-untrusted") == 0)
 		snprintf(h, hl, "The certificate of %s:%u is not trusted here: "
 		    "if the server is yours, give its CA with --ca FILE; "
@@ -171,11 +172,16 @@ job_hint(struct check_job *j)
 	else if (strcmp(e, "crl-unreachable") == 0)
 		snprintf(h, hl, "Allow HTTP (port 80 or the port in the URL) "
 		    "to the revocation list %s%s: the connector checks "
-		    "revocation there.", j->urls[0], j->crl_via ?
+		    "revocation there.", crl_url, crl_via ?
 		    ", through the proxy" : "");
 	else if (strcmp(e, "http") == 0)
 		snprintf(h, hl, "GET http://%s:%u%s did not succeed: %s",
-		    t->probe, t->port, t->path, j->r.detail);
+		    t->probe, t->port, t->path, r->detail);
+	else if (strcmp(e, "catalog") == 0)
+		snprintf(h, hl, "The uplink cloud at %s:%u did not hand over the "
+		    "catalog of required addresses (GET %s): %s. Nothing else "
+		    "was checked; look for that request in the cloud's log.",
+		    t->probe, t->port, t->path, r->detail);
 	else if (strcmp(e, "not-testable") == 0)
 		snprintf(h, hl, "%s is a wildcard: allow it in the firewall, and "
 		    "add a concrete \"probe\" host to the catalog so it can be "
@@ -183,7 +189,23 @@ job_hint(struct check_job *j)
 	else
 		snprintf(h, hl, "The TLS handshake with %s:%u failed (%s). If a "
 		    "proxy or firewall inspects TLS, exclude %s from inspection.",
-		    t->probe, t->port, j->r.detail, t->address);
+		    t->probe, t->port, r->detail, t->address);
+}
+
+static void
+job_hint(struct check_job *j)
+{
+	check_hint(&j->r, j->c->o.timeout_ms, j->urls[0], j->crl_via);
+}
+
+void
+check_result_fail(struct check_result *r, const char *error,
+    const char *detail, int timeout_ms)
+{
+	r->ok = false;
+	r->error = error;
+	snprintf(r->detail, sizeof(r->detail), "%s", detail);
+	check_hint(r, timeout_ms, "", false);
 }
 
 static void
@@ -713,4 +735,112 @@ check_result_json(const struct check_result *r)
 	    "purpose", json_str_or_null(t->purpose), "ms", (json_int_t)r->ms,
 	    "warnings", warn, "steps", steps);
 	return o;
+}
+
+json_t *
+check_report_json(const struct route_table *routes,
+    const struct check_result *results, const bool *have, size_t n)
+{
+	json_t	*root, *arr;
+	size_t	 i, passed = 0, failed = 0;
+
+	arr = json_array();
+	for (i = 0; i < n; i++) {
+		if (!have[i])
+			continue;
+		json_array_append_new(arr, check_result_json(&results[i]));
+		if (results[i].ok)
+			passed++;
+		else
+			failed++;
+	}
+	root = json_pack("{s:b, s:o, s:o, s:i, s:i, s:o}", "ok", failed == 0,
+	    "proxy", routes->has_proxy ? json_string(routes->proxy.url) :
+	    json_null(), "source", routes->source[0] ?
+	    json_string(routes->source) : json_null(), "passed", (int)passed,
+	    "failed", (int)failed, "results", arr);
+	return root;
+}
+
+/* The size of the report's text, or SIZE_MAX when it cannot be made. */
+static size_t
+report_size(const json_t *report)
+{
+	size_t	 n = json_dumpb(report, NULL, 0, CHECK_JSON_FLAGS);
+
+	return n == 0 ? SIZE_MAX : n;
+}
+
+/*
+ * Keeps the rows whose rank[] is k or more, in their order, and says how
+ * many were left out.
+ */
+static void
+report_keep(json_t *report, json_t *rows, const size_t *rank, size_t k)
+{
+	json_t	*kept = json_array();
+	size_t	 i, n = json_array_size(rows);
+
+	for (i = 0; i < n; i++)
+		if (rank[i] >= k)
+			json_array_append(kept, json_array_get(rows, i));
+	json_object_set_new(report, "results", kept);
+	json_object_set_new(report, "omitted", json_integer((json_int_t)k));
+}
+
+static bool
+row_ok(json_t *rows, size_t i)
+{
+	return json_is_true(json_object_get(json_array_get(rows, i), "ok"));
+}
+
+/*
+ * Shrinks a report to max bytes of text: first the steps of passing rows
+ * go, then passing rows from the last, then failing rows from the last,
+ * since a failure and its remedy are what the reader needs. rank[] is the
+ * order in which rows go; the fewest that must go are found by bisection,
+ * each probe only measuring the text.
+ */
+static void
+report_shrink(json_t *report, size_t max)
+{
+	json_t	*rows = json_incref(json_object_get(report, "results"));
+	size_t	*rank, n = json_array_size(rows), next = 0, lo, hi, mid, i;
+
+	json_object_set_new(report, "truncated", json_true());
+	for (i = 0; i < n; i++)
+		if (row_ok(rows, i))
+			json_object_set_new(json_array_get(rows, i), "steps",
+			    json_array());
+	rank = calloc(n ? n : 1, sizeof(*rank));
+	if (rank == NULL)
+		goto out;
+	for (i = n; i-- > 0; )
+		if (row_ok(rows, i))
+			rank[i] = next++;
+	for (i = n; i-- > 0; )
+		if (!row_ok(rows, i))
+			rank[i] = next++;
+	lo = 0;
+	hi = n;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		report_keep(report, rows, rank, mid);
+		if (report_size(report) <= max)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	report_keep(report, rows, rank, lo);
+out:
+	free(rank);
+	json_decref(rows);
+}
+
+char *
+check_report_text(json_t *report, size_t max)
+{
+	if (max > 0 && report_size(report) > max)
+		report_shrink(report, max);
+	return json_dumps(report, CHECK_JSON_FLAGS);
 }

@@ -79,4 +79,35 @@ void check_free(struct check *c);
 /* One result as the JSON object of the documented output format. */
 json_t *check_result_json(const struct check_result *r);
 
+/*
+ * Marks r failed with error (one of the documented names, or "catalog"
+ * when the catalog itself could not be had) and detail, and writes the
+ * remedy the check gives for that error into r->hint. For a row made
+ * outside a check run; r->target and r->route must be set.
+ */
+void check_result_fail(struct check_result *r, const char *error,
+    const char *detail, int timeout_ms);
+
+/*
+ * The whole report, as "uplink-connector check --json" prints it and the
+ * connector answers GET /v1/check: {"ok", "proxy", "source", "passed",
+ * "failed", "results"}, with the rows of results[i] for which have[i] is
+ * true, in index order; proxy and source come from routes. The one place
+ * that document is built, so the two can never differ. NULL when out of
+ * memory.
+ */
+json_t *check_report_json(const struct route_table *routes,
+    const struct check_result *results, const bool *have, size_t n);
+
+/*
+ * The report's text (CHECK_JSON_FLAGS, no final newline; free() it). With
+ * max > 0 and a text longer than max bytes, the report is shrunk in place
+ * first: "truncated": true and "omitted": N (rows left out) are added, the
+ * steps of passing rows are emptied, then passing rows and at last failing
+ * rows are left out from the end until it fits; "passed" and "failed" still
+ * count every row. NULL when out of memory.
+ */
+#define CHECK_JSON_FLAGS	JSON_INDENT(2)
+char *check_report_text(json_t *report, size_t max);
+
 #endif
