@@ -36,7 +36,8 @@ struct remote_check {
 	long			 t0;
 	struct https		*req;
 	SSL_CTX			*https_ctx;	/* the connector's mTLS */
-	SSL_CTX			*trust;		/* the check's: the cloud CA */
+	SSL_CTX			*trust;		/* service "cloud": the cloud CA */
+	SSL_CTX			*system;	/* other services: system store */
 	struct catalog		 cat;
 	struct check		*chk;
 	struct check_result	*results;
@@ -64,6 +65,7 @@ rc_free(struct remote_check *rc)
 	free(rc->have);
 	SSL_CTX_free(rc->https_ctx);
 	SSL_CTX_free(rc->trust);
+	SSL_CTX_free(rc->system);
 	svc_config_unref(rc->cfg);
 	if (rc_running == rc)
 		rc_running = NULL;
@@ -205,15 +207,24 @@ rc_run(struct remote_check *rc)
 	char			 err[512];
 
 	rc->trust = tls_client_ctx_new(rc->cfg->c.cloud_ca, err, sizeof(err));
+	if (rc->trust != NULL)
+		rc->system = tls_client_ctx_new(NULL, err, sizeof(err));
 	rc->results = calloc(rc->cat.n, sizeof(*rc->results));
 	rc->have = calloc(rc->cat.n, sizeof(*rc->have));
-	if (rc->trust == NULL) {
+	if (rc->trust == NULL || rc->system == NULL) {
 		rc_fail(rc, "catalog", "%s", err);
 		return;
 	}
 	memset(&o, 0, sizeof(o));
 	o.routes = &rc->cfg->c.routes;
-	o.tls = rc->trust;
+	/*
+	 * The cloud's own addresses are held to the CA the tunnels trust,
+	 * so the check predicts exactly what they will accept; the extra
+	 * services an operator lists are public ones, held to the system
+	 * store as "uplink-connector check" does.
+	 */
+	o.tls = rc->system;
+	o.tls_cloud = rc->trust;
 	o.timeout_ms = RC_STEP_MS;
 	o.parallel = RC_PARALLEL;
 	if (rc->results != NULL && rc->have != NULL)

@@ -511,7 +511,9 @@ job_dialed(void *arg, struct dial_result *res)
 		return;
 	}
 	memset(tv, 0, sizeof(*tv));
-	ssl = tls_client_new(j->c->o.tls, j->r.target->probe, alpn,
+	ssl = tls_client_new(j->c->o.tls_cloud != NULL &&
+	    strcmp(j->r.target->service, "cloud") == 0 ? j->c->o.tls_cloud :
+	    j->c->o.tls, j->r.target->probe, alpn,
 	    sizeof(alpn) - 1, tv);
 	j->step_t0 = dial_now_ms();
 	j->bev = ssl == NULL ? NULL : bufferevent_openssl_socket_new(j->c->base,

@@ -28,6 +28,7 @@ struct check_opts {
 	const struct route_table	*routes;
 	const struct resolve_map	*resolve;	/* may be NULL */
 	SSL_CTX				*tls;		/* trust: --ca or system */
+	SSL_CTX				*tls_cloud;	/* for service "cloud"; NULL: tls */
 	int				 timeout_ms;	/* per step */
 	int				 parallel;	/* addresses at once */
 };

@@ -186,12 +186,17 @@ def test_unreachable_requirement_fails(net, checks, which):
 
 
 def strip_times(doc):
-    """The report without what differs between two runs: the times."""
+    """The report without what differs between two runs: the times, and the
+    days to expiry, which tick over when the two runs straddle the moment
+    the certificate's remaining life crosses a whole day."""
     doc = json.loads(json.dumps(doc))
     for row in doc["results"]:
         row["ms"] = 0
         for s in row["steps"]:
             s["ms"] = 0
+            if s["name"] == "expiry" and s["ok"]:
+                s["detail"] = re.sub(r"expires in \d+ days", "expires in N days",
+                                     s["detail"])
     return doc
 
 
