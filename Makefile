@@ -29,9 +29,9 @@ WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla -Wundef \
 	   -Wimplicit-fallthrough -Wcast-align -Wwrite-strings -Wold-style-definition \
 	   -Wno-format-truncation
-ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(OPT) $(SANFLAGS) $(PKG_CFLAGS) \
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -pthread $(WARN) $(OPT) $(SANFLAGS) $(PKG_CFLAGS) \
 	     -Ilib -MMD -MP $(CFLAGS)
-ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+ALL_LDFLAGS = -pthread $(SANFLAGS) $(LDFLAGS)
 
 LIB_SRC	 := $(sort $(wildcard lib/*.c))
 LIB_OBJ	 := $(LIB_SRC:%.c=$(BUILD)/%.o)

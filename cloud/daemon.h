@@ -30,6 +30,7 @@ struct publish;
 struct ingress;
 struct checks;
 struct notify;
+struct pwverify;
 
 struct cloud {
 	struct event_base	*base;
@@ -52,6 +53,7 @@ struct cloud {
 	bool			 stopping;
 	struct checks		*checks;
 	struct notify		*notify;
+	struct pwverify		*pwverify;
 };
 
 /* cloud/front.c: the TLS listener and the dispatch by ALPN. */
@@ -226,6 +228,17 @@ void notify_open(struct cloud *c, const char *kind, const char *subject,
     const char *severity, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 void notify_resolve(struct cloud *c, const char *kind, const char *subject);
+
+/*
+ * cloud/pwverify.c: argon2id password checks on a worker thread. cb runs
+ * on the loop with whether pw matches hash (hash NULL: an unknown account,
+ * checked at the same cost, never matches). -1: too many are waiting.
+ */
+typedef void pwverify_cb(void *arg, bool ok);
+int pwverify(struct cloud *c, const char *hash, const char *pw,
+    pwverify_cb *cb, void *arg);
+int pwverify_start(struct cloud *c, char *err, size_t errlen);
+void pwverify_free(struct cloud *c);
 
 /* "192.0.2.1:443" or "[2001:db8::1]:443", for log lines. */
 void cloud_peer_name(const struct sockaddr *sa, char *dst, size_t dstlen);

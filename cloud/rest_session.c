@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -10,6 +11,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "rest.h"
+#include "xmalloc.h"
 
 /*
  * Console sessions: signing in and out, the session's timers, the
@@ -178,26 +180,6 @@ random_text(char out[STORE_CSRF_SIZE])
 	sodium_memzero(b, sizeof(b));
 }
 
-/*
- * Verifies a password in about the same time whether or not the account
- * exists, so timing does not tell which e-mail addresses are known.
- */
-static bool
-password_ok(const struct store_admin *a, bool found, const char *pw)
-{
-	static char	 dummy[crypto_pwhash_STRBYTES];
-
-	if (found)
-		return crypto_pwhash_str_verify(a->pwhash, pw, strlen(pw)) == 0;
-	if (dummy[0] == '\0' && crypto_pwhash_str(dummy, "uplink", 6,
-	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
-		return false;
-	if (crypto_pwhash_str_verify(dummy, pw, strlen(pw)) == 0)
-		log_debug("api: the dummy password was guessed");
-	return false;
-}
-
 static bool
 rate_limited(struct rest *r, const char *acct, const char *addr)
 {
@@ -234,18 +216,74 @@ set_cookie(struct rest *r, const char *value, int64_t max_age)
 	    "Set-Cookie", c);
 }
 
+/* A sign-in waiting for its password check (cloud/pwverify.c). */
+struct signin {
+	struct rest		*r;
+	struct store_admin	 a;
+	bool			 found;
+	char			 email[STORE_EMAIL_MAX + 1];
+	char			 acct[STORE_EMAIL_MAX + 4], addr[72];
+};
+
+static void
+signin_done(void *arg, bool ok)
+{
+	struct signin		*si = arg;
+	struct rest		*r = si->r;
+	struct store_session	 s;
+	char			 secret[STORE_CSRF_SIZE], err[256];
+	int			 rc;
+
+	r->now = time(NULL);
+	snprintf(r->actor, sizeof(r->actor), "%s", si->found ? si->a.email :
+	    si->email);
+	snprintf(r->actor_kind, sizeof(r->actor_kind), "admin");
+	if (!ok) {
+		rl_fail(si->acct, r->now);
+		rl_fail(si->addr, r->now);
+		rest_audit(r, "session.failed", si->email, "wrong e-mail or "
+		    "password");
+		rest_reply(r, 401, json_pack("{s:s, s:s, s:s}", "error",
+		    "unauthenticated", "message", "wrong e-mail or password",
+		    "reason", "bad-password"));
+		goto out;
+	}
+	rl_clear(si->acct);
+	memset(&s, 0, sizeof(s));
+	random_text(secret);
+	crypto_hash_sha256(s.hash, (const unsigned char *)secret,
+	    strlen(secret));
+	random_text(s.csrf);
+	s.admin_id = si->a.id;
+	s.created_at = s.last_active = r->now;
+	snprintf(s.address, sizeof(s.address), "%s", r->addr);
+	rc = store_session_add(r->c->dd.st, &s, err, sizeof(err));
+	if (rc != UPLINK_OK) {
+		sodium_memzero(secret, sizeof(secret));
+		rest_store_fail(r, rc, err);
+		goto out;
+	}
+	rest_audit(r, "session.create", si->a.email, "signed in as %s",
+	    si->a.role);
+	set_cookie(r, secret, session_idle_minutes(r->c) ?
+	    SESSION_ABSOLUTE_ENABLED : SESSION_ABSOLUTE_DISABLED);
+	sodium_memzero(secret, sizeof(secret));
+	log_info("api: %s signed in from %s", si->a.email, r->addr);
+	rest_reply(r, 201, session_json(r->c, &s, &si->a));
+out:
+	sodium_memzero(si, sizeof(*si));
+	free(si);
+}
+
 void
 rest_session_post(struct rest *r)
 {
 	static const char *const fields[] = { "!email:s", "!password:s",
 	    NULL };
-	struct store_admin	 a;
-	struct store_session	 s;
-	const char		*email, *pw;
-	char			 acct[STORE_EMAIL_MAX + 4], addr[72];
-	char			 secret[STORE_CSRF_SIZE], err[256];
-	bool			 found;
-	int			 rc;
+	struct signin	*si;
+	const char	*email, *pw;
+	char		 err[256];
+	int		 rc;
 
 	if (!rest_fields(r, fields))
 		return;
@@ -257,51 +295,32 @@ rest_session_post(struct rest *r)
 		    STORE_EMAIL_MAX, PASSWORD_MAX);
 		return;
 	}
-	snprintf(acct, sizeof(acct), "a:%s", email);
-	snprintf(addr, sizeof(addr), "i:%s", r->addr);
-	if (rate_limited(r, acct, addr))
-		return;
-	rc = store_admin_find(r->c->dd.st, email, &a, err, sizeof(err));
-	if (rc != UPLINK_OK && rc != UPLINK_ENOTFOUND) {
-		rest_store_fail(r, rc, err);
-		return;
-	}
-	found = rc == UPLINK_OK;
-	if (!password_ok(&a, found, pw)) {
-		rl_fail(acct, r->now);
-		rl_fail(addr, r->now);
-		snprintf(r->actor, sizeof(r->actor), "%s", email);
-		snprintf(r->actor_kind, sizeof(r->actor_kind), "admin");
-		rest_audit(r, "session.failed", email, "wrong e-mail or "
-		    "password");
-		rest_reply(r, 401, json_pack("{s:s, s:s, s:s}", "error",
-		    "unauthenticated", "message", "wrong e-mail or password",
-		    "reason", "bad-password"));
-		return;
-	}
-	rl_clear(acct);
-	memset(&s, 0, sizeof(s));
-	random_text(secret);
-	crypto_hash_sha256(s.hash, (const unsigned char *)secret,
-	    strlen(secret));
-	random_text(s.csrf);
-	s.admin_id = a.id;
-	s.created_at = s.last_active = r->now;
-	snprintf(s.address, sizeof(s.address), "%s", r->addr);
-	rc = store_session_add(r->c->dd.st, &s, err, sizeof(err));
-	if (rc != UPLINK_OK) {
-		sodium_memzero(secret, sizeof(secret));
-		rest_store_fail(r, rc, err);
-		return;
-	}
-	snprintf(r->actor, sizeof(r->actor), "%s", a.email);
+	snprintf(r->actor, sizeof(r->actor), "%s", email);
 	snprintf(r->actor_kind, sizeof(r->actor_kind), "admin");
-	rest_audit(r, "session.create", a.email, "signed in as %s", a.role);
-	set_cookie(r, secret, session_idle_minutes(r->c) ?
-	    SESSION_ABSOLUTE_ENABLED : SESSION_ABSOLUTE_DISABLED);
-	sodium_memzero(secret, sizeof(secret));
-	log_info("api: %s signed in from %s", a.email, r->addr);
-	rest_reply(r, 201, session_json(r->c, &s, &a));
+	si = xcalloc(1, sizeof(*si));
+	si->r = r;
+	snprintf(si->email, sizeof(si->email), "%s", email);
+	snprintf(si->acct, sizeof(si->acct), "a:%s", email);
+	snprintf(si->addr, sizeof(si->addr), "i:%s", r->addr);
+	if (rate_limited(r, si->acct, si->addr)) {
+		free(si);
+		return;
+	}
+	rc = store_admin_find(r->c->dd.st, email, &si->a, err, sizeof(err));
+	if (rc != UPLINK_OK && rc != UPLINK_ENOTFOUND) {
+		free(si);
+		rest_store_fail(r, rc, err);
+		return;
+	}
+	si->found = rc == UPLINK_OK;
+	if (pwverify(r->c, si->found ? si->a.pwhash : NULL, pw, signin_done,
+	    si) != 0) {
+		free(si);
+		evhttp_add_header(evhttp_request_get_output_headers(r->req),
+		    "Retry-After", "1");
+		rest_fail(r, 503, "busy", "too many sign-ins at once: try again "
+		    "in a second");
+	}
 }
 
 static bool

@@ -174,6 +174,13 @@ cloud_limits(struct cloud *c)
 	c->lim.ping_misses = (int)c->cfg.ping_misses;
 }
 
+static void
+count_cb(void *arg, const struct publish_info *info)
+{
+	(void)info;
+	(*(size_t *)arg)++;
+}
+
 static int
 cloud_start(struct cloud *c, char *err, size_t errlen)
 {
@@ -195,7 +202,8 @@ cloud_start(struct cloud *c, char *err, size_t errlen)
 	if (store_data_version(c->dd.st, &c->data_version, err, errlen) != 0 ||
 	    status_start(c, err, errlen) != 0 ||
 	    checks_start(c, err, errlen) != 0 ||
-	    notify_start(c, err, errlen) != 0)
+	    notify_start(c, err, errlen) != 0 ||
+	    pwverify_start(c, err, errlen) != 0)
 		return -1;
 	c->watch = event_new(c->base, -1, EV_PERSIST, watch_cb, c);
 	event_add(c->watch, &tv);
@@ -214,6 +222,7 @@ cloud_stop(struct cloud *c)
 	ingress_free(c->ingress);
 	front_free(c->front);
 	notify_free(c);
+	pwverify_free(c);
 	/* Checks in flight end when their tunnels do, so the router first. */
 	router_free(c->router);
 	checks_free(c);
@@ -310,6 +319,7 @@ cmd_run(int argc, char **argv)
 	const char	*config = CLOUDCONF_DEFAULT_PATH;
 	bool		 check = false;
 	char		 err[1024];
+	size_t		 n;
 	int		 rv;
 
 	rv = parse_args(argc, argv, &config, &check);
@@ -336,10 +346,12 @@ cmd_run(int argc, char **argv)
 		cloud_stop(&c);
 		return EXIT_FAILED;
 	}
-	log_info("uplink-cloud %s running: %s (TLS), %s; %zu published "
-	    "service%s", UPLINK_VERSION, c.dd.url, c.cfg.http_enabled ?
-	    c.dd.crl_url : "no HTTP listener", c.cfg.npublish,
-	    c.cfg.npublish == 1 ? "" : "s");
+	n = 0;
+	publish_foreach(&c, count_cb, &n);
+	log_info("uplink-cloud %s running: %s (TLS, console at %s/), %s; %zu "
+	    "published service%s", UPLINK_VERSION, c.dd.url, c.dd.url,
+	    c.cfg.http_enabled ? c.dd.crl_url : "no HTTP listener", n,
+	    n == 1 ? "" : "s");
 	event_base_dispatch(c.base);
 	status_remove(&c);
 	log_info("stopped");
