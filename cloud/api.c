@@ -79,7 +79,7 @@ api_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (strcmp(path, "/v1/enroll") != 0 && strcmp(path, "/v1/renew") != 0) {
-		rest_handle(c, req, peer, cert != NULL);
+		rest_handle(c, req, peer, cert);
 		return;
 	}
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {

@@ -80,6 +80,12 @@ void router_free(struct router *r);
 /* A TLS connection that negotiated the tunnel protocol; takes bev. */
 void router_accept(struct router *r, struct bufferevent *bev, X509 *cert,
     const char *peer);
+/*
+ * Whose client certificate this is, and whether it may still be used (its
+ * connector is not revoked); -1 with why otherwise.
+ */
+int cloud_cert_owner(struct cloud *c, X509 *cert,
+    struct store_cert_owner *owner, char *why, size_t whylen);
 /* No new streams to connector (or again); its open streams go on. */
 void router_set_drained(struct router *r, const char *connector,
     bool drained);

@@ -549,10 +549,12 @@ changes_state(enum evhttp_cmd_type cmd)
 
 /* Authentication, CSRF and the read-only rule; false: answered. */
 static bool
-authorise(struct rest *r, const struct route *rt, bool has_cert)
+authorise(struct rest *r, const struct route *rt, X509 *cert)
 {
-	const char	*hdr, *csrf;
-	char		 secret[128];
+	struct store_cert_owner	 owner;
+	char			 why[320];
+	const char		*hdr, *csrf;
+	char			 secret[128];
 
 	if (rt->flags & R_OPEN)
 		return true;
@@ -579,8 +581,14 @@ authorise(struct rest *r, const struct route *rt, bool has_cert)
 			}
 		}
 		session_activity(r);
-	} else if (has_cert && (rt->flags & R_CONNECTOR)) {
+	} else if (cert != NULL && (rt->flags & R_CONNECTOR)) {
+		if (cloud_cert_owner(r->c, cert, &owner, why, sizeof(why)) !=
+		    0) {
+			rest_fail(r, 403, "forbidden", "%s", why);
+			return false;
+		}
 		r->auth = REST_AUTH_CONNECTOR;
+		snprintf(r->actor, sizeof(r->actor), "%s", owner.connector_id);
 		snprintf(r->actor_kind, sizeof(r->actor_kind), "connector");
 		return true;
 	} else {
@@ -704,7 +712,7 @@ peer_address(const char *peer, char *out, size_t outlen)
 
 void
 rest_handle(struct cloud *c, struct evhttp_request *req, const char *peer,
-    bool has_cert)
+    X509 *cert)
 {
 	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
 	const char		*path = evhttp_uri_get_path(uri);
@@ -761,7 +769,7 @@ rest_handle(struct cloud *c, struct evhttp_request *req, const char *peer,
 			    "%.200s (docs/api.md lists them)", path);
 		return;
 	}
-	if (!read_body(r) || !authorise(r, rt, has_cert))
+	if (!read_body(r) || !authorise(r, rt, cert))
 		return;
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req),
 	    gone_cb, r);

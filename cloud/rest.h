@@ -7,6 +7,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <openssl/x509.h>
 
 #include "error.h"
 #include "store.h"
@@ -59,7 +60,7 @@ struct rest {
 
 /* Handles one HTTPS request that is not enrollment or renewal. */
 void rest_handle(struct cloud *c, struct evhttp_request *req,
-    const char *peer, bool has_cert);
+    const char *peer, X509 *cert);
 
 /* Answers with JSON (status 204: no body); takes j (may be NULL). */
 void rest_reply(struct rest *r, int status, json_t *j);

@@ -174,9 +174,8 @@ refuse_tunnel(struct router *r, struct bufferevent *bev, const char *peer,
 		tunnel_shutdown(t, why);
 }
 
-/* Whose certificate this is, and whether it may open tunnels. */
-static int
-tunnel_owner(struct router *r, X509 *cert, struct store_cert_owner *owner,
+int
+cloud_cert_owner(struct cloud *c, X509 *cert, struct store_cert_owner *owner,
     char *why, size_t whylen)
 {
 	char	 serial[PKI_SERIAL_HEX_MAX], err[256];
@@ -191,7 +190,7 @@ tunnel_owner(struct router *r, X509 *cert, struct store_cert_owner *owner,
 		snprintf(why, whylen, "unreadable certificate: %s", err);
 		return -1;
 	}
-	rv = store_cert_lookup(r->c->dd.st, serial, owner, err, sizeof(err));
+	rv = store_cert_lookup(c->dd.st, serial, owner, err, sizeof(err));
 	if (rv == UPLINK_ENOTFOUND) {
 		snprintf(why, whylen, "certificate %s was not issued by this "
 		    "cloud's database: enroll the connector again", serial);
@@ -281,7 +280,7 @@ router_accept(struct router *r, struct bufferevent *bev, X509 *cert,
 		refuse_tunnel(r, bev, peer, "the cloud is shutting down");
 		return;
 	}
-	if (tunnel_owner(r, cert, &owner, why, sizeof(why)) != 0) {
+	if (cloud_cert_owner(r->c, cert, &owner, why, sizeof(why)) != 0) {
 		refuse_tunnel(r, bev, peer, why);
 		return;
 	}
