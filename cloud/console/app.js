@@ -1504,7 +1504,8 @@ async function pageServices(ctx) {
 			{ title: 'Name', cell: s => el('strong', { text: s.name }) },
 			{ title: 'Site', cell: s => linkTo('/sites/' + encodeURIComponent(s.site), s.site) },
 			{ title: 'Target', cell: s => el('span', { class: 'mono', text: s.target }) },
-			{ title: 'Listen', cell: s => el('span', { class: 'mono', text: s.listen }) },
+			{ title: 'Listen', cell: s => el('div', { class: 'name-cell' }, el('span', { class: 'mono', text: s.listen }),
+			    s.listening === false ? badge('fail', 'not listening', 'service-not-listening') : null) },
 			{ title: 'Source', cell: s => badge(s.source === 'config' ? 'config' : 'api',
 			    s.source === 'config' ? 'cloud.conf' : 'console / API') },
 			{ title: 'Updated', cell: s => timeCell(s.updated_at || s.created_at) },
@@ -1651,6 +1652,18 @@ function requirementForm() {
 
 /* -------------------------------------------------------- notifications */
 
+/* The subject is a connector id, or a site name for site-no-redundancy. */
+function noteSubject(n) {
+	const subj = String(n.subject || '');
+	let href = null;
+	if (n.kind === 'site-no-redundancy')
+		href = '/sites/' + encodeURIComponent(subj);
+	else if (/^c-[0-9a-f]{12}$/.test(subj))
+		href = '/connectors/' + encodeURIComponent(subj);
+	const label = n.kind === 'site-no-redundancy' ? 'Site ' + subj : subj;
+	return el('strong', null, href ? linkTo(href, label, 'notification-subject') : label);
+}
+
 async function pageNotifications(ctx) {
 	const list = el('div');
 	const markAll = canWrite() ? button('Mark all read', async ev => {
@@ -1668,10 +1681,11 @@ async function pageNotifications(ctx) {
 		return table([
 			{ title: 'Severity', cell: n => badge(n.severity, n.severity, 'notification-severity') },
 			{ title: 'Notification', class: 'wrap', cell: n => el('div', { class: 'name-cell' },
-			    el('strong', { text: n.subject }), el('span', { class: 'muted', text: n.message }),
+			    noteSubject(n), el('span', { class: 'muted', text: n.message }),
 			    el('span', { class: 'mono muted small', text: n.kind })) },
 			{ title: 'Raised', cell: n => timeCell(n.created_at) },
-			{ title: 'Resolved', cell: n => n.resolved_at ? timeCell(n.resolved_at) : el('span', { class: 'muted', text: 'open' }) },
+			{ title: 'Resolved', cell: n => n.resolved_at ? timeCell(n.resolved_at) :
+			    el('span', { class: 'muted', text: n.kind === 'connector-revoked' ? '—' : 'open' }) },
 			{ title: 'Status', cell: n => n.read_at ? el('span', { class: 'muted', text: 'read' }) : badge('unread', 'unread') },
 			{ title: '', class: 'actions', cell: n => canWrite() && !n.read_at ?
 			    button('Mark read', async ev => {
