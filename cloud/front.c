@@ -343,6 +343,16 @@ handshake_step(struct handshake *h)
 		return;
 	}
 	e = SSL_get_error(h->ssl, rv);
+	if ((e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN) &&
+	    ERR_peek_error() == 0) {
+		/*
+		 * Closed without a word: a browser's spare connection, a port
+		 * probe. Nothing an administrator can act on.
+		 */
+		log_debug("%s: closed during the TLS handshake", h->peer);
+		handshake_free(h, true);
+		return;
+	}
 	if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
 		tls_errors(detail, sizeof(detail));
 		log_info("%s: TLS handshake failed: %s", h->peer,
