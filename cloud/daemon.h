@@ -193,6 +193,9 @@ struct publish_info {
  */
 int publish_add(struct cloud *c, const struct publish_info *info, char *err,
     size_t errlen);
+/* A service of the store as publish_add() takes it. */
+void publish_info_from(const struct store_service *s,
+    struct publish_info *info);
 /* Stops listening; connections already streaming go on. */
 int publish_remove(struct cloud *c, const char *name);
 bool publish_get(struct cloud *c, const char *name, struct publish_info *out);

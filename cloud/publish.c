@@ -234,6 +234,18 @@ publish_foreach(struct cloud *c, void (*fn)(void *, const struct
 		fn(arg, &svc->info);
 }
 
+void
+publish_info_from(const struct store_service *s, struct publish_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	snprintf(info->name, sizeof(info->name), "%s", s->name);
+	snprintf(info->site, sizeof(info->site), "%s", s->site);
+	snprintf(info->target, sizeof(info->target), "%s", s->target);
+	snprintf(info->listen, sizeof(info->listen), "%s", s->listen);
+	info->created_at = s->created_at;
+	info->updated_at = s->updated_at;
+}
+
 static int
 stored_cb(void *arg, const struct store_service *s)
 {
@@ -241,13 +253,7 @@ stored_cb(void *arg, const struct store_service *s)
 	struct publish_info	 info;
 	char			 err[512];
 
-	memset(&info, 0, sizeof(info));
-	snprintf(info.name, sizeof(info.name), "%s", s->name);
-	snprintf(info.site, sizeof(info.site), "%s", s->site);
-	snprintf(info.target, sizeof(info.target), "%s", s->target);
-	snprintf(info.listen, sizeof(info.listen), "%s", s->listen);
-	info.created_at = s->created_at;
-	info.updated_at = s->updated_at;
+	publish_info_from(s, &info);
 	if (publish_add(c, &info, err, sizeof(err)) != UPLINK_OK)
 		log_warnx("publish %s (made through the API): not published: "
 		    "%s; change or delete it in the console", s->name, err);

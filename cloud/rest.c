@@ -190,6 +190,23 @@ rest_store_fail(struct rest *r, int rc, const char *err)
 		rest_fail(r, 500, "internal", "the database failed: %s", err);
 }
 
+void
+rest_reply_one(struct rest *r, int status, int rc, const char *err,
+    json_t *one, json_t *extra, const char *missing)
+{
+	if (rc != UPLINK_OK || one == NULL) {
+		json_decref(one);
+		json_decref(extra);
+		rest_store_fail(r, rc != UPLINK_OK ? rc : UPLINK_ENOTFOUND,
+		    rc != UPLINK_OK ? err : missing);
+		return;
+	}
+	if (extra != NULL)
+		json_object_update(one, extra);
+	json_decref(extra);
+	rest_reply(r, status, one);
+}
+
 /* 401 with why, so the console can tell the administrator. */
 static void
 fail_auth(struct rest *r, const char *reason, const char *msg)

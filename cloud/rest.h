@@ -69,6 +69,13 @@ void rest_fail(struct rest *r, int status, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* 500 with the store's message. */
 void rest_store_fail(struct rest *r, int rc, const char *err);
+/*
+ * Answers one object found by a list (taking it and extra, whose fields
+ * are added): the store's failure when rc is not UPLINK_OK, 404 with
+ * missing when one is NULL.
+ */
+void rest_reply_one(struct rest *r, int status, int rc, const char *err,
+    json_t *one, json_t *extra, const char *missing);
 /* Plain text answer (requirements as text). */
 void rest_reply_text(struct rest *r, int status, const char *text);
 

@@ -43,13 +43,7 @@ stored_row(void *arg, const struct store_service *s)
 
 	if (publish_get(r->c, s->name, &info))
 		return 0;
-	memset(&info, 0, sizeof(info));
-	snprintf(info.name, sizeof(info.name), "%s", s->name);
-	snprintf(info.site, sizeof(info.site), "%s", s->site);
-	snprintf(info.target, sizeof(info.target), "%s", s->target);
-	snprintf(info.listen, sizeof(info.listen), "%s", s->listen);
-	info.created_at = s->created_at;
-	info.updated_at = s->updated_at;
+	publish_info_from(s, &info);
 	j = service_json(&info);
 	json_object_set_new(j, "listening", json_false());
 	json_array_append_new(arr, j);
@@ -215,13 +209,7 @@ api_service(struct rest *r, struct publish_info *s)
 		    "\"%.64s\"", r->seg[1]);
 		return false;
 	}
-	memset(s, 0, sizeof(*s));
-	snprintf(s->name, sizeof(s->name), "%s", ss.name);
-	snprintf(s->site, sizeof(s->site), "%s", ss.site);
-	snprintf(s->target, sizeof(s->target), "%s", ss.target);
-	snprintf(s->listen, sizeof(s->listen), "%s", ss.listen);
-	s->created_at = ss.created_at;
-	s->updated_at = ss.updated_at;
+	publish_info_from(&ss, s);
 	return true;
 }
 

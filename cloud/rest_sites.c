@@ -469,16 +469,7 @@ reply_token(struct rest *r, int status, const char *id, json_t *extra)
 	int			 rc;
 
 	rc = store_token_list(r->c->dd.st, token_row_cb, &f, err, sizeof(err));
-	if (rc != UPLINK_OK || f.one == NULL) {
-		json_decref(extra);
-		rest_store_fail(r, rc != UPLINK_OK ? rc : UPLINK_ENOTFOUND,
-		    rc != UPLINK_OK ? err : "no such token");
-		return;
-	}
-	if (extra != NULL)
-		json_object_update(f.one, extra);
-	json_decref(extra);
-	rest_reply(r, status, f.one);
+	rest_reply_one(r, status, rc, err, f.one, extra, "no such token");
 }
 
 void

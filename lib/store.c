@@ -483,10 +483,11 @@ store_update(struct store *st, const char *sql, const char *id, int64_t t,
  * Runs a query for one row by a text key (?1), calling read() on it.
  * UPLINK_ENOTFOUND, with no message, when there is no such row.
  */
-int
-store_get_one(struct store *st, const char *sql, const char *key,
-    void (*read)(sqlite3_stmt *, void *), void *out, const char *what,
-    char *err, size_t errlen)
+/* store_get_one() and store_get_by_id(): the key is text or a number. */
+static int
+store_get_row(struct store *st, const char *sql, const char *text,
+    int64_t num, void (*read)(sqlite3_stmt *, void *), void *out,
+    const char *what, char *err, size_t errlen)
 {
 	sqlite3_stmt	*stmt;
 	int		 rc, step;
@@ -494,7 +495,8 @@ store_get_one(struct store *st, const char *sql, const char *key,
 	rc = store_prepare(st, sql, &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	step = store_str(stmt, 1, key);
+	step = text != NULL ? store_str(stmt, 1, text) :
+	    sqlite3_bind_int64(stmt, 1, num);
 	if (step == SQLITE_OK)
 		step = sqlite3_step(stmt);
 	if (step == SQLITE_ROW)
@@ -505,6 +507,26 @@ store_get_one(struct store *st, const char *sql, const char *key,
 		rc = store_sqlfail(st, err, errlen, "%s", what);
 	sqlite3_finalize(stmt);
 	return rc;
+}
+
+int
+store_get_one(struct store *st, const char *sql, const char *key,
+    void (*read)(sqlite3_stmt *, void *), void *out, const char *what,
+    char *err, size_t errlen)
+{
+	return store_get_row(st, sql, key, 0, read, out, what, err, errlen);
+}
+
+/*
+ * store_get_one() for an integer key (?1). UPLINK_ENOTFOUND, with no
+ * message, when there is no such row.
+ */
+int
+store_get_by_id(struct store *st, const char *sql, int64_t key,
+    void (*read)(sqlite3_stmt *, void *), void *out, const char *what,
+    char *err, size_t errlen)
+{
+	return store_get_row(st, sql, NULL, key, read, out, what, err, errlen);
 }
 
 /*

@@ -87,34 +87,6 @@ store_line_check(const char *what, const char *s, size_t max, bool empty_ok,
 }
 
 /*
- * Runs a query for one row by an integer key (?1), calling read() on it.
- * UPLINK_ENOTFOUND, with no message, when there is no such row.
- */
-int
-store_get_by_id(struct store *st, const char *sql, int64_t key,
-    void (*read)(sqlite3_stmt *, void *), void *out, const char *what,
-    char *err, size_t errlen)
-{
-	sqlite3_stmt	*stmt;
-	int		 rc, step;
-
-	rc = store_prepare(st, sql, &stmt, err, errlen);
-	if (rc != UPLINK_OK)
-		return rc;
-	step = sqlite3_bind_int64(stmt, 1, key);
-	if (step == SQLITE_OK)
-		step = sqlite3_step(stmt);
-	if (step == SQLITE_ROW)
-		read(stmt, out);
-	else if (step == SQLITE_DONE)
-		rc = UPLINK_ENOTFOUND;
-	else
-		rc = store_sqlfail(st, err, errlen, "%s", what);
-	sqlite3_finalize(stmt);
-	return rc;
-}
-
-/*
  * Runs a prepared write whose parameters were bound with the result bind
  * (the OR of the bind calls), and finalizes it. A taken unique key is
  * UPLINK_EEXIST with "WHAT: DUP", a missing parent row UPLINK_ENOTFOUND
