@@ -487,7 +487,7 @@ auth_session(struct rest *r, const char *secret)
 {
 	struct store_admin	 a;
 	unsigned char		 hash[STORE_HASH_LEN];
-	int64_t			 idle_at, abs_at;
+	enum session_end	 end;
 	char			 err[256];
 	int			 rc, idle;
 
@@ -505,10 +505,11 @@ auth_session(struct rest *r, const char *secret)
 		return false;
 	}
 	idle = session_idle_minutes(r->c);
-	session_expiry(&r->sess, idle, &idle_at, &abs_at);
-	if (r->now >= abs_at || (idle_at != 0 && r->now >= idle_at)) {
+	end = session_state(r->sess.created_at, r->sess.last_active, idle,
+	    r->now);
+	if (end != SESSION_LIVE) {
 		store_session_delete(r->c->dd.st, hash, err, sizeof(err));
-		if (r->now >= abs_at)
+		if (end == SESSION_EXPIRED_ABSOLUTE)
 			fail_auth(r, "expired-absolute", idle ? "your session "
 			    "reached its 24-hour limit: sign in again" :
 			    "your session reached its 72-hour limit: sign in "

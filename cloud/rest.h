@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 
 #include "error.h"
+#include "session.h"
 #include "store.h"
 
 /*
@@ -153,17 +154,6 @@ bool admin_password_check(const char *pw, char *err, size_t errlen);
 /* argon2id (libsodium's crypto_pwhash_str); -1 when out of memory. */
 int admin_hash(const char *pw, char out[STORE_PWHASH_MAX + 1]);
 
-/*
- * The session policy (docs/console.md). idle_minutes 0: the inactivity
- * timeout is disabled. Fills when the session ends by inactivity (0 when
- * disabled) and at the latest.
- */
-#define SESSION_ABSOLUTE_DISABLED	(72 * 3600)
-#define SESSION_ABSOLUTE_ENABLED	(24 * 3600)
-#define SESSION_IDLE_MIN		10
-#define SESSION_IDLE_MAX		720
-void session_expiry(const struct store_session *s, int idle_minutes,
-    int64_t *idle_at, int64_t *absolute_at);
 /* The console inactivity timeout in minutes (0: disabled). */
 int session_idle_minutes(struct cloud *c);
 

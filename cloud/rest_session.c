@@ -131,22 +131,7 @@ session_idle_minutes(struct cloud *c)
 	    sizeof(err)) != UPLINK_OK)
 		return 0;
 	n = strtol(v, NULL, 10);
-	return n >= SESSION_IDLE_MIN && n <= SESSION_IDLE_MAX ? (int)n : 0;
-}
-
-void
-session_expiry(const struct store_session *s, int idle_minutes,
-    int64_t *idle_at, int64_t *absolute_at)
-{
-	if (idle_minutes == 0) {
-		*idle_at = 0;
-		*absolute_at = s->created_at + SESSION_ABSOLUTE_DISABLED;
-		return;
-	}
-	*absolute_at = s->created_at + SESSION_ABSOLUTE_ENABLED;
-	*idle_at = s->last_active + (int64_t)idle_minutes * 60;
-	if (*idle_at > *absolute_at)
-		*idle_at = *absolute_at;
+	return session_idle_valid(n) ? (int)n : 0;
 }
 
 static json_t *
@@ -156,7 +141,7 @@ session_json(struct cloud *c, const struct store_session *s,
 	int64_t	 idle_at, abs_at;
 	int	 idle = session_idle_minutes(c);
 
-	session_expiry(s, idle, &idle_at, &abs_at);
+	session_expiry(s->created_at, s->last_active, idle, &idle_at, &abs_at);
 	return json_pack("{s:{s:I, s:s, s:s}, s:I, s:I, s:o, s:o, s:I, s:I, "
 	    "s:s}", "admin", "id", (json_int_t)a->id, "email", a->email,
 	    "role", a->role, "created_at", (json_int_t)s->created_at,
@@ -402,7 +387,7 @@ rest_settings_patch(struct rest *r)
 	}
 	if (!json_is_null(v)) {
 		n = json_is_integer(v) ? json_integer_value(v) : -1;
-		if (n < SESSION_IDLE_MIN || n > SESSION_IDLE_MAX) {
+		if (n == 0 || !session_idle_valid(n)) {
 			rest_fail(r, 400, "bad-field", "the console inactivity "
 			    "timeout is from %d to %d minutes (10 minutes to "
 			    "12 hours), as a whole number, or null to disable "
