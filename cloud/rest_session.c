@@ -388,10 +388,12 @@ rest_settings_patch(struct rest *r)
 	if (!json_is_null(v)) {
 		n = json_is_integer(v) ? json_integer_value(v) : -1;
 		if (n == 0 || !session_idle_valid(n)) {
-			rest_fail(r, 400, "bad-field", "the console inactivity "
-			    "timeout is from %d to %d minutes (10 minutes to "
-			    "12 hours), as a whole number, or null to disable "
-			    "it", SESSION_IDLE_MIN, SESSION_IDLE_MAX);
+			rest_fail(r, 400, "bad-field", "field "
+			    "\"console_inactivity_timeout_minutes\": the "
+			    "console inactivity timeout is from %d to %d "
+			    "minutes (10 minutes to 12 hours), as a whole "
+			    "number, or null to disable it", SESSION_IDLE_MIN,
+			    SESSION_IDLE_MAX);
 			return;
 		}
 	}
