@@ -1124,5 +1124,26 @@ class Connector:
         return rc
 
 
+# --------------------------------------------------------------------------
+# administrators of the console and API (docs/api.md)
+
+def _cloud_add_admin(self, email, password, role="full", timeout=RUN_TIMEOUT):
+    """uplink-cloud admin add --email E --role R --data-dir DIR, the password
+    on stdin (at least 12 characters). Returns the Run; raises PeerError
+    unless it exited 0. The daemon may be running."""
+    try:
+        r = run_prog(self.binary, ["admin", "add", "--email", email, "--role", role,
+                                   "--data-dir", self.data],
+                     timeout=timeout, stdin_text=password + "\n")
+    except peers.PeerError as e:
+        raise PeerError(str(e))
+    if r.rc != 0:
+        raise PeerError(f"admin add failed:\n{r}")
+    return r
+
+
+Cloud.add_admin = _cloud_add_admin
+
+
 if __name__ == "__main__":
     sys.exit(_main(sys.argv[1:]))
