@@ -894,3 +894,40 @@ def test_malformed_requests_leave_the_daemon_up(env, what):
 def test_daemon_still_up(env):
     env.alive()
     expect(env.key().get("/api/v1/sites"), 200)
+
+
+# --------------------------------------------------------------------------
+# automatic checks on a cloud of their own: check_interval = 2s
+
+def test_checks_on_connect_then_every_interval(workdir):
+    """With [cloud] check_interval = 2s the cloud checks a connector a few
+    seconds after it connects (trigger connect), then again every interval
+    (trigger hourly): each stored, newest first, each with a report."""
+    d = os.path.join(workdir, "api-interval")
+    cloud = cp.Cloud(os.path.join(d, "cloud"), options={"cloud": {"check_interval": "2s"}})
+    conn = None
+    try:
+        cloud.init().start()
+        conn = cp.Connector(os.path.join(d, "c1"), name="c1")
+        r = conn.enroll(cloud.token("tick"))
+        assert r.rc == 0, r
+        cid = re.search(r"connector (c-[0-9a-f]{12})", r.stdout + r.stderr).group(1)
+        conn.configure(allow=[], tunnels=1)
+        conn.start(wait_tunnels=1, timeout=30 * SLOW)
+        api = apiclient.Client(cloud.port, os.path.join(cloud.data, "ca.pem"),
+                               key=cloud.key("interval"), timeout=20 * SLOW)
+
+        def triggers():
+            checks = expect(api.get(f"/api/v1/connectors/{cid}/checks"), 200)["checks"]
+            got = [c["trigger"] for c in reversed(checks)]      # oldest first
+            return checks if got[:1] == ["connect"] and "hourly" in got else None
+        checks = poll(triggers, 20 * SLOW, "a connect check, then an hourly one")
+        for c in checks:
+            fields(c, CHECK_FIELDS, "CHECK")
+            assert c["connector"] == cid and c["ok"] is True, c
+            assert c["report"]["passed"] == 2 and c["report"]["failed"] == 0, c
+        assert [c["id"] for c in checks] == sorted((c["id"] for c in checks), reverse=True)
+    finally:
+        if conn is not None:
+            conn.stop(timeout=10)
+        cloud.stop()
