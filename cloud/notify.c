@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
+#include "session.h"
 #include "xmalloc.h"
 
 /*
@@ -25,6 +26,7 @@
 #define NOTIFY_SWEEP_MS		2000
 #define NOTIFY_OFFLINE_GRACE	10	/* seconds without a tunnel */
 #define NOTIFY_EXPIRY_WARN	(7 * 86400)
+#define NOTIFY_PURGE_SECS	3600
 
 struct offline {
 	char	 connector[STORE_NAME_MAX + 4];	/* an id, or "s:" + site */
@@ -34,6 +36,7 @@ struct offline {
 struct notify {
 	struct cloud	*c;
 	struct event	*ev;
+	int64_t		 purged;	/* last purge of ended sessions */
 	struct offline	*off;
 	size_t		 noff;
 };
@@ -176,6 +179,16 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 		connector_notes(n, &l.v[i], now);
 	site_notes(n, &l);
 	live_free(&l);
+	/*
+	 * Sessions nobody uses again are deleted here, hourly, once past the
+	 * longest life any policy gives them (those used are checked then).
+	 */
+	if (now - n->purged >= NOTIFY_PURGE_SECS) {
+		n->purged = now;
+		if (store_session_purge(n->c->dd.st, now -
+		    SESSION_ABSOLUTE_DISABLED, err, sizeof(err)) != 0)
+			log_warnx("sessions: %s", err);
+	}
 }
 
 int
