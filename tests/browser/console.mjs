@@ -6,8 +6,12 @@
 // overview; an enrollment token with its secret and command; a
 // connectivity check and its rows; the inactivity timeout refused at 5
 // minutes with the range, saved at 30; a connector revoked, shown revoked,
-// and a notification in the bell; sign out, the sign-in page, and the old
-// session refused by the server.
+// and a notification in the bell; the bar that warns of the end of the
+// session (inactivity: "Stay signed in"; the maximum length: a countdown)
+// and the sign-in page a session that ended returns to, with the reason;
+// sign out, the sign-in page, and the old session refused by the server.
+// The end of a session is brought near by rewriting the server's answers
+// (page.route()): the shortest real inactivity timeout is 10 minutes.
 //
 // Its driver, tests/integration/test_console.py, starts a real
 // uplink-cloud with two connectors of one site and sets:
@@ -109,6 +113,76 @@ async function inPage(method, p, body, headers) {
 	}, [method, p, body === undefined ? null : body, headers || null]);
 }
 
+// Every request the page makes, to tell the console's automatic refreshes
+// (X-Uplink-Background: 1) from what an administrator did.
+const requests = [];
+
+const apiPath = u => new URL(u).pathname;
+const isSessionUrl = u => apiPath(u) === '/api/v1/session';
+const isBackground = r => r.headers()['x-uplink-background'] === '1';
+
+// From now on, GET /api/v1/session answers the real session as
+// edit(session, now) changes it. The real one is fetched from inside the
+// page (with the request's X-Uplink-Background, so that the server counts
+// it as the console's request would count) rather than with route.fetch():
+// that fetch runs in node, which does not trust the cloud's private CA, and
+// this test does not turn certificate checks off. PASS marks that fetch so
+// that it goes through unrouted. Returns the handler, for page.unroute().
+const PASS = 'x-uplink-test-passthrough';
+const isPass = r => r.headers()[PASS] === '1';
+
+async function routeSession(edit) {
+	const handler = async route => {
+		const req = route.request();
+		if (req.method() !== 'GET' || isPass(req))
+			return route.continue();
+		const headers = { Accept: 'application/json', [PASS]: '1' };
+		if (isBackground(req))
+			headers['X-Uplink-Background'] = '1';
+		let real;
+		try {
+			real = await page.evaluate(async h => {
+				const r = await fetch('/api/v1/session', { headers: h, credentials: 'same-origin',
+					cache: 'no-store' });
+				return { status: r.status, text: await r.text() };
+			}, headers);
+		} catch (e) {
+			return route.abort().catch(() => {});      /* the page went away */
+		}
+		let body = real.text;
+		if (real.status === 200) {
+			const json = JSON.parse(real.text);
+			edit(json, Math.floor(Date.now() / 1000));
+			body = JSON.stringify(json);
+		}
+		return route.fulfill({ status: real.status, contentType: 'application/json', body })
+			.catch(() => {});
+	};
+	await page.route(isSessionUrl, handler);
+	return handler;
+}
+
+// From now on every API request is answered as the server answers a
+// session that has ended. Returns the handler, for page.unroute().
+async function routeEnded(reason, message) {
+	const handler = route => route.fulfill({ status: 401, contentType: 'application/json',
+		body: JSON.stringify({ error: 'unauthenticated', message, reason }) });
+	const match = u => apiPath(u).startsWith('/api/v1/');
+	await page.route(match, handler);
+	return [match, handler];
+}
+
+async function signInAgain() {
+	await page.locator(tid('signin-form')).waitFor();
+	await page.fill(tid('signin-email'), EMAIL);
+	await page.fill(tid('signin-password'), PASSWORD);
+	await page.click(tid('signin-submit'));
+	await page.locator(tid('topbar-email')).waitFor();
+	assert.equal(await page.locator(tid('topbar-email')).innerText(), EMAIL);
+	const s = await inPage('GET', '/api/v1/session');
+	assert.equal(s.status, 200, `signed in again for real: ${s.text}`);
+}
+
 before(async () => {
 	fs.mkdirSync(ARTIFACTS, { recursive: true });
 	for (const f of fs.readdirSync(ARTIFACTS))
@@ -132,6 +206,7 @@ before(async () => {
 			consoleErrors.push(m.text());
 	});
 	page.on('pageerror', e => consoleErrors.push(`uncaught: ${e.message}`));
+	page.on('request', r => requests.push(r));
 });
 
 after(async () => {
@@ -323,6 +398,130 @@ step('revoke', async () => {
 	await note.first().waitFor();
 	assert.match(await note.first().innerText(), /revoked/i);
 	await screenshot('notifications');
+	assertNoScriptErrors();
+});
+
+step('session-warning', async () => {
+	const bar = page.locator(tid('session-warning'));
+	const text = bar.locator('.session-bar-text');
+	const stay = page.locator(tid('session-stay'));
+	assert.equal(await bar.isVisible(), false, 'no warning with a fresh session');
+
+	// The inactivity timer (30 minutes, set above) ends the session in 2
+	// minutes. A reload would not show it for long: opening the page is
+	// activity, which restarts the timer. What shows it is the console's
+	// own re-reading of the session's timers (every minute, in the
+	// background), as it happens on a console left open.
+	const idle = await routeSession((s, now) => {
+		s.inactivity_timeout_minutes = 30;
+		s.idle_expires_at = now + 120;
+		s.expires_at = Math.min(s.idle_expires_at, s.absolute_expires_at);
+	});
+	let mark = requests.length;
+	await bar.waitFor({ state: 'visible', timeout: 75000 });
+	const synced = requests.slice(mark).filter(r => r.method() === 'GET' && isSessionUrl(r.url()) &&
+		!isPass(r));
+	assert.ok(synced.length >= 1 && synced.every(isBackground),
+		'the session was re-read by an automatic (background) refresh');
+	assert.equal(await bar.getAttribute('data-cause'), 'idle');
+	const idleText = await text.innerText();
+	assert.match(idleText, /signed out in [0-2]:[0-5]\d\b/, `a countdown of about 2 minutes: ${idleText}`);
+	assert.match(idleText, /no activity/i, `the bar says it is for inactivity: ${idleText}`);
+	assert.equal(await stay.isVisible(), true, 'the inactivity warning offers to stay signed in');
+	assert.equal((await stay.innerText()).trim(), 'Stay signed in');
+	await screenshot('session-warning');
+
+	// Stay signed in: a GET /session that is activity (no background
+	// header), answered by the real server, which restarts the timer.
+	await page.unroute(isSessionUrl, idle);
+	mark = requests.length;
+	await stay.click();
+	let stayReq = null;
+	for (let i = 0; i < 100 && !stayReq; i++) {
+		stayReq = requests.slice(mark).find(r => r.method() === 'GET' && isSessionUrl(r.url()) &&
+			!isBackground(r)) || null;
+		if (!stayReq)
+			await page.waitForTimeout(100);
+	}
+	assert.ok(stayReq, 'Stay signed in made a GET /api/v1/session without X-Uplink-Background');
+	const res = await stayReq.response();
+	assert.equal(res.status(), 200);
+	const real = await res.json();
+	assert.ok(real.idle_expires_at - Date.now() / 1000 > 25 * 60,
+		`the real session's inactivity timer restarted: ${JSON.stringify(real)}`);
+	await bar.waitFor({ state: 'hidden', timeout: 5000 });
+	await page.locator(tid('toast'), { hasText: 'You stay signed in' }).first().waitFor();
+
+	// The maximum length (no inactivity timer; 72 hours after sign-in) ends
+	// it in 2 minutes: nothing can extend that, the bar counts down. This
+	// one shows on a reload (activity cannot move it).
+	const limit = await routeSession((s, now) => {
+		s.inactivity_timeout_minutes = null;
+		s.idle_expires_at = null;
+		s.absolute_expires_at = now + 120;
+		s.created_at = s.absolute_expires_at - 72 * 3600;
+		s.expires_at = s.absolute_expires_at;
+	});
+	await page.reload();
+	await page.locator(tid('topbar-email')).waitFor();
+	await bar.waitFor({ state: 'visible' });
+	assert.equal(await bar.getAttribute('data-cause'), 'absolute');
+	const limitText = await text.innerText();
+	assert.match(limitText, /ends in [0-2]:[0-5]\d\b/, `a countdown of about 2 minutes: ${limitText}`);
+	assert.match(limitText, /at most 72 hours/, `the bar says it is the maximum length: ${limitText}`);
+	assert.doesNotMatch(limitText, /no activity/i);
+	assert.equal(await stay.isVisible(), false, 'no "Stay signed in" for the maximum length');
+	await page.waitForFunction(([sel, was]) => document.querySelector(sel).textContent !== was,
+		[`${tid('session-warning')} .session-bar-text`, limitText], { timeout: 5000 });
+	await screenshot('session-limit-warning');
+	// Either bar can be dismissed.
+	await page.click(tid('session-dismiss'));
+	await bar.waitFor({ state: 'hidden' });
+	await page.waitForTimeout(1500);
+	assert.equal(await bar.isVisible(), false, 'a dismissed warning stays away');
+
+	await page.unroute(isSessionUrl, limit);
+	await page.reload();
+	await page.locator(tid('topbar-email')).waitFor();
+	await page.waitForTimeout(1500);
+	assert.equal(await bar.isVisible(), false, 'no warning with the real session');
+	assertNoScriptErrors();
+});
+
+step('session-expired', async () => {
+	// The inactivity timer ended the session: the console's next request
+	// (here an automatic refresh of the bell) is refused.
+	await page.click(tid('nav-tokens'));
+	await page.locator(tid('token-site')).waitFor();
+	let [match, handler] = await routeEnded('expired-idle',
+		'your session ended after 30 minutes without activity: sign in again');
+	await page.locator(tid('signin-form')).waitFor({ timeout: 40000 });
+	const banner = page.locator(tid('signin-banner'));
+	const idleText = await banner.innerText();
+	// The console's own sentence (from the reason and the session it had),
+	// not the server's message repeated.
+	assert.equal(idleText.trim(), 'Your session ended after 30 minutes without activity. Sign in again.',
+		'the banner says why');
+	assert.equal(await page.locator(tid('topbar-email')).count(), 0, 'the console is gone');
+	await screenshot('session-expired');
+	await page.unroute(match, handler);
+	// Signing in again opens the page that was open.
+	await signInAgain();
+	assert.equal(await page.locator(tid('page-title')).innerText(), 'Enrollment tokens');
+
+	// The maximum length ended it: the next request is refused (here one
+	// the administrator makes by opening a page).
+	[match, handler] = await routeEnded('expired-absolute',
+		'your session reached its 24-hour limit: sign in again');
+	await page.click(tid('nav-settings'));
+	await page.locator(tid('signin-form')).waitFor();
+	const limitText = await banner.innerText();
+	assert.equal(limitText.trim(), 'Your session reached its 24-hour limit. Sign in again.',
+		'the banner says why');
+	await screenshot('session-limit-expired');
+	await page.unroute(match, handler);
+	await signInAgain();
+	assert.equal(await page.locator(tid('page-title')).innerText(), 'Settings');
 	assertNoScriptErrors();
 });
 

@@ -4,7 +4,10 @@ Starts an uplink-cloud publishing the internal web site of site "hq", enrolls
 two connectors of hq and runs them, adds a full administrator, and then runs
 tests/browser/console.mjs: playwright-core driving Debian's Chromium through
 sign-in, the overview, an enrollment token, a connectivity check, the
-inactivity timeout setting, revoking a connector and signing out (each step
+inactivity timeout setting, revoking a connector, the warning before a
+session ends and the sign-in page after it ended (the server's session
+answers rewritten in the browser, since real timeouts last 10 minutes or
+more), and signing out (each step
 asserts what the page shows and saves a screenshot in
 tests/browser/artifacts/). This test asserts that it exits 0 and prints its
 output when it does not.
