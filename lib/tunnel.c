@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -33,12 +35,24 @@
 /* A DATA frame (9-byte header) that fills one 16 KiB TLS record. */
 #define TUNNEL_FRAME_PAYLOAD	(16384 - 9)
 #define TUNNEL_IO_CHUNK		(128 * 1024)	/* per read or write call */
+/*
+ * One read from a stream's local socket takes up to this much (never past
+ * the stream buffer). libevent 2.1's evbuffer_read and bufferevents read
+ * 4 KiB per call whatever they are told, which made every DATA frame, TLS
+ * record and system call 4 KiB; the local sockets therefore have events of
+ * their own and are read here. Just under 256 KiB so that the evbuffer
+ * chain it lands in is one 256 KiB allocation.
+ */
+#define TUNNEL_LOCAL_READ	(256 * 1024 - 512)
 
 struct tunnel_stream {
 	struct tunnel		*t;
 	struct tunnel_stream	*prev, *next;
 	int32_t			 id;
-	struct bufferevent	*bev;		/* local socket once bound */
+	int			 fd;		/* local socket once bound, or -1 */
+	struct event		*rev, *wev;	/* its read and write events */
+	struct evbuffer		*in;		/* read from it, not yet sent */
+	struct evbuffer		*out;		/* from the peer, not yet written */
 	struct evbuffer		*early;		/* peer bytes before binding */
 	tunnel_stream_cb	*cb;
 	void			*arg;
@@ -52,6 +66,7 @@ struct tunnel_stream {
 	tunnel_reply_cb		*info_cb;
 	struct evbuffer		*reply;		/* connector: body to send */
 	bool			 local_eof, remote_eof, shut_wr;
+	bool			 reading, writing;	/* rev, wev added */
 	int			 status;
 	char			 method[16];
 	char			 path[TUNNEL_PATH_MAX + 1];
@@ -175,8 +190,16 @@ stream_free(struct tunnel_stream *s)
 		s->next->prev = s->prev;
 	if (s->timer != NULL)
 		event_free(s->timer);
-	if (s->bev != NULL)
-		bufferevent_free(s->bev);
+	if (s->rev != NULL)
+		event_free(s->rev);
+	if (s->wev != NULL)
+		event_free(s->wev);
+	if (s->fd != -1)
+		close(s->fd);
+	if (s->in != NULL)
+		evbuffer_free(s->in);
+	if (s->out != NULL)
+		evbuffer_free(s->out);
 	if (s->early != NULL)
 		evbuffer_free(s->early);
 	if (s->reply != NULL)
@@ -194,9 +217,8 @@ stream_reset_local(struct tunnel_stream *s)
 {
 	struct linger	 l = { 1, 0 };
 
-	if (s->bev != NULL)
-		setsockopt(bufferevent_getfd(s->bev), SOL_SOCKET, SO_LINGER, &l,
-		    sizeof(l));
+	if (s->fd != -1)
+		setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 }
 
 /* Ends a stream before its time: reset it towards the peer, close locally. */
@@ -221,6 +243,7 @@ stream_new(struct tunnel *t)
 
 	s = xcalloc(1, sizeof(*s));
 	s->t = t;
+	s->fd = -1;
 	s->started = dial_now_ms();
 	s->next = t->streams;
 	if (t->streams != NULL)
@@ -242,12 +265,12 @@ stream_get(struct tunnel *t, int32_t id)
 static void
 stream_maybe_shutdown(struct tunnel_stream *s)
 {
-	if (!s->remote_eof || s->shut_wr || s->bev == NULL)
+	if (!s->remote_eof || s->shut_wr || s->fd == -1)
 		return;
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
+	if (evbuffer_get_length(s->out) > 0)
 		return;
 	s->shut_wr = true;
-	if (shutdown(bufferevent_getfd(s->bev), SHUT_WR) == -1 &&
+	if (shutdown(s->fd, SHUT_WR) == -1 &&
 	    errno != ENOTCONN)
 		log_debug("%s: shutdown: %s", s->name, strerror(errno));
 }
@@ -258,9 +281,9 @@ stream_done(struct tunnel_stream *s)
 {
 	if (!s->closed)
 		return false;
-	if (s->bev == NULL)
+	if (s->fd == -1)
 		return true;
-	return evbuffer_get_length(bufferevent_get_output(s->bev)) == 0;
+	return evbuffer_get_length(s->out) == 0;
 }
 
 /*
@@ -281,12 +304,77 @@ tunnel_tune_io(struct bufferevent *bev)
 
 /* ---- the local socket side of a bound stream ---- */
 
+/*
+ * Reads from the local socket only while the stream buffer has room; once
+ * full, not again before half of it has gone out, so that reads stay large.
+ */
 static void
-local_read_cb(struct bufferevent *bev, void *arg)
+local_want_read(struct tunnel_stream *s)
+{
+	size_t	 have = evbuffer_get_length(s->in);
+	size_t	 room = s->reading ? s->t->lim.stream_buffer :
+	    s->t->lim.stream_buffer / 2 + 1;
+	bool	 want = !s->local_eof && !s->closed && have < room;
+
+	if (want == s->reading)
+		return;
+	s->reading = want;
+	if (want)
+		event_add(s->rev, NULL);
+	else
+		event_del(s->rev);
+}
+
+/*
+ * Whatever is waiting, up to the room left in the stream buffer, in one
+ * readv into the stream's input.
+ */
+static void
+local_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct tunnel_stream	*s = arg;
+	struct evbuffer_iovec	 v[2];
+	size_t			 have = evbuffer_get_length(s->in), want, left;
+	ssize_t			 n;
+	int			 nv, i;
 
-	(void)bev;
+	(void)what;
+	if (have >= s->t->lim.stream_buffer) {
+		local_want_read(s);
+		return;
+	}
+	want = s->t->lim.stream_buffer - have;
+	if (want > TUNNEL_LOCAL_READ)
+		want = TUNNEL_LOCAL_READ;
+	nv = evbuffer_reserve_space(s->in, (ev_ssize_t)want, v, 2);
+	if (nv <= 0) {
+		stream_abort(s, NGHTTP2_INTERNAL_ERROR);
+		return;
+	}
+	n = readv(fd, (struct iovec *)v, nv);
+	if (n < 0) {
+		evbuffer_commit_space(s->in, v, 0);
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		log_debug("%s %s: local socket: %s", s->name, s->authority,
+		    strerror(errno));
+		stream_abort(s, NGHTTP2_CANCEL);
+		return;
+	}
+	left = (size_t)n;
+	for (i = 0; i < nv; i++) {
+		if (v[i].iov_len > left)
+			v[i].iov_len = left;
+		left -= v[i].iov_len;
+	}
+	evbuffer_commit_space(s->in, v, nv);
+	if (n == 0)
+		s->local_eof = true;
+	local_want_read(s);
+	if (s->local_eof && s->closed) {
+		stream_free(s);
+		return;
+	}
 	if (s->closed || !s->deferred)
 		return;
 	s->deferred = false;
@@ -294,76 +382,98 @@ local_read_cb(struct bufferevent *bev, void *arg)
 	tunnel_schedule_send(s->t);
 }
 
+/*
+ * Writes what the peer sent in one writev and credits the peer with what
+ * the socket took. Runs once per loop pass at most (see local_queue()).
+ */
 static void
-local_write_cb(struct bufferevent *bev, void *arg)
+local_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct tunnel_stream	*s = arg;
+	int			 n;
+	size_t			 c;
 
-	(void)bev;
+	(void)what;
+	s->writing = false;
+	n = evbuffer_write(s->out, fd);
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR) {
+		log_debug("%s %s: local socket: %s", s->name, s->authority,
+		    strerror(errno));
+		stream_abort(s, NGHTTP2_CANCEL);
+		return;
+	}
+	if (n > 0 && !s->closed) {
+		c = (size_t)n < s->unconsumed ? (size_t)n : s->unconsumed;
+		s->unconsumed -= c;
+		if (c > 0) {
+			nghttp2_session_consume(s->t->h2, s->id, c);
+			tunnel_schedule_send(s->t);
+		}
+	}
+	if (evbuffer_get_length(s->out) > 0) {
+		s->writing = true;
+		event_add(s->wev, NULL);
+		return;
+	}
 	stream_maybe_shutdown(s);
 	if (stream_done(s))
 		stream_free(s);
 }
 
+/*
+ * Bytes were added to the stream's output: write them once the current
+ * callback (which may add more) is over, unless a write is already waiting
+ * for the socket.
+ */
 static void
-local_event_cb(struct bufferevent *bev, short what, void *arg)
+local_queue(struct tunnel_stream *s)
 {
-	struct tunnel_stream	*s = arg;
-
-	(void)bev;
-	if (what & BEV_EVENT_EOF) {
-		s->local_eof = true;
-		if (s->closed) {
-			stream_free(s);
-			return;
-		}
-		s->deferred = false;
-		nghttp2_session_resume_data(s->t->h2, s->id);
-		tunnel_schedule_send(s->t);
+	if (s->writing)
 		return;
-	}
-	if (what & BEV_EVENT_ERROR) {
-		log_debug("%s %s: local socket: %s", s->name, s->authority,
-		    strerror(EVUTIL_SOCKET_ERROR()));
-		stream_abort(s, NGHTTP2_CANCEL);
-	}
+	s->writing = true;
+	event_active(s->wev, EV_WRITE, 0);
 }
 
-/* Credits the peer with what the local socket has taken. */
-static void
-local_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-    void *arg)
+/*
+ * Takes the socket of a socket bufferevent and what its buffers hold,
+ * then frees the bufferevent without closing the socket.
+ */
+static evutil_socket_t
+local_take(struct tunnel_stream *s, struct bufferevent *bev)
 {
-	struct tunnel_stream	*s = arg;
-	size_t			 n = info->n_deleted;
+	evutil_socket_t	 fd = bufferevent_getfd(bev);
 
-	(void)buf;
-	if (n == 0 || s->closed)
-		return;
-	if (n > s->unconsumed)
-		n = s->unconsumed;
-	s->unconsumed -= n;
-	nghttp2_session_consume(s->t->h2, s->id, n);
-	tunnel_schedule_send(s->t);
+	/* Detaching also unfreezes the buffers so they can be moved. */
+	bufferevent_setfd(bev, -1);
+	evbuffer_add_buffer(s->in, bufferevent_get_input(bev));
+	evbuffer_add_buffer(s->out, bufferevent_get_output(bev));
+	bufferevent_free(bev);
+	return fd;
 }
 
 void
 tunnel_stream_bind(struct tunnel_stream *s, struct bufferevent *bev)
 {
-	struct evbuffer	*out = bufferevent_get_output(bev);
+	struct event_base	*base = s->t->base;
+	int			 one = 1;
 
-	s->bev = bev;
+	s->in = evbuffer_new();
+	s->out = evbuffer_new();
+	s->fd = local_take(s, bev);
 	s->bound = true;
-	bufferevent_setcb(bev, local_read_cb, local_write_cb, local_event_cb, s);
-	bufferevent_setwatermark(bev, EV_READ, 0, s->t->lim.stream_buffer);
-	tunnel_tune_io(bev);
-	evbuffer_add_cb(out, local_output_cb, s);
+	evutil_make_socket_nonblocking(s->fd);
+	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	s->rev = event_new(base, s->fd, EV_READ | EV_PERSIST, local_read_cb, s);
+	s->wev = event_new(base, s->fd, EV_WRITE, local_write_cb, s);
 	if (s->early != NULL) {
-		evbuffer_add_buffer(out, s->early);
+		evbuffer_add_buffer(s->out, s->early);
 		evbuffer_free(s->early);
 		s->early = NULL;
 	}
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	local_want_read(s);
+	if (evbuffer_get_length(s->out) > 0)
+		local_queue(s);
 	stream_maybe_shutdown(s);
 	if (!s->closed) {
 		s->deferred = false;
@@ -411,20 +521,21 @@ h2_send_data(nghttp2_session *h2, nghttp2_frame *frame, const uint8_t *hd,
 	(void)h2;
 	(void)src;
 	s = stream_get(t, frame->hd.stream_id);
-	if (s == NULL || s->bev == NULL)
+	if (s == NULL || s->fd == -1)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	if (evbuffer_get_length(out) >= TUNNEL_OUT_HIGH)
 		return NGHTTP2_ERR_WOULDBLOCK;
 	if (evbuffer_reserve_space(out, (ev_ssize_t)(9 + len), &v, 1) < 1)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	memcpy(v.iov_base, hd, 9);
-	if (len > 0 && evbuffer_remove(bufferevent_get_input(s->bev),
-	    (char *)v.iov_base + 9, len) != (int)len)
+	if (len > 0 && evbuffer_remove(s->in, (char *)v.iov_base + 9, len) !=
+	    (int)len)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	v.iov_len = 9 + len;
 	evbuffer_commit_space(out, &v, 1);
 	s->up += len;
 	t->bytes_out += len;
+	local_want_read(s);
 	return 0;
 }
 
@@ -442,11 +553,11 @@ h2_data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
 	s = stream_get(t, id);
 	if (s == NULL)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	if (s->bev == NULL) {
+	if (s->fd == -1) {
 		s->deferred = true;
 		return NGHTTP2_ERR_DEFERRED;
 	}
-	avail = evbuffer_get_length(bufferevent_get_input(s->bev));
+	avail = evbuffer_get_length(s->in);
 	if (avail == 0 && !s->local_eof) {
 		s->deferred = true;
 		return NGHTTP2_ERR_DEFERRED;
@@ -457,8 +568,7 @@ h2_data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
 		avail = TUNNEL_FRAME_PAYLOAD;
 	if (avail > 0)
 		*flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-	if (s->local_eof &&
-	    avail == evbuffer_get_length(bufferevent_get_input(s->bev)))
+	if (s->local_eof && avail == evbuffer_get_length(s->in))
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 	return (ssize_t)avail;
 }
@@ -728,9 +838,10 @@ h2_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
 	}
 	s->unconsumed += len;
 	s->down += len;
-	if (s->bev != NULL)
-		evbuffer_add(bufferevent_get_output(s->bev), data, len);
-	else {
+	if (s->fd != -1) {
+		evbuffer_add(s->out, data, len);
+		local_queue(s);
+	} else {
 		if (s->early == NULL)
 			s->early = evbuffer_new();
 		evbuffer_add(s->early, data, len);
@@ -951,8 +1062,6 @@ tunnel_end_streams(struct tunnel *t)
 		if (cb != NULL && !s->answered)
 			cb(s->arg, s, 0, "tunnel-closed", t->why[0] ? t->why :
 			    "the tunnel closed");
-		if (s->bev != NULL)
-			bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
 		stream_free(s);
 	}
 }
