@@ -30,8 +30,6 @@ struct tlsio {
 	struct evbuffer	*early;		/* plaintext the bufferevent had read */
 	uint8_t		*plain;		/* plaintext not yet encrypted */
 	size_t		 plen, low;
-	uint8_t		*rbuf;		/* records received, not yet decrypted */
-	size_t		 roff, rlen;
 	tlsio_cb	*cb;
 	void		*arg;
 	bool		 eof, failed, writing;
@@ -43,51 +41,39 @@ struct tlsio {
 /* ---- the BIO under the SSL object: reads the socket, writes to memory ---- */
 
 /*
- * OpenSSL reads a record in two small pieces (header, body); they come
- * from rbuf, which one recv per socket event fills with up to TLSIO_READ
- * bytes (many records). With nothing left the SSL object waits for the
- * next event: no recv that only says EAGAIN.
+ * With read-ahead on, OpenSSL asks for as much as its read buffer holds
+ * (TLSIO_READ), so one recv takes many records straight into it. One recv
+ * per socket event unless it filled what was asked: after a short one the
+ * SSL object waits for the next event instead of making a recv that would
+ * only say EAGAIN.
  */
 static int
 bio_read(BIO *b, char *buf, int len)
 {
 	struct tlsio	*io = BIO_get_data(b);
-	size_t		 n;
-	ssize_t		 got;
+	ssize_t		 n;
 
 	BIO_clear_retry_flags(b);
 	if (io == NULL)
 		return -1;
-	if (io->roff == io->rlen) {
-		if (!io->may_recv) {
-			BIO_set_retry_read(b);
-			return -1;
-		}
-		io->may_recv = false;
-		if (io->rbuf == NULL)
-			io->rbuf = xmalloc(TLSIO_READ);
-		io->roff = io->rlen = 0;
-		got = recv(io->fd, io->rbuf, TLSIO_READ, 0);
-		if (got == 0) {
-			io->eof = true;
-			return 0;
-		}
-		if (got < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK ||
-			    errno == EINTR)
-				BIO_set_retry_read(b);
-			else
-				io->sock_err = errno;
-			return -1;
-		}
-		io->rlen = (size_t)got;
+	if (!io->may_recv) {
+		BIO_set_retry_read(b);
+		return -1;
 	}
-	n = io->rlen - io->roff;
-	if (n > (size_t)len)
-		n = (size_t)len;
-	memcpy(buf, io->rbuf + io->roff, n);
-	io->roff += n;
-	return (int)n;
+	n = recv(io->fd, buf, (size_t)len, 0);
+	/* A full read: more may be waiting (often the rest of a record). */
+	io->may_recv = n == len;
+	if (n > 0)
+		return (int)n;
+	if (n == 0) {
+		io->eof = true;
+		return 0;
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		BIO_set_retry_read(b);
+	else
+		io->sock_err = errno;
+	return -1;
 }
 
 /* Records are collected and leave in one writev per flush. */
@@ -297,7 +283,7 @@ tlsio_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct tlsio	*io = arg;
 
 	(void)fd;
-	io->may_recv = (what & EV_READ) != 0 && io->roff == io->rlen;
+	io->may_recv = (what & EV_READ) != 0;
 	io->cb(io->arg, io, TLSIO_READABLE);
 }
 
@@ -347,6 +333,15 @@ tlsio_new(struct event_base *base, struct bufferevent *bev, size_t low,
 	SSL_up_ref(ssl);
 	io->ssl = ssl;
 	SSL_set_bio(ssl, io->bio, io->bio);
+	/*
+	 * Read-ahead into a large buffer. The buffer the handshake used is
+	 * one record long: free it (if it holds nothing) so that the next
+	 * read allocates one of the new size; if it cannot be freed yet,
+	 * reads are just smaller.
+	 */
+	SSL_set_read_ahead(ssl, 1);
+	SSL_set_default_read_buffer_len(ssl, TLSIO_READ);
+	(void)SSL_free_buffers(ssl);
 	SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	if (evbuffer_get_length(out) > 0)
 		tlsio_write(io, evbuffer_pullup(out, -1), evbuffer_get_length(out));
@@ -383,7 +378,6 @@ tlsio_free(struct tlsio *io)
 	event_free(io->wev);
 	evbuffer_free(io->cipher);
 	evbuffer_free(io->early);
-	free(io->rbuf);
 	free(io->plain);
 	free(io);
 }

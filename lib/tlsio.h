@@ -12,10 +12,10 @@
  * bufferevent_openssl in libevent 2.1 reads 4 KiB per call, writes one
  * TLS record per system call, and cannot use OpenSSL's read-ahead (bytes
  * buffered inside OpenSSL are invisible to it). Here the SSL object sits on
- * a BIO of our own: one recv per socket event takes up to TLSIO_READ bytes
- * (many records) into a buffer the SSL object then reads from, and writes
- * go to memory: plaintext is collected, encrypted into full 16 KiB records,
- * and what a pass produced leaves in one writev.
+ * a BIO of our own and reads ahead: one recv per socket event takes up to
+ * TLSIO_READ bytes (many records) straight into OpenSSL's read buffer, and
+ * writes go to memory: plaintext is collected, encrypted into full 16 KiB
+ * records, and what a pass produced leaves in one writev.
  *
  * The handshake is still done by bufferevent_openssl (or by hand); a
  * tlsio takes over the established connection.
