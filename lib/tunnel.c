@@ -948,6 +948,9 @@ tunnel_send_now(struct tunnel *t)
 		/* The socket may have taken it all: no event will say so. */
 	} while (t->blocked && tlsio_queued(t->io) < TUNNEL_OUT_LOW &&
 	    ++rounds < 16);
+	/* Enough for one pass; the rest in the next one, not never. */
+	if (t->blocked && tlsio_queued(t->io) < TUNNEL_OUT_LOW)
+		tunnel_schedule_send(t);
 	if (!nghttp2_session_want_read(t->h2) &&
 	    !nghttp2_session_want_write(t->h2) && tlsio_queued(t->io) == 0)
 		tunnel_fail(t, "%s", t->goaway_sent || t->draining ?
