@@ -20,8 +20,11 @@
  * (WINDOW_UPDATE) only when the local socket has taken them, so a slow
  * reader stops the sender; bytes from a local socket are read only while
  * less than the stream buffer is waiting to go out. A stream therefore
- * holds at most limits.stream_buffer bytes in each direction, whatever the
- * amount of data sent. See docs/protocol.md.
+ * holds at most limits.stream_buffer bytes read from its socket and at
+ * most its receive window (four stream buffers, never more than
+ * conn_window) from the peer, whatever the amount of data sent; all the
+ * streams of a tunnel together hold at most conn_window from the peer.
+ * See docs/protocol.md.
  */
 
 #define TUNNEL_ALPN		"uplink-tunnel/1"
@@ -33,7 +36,7 @@ struct tunnel_stream;
 
 struct tunnel_limits {
 	uint32_t	 max_streams;		/* concurrent streams (10,000) */
-	size_t		 stream_buffer;		/* per stream and direction (256 KiB) */
+	size_t		 stream_buffer;		/* per stream, read ahead (256 KiB) */
 	size_t		 header_bytes;		/* header list we accept (16 KiB) */
 	uint32_t	 pending_connects;	/* streams not yet answered (1,000) */
 	size_t		 conn_window;		/* connection receive window (16 MiB) */
