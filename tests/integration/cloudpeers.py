@@ -146,6 +146,33 @@ def sanitizer_reports(paths):
     return found
 
 
+def stop_network(connectors, cloud, others=()):
+    """Stops a test network: the connectors (each must exit 0 on SIGTERM
+    if it was running), then the cloud (likewise), then others (anything
+    with stop() or close()). Raises AssertionError naming every daemon that
+    did not exit cleanly and every sanitizer report in their logs."""
+    errors = []
+    for c in connectors:
+        running = c.proc is not None and c.proc.poll() is None
+        rc = c.stop(timeout=10)
+        if running and rc != 0:
+            errors.append(f"connector {c.name}: exit {rc} on SIGTERM" + tail(c.log))
+    if cloud is not None:
+        try:
+            cloud.stop(check=True)
+        except PeerError as e:
+            errors.append(str(e))
+    for o in others:
+        if o is not None:
+            (o.stop if hasattr(o, "stop") else o.close)()
+    logs = [c.log for c in connectors]
+    if cloud is not None and hasattr(cloud, "log"):
+        logs.append(cloud.log)
+    errors += sanitizer_reports([p for p in logs if os.path.exists(p)])
+    if errors:
+        raise AssertionError("\n".join(errors))
+
+
 def rss_kb(pid):
     """VmRSS of pid in KiB (None if it is gone)."""
     try:

@@ -139,24 +139,7 @@ class Env:
             "uplink-cloud exited" + cp.tail(self.cloud.log, 60)
 
     def stop(self):
-        errors = []
-        for c in self.connectors:
-            running = c.proc is not None and c.proc.poll() is None
-            rc = c.stop(timeout=10)
-            if running and rc != 0:
-                errors.append(f"connector {c.name}: exit {rc} on SIGTERM" + cp.tail(c.log))
-        if self.cloud is not None:
-            try:
-                self.cloud.stop(check=True)
-            except cp.PeerError as e:
-                errors.append(str(e))
-        if self.svc is not None:
-            self.svc.stop()
-        logs = [c.log for c in self.connectors] + \
-            ([self.cloud.log] if self.cloud is not None and hasattr(self.cloud, "log") else [])
-        errors += cp.sanitizer_reports([p for p in logs if os.path.exists(p)])
-        if errors:
-            raise AssertionError("\n".join(errors))
+        cp.stop_network(self.connectors, self.cloud, [self.svc])
 
 
 def make_env(workdir, name):

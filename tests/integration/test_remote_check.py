@@ -74,23 +74,7 @@ class Net:
         return r.body
 
     def stop(self):
-        errors = []
-        for c in self.connectors:
-            running = c.proc is not None and c.proc.poll() is None
-            rc = c.stop(timeout=10)
-            if running and rc != 0:
-                errors.append(f"connector {c.name}: exit {rc} on SIGTERM" + cp.tail(c.log))
-        if self.cloud is not None:
-            try:
-                self.cloud.stop(check=True)
-            except cp.PeerError as e:
-                errors.append(str(e))
-        if self.dead is not None:
-            self.dead.close()
-        logs = [c.log for c in self.connectors] + ([self.cloud.log] if self.cloud else [])
-        errors += cp.sanitizer_reports(logs)
-        if errors:
-            raise AssertionError("\n".join(errors))
+        cp.stop_network(self.connectors, self.cloud, [self.dead])
 
 
 @pytest.fixture(scope="module")

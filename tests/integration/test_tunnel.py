@@ -119,25 +119,7 @@ class Net:
     def stop(self):
         """Stops everything; raises (a teardown error) when a daemon did not
         exit 0 on SIGTERM or a log holds a sanitizer report."""
-        errors = []
-        for c in self.connectors:
-            running = c.proc is not None and c.proc.poll() is None
-            rc = c.stop(timeout=10)
-            if running and rc != 0:
-                errors.append(f"connector {c.name}: exit {rc} on SIGTERM" + cp.tail(c.log))
-        if self.cloud is not None:
-            try:
-                self.cloud.stop(check=True)
-            except cp.PeerError as e:
-                errors.append(str(e))
-        if self.svc is not None:
-            self.svc.stop()
-        if self.dead is not None:
-            self.dead.close()
-        logs = [c.log for c in self.connectors] + ([self.cloud.log] if self.cloud else [])
-        errors += cp.sanitizer_reports(logs)
-        if errors:
-            raise AssertionError("\n".join(errors))
+        cp.stop_network(self.connectors, self.cloud, [self.svc, self.dead])
 
 
 @pytest.fixture(scope="module")
