@@ -136,6 +136,19 @@ def net(workdir, squid):
         n.stop()
 
 
+def draining_in_status(cloud, cid):
+    """Whether `uplink-cloud status --json` shows connector cid draining
+    (every tunnel it has left is going away) or gone."""
+    r = cloud.status()
+    if r.rc != 0 or not r.json:
+        return False
+    for site in r.json.get("sites", []):
+        for conn in site.get("connectors", []):
+            if conn.get("id") == cid:
+                return conn.get("state") in ("draining", "offline")
+    return False
+
+
 def closed_without_data(port, send=b"hello\n", timeout=10 * SLOW):
     """Connects, sends, and returns the bytes received until the connection
     closed (b"" when the stream was refused)."""
@@ -560,6 +573,11 @@ def test_drain_on_sigterm(net):
         t0 = time.monotonic()
         c.signal(signal.SIGTERM)
         c.wait_log(r"draining", 5 * SLOW)
+        # A stream the cloud opened before the drain notice reached it is
+        # still served (HTTP/2: streams below the final GOAWAY go on), so
+        # wait until the cloud has seen the notice on every tunnel.
+        cp.wait_for(lambda: draining_in_status(net.cloud, c.id), 10 * SLOW,
+                    "uplink-cloud status showing the connector draining")
         # No new streams while draining...
         assert closed_without_data(net.port("drain-echo")) == b""
         # ... but the open one carries on to its end.
