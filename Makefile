@@ -31,7 +31,7 @@ WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wno-format-truncation
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -pthread $(WARN) $(OPT) $(SANFLAGS) $(PKG_CFLAGS) \
 	     -Ilib -MMD -MP $(CFLAGS)
-ALL_LDFLAGS = -pthread $(SANFLAGS) $(LDFLAGS)
+ALL_LDFLAGS = -pthread -Wl,--as-needed $(SANFLAGS) $(LDFLAGS)
 
 LIB_SRC	 := $(sort $(wildcard lib/*.c))
 LIB_OBJ	 := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -240,37 +240,6 @@ cloudconf_free(struct cloud_config *cfg)
 	cfg->npublish = 0;
 }
 
-int
-cloudconf_size_parse(const char *s, size_t *out, char *why, size_t whylen)
-{
-	size_t	 v = 0, mult = 1, i, len = strlen(s);
-
-	if (len > 0 && (s[len - 1] == 'k' || s[len - 1] == 'K'))
-		mult = 1024;
-	else if (len > 0 && (s[len - 1] == 'm' || s[len - 1] == 'M'))
-		mult = 1024 * 1024;
-	if (mult != 1)
-		len--;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			break;
-		if (v > (SIZE_MAX / mult - (size_t)(s[i] - '0')) / 10) {
-			snprintf(why, whylen, "\"%.*s\" is too large",
-			    cloudconf_show(s), s);
-			return UPLINK_EINVAL;
-		}
-		v = v * 10 + (size_t)(s[i] - '0');
-	}
-	if (len == 0 || i < len) {
-		snprintf(why, whylen, "\"%.*s\" is not a size; write a number of "
-		    "bytes, optionally with k or m (256k, 16m)",
-		    cloudconf_show(s), s);
-		return UPLINK_EINVAL;
-	}
-	*out = v * mult;
-	return UPLINK_OK;
-}
-
 /* A whole number 0..UINT32_MAX; false when it is not one. */
 static bool
 cloudconf_count_parse(const char *s, uint32_t *out)
@@ -359,7 +328,7 @@ cloudconf_set_number(struct cloudconf_parse *cp, const struct cloudconf_key *k,
 			return 1;
 		}
 	} else if (k->kind == K_SIZE) {
-		if (cloudconf_size_parse(value, &size, why, sizeof(why)) !=
+		if (size_parse(value, &size, why, sizeof(why)) !=
 		    UPLINK_OK)
 			return cloudconf_fail(cp, "%s %s = %s; allowed: %s",
 			    cp->sect_text, k->name, why, k->range);

@@ -63,7 +63,4 @@ int cloudconf_load(const char *path, struct cloud_config *cfg, char *err,
 /* Frees the publish array; NULL-safe, and the struct may be loaded again. */
 void cloudconf_free(struct cloud_config *cfg);
 
-/* Parses "256k", "16m", "4096" into bytes (k = 1024). */
-int cloudconf_size_parse(const char *s, size_t *out, char *why, size_t whylen);
-
 #endif

@@ -13,7 +13,6 @@
 #include <ini.h>
 
 #include "buf.h"
-#include "cloudconf.h"
 #include "config.h"
 #include "duration.h"
 #include "error.h"
@@ -417,7 +416,7 @@ config_run_key(struct config_parse *cp, const char *name, const char *value)
 	if (strcasecmp(name, "stream_buffer") == 0) {
 		if (!config_once(cp, ONCE_STREAMBUF, "run", "stream_buffer"))
 			return 0;
-		if (cloudconf_size_parse(value, &cfg->stream_buffer, why,
+		if (size_parse(value, &cfg->stream_buffer, why,
 		    sizeof(why)) != UPLINK_OK)
 			return config_fail(cp, "[run] stream_buffer %s", why);
 		if (cfg->stream_buffer < CONFIG_STREAMBUF_MIN ||

@@ -1,5 +1,6 @@
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -7,6 +8,7 @@
 #include "error.h"
 
 #define DURATION_SHOW	40	/* bytes of user input quoted in messages */
+#define SIZE_SHOW	64	/* as config messages quote values */
 
 static const struct {
 	char	 unit;
@@ -144,4 +146,44 @@ duration_format(int64_t secs, char *dst, size_t dstlen)
 	if (dst != NULL && dstlen > 0)
 		snprintf(dst, dstlen, "%s", text);
 	return n;
+}
+
+/* How much of a size to quote: as many bytes as config messages quote. */
+static int
+show(const char *s)
+{
+	size_t	 len = strlen(s);
+
+	return (int)(len < SIZE_SHOW ? len : SIZE_SHOW);
+}
+
+int
+size_parse(const char *s, size_t *out, char *why, size_t whylen)
+{
+	size_t	 v = 0, mult = 1, i, len = strlen(s);
+
+	if (len > 0 && (s[len - 1] == 'k' || s[len - 1] == 'K'))
+		mult = 1024;
+	else if (len > 0 && (s[len - 1] == 'm' || s[len - 1] == 'M'))
+		mult = 1024 * 1024;
+	if (mult != 1)
+		len--;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			break;
+		if (v > (SIZE_MAX / mult - (size_t)(s[i] - '0')) / 10) {
+			snprintf(why, whylen, "\"%.*s\" is too large",
+			    show(s), s);
+			return UPLINK_EINVAL;
+		}
+		v = v * 10 + (size_t)(s[i] - '0');
+	}
+	if (len == 0 || i < len) {
+		snprintf(why, whylen, "\"%.*s\" is not a size; write a number of "
+		    "bytes, optionally with k or m (256k, 16m)",
+		    show(s), s);
+		return UPLINK_EINVAL;
+	}
+	*out = v * mult;
+	return UPLINK_OK;
 }

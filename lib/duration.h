@@ -6,8 +6,8 @@
 
 /*
  * Durations as people type them on a command line or in a config file:
- * "30s", "15m", "24h", "7d", "1h30m", or plain seconds ("3600"). Parsing
- * does no I/O and never consults the clock.
+ * "30s", "15m", "24h", "7d", "1h30m", or plain seconds ("3600"); and sizes
+ * ("256k"). Parsing does no I/O and never consults the clock.
  */
 
 #define DURATION_MAX		(3650LL * 86400)	/* ten 365-day years */
@@ -30,5 +30,12 @@ int duration_parse(const char *s, const char *what, int64_t *secs, char *err,
  * NUL-terminates when dstlen > 0; returns the length that was needed.
  */
 size_t duration_format(int64_t secs, char *dst, size_t dstlen);
+
+/*
+ * Parses a size as config files write it: "4096", "256k", "16m" (k = 1024,
+ * m = 1024 * 1024; either case) into bytes. Returns UPLINK_OK, or
+ * UPLINK_EINVAL with a message in why (the value quoted, and what to write).
+ */
+int size_parse(const char *s, size_t *out, char *why, size_t whylen);
 
 #endif

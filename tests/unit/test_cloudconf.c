@@ -1,7 +1,7 @@
 /*
  * cloudconf: a table of configuration files, each with the error it must
  * produce ("LINE: text", matched after "FILE:") or none; a table for
- * cloudconf_size_parse(); and tests that read the values of valid files.
+ * size_parse(); and tests that read the values of valid files.
  * Files are written to a private temporary directory.
  */
 #include <stdarg.h>
@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cloudconf.h"
+#include "duration.h"
 #include "error.h"
 #include "log.h"
 
@@ -413,7 +414,7 @@ test_size_table(void **state)
 		r = &size_rows[i];
 		got = 12345;
 		why[0] = '\0';
-		rc = cloudconf_size_parse(r->s, &got, why, sizeof(why));
+		rc = size_parse(r->s, &got, why, sizeof(why));
 		if (rc != r->rc)
 			fail_msg("row %zu \"%s\": rc %d, want %d", i, r->s, rc,
 			    r->rc);
