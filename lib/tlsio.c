@@ -269,6 +269,13 @@ tlsio_read(struct tlsio *io, void *buf, size_t len)
 	return -1;
 }
 
+void
+tlsio_read_later(struct tlsio *io)
+{
+	if (!io->failed)
+		event_active(io->rev, EV_READ, 0);
+}
+
 const char *
 tlsio_error(const struct tlsio *io)
 {

@@ -67,6 +67,12 @@ void tlsio_commit(struct tlsio *io, size_t len);
 /* Encrypts what is queued and writes as much as the socket takes. */
 void tlsio_flush(struct tlsio *io);
 
+/*
+ * The owner stopped calling tlsio_read() before it returned 0: TLSIO_READABLE
+ * comes again once the callbacks already due have run.
+ */
+void tlsio_read_later(struct tlsio *io);
+
 /* Bytes queued and not yet taken by the socket (plaintext or records). */
 size_t tlsio_queued(const struct tlsio *io);
 

@@ -54,6 +54,15 @@
  * chain it lands in is one 256 KiB allocation.
  */
 #define TUNNEL_LOCAL_READ	(256 * 1024 - 512)
+/*
+ * Plaintext taken from the tunnel in one pass at most. While the peer keeps
+ * the socket full, a pass that read on until the socket was empty held
+ * everything back from the local sockets (their writes run after the pass)
+ * until the stream windows ran out: the target got 1 MiB bursts, and sat
+ * idle in between. Past this, the pass ends, the writes run, and reading
+ * resumes after them (docs/performance.md, change 6).
+ */
+#define TUNNEL_READ_PASS	(256 * 1024)
 
 struct tunnel_stream {
 	struct tunnel		*t;
@@ -972,8 +981,13 @@ tunnel_read(struct tunnel *t)
 	uint8_t		 buf[16384];
 	long		 n;
 	ssize_t		 rv;
+	size_t		 got = 0;
 
 	while (!t->dead) {
+		if (got >= TUNNEL_READ_PASS) {
+			tlsio_read_later(t->io);
+			break;
+		}
 		n = tlsio_read(t->io, buf, sizeof(buf));
 		if (n == 0)
 			break;
@@ -981,6 +995,7 @@ tunnel_read(struct tunnel *t)
 			tunnel_fail(t, "%s", tlsio_error(t->io));
 			return;
 		}
+		got += (size_t)n;
 		rv = nghttp2_session_mem_recv(t->h2, buf, (size_t)n);
 		if (rv < 0) {
 			tunnel_fail(t, "HTTP/2 protocol error from the peer: %s",
