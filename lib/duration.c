@@ -148,15 +148,6 @@ duration_format(int64_t secs, char *dst, size_t dstlen)
 	return n;
 }
 
-/* How much of a size to quote: as many bytes as config messages quote. */
-static int
-show(const char *s)
-{
-	size_t	 len = strlen(s);
-
-	return (int)(len < SIZE_SHOW ? len : SIZE_SHOW);
-}
-
 int
 size_parse(const char *s, size_t *out, char *why, size_t whylen)
 {
@@ -173,7 +164,7 @@ size_parse(const char *s, size_t *out, char *why, size_t whylen)
 			break;
 		if (v > (SIZE_MAX / mult - (size_t)(s[i] - '0')) / 10) {
 			snprintf(why, whylen, "\"%.*s\" is too large",
-			    show(s), s);
+			    SIZE_SHOW, s);
 			return UPLINK_EINVAL;
 		}
 		v = v * 10 + (size_t)(s[i] - '0');
@@ -181,7 +172,7 @@ size_parse(const char *s, size_t *out, char *why, size_t whylen)
 	if (len == 0 || i < len) {
 		snprintf(why, whylen, "\"%.*s\" is not a size; write a number of "
 		    "bytes, optionally with k or m (256k, 16m)",
-		    show(s), s);
+		    SIZE_SHOW, s);
 		return UPLINK_EINVAL;
 	}
 	*out = v * mult;
