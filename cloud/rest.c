@@ -15,6 +15,7 @@
 #include "apikey.h"
 #include "console.h"
 #include "daemon.h"
+#include "input.h"
 #include "log.h"
 #include "rest.h"
 #include "xmalloc.h"
@@ -121,6 +122,25 @@ common_headers(struct evhttp_request *req)
 	evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
 }
 
+/*
+ * The one builder of error bodies. The message may quote what a client
+ * sent or be cut by a printf precision inside a UTF-8 character; both
+ * would make json_pack fail and leave the answer without a body, so the
+ * text is made valid UTF-8 first ('?' for each bad byte).
+ */
+static json_t *
+error_body(const char *code, const char *msg, const char *reason)
+{
+	char	 text[1024];
+
+	snprintf(text, sizeof(text), "%s", msg);
+	input_utf8_clean(text);
+	if (reason != NULL)
+		return json_pack("{s:s, s:s, s:s}", "error", code, "message",
+		    text, "reason", reason);
+	return json_pack("{s:s, s:s}", "error", code, "message", text);
+}
+
 void
 rest_reply(struct rest *r, int status, json_t *j)
 {
@@ -131,6 +151,14 @@ rest_reply(struct rest *r, int status, json_t *j)
 		evhttp_connection_set_closecb(evhttp_request_get_connection(
 		    r->req), NULL, NULL);
 		common_headers(r->req);
+		if (status != 204 && j == NULL) {
+			/* json_pack failed (invalid UTF-8 in a value): say so. */
+			log_warnx("api: %s %s from %s: the %d answer could not be "
+			    "encoded as JSON", method_name(r->cmd),
+			    evhttp_request_get_uri(r->req), r->addr, status);
+			j = error_body("internal", "the answer could not be "
+			    "encoded as JSON; see the cloud's log", NULL);
+		}
 		if (status != 204 && j != NULL) {
 			text = json_dumps(j, JSON_COMPACT);
 			evhttp_add_header(evhttp_request_get_output_headers(
@@ -173,8 +201,7 @@ rest_fail(struct rest *r, int status, const char *code, const char *fmt, ...)
 	if (status >= 500)
 		log_warnx("api: %s %s from %s: %d %s", method_name(r->cmd),
 		    evhttp_request_get_uri(r->req), r->addr, status, msg);
-	rest_reply(r, status, json_pack("{s:s, s:s}", "error", code,
-	    "message", msg));
+	rest_reply(r, status, error_body(code, msg, NULL));
 }
 
 void
@@ -211,8 +238,7 @@ rest_reply_one(struct rest *r, int status, int rc, const char *err,
 static void
 fail_auth(struct rest *r, const char *reason, const char *msg)
 {
-	rest_reply(r, 401, json_pack("{s:s, s:s, s:s}", "error",
-	    "unauthenticated", "message", msg, "reason", reason));
+	rest_reply(r, 401, error_body("unauthenticated", msg, reason));
 }
 
 json_t *
@@ -253,6 +279,17 @@ rest_query_int(struct rest *r, const char *name, int64_t lo, int64_t hi,
 	}
 	*out = n;
 	return true;
+}
+
+bool
+rest_path_id(struct rest *r, int i, const char *what, int64_t *id)
+{
+	if (i < r->nseg && input_id_parse(r->seg[i], REST_ID_MAX, id))
+		return true;
+	/* Not quoted back: out of range, it would read as another number. */
+	rest_fail(r, 404, "not-found", "no such %s: an id is a whole number "
+	    "from 1 to %lld", what, (long long)REST_ID_MAX);
+	return false;
 }
 
 static bool
@@ -383,30 +420,45 @@ rest_audit_system(struct cloud *c, const char *action, const char *target,
 	audit_add(c, "uplink-cloud", "system", "", action, target, detail);
 }
 
-/* Splits the path after /api/v1/ into decoded segments. */
+/*
+ * Splits the path after /api/v1/ into segments, each percent-decoded
+ * exactly once. A segment that decodes to a NUL byte ("a%00b" would be
+ * looked up as "a") or to bytes that are not UTF-8 is refused with 400
+ * naming it; an empty segment or too many of them is 404 (no such
+ * endpoint). false: answered.
+ */
 static bool
 split_path(struct rest *r, const char *path)
 {
 	const char	*p = path + strlen(REST_PREFIX), *slash;
-	char		*raw;
+	char		 why[96];
 
 	while (*p != '\0') {
 		slash = strchr(p, '/');
 		if (slash == NULL)
 			slash = p + strlen(p);
 		if (slash == p || r->nseg == REST_SEGS_MAX)
+			goto notfound;
+		r->seg[r->nseg] = input_segment_decode(p, (size_t)(slash - p),
+		    why, sizeof(why));
+		if (r->seg[r->nseg] == NULL) {
+			if (why[0] == '\0')
+				fatalx("out of memory");
+			rest_fail(r, 400, "bad-path", "path segment %d "
+			    "(\"%.*s\") is refused: %s", r->nseg + 1,
+			    (int)(slash - p > 64 ? 64 : slash - p), p, why);
 			return false;
-		raw = xstrndup(p, (size_t)(slash - p));
-		r->seg[r->nseg] = evhttp_decode_uri(raw);
-		free(raw);
-		if (r->seg[r->nseg] == NULL)
-			return false;
+		}
 		r->nseg++;
 		p = *slash == '/' ? slash + 1 : slash;
 		if (*p == '\0' && *slash == '/')
-			return false;
+			goto notfound;
 	}
-	return r->nseg > 0;
+	if (r->nseg > 0)
+		return true;
+notfound:
+	rest_fail(r, 404, "not-found", "no such endpoint: %.200s", path);
+	return false;
 }
 
 static bool
@@ -645,6 +697,11 @@ read_body(struct rest *r)
 		r->body = json_object();
 		return true;
 	}
+	if (len == 0) {
+		rest_fail(r, 400, "bad-json", "the request has no body; send a "
+		    "JSON object");
+		return false;
+	}
 	ct = evhttp_find_header(evhttp_request_get_input_headers(r->req),
 	    "Content-Type");
 	if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
@@ -656,8 +713,13 @@ read_body(struct rest *r)
 	r->body = json_loadb((const char *)evbuffer_pullup(in, -1), len,
 	    JSON_REJECT_DUPLICATES, &jerr);
 	if (r->body == NULL) {
-		rest_fail(r, 400, "bad-json", "the body is not valid JSON: %s "
-		    "(line %d, column %d)", jerr.text, jerr.line, jerr.column);
+		if (jerr.line > 0)
+			rest_fail(r, 400, "bad-json", "the body is not valid "
+			    "JSON: %s (line %d, column %d)", jerr.text,
+			    jerr.line, jerr.column);
+		else
+			rest_fail(r, 400, "bad-json", "the body is not valid "
+			    "JSON: %s", jerr.text);
 		return false;
 	}
 	if (!json_is_object(r->body)) {
@@ -764,10 +826,8 @@ rest_handle(struct cloud *c, struct evhttp_request *req, const char *peer,
 		rest_fail(r, 400, "bad-field", "the query string is malformed");
 		return;
 	}
-	if (!split_path(r, path)) {
-		rest_fail(r, 404, "not-found", "no such endpoint: %.200s", path);
+	if (!split_path(r, path))
 		return;
-	}
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (!route_match(&routes[i], r))
 			continue;

@@ -31,6 +31,8 @@ struct cloud;
 
 #define REST_BODY_MAX		(64 * 1024)
 #define REST_SEGS_MAX		6
+/* Ids in paths: up to 2^53 - 1, what a JSON number holds exactly. */
+#define REST_ID_MAX		INT64_C(9007199254740991)
 
 enum rest_auth {
 	REST_AUTH_NONE,		/* the route needs none (signing in) */
@@ -95,6 +97,11 @@ const char *rest_query(struct rest *r, const char *name);
 /* An integer query parameter within lo..hi, def when absent; false: 400. */
 bool rest_query_int(struct rest *r, const char *name, int64_t lo, int64_t hi,
     int64_t def, int64_t *out);
+/*
+ * The id in path segment i (1 to REST_ID_MAX, digits only); false: answered
+ * 404 naming what ("administrator"), without quoting the text back.
+ */
+bool rest_path_id(struct rest *r, int i, const char *what, int64_t *id);
 
 /* Records an action in the audit log (a failure is logged, not fatal). */
 void rest_audit(struct rest *r, const char *action, const char *target,

@@ -141,14 +141,8 @@ rest_admins_post(struct rest *r)
 static bool
 path_id(struct rest *r, int64_t *id)
 {
-	char	*end;
-
-	*id = strtoll(r->seg[1], &end, 10);
-	if (*r->seg[1] != '\0' && *end == '\0' && *id > 0)
-		return true;
-	rest_fail(r, 404, "not-found", "no such %s: \"%.32s\"", r->seg[0],
-	    r->seg[1]);
-	return false;
+	return rest_path_id(r, 1, strcmp(r->seg[0], "admins") == 0 ?
+	    "administrator" : "notification", id);
 }
 
 void

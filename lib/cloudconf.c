@@ -29,6 +29,7 @@
 #include "duration.h"
 #include "error.h"
 #include "hostport.h"
+#include "inifile.h"
 #include "log.h"
 #include "store.h"
 
@@ -135,9 +136,7 @@ struct cloudconf_pub {
 
 struct cloudconf_parse {
 	struct cloud_config	*cfg;
-	FILE			*fp;
-	int			 line;		/* of the line inih works on */
-	bool			 overlong;
+	struct inifile		 f;		/* f.line: the line inih is on */
 	enum cloudconf_section	 sect;
 	char			 sect_text[96];	/* "[publish web]" */
 	int			 key_lines[CLOUDCONF_NKEYS];
@@ -187,7 +186,7 @@ cloudconf_fail_at(struct cloudconf_parse *cp, int line, int rc,
 }
 
 #define cloudconf_fail(cp, ...) \
-	cloudconf_fail_at((cp), (cp)->line, UPLINK_ECONFIG, __VA_ARGS__)
+	cloudconf_fail_at((cp), (cp)->f.line, UPLINK_ECONFIG, __VA_ARGS__)
 
 static int
 cloudconf_show(const char *s)
@@ -480,7 +479,7 @@ cloudconf_handler(void *user, const char *section, const char *name,
 	if (*line != 0)
 		return cloudconf_fail(cp, "%s %s is set twice (first on line "
 		    "%d); keep one", cp->sect_text, k->name, *line);
-	*line = cp->line;
+	*line = cp->f.line;
 	return cloudconf_set(cp, k, value);
 }
 
@@ -536,13 +535,13 @@ cloudconf_publish_open(struct cloudconf_parse *cp, const char *name,
 	if (pgrown != NULL)
 		cp->pub = pgrown;
 	if (grown == NULL || pgrown == NULL) {
-		cloudconf_fail_at(cp, cp->line, UPLINK_ENOMEM, "out of memory");
+		cloudconf_fail_at(cp, cp->f.line, UPLINK_ENOMEM, "out of memory");
 		return;
 	}
 	memset(&cfg->publish[cfg->npublish], 0, sizeof(*grown));
 	memset(&cp->pub[cfg->npublish], 0, sizeof(*pgrown));
 	memcpy(cfg->publish[cfg->npublish].name, name, len);
-	cfg->publish[cfg->npublish].line = cp->line;
+	cfg->publish[cfg->npublish].line = cp->f.line;
 	cfg->npublish++;
 	cp->sect = SEC_PUBLISH;
 }
@@ -591,8 +590,8 @@ cloudconf_section(struct cloudconf_parse *cp, const char *s)
 }
 
 /*
- * inih's reader: counts lines, refuses lines longer than inih takes,
- * strips a UTF-8 byte order mark and leading white space, and passes
+ * inih's reader: lib/inifile.c counts lines and refuses lines longer than
+ * inih takes and files that are not text; this strips a UTF-8 byte order mark and leading white space, and passes
  * section headers to cloudconf_section().
  */
 static char *
@@ -600,19 +599,11 @@ cloudconf_read_line(char *str, int num, void *stream)
 {
 	struct cloudconf_parse	*cp = stream;
 	size_t			 len, skip = 0;
-	int			 c;
 
-	if (fgets(str, num, cp->fp) == NULL)
+	if (inifile_gets(&cp->f, str, num) == NULL)
 		return NULL;
-	cp->line++;
 	len = strlen(str);
-	if (len == (size_t)num - 1 && str[len - 1] != '\n' && !feof(cp->fp)) {
-		cp->overlong = true;
-		while ((c = fgetc(cp->fp)) != EOF && c != '\n')
-			;
-		return NULL;
-	}
-	if (cp->line == 1 && strncmp(str, "\xef\xbb\xbf", 3) == 0)
+	if (cp->f.line == 1 && strncmp(str, "\xef\xbb\xbf", 3) == 0)
 		skip = 3;
 	while (str[skip] == ' ' || str[skip] == '\t')
 		skip++;
@@ -795,7 +786,12 @@ cloudconf_check_tls(struct cloudconf_parse *cp)
 static void
 cloudconf_finish(struct cloudconf_parse *cp, int ini_rc)
 {
-	if (cp->overlong && cp->rc == UPLINK_OK)
+	if (cp->rc == UPLINK_OK && inifile_error(&cp->f, cp->cfg->path, cp->err,
+	    cp->errlen)) {
+		cp->rc = UPLINK_ECONFIG;
+		return;
+	}
+	if (cp->f.overlong && cp->rc == UPLINK_OK)
 		cloudconf_fail(cp, "line longer than %d characters; shorten it "
 		    "(a long path can be a symbolic link)", INI_MAX_LINE - 1);
 	if (ini_rc > 0 && (cp->rc == UPLINK_OK || ini_rc < cp->fail_line)) {
@@ -817,6 +813,7 @@ cloudconf_load(const char *path, struct cloud_config *cfg, char *err,
     size_t errlen)
 {
 	struct cloudconf_parse	 cp;
+	char			 why[160];
 	int			 ini_rc;
 
 	cloudconf_defaults(cfg);
@@ -825,8 +822,12 @@ cloudconf_load(const char *path, struct cloud_config *cfg, char *err,
 	cp.cfg = cfg;
 	cp.err = err;
 	cp.errlen = errlen;
-	cp.fp = fopen(path, "r");
-	if (cp.fp == NULL) {
+	ini_rc = inifile_open(&cp.f, path, why, sizeof(why));
+	if (ini_rc == -2) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		return UPLINK_ECONFIG;
+	}
+	if (ini_rc != 0) {
 		snprintf(err, errlen, "%s: cannot open: %s%s", path,
 		    strerror(errno), errno == ENOENT ? " (create it with "
 		    "uplink-cloud init, or give another file with --config)" :
@@ -835,7 +836,7 @@ cloudconf_load(const char *path, struct cloud_config *cfg, char *err,
 	}
 	ini_rc = ini_parse_stream(cloudconf_read_line, &cp, cloudconf_handler,
 	    &cp);
-	fclose(cp.fp);
+	inifile_close(&cp.f);
 	cloudconf_finish(&cp, ini_rc);
 	free(cp.pub);
 	if (cp.rc != UPLINK_OK)

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "duration.h"
 #include "error.h"
+#include "inifile.h"
 #include "log.h"
 #include "token.h"
 
@@ -24,16 +25,11 @@
 #define ACCESS_MAX_TEXT		XSTR(ACCESS_MAX_ENTRIES)
 
 /*
- * inih hands the handler no line numbers and has a fixed line length, so
- * lines come through this reader, which counts them, refuses lines inih would
- * cut, and keeps ';' in bypass and allow values from being taken as a
- * comment (both lists take ',' as well, so it becomes one).
+ * inih's lines come through lib/inifile.c, which counts them, refuses lines
+ * inih would cut and files that are not text; config_read_line also keeps
+ * ';' in bypass and allow values from being taken as a comment (both lists
+ * take ',' as well, so it becomes one).
  */
-struct config_reader {
-	FILE		*fp;
-	int		 line;
-	bool		 overlong;
-};
 
 /* Keys that may be set once; their first line is remembered. */
 enum config_once {
@@ -52,7 +48,7 @@ enum config_once {
 
 struct config_parse {
 	struct connector_config	*cfg;
-	struct config_reader	*rd;
+	struct inifile		*rd;
 	struct buf		 bypass;
 	struct buf		 allow;
 	int			 once[ONCE_MAX];
@@ -80,21 +76,10 @@ line_is_key(const char *s, const char *key)
 static char *
 config_read_line(char *str, int num, void *stream)
 {
-	struct config_reader	*rd = stream;
-	size_t			 len;
-	char			*p;
-	int			 c;
+	char	*p;
 
-	if (fgets(str, num, rd->fp) == NULL)
+	if (inifile_gets(stream, str, num) == NULL)
 		return NULL;
-	rd->line++;
-	len = strlen(str);
-	if (len == (size_t)num - 1 && str[len - 1] != '\n' && !feof(rd->fp)) {
-		rd->overlong = true;
-		while ((c = fgetc(rd->fp)) != EOF && c != '\n')
-			;
-		return NULL;
-	}
 	if (line_is_key(str, "bypass") || line_is_key(str, "allow")) {
 		for (p = strchr(str, '='); p != NULL && *p != '\0'; p++)
 			if (*p == ';')
@@ -541,13 +526,18 @@ int
 config_load(const char *path, struct connector_config *cfg, char *err,
     size_t errlen)
 {
-	struct config_reader	 rd = { 0 };
+	struct inifile		 rd;
 	struct config_parse	 cp;
+	char			 why[160];
 	int			 rc;
 
 	config_defaults(cfg, path);
-	rd.fp = fopen(path, "re");
-	if (rd.fp == NULL) {
+	rc = inifile_open(&rd, path, why, sizeof(why));
+	if (rc == -2) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		return UPLINK_ECONFIG;
+	}
+	if (rc != 0) {
 		snprintf(err, errlen, "%s: cannot open: %s%s", path,
 		    strerror(errno), errno == ENOENT ? " (create it, or give "
 		    "another file with --config)" : "");
@@ -561,8 +551,10 @@ config_load(const char *path, struct connector_config *cfg, char *err,
 	buf_init(&cp.bypass, 256 * 1024);
 	buf_init(&cp.allow, 256 * 1024);
 	rc = ini_parse_stream(config_read_line, &rd, config_handler, &cp);
-	fclose(rd.fp);
-	if (!cp.failed && rd.overlong) {
+	inifile_close(&rd);
+	if (!cp.failed && inifile_error(&rd, path, err, errlen))
+		cp.failed = true;
+	else if (!cp.failed && rd.overlong) {
 		cp.failed = true;
 		snprintf(err, errlen, "%s:%d: line longer than %d characters; "
 		    "split a long bypass or allow list over several lines "
