@@ -10,6 +10,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "rest.h"
 #include "xmalloc.h"
 
@@ -25,100 +26,31 @@
  */
 
 #define SETTING_IDLE		"console_idle_minutes"
-#define PASSWORD_MIN		12
 #define PASSWORD_MAX		1024
-#define RL_WINDOW		(15 * 60)
 #define RL_PER_ACCOUNT		5
 #define RL_PER_ADDRESS		20
 #define RL_ENTRIES		4096
+#define KNOWN_FOR		(30 * 24 * 3600)
 
 /*
- * Failed sign-ins per account ("a:EMAIL") and per address ("i:ADDR"): the
- * times of the last RL_PER_ADDRESS failures in a ring, in a fixed table
- * (a flood of new names evicts the stalest entry, never grows memory).
+ * Failed sign-ins per account ("a:EMAIL") and per address ("i:ADDR"), in
+ * lib/ratelimit.c's fixed table: past 5 failures for an account or 20
+ * from an address within 15 minutes, each further attempt waits 2, 4, 8
+ * ... seconds after the last failure, 60 at most, and is answered 429
+ * without any password work. An address this account signed in from
+ * within 30 days is never delayed (lib/store_admin.c keeps the last 16):
+ * strangers can slow each other down, never lock the administrator out.
  */
-struct rl_entry {
-	char	 key[STORE_EMAIL_MAX + 4];
-	int64_t	 t[RL_PER_ADDRESS];
-	int	 n, next;
-	int64_t	 last;
-};
+static struct rl_table	*rl_table;
 
-static struct rl_entry	*rl_table;
-
-static struct rl_entry *
-rl_find(const char *key, bool create, int64_t now)
+static struct rl_table *
+rl(void)
 {
-	struct rl_entry	*e, *victim = NULL;
-	size_t		 i;
-
-	if (rl_table == NULL) {
-		if (!create)
-			return NULL;
-		rl_table = calloc(RL_ENTRIES, sizeof(*rl_table));
-		if (rl_table == NULL)
-			return NULL;
-	}
-	for (i = 0; i < RL_ENTRIES; i++) {
-		e = &rl_table[i];
-		if (e->key[0] != '\0' && strcasecmp(e->key, key) == 0)
-			return e;
-		if (victim == NULL || e->key[0] == '\0' ||
-		    (victim->key[0] != '\0' && e->last < victim->last))
-			victim = e;
-	}
-	if (!create)
-		return NULL;
-	memset(victim, 0, sizeof(*victim));
-	snprintf(victim->key, sizeof(victim->key), "%s", key);
-	victim->last = now;
-	return victim;
-}
-
-/* Failures within the window, and when the oldest of them leaves it. */
-static int
-rl_count(const struct rl_entry *e, int64_t now, int limit, int64_t *until)
-{
-	int64_t	 t[RL_PER_ADDRESS];
-	int	 i, j, n = 0;
-
-	for (i = 0; e != NULL && i < e->n; i++)
-		if (e->t[i] > now - RL_WINDOW)
-			t[n++] = e->t[i];
-	/* The limit-th newest failure decides when one more is allowed. */
-	for (i = 0; i < n; i++)
-		for (j = i + 1; j < n; j++)
-			if (t[j] > t[i]) {
-				int64_t	 x = t[i];
-
-				t[i] = t[j];
-				t[j] = x;
-			}
-	*until = n >= limit ? t[limit - 1] + RL_WINDOW : 0;
-	return n;
-}
-
-static void
-rl_fail(const char *key, int64_t now)
-{
-	struct rl_entry	*e = rl_find(key, true, now);
-
-	if (e == NULL)
-		return;
-	e->t[e->next] = now;
-	e->next = (e->next + 1) % RL_PER_ADDRESS;
-	if (e->n < RL_PER_ADDRESS)
-		e->n++;
-	e->last = now;
-}
-
-static void
-rl_clear(const char *key)
-{
-	struct rl_entry	*e = rl_find(key, false, 0);
-
-	if (e != NULL)
-		memset(e, 0, sizeof(*e));
+	if (rl_table == NULL)
+		rl_table = rl_new(RL_ENTRIES);
+	if (rl_table == NULL)
+		fatalx("out of memory for the sign-in limits");
+	return rl_table;
 }
 
 int
@@ -165,29 +97,63 @@ random_text(char out[STORE_CSRF_SIZE])
 	sodium_memzero(b, sizeof(b));
 }
 
+/*
+ * A sign-in from an address the account has not signed in from lately
+ * waits out the delay its failures earned: 429 with Retry-After, no
+ * password work, and one audit row per key per window (4,000 refused
+ * attempts used to write 4,000 rows).
+ */
 static bool
 rate_limited(struct rest *r, const char *acct, const char *addr)
 {
-	int64_t	 until_a, until_i, until;
-	char	 retry[24];
-	int	 na, ni;
+	int64_t		 wait_a, wait_i, wait, n;
+	const char	*key, *why;
+	char		 retry[24];
 
-	na = rl_count(rl_find(acct, false, 0), r->now, RL_PER_ACCOUNT,
-	    &until_a);
-	ni = rl_count(rl_find(addr, false, 0), r->now, RL_PER_ADDRESS,
-	    &until_i);
-	if (na < RL_PER_ACCOUNT && ni < RL_PER_ADDRESS)
+	wait_a = rl_wait(rl(), acct, RL_PER_ACCOUNT, r->now);
+	wait_i = rl_wait(rl(), addr, RL_PER_ADDRESS, r->now);
+	if (wait_a == 0 && wait_i == 0)
 		return false;
-	until = until_a > until_i ? until_a : until_i;
-	snprintf(retry, sizeof(retry), "%lld", (long long)(until - r->now));
+	wait = wait_a > wait_i ? wait_a : wait_i;
+	key = wait_a >= wait_i ? acct : addr;
+	why = key == acct ? "for this account from addresses it has not "
+	    "signed in from lately" : "from this address";
+	snprintf(retry, sizeof(retry), "%lld", (long long)wait);
 	evhttp_add_header(evhttp_request_get_output_headers(r->req),
 	    "Retry-After", retry);
-	rest_audit(r, "session.refused", acct + 2, "too many failed sign-ins "
-	    "(%s)", na >= RL_PER_ACCOUNT ? "account" : "address");
+	if (rl_refused(rl(), key, r->now, &n))
+		rest_audit(r, "session.refused", acct + 2, "too many failed "
+		    "sign-ins %s; %lld attempts refused; more refusals of this "
+		    "%s in the next %d minutes are not recorded", why,
+		    (long long)n, key == acct ? "account" : "address",
+		    RL_WINDOW / 60);
 	rest_fail(r, 429, "rate-limited", "too many failed sign-ins %s: try "
-	    "again in %lld seconds", na >= RL_PER_ACCOUNT ? "for this account"
-	    : "from this address", (long long)(until - r->now));
+	    "again in %lld seconds", why, (long long)wait);
 	return true;
+}
+
+/* Whether the client's address signed in to this account lately. */
+static bool
+known_address(struct rest *r, const struct store_admin *a)
+{
+	char	 err[256];
+	bool	 known = false;
+
+	if (store_admin_known(r->c->dd.st, a->id, r->addr, r->now - KNOWN_FOR,
+	    &known, err, sizeof(err)) != UPLINK_OK)
+		log_warnx("api: sign-in of %s: %s", a->email, err);
+	return known;
+}
+
+/*
+ * Failed sign-ins are recorded while they are few (the first 5 of the
+ * account, 20 of the address) and then at each power of two, so a long
+ * run of guesses leaves a trail of a few rows, not one per guess.
+ */
+static bool
+worth_a_row(int n, int allowed)
+{
+	return n <= allowed || (n & (n - 1)) == 0;
 }
 
 static void
@@ -211,6 +177,36 @@ struct signin {
 };
 
 static void
+signin_failed(struct rest *r, struct signin *si)
+{
+	int	 na, ni;
+
+	rl_fail(rl(), si->acct, r->now);
+	rl_fail(rl(), si->addr, r->now);
+	na = rl_failures(rl(), si->acct, r->now);
+	ni = rl_failures(rl(), si->addr, r->now);
+	if (worth_a_row(na, RL_PER_ACCOUNT) && worth_a_row(ni, RL_PER_ADDRESS))
+		rest_audit(r, "session.failed", si->email, "wrong e-mail or "
+		    "password (%d failed for this account, %d from this address "
+		    "in the last %d minutes)", na, ni, RL_WINDOW / 60);
+	rest_reply(r, 401, json_pack("{s:s, s:s, s:s}", "error",
+	    "unauthenticated", "message", "wrong e-mail or password",
+	    "reason", "bad-password"));
+}
+
+/* Remembers the address for KNOWN_FOR: it is not delayed from now on. */
+static void
+signin_known(struct rest *r, const struct store_admin *a)
+{
+	char	 err[256];
+
+	if (store_admin_known_add(r->c->dd.st, a->id, r->addr, r->now,
+	    r->now - KNOWN_FOR, err, sizeof(err)) != UPLINK_OK)
+		log_warnx("api: sign-in of %s from %s: %s", a->email, r->addr,
+		    err);
+}
+
+static void
 signin_done(void *arg, bool ok)
 {
 	struct signin		*si = arg;
@@ -224,16 +220,9 @@ signin_done(void *arg, bool ok)
 	    si->email);
 	snprintf(r->actor_kind, sizeof(r->actor_kind), "admin");
 	if (!ok) {
-		rl_fail(si->acct, r->now);
-		rl_fail(si->addr, r->now);
-		rest_audit(r, "session.failed", si->email, "wrong e-mail or "
-		    "password");
-		rest_reply(r, 401, json_pack("{s:s, s:s, s:s}", "error",
-		    "unauthenticated", "message", "wrong e-mail or password",
-		    "reason", "bad-password"));
+		signin_failed(r, si);
 		goto out;
 	}
-	rl_clear(si->acct);
 	memset(&s, 0, sizeof(s));
 	random_text(secret);
 	crypto_hash_sha256(s.hash, (const unsigned char *)secret,
@@ -248,6 +237,7 @@ signin_done(void *arg, bool ok)
 		rest_store_fail(r, rc, err);
 		goto out;
 	}
+	signin_known(r, &si->a);
 	rest_audit(r, "session.create", si->a.email, "signed in as %s",
 	    si->a.role);
 	set_cookie(r, secret, session_idle_minutes(r->c) ?
@@ -287,10 +277,6 @@ rest_session_post(struct rest *r)
 	snprintf(si->email, sizeof(si->email), "%s", email);
 	snprintf(si->acct, sizeof(si->acct), "a:%s", email);
 	snprintf(si->addr, sizeof(si->addr), "i:%s", r->addr);
-	if (rate_limited(r, si->acct, si->addr)) {
-		free(si);
-		return;
-	}
 	rc = store_admin_find(r->c->dd.st, email, &si->a, err, sizeof(err));
 	if (rc != UPLINK_OK && rc != UPLINK_ENOTFOUND) {
 		free(si);
@@ -298,6 +284,12 @@ rest_session_post(struct rest *r)
 		return;
 	}
 	si->found = rc == UPLINK_OK;
+	if (!(si->found && known_address(r, &si->a)) &&
+	    rate_limited(r, si->acct, si->addr)) {
+		sodium_memzero(si, sizeof(*si));
+		free(si);
+		return;
+	}
 	if (pwverify(r->c, si->found ? si->a.pwhash : NULL, pw, signin_done,
 	    si) != 0) {
 		free(si);

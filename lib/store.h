@@ -427,6 +427,20 @@ int store_admin_count(struct store *st, int64_t *n, char *err,
     size_t errlen);
 
 /*
+ * The addresses an administrator signed in from (cloud/rest_session.c:
+ * failed sign-ins from them are never delayed), at most
+ * STORE_ADMIN_KNOWN_MAX per administrator, newest first. *known: addr
+ * signed in at or after since. _add records a sign-in from addr at now
+ * and drops entries older than since. A new password and removing the
+ * administrator forget them.
+ */
+#define STORE_ADMIN_KNOWN_MAX	16
+int store_admin_known(struct store *st, int64_t id, const char *addr,
+    int64_t since, bool *known, char *err, size_t errlen);
+int store_admin_known_add(struct store *st, int64_t id, const char *addr,
+    int64_t now, int64_t since, char *err, size_t errlen);
+
+/*
  * Console sessions, by the SHA-256 hash of the cookie's secret (the secret
  * itself is never stored).
  */

@@ -11,7 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <sqlite3.h>
@@ -22,6 +24,8 @@
 
 #define STORE_ADMIN_SELECT \
 	"SELECT id, email, role, pwhash, created_at, last_sign_in FROM admins"
+#define STORE_KNOWN_KEY		"admin_addresses_%lld"
+#define STORE_KNOWN_TEXT	2048
 #define STORE_SESSION_LOST \
 	"it expired or was signed out; sign in again"
 
@@ -238,6 +242,164 @@ store_sessions_end(struct store *st, int64_t admin_id,
 	    "administrator", NULL, NULL, err, errlen);
 }
 
+/* ---- addresses an administrator signed in from ---- */
+
+/*
+ * Kept as one settings row per administrator, "TIME/ADDRESS,...", newest
+ * first, at most STORE_ADMIN_KNOWN_MAX: a row in a table the schema has
+ * already, so no migration is needed. Its value is never shown.
+ */
+static void
+store_known_column(sqlite3_stmt *stmt, void *arg)
+{
+	store_column(stmt, 0, arg, STORE_KNOWN_TEXT);
+}
+
+static void
+store_known_key(int64_t id, char *key, size_t keylen)
+{
+	snprintf(key, keylen, STORE_KNOWN_KEY, (long long)id);
+}
+
+static int
+store_known_read(struct store *st, int64_t id, char out[STORE_KNOWN_TEXT],
+    char *err, size_t errlen)
+{
+	char	 key[48];
+	int	 rc;
+
+	out[0] = '\0';
+	store_known_key(id, key, sizeof(key));
+	rc = store_get_one(st, "SELECT value FROM settings WHERE key = ?1", key,
+	    store_known_column, out, "reading the addresses of an "
+	    "administrator", err, errlen);
+	return rc == UPLINK_ENOTFOUND ? UPLINK_OK : rc;
+}
+
+/* Calls fn for each "TIME/ADDRESS" of text; stops when it returns false. */
+static void
+store_known_each(const char *text, bool (*fn)(void *, int64_t,
+    const char *, size_t), void *arg)
+{
+	const char	*p = text, *slash, *end;
+	char		*num_end;
+	long long	 t;
+
+	while (*p != '\0') {
+		end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		slash = memchr(p, '/', (size_t)(end - p));
+		t = strtoll(p, &num_end, 10);
+		if (slash != NULL && num_end == slash &&
+		    !fn(arg, t, slash + 1, (size_t)(end - slash - 1)))
+			return;
+		p = *end == ',' ? end + 1 : end;
+	}
+}
+
+struct store_known_q {
+	const char	*addr;
+	int64_t		 since;
+	bool		 found;
+	char		*out;		/* rebuilding: the new text */
+	size_t		 outlen, n;
+};
+
+static bool
+store_known_match(void *arg, int64_t t, const char *addr, size_t len)
+{
+	struct store_known_q	*q = arg;
+
+	if (t >= q->since && strlen(q->addr) == len &&
+	    strncasecmp(q->addr, addr, len) == 0)
+		q->found = true;
+	return !q->found;
+}
+
+int
+store_admin_known(struct store *st, int64_t id, const char *addr,
+    int64_t since, bool *known, char *err, size_t errlen)
+{
+	struct store_known_q	 q = { .addr = addr, .since = since };
+	char			 text[STORE_KNOWN_TEXT];
+	int			 rc;
+
+	*known = false;
+	rc = store_known_read(st, id, text, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	store_known_each(text, store_known_match, &q);
+	*known = q.found && addr[0] != '\0';
+	return UPLINK_OK;
+}
+
+static bool
+store_known_keep(void *arg, int64_t t, const char *addr, size_t len)
+{
+	struct store_known_q	*q = arg;
+	size_t			 used = strlen(q->out);
+
+	if (q->n >= STORE_ADMIN_KNOWN_MAX)
+		return false;
+	if (t < q->since || (strlen(q->addr) == len &&
+	    strncasecmp(q->addr, addr, len) == 0))
+		return true;
+	snprintf(q->out + used, q->outlen - used, ",%lld/%.*s", (long long)t,
+	    (int)len, addr);
+	q->n++;
+	return true;
+}
+
+int
+store_admin_known_add(struct store *st, int64_t id, const char *addr,
+    int64_t now, int64_t since, char *err, size_t errlen)
+{
+	char			 old[STORE_KNOWN_TEXT], text[STORE_KNOWN_TEXT];
+	char			 key[48];
+	struct store_known_q	 q = { .addr = addr, .since = since,
+				       .out = text, .outlen = sizeof(text) };
+	sqlite3_stmt		*stmt;
+	int			 rc;
+
+	if (!store_line_check("sign-in address", addr, STORE_ADDR_MAX, false,
+	    err, errlen) || strpbrk(addr, ",/") != NULL)
+		return store_msg(UPLINK_EINVAL, err, errlen, "\"%s\" is not an "
+		    "address", addr);
+	rc = store_known_read(st, id, old, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	snprintf(text, sizeof(text), "%lld/%s", (long long)now, addr);
+	q.n = 1;
+	store_known_each(old, store_known_keep, &q);
+	store_known_key(id, key, sizeof(key));
+	rc = store_prepare(st, "INSERT INTO settings(key, value) VALUES (?1, "
+	    "?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", &stmt,
+	    err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	return store_write(st, stmt, store_str(stmt, 1, key) | store_str(stmt,
+	    2, text), "recording the address of a sign-in", NULL, NULL, err,
+	    errlen);
+}
+
+/* Forgets them (a new password, a removed administrator). */
+static int
+store_known_forget(struct store *st, int64_t id, char *err, size_t errlen)
+{
+	sqlite3_stmt	*stmt;
+	char		 key[48];
+	int		 rc;
+
+	store_known_key(id, key, sizeof(key));
+	rc = store_prepare(st, "DELETE FROM settings WHERE key = ?1", &stmt,
+	    err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	return store_write(st, stmt, store_str(stmt, 1, key), "forgetting the "
+	    "addresses of an administrator", NULL, NULL, err, errlen);
+}
+
 /* Writes the new role and/or hash, in the caller's transaction. */
 static int
 store_admin_set(struct store *st, int64_t id, const char *role,
@@ -279,6 +441,8 @@ store_admin_update(struct store *st, int64_t id, const char *role,
 		rc = store_admin_set(st, id, role, pwhash, err, errlen);
 	if (rc == UPLINK_OK && pwhash != NULL)
 		rc = store_sessions_end(st, id, keep_session, err, errlen);
+	if (rc == UPLINK_OK && pwhash != NULL)
+		rc = store_known_forget(st, id, err, errlen);
 	if (rc == UPLINK_OK)
 		rc = store_commit(st, err, errlen);
 	store_rollback(st);
@@ -304,6 +468,8 @@ store_admin_delete(struct store *st, int64_t id, char *err, size_t errlen)
 	if (rc == UPLINK_OK)
 		rc = store_write(st, stmt, sqlite3_bind_int64(stmt, 1, id),
 		    "removing an administrator", NULL, NULL, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_known_forget(st, id, err, errlen);
 	if (rc == UPLINK_OK)
 		rc = store_commit(st, err, errlen);
 	store_rollback(st);
