@@ -74,8 +74,12 @@ $(BUILD)/tlib/%.o: lib/%.c
 $(BUILD)/uplink-connector: $(CONN_OBJ) $(BUILD)/libuplink.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The password strength estimator (cloud/rest_admin.c): Debian's
+# libzxcvbn-dev ships no .pc file, so it is linked by name.
+ZXCVBN_LIBS := -lzxcvbn
+
 $(BUILD)/uplink-cloud: $(CLOUD_OBJ) $(CONSOLE_OBJ) $(BUILD)/libuplink.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(ZXCVBN_LIBS)
 
 $(BUILD)/gen/console_assets.c: $(CONSOLE_FILES) scripts/embed-assets
 	@mkdir -p $(dir $@)

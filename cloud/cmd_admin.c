@@ -132,7 +132,7 @@ admin_password(const struct admin_req *r, char hash[STORE_PWHASH_MAX + 1])
 		return rc;
 	n = strcspn(pw, "\r\n");
 	pw[n] = '\0';
-	if (!admin_password_check(pw, err, sizeof(err)))
+	if (!admin_password_check(pw, r->email, err, sizeof(err)))
 		rc = cli_fail("%s", err);
 	else if (admin_hash(pw, hash) != 0)
 		rc = cli_fail("out of memory hashing the password");

@@ -155,9 +155,16 @@ void rest_requirements_get(struct rest *r);
 void rest_requirement_put(struct rest *r);
 void rest_requirement_delete(struct rest *r);
 
-/* Administrators' e-mail and password rules, shared with the CLI. */
+/*
+ * Administrators' e-mail and password rules, shared with the CLI. A
+ * password is refused, with the reason in err, when it is shorter than 12
+ * or longer than 1024 characters, one character repeated, contains the
+ * e-mail address (may be NULL), or zxcvbn estimates fewer than 2^34
+ * guesses for it.
+ */
 bool admin_email_check(const char *email, char *err, size_t errlen);
-bool admin_password_check(const char *pw, char *err, size_t errlen);
+bool admin_password_check(const char *pw, const char *email, char *err,
+    size_t errlen);
 /* argon2id (libsodium's crypto_pwhash_str); -1 when out of memory. */
 int admin_hash(const char *pw, char out[STORE_PWHASH_MAX + 1]);
 

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <sodium.h>
+#include <zxcvbn.h>
 
 #include "apikey.h"
 #include "daemon.h"
@@ -17,6 +18,8 @@
 
 #define PASSWORD_MIN	12
 #define PASSWORD_MAX	1024
+/* zxcvbn's strongest score starts at 10^10 guesses, about 2^33.2. */
+#define PASSWORD_MIN_BITS 34
 
 static json_t *
 admin_json(const struct store_admin *a)
@@ -50,17 +53,68 @@ rest_admins_list(struct rest *r)
 	rest_reply(r, 200, json_pack("{s:o}", "admins", arr));
 }
 
-bool
-admin_password_check(const char *pw, char *err, size_t errlen)
+/* Whether the password is one character repeated ("aaaaaaaaaaaa"). */
+static bool
+one_character(const char *pw)
 {
-	size_t	 n = strlen(pw);
+	size_t	 i;
 
-	if (n >= PASSWORD_MIN && n <= PASSWORD_MAX)
-		return true;
-	snprintf(err, errlen, "the password must have at least %d characters "
-	    "(and at most %d); a passphrase of several words is easiest",
-	    PASSWORD_MIN, PASSWORD_MAX);
-	return false;
+	for (i = 1; pw[i] != '\0'; i++)
+		if (pw[i] != pw[0])
+			return false;
+	return true;
+}
+
+/*
+ * The rules for a new password, with the reason a user sees: the length,
+ * not one repeated character, not the e-mail address or text that
+ * contains it, and at least PASSWORD_MIN_BITS of guessing work by
+ * zxcvbn's estimate (Debian's libzxcvbn: dictionaries of common
+ * passwords, names and words, keyboard walks, sequences, dates, and the
+ * e-mail's parts as words of the user's own).
+ */
+bool
+admin_password_check(const char *pw, const char *email, char *err,
+    size_t errlen)
+{
+	char		 local[STORE_EMAIL_MAX + 1];
+	const char	*dict[4];
+	size_t		 n = strlen(pw);
+	double		 bits;
+
+	if (n < PASSWORD_MIN || n > PASSWORD_MAX) {
+		snprintf(err, errlen, "the password must have at least %d "
+		    "characters (and at most %d); a passphrase of several "
+		    "words is easiest", PASSWORD_MIN, PASSWORD_MAX);
+		return false;
+	}
+	if (one_character(pw)) {
+		snprintf(err, errlen, "the password is one character "
+		    "repeated; use a passphrase of several unrelated words");
+		return false;
+	}
+	if (email != NULL && email[0] != '\0' && strcasestr(pw, email)) {
+		snprintf(err, errlen, "the password contains the "
+		    "administrator's e-mail address; use a passphrase of "
+		    "several unrelated words");
+		return false;
+	}
+	snprintf(local, sizeof(local), "%s", email != NULL ? email : "");
+	local[strcspn(local, "@")] = '\0';
+	dict[0] = email != NULL ? email : "";
+	dict[1] = local;
+	dict[2] = "uplink";
+	dict[3] = NULL;
+	bits = ZxcvbnMatch(pw, dict, NULL);
+	if (bits < PASSWORD_MIN_BITS) {
+		snprintf(err, errlen, "the password is too easy to guess (about "
+		    "2^%.0f guesses by zxcvbn's estimate; at least 2^%d are "
+		    "needed): common words, names, keyboard rows, sequences, "
+		    "dates and the e-mail address count for little; add more "
+		    "unrelated words", bits < 0 ? 0 : bits, PASSWORD_MIN_BITS);
+		return false;
+	}
+	return true;
 }
 
 bool
@@ -112,9 +166,13 @@ rest_admins_post(struct rest *r)
 
 	if (!rest_fields(r, fields) || !role_ok(r, role))
 		return;
-	if (!admin_email_check(rest_str(r, "email"), err, sizeof(err)) ||
-	    !admin_password_check(rest_str(r, "password"), err, sizeof(err))) {
-		rest_fail(r, 400, "bad-field", "%s", err);
+	if (!admin_email_check(rest_str(r, "email"), err, sizeof(err))) {
+		rest_fail(r, 400, "bad-field", "field \"email\": %s", err);
+		return;
+	}
+	if (!admin_password_check(rest_str(r, "password"), rest_str(r,
+	    "email"), err, sizeof(err))) {
+		rest_fail(r, 400, "bad-field", "field \"password\": %s", err);
 		return;
 	}
 	memset(&a, 0, sizeof(a));
@@ -158,9 +216,17 @@ rest_admin_patch(struct rest *r)
 
 	if (!path_id(r, &id) || !rest_fields(r, fields) || !role_ok(r, role))
 		return;
-	if (pw != NULL && !admin_password_check(pw, err, sizeof(err))) {
-		rest_fail(r, 400, "bad-field", "%s", err);
-		return;
+	if (pw != NULL) {
+		rc = store_admin_get(r->c->dd.st, id, &a, err, sizeof(err));
+		if (rc != UPLINK_OK) {
+			rest_store_fail(r, rc, err);
+			return;
+		}
+		if (!admin_password_check(pw, a.email, err, sizeof(err))) {
+			rest_fail(r, 400, "bad-field", "field \"password\": %s",
+			    err);
+			return;
+		}
 	}
 	if (pw != NULL && admin_hash(pw, hash) != 0) {
 		rest_fail(r, 500, "internal", "out of memory hashing the "

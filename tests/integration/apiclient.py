@@ -5,7 +5,7 @@ Built on http.client + ssl only, trusting the cloud's own CA
 across a daemon restart).
 
     c = Client(cloud.port, ca=os.path.join(cloud.data, "ca.pem"))
-    r = c.sign_in("ana@example.net", "a long password")   # keeps the cookie
+    r = c.sign_in("ana@example.net", "correct horse battery staple")   # keeps the cookie
     r.status, r.headers, r.body              # also unpacks as a 3-tuple
     c.post("/api/v1/sites", {"name": "hq"})  # X-CSRF-Token added by itself
 
