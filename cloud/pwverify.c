@@ -21,9 +21,16 @@
  * checks in order (so they never need more than one hash's memory) and
  * hands each result back through a pipe, which the loop watches; the
  * queue is capped, and past it a sign-in is refused as busy.
+ *
+ * Sign-ins from an address the account signed in from lately ("known",
+ * cloud/rest_session.c) have a queue of their own that the worker serves
+ * first, and PWV_RESERVED places that strangers cannot take: a flood of
+ * guesses from many addresses makes strangers wait or answers them busy,
+ * never the administrator at their usual address.
  */
 
 #define PWV_QUEUE_MAX	32
+#define PWV_RESERVED	8
 
 struct pwjob {
 	struct pwjob	*next;
@@ -40,7 +47,7 @@ struct pwverify {
 	pthread_t	 thread;
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv;
-	struct pwjob	*head, *tail;
+	struct pwjob	*head[2], *tail[2];	/* [1]: known addresses */
 	unsigned	 queued;	/* waiting or being hashed */
 	bool		 stop, started;
 	int		 fds[2];	/* results: job pointers */
@@ -64,19 +71,21 @@ worker(void *arg)
 	struct pwverify	*pv = arg;
 	struct pwjob	*j;
 	ssize_t		 n;
+	int		 q;
 
 	for (;;) {
 		pthread_mutex_lock(&pv->mu);
-		while (pv->head == NULL && !pv->stop)
+		while (pv->head[0] == NULL && pv->head[1] == NULL && !pv->stop)
 			pthread_cond_wait(&pv->cv, &pv->mu);
 		if (pv->stop) {
 			pthread_mutex_unlock(&pv->mu);
 			return NULL;
 		}
-		j = pv->head;
-		pv->head = j->next;
-		if (pv->head == NULL)
-			pv->tail = NULL;
+		q = pv->head[1] != NULL ? 1 : 0;
+		j = pv->head[q];
+		pv->head[q] = j->next;
+		if (pv->head[q] == NULL)
+			pv->tail[q] = NULL;
 		pthread_mutex_unlock(&pv->mu);
 		job_run(pv, j);
 		do
@@ -111,14 +120,16 @@ result_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 int
-pwverify(struct cloud *c, const char *hash, const char *pw, pwverify_cb *cb,
-    void *arg)
+pwverify(struct cloud *c, const char *hash, const char *pw, bool known,
+    pwverify_cb *cb, void *arg)
 {
 	struct pwverify	*pv = c->pwverify;
 	struct pwjob	*j;
+	int		 q = known ? 1 : 0;
 
 	pthread_mutex_lock(&pv->mu);
-	if (pv->queued >= PWV_QUEUE_MAX) {
+	if (pv->queued >= (known ? PWV_QUEUE_MAX : PWV_QUEUE_MAX -
+	    PWV_RESERVED)) {
 		pthread_mutex_unlock(&pv->mu);
 		return -1;
 	}
@@ -132,11 +143,11 @@ pwverify(struct cloud *c, const char *hash, const char *pw, pwverify_cb *cb,
 	j->cb = cb;
 	j->arg = arg;
 	pthread_mutex_lock(&pv->mu);
-	if (pv->tail != NULL)
-		pv->tail->next = j;
+	if (pv->tail[q] != NULL)
+		pv->tail[q]->next = j;
 	else
-		pv->head = j;
-	pv->tail = j;
+		pv->head[q] = j;
+	pv->tail[q] = j;
 	pthread_cond_signal(&pv->cv);
 	pthread_mutex_unlock(&pv->mu);
 	return 0;
@@ -179,6 +190,7 @@ pwverify_free(struct cloud *c)
 {
 	struct pwverify	*pv = c->pwverify;
 	struct pwjob	*j;
+	int		 q;
 
 	if (pv == NULL)
 		return;
@@ -190,11 +202,12 @@ pwverify_free(struct cloud *c)
 		pthread_join(pv->thread, NULL);
 	if (pv->fds[0] >= 0)
 		result_cb(pv->fds[0], EV_READ, pv);
-	while ((j = pv->head) != NULL) {
-		pv->head = j->next;
-		j->ok = false;
-		job_done(pv, j);
-	}
+	for (q = 0; q < 2; q++)
+		while ((j = pv->head[q]) != NULL) {
+			pv->head[q] = j->next;
+			j->ok = false;
+			job_done(pv, j);
+		}
 	if (pv->ev != NULL)
 		event_free(pv->ev);
 	if (pv->fds[0] >= 0) {

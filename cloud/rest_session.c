@@ -258,6 +258,7 @@ rest_session_post(struct rest *r)
 	struct signin	*si;
 	const char	*email, *pw;
 	char		 err[256];
+	bool		 known;
 	int		 rc;
 
 	if (!rest_fields(r, fields))
@@ -284,14 +285,14 @@ rest_session_post(struct rest *r)
 		return;
 	}
 	si->found = rc == UPLINK_OK;
-	if (!(si->found && known_address(r, &si->a)) &&
-	    rate_limited(r, si->acct, si->addr)) {
+	known = si->found && known_address(r, &si->a);
+	if (!known && rate_limited(r, si->acct, si->addr)) {
 		sodium_memzero(si, sizeof(*si));
 		free(si);
 		return;
 	}
-	if (pwverify(r->c, si->found ? si->a.pwhash : NULL, pw, signin_done,
-	    si) != 0) {
+	if (pwverify(r->c, si->found ? si->a.pwhash : NULL, pw, known,
+	    signin_done, si) != 0) {
 		free(si);
 		evhttp_add_header(evhttp_request_get_output_headers(r->req),
 		    "Retry-After", "1");
