@@ -119,6 +119,7 @@ struct router {
 	uint64_t		 refused;	/* tunnels refused over a cap */
 	uint64_t		 refused_quiet;	/* not logged yet */
 	long			 refused_logged;	/* ms of the last line */
+	struct event		*refused_ev;	/* logs refused_quiet */
 	bool			 stopping;
 };
 
@@ -295,6 +296,23 @@ conn_tunnel_cap(const struct router *r, int expected)
 	return cap;
 }
 
+/* The refusals that were not logged, a second after the last line. */
+static void
+refused_quiet_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct router	*r = arg;
+
+	(void)fd;
+	(void)what;
+	if (r->refused_quiet == 0)
+		return;
+	log_warnx("%llu more tunnel%s refused over a cap (%llu since start)",
+	    (unsigned long long)r->refused_quiet, r->refused_quiet == 1 ?
+	    "" : "s", (unsigned long long)r->refused);
+	r->refused_quiet = 0;
+	r->refused_logged = dial_now_ms();
+}
+
 /*
  * The log line for a tunnel over its connector's cap: the first at once,
  * then at most one a second, saying how many went unlogged meanwhile, so
@@ -304,12 +322,22 @@ static void
 log_over_cap(struct router *r, const char *name, const char *peer,
     const char *why)
 {
-	long	 now = dial_now_ms();
+	long		 now = dial_now_ms(), wait;
+	struct timeval	 tv;
 
 	r->refused++;
 	if (r->refused_logged != 0 &&
 	    now - r->refused_logged < ROUTER_REFUSE_LOG_MS) {
 		r->refused_quiet++;
+		if (r->refused_ev == NULL)
+			r->refused_ev = evtimer_new(r->c->base,
+			    refused_quiet_cb, r);
+		if (!evtimer_pending(r->refused_ev, NULL)) {
+			wait = ROUTER_REFUSE_LOG_MS - (now - r->refused_logged);
+			tv.tv_sec = wait / 1000;
+			tv.tv_usec = (wait % 1000) * 1000;
+			evtimer_add(r->refused_ev, &tv);
+		}
 		return;
 	}
 	log_warnx("%s: tunnel from %s refused: %s (%llu refused over a cap "
@@ -995,6 +1023,8 @@ router_free(struct router *r)
 		}
 		conn_put(cn);
 	}
+	if (r->refused_ev != NULL)
+		event_free(r->refused_ev);
 	free(r->known);
 	free(r);
 }
