@@ -75,6 +75,7 @@ struct rt_conn {
 	char			 site[STORE_NAME_MAX + 1];
 	struct rt_tunnel	*tunnels;
 	unsigned		 ntunnels;
+	int			 declared;	/* tunnels it said it keeps, 0 unknown */
 	bool			 drained;	/* an administrator drained it */
 };
 
@@ -475,6 +476,8 @@ rt_info_cb(void *arg, struct tunnel *t, int status, const char *body)
 		rt->expected = 0;
 	json_decref(j);
 	router_remember(rt->r, cn->connector, rt->expected);
+	if (rt->expected > 0)
+		cn->declared = rt->expected;
 	/* What it says now may make it one too many. */
 	cap = conn_tunnel_cap(rt->r, rt->expected);
 	if (cn->ntunnels > cap) {
@@ -512,8 +515,14 @@ router_accept(struct router *r, struct bufferevent *bev, X509 *cert,
 		return;
 	}
 	snprintf(name, sizeof(name), "t%u", ++r->seq);
+	/*
+	 * What its live tunnels declared, not what it said before it went
+	 * away: a connector restarted with more tunnels must not be held to
+	 * its old count. Its first tunnels get tunnels_per_connector; their
+	 * info may then close the extra ones (rt_info_cb).
+	 */
 	cn = conn_find(r, owner.connector_id);
-	expected = router_expected(r, owner.connector_id);
+	expected = cn != NULL ? cn->declared : 0;
 	cap = conn_tunnel_cap(r, expected);
 	if (cn != NULL && cn->ntunnels >= cap) {
 		over_cap_why(cn, cap, expected, why, sizeof(why));

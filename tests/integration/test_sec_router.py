@@ -327,20 +327,19 @@ def test_stolen_certificate_tunnel_flood_is_capped(make_env):
     st_a = tunnels_of(e.cloud, a.id)
     st_b = tunnels_of(e.cloud, b.id)
     fds1, rss1 = fd_count(pid), cp.rss_kb(pid)
-    log = e.cloud.log_text(before)
-    refusals = re.findall(r"tunnel from \S+ refused: connector (c-\w+) already has (\d+) "
-                          r"tunnels?, its limit .*\((\d+) refused over a cap since start, "
-                          r"(\d+) not logged\)", log)
     # The refusals not logged one by one are summed up a second later.
-    quiet = cp.wait_for(lambda: re.findall(r"more tunnels? refused over a cap \((\d+) since start\)",
-                                           e.cloud.log_text(before)) or [],
-                        5 * SLOW, "the summary of the refusals not logged", interval=0.2)
-    log = e.cloud.log_text(before)
-    refusals = re.findall(r"tunnel from \S+ refused: connector (c-\w+) already has (\d+) "
-                          r"tunnels?, its limit .*\((\d+) refused over a cap since start, "
-                          r"(\d+) not logged\)", log)
-    quiet = re.findall(r"more tunnels? refused over a cap \((\d+) since start\)", log)
-    counted = max([int(x[2]) for x in refusals] + [int(x) for x in quiet])
+    want = (opened_a - 2) + (opened_b - 6) - 5
+
+    def count():
+        log = e.cloud.log_text(before)
+        lines = re.findall(r"tunnel from \S+ refused: connector (c-\w+) already has (\d+) "
+                           r"tunnels?, its limit .*\((\d+) refused over a cap since start, "
+                           r"(\d+) not logged\)", log)
+        quiet = re.findall(r"more tunnels? refused over a cap \((\d+) since start\)", log)
+        return lines, quiet, max([int(x[2]) for x in lines] + [int(x) for x in quiet] + [0])
+    cp.wait_for(lambda: count()[2] >= want, 5 * SLOW, "the count of refusals in the log",
+                interval=0.2, on_fail=lambda: f"\ncounted {count()[2]}, want {want}")
+    refusals, quiet, counted = count()
     figure(f"flood: {opened_a} + {opened_b} rogue TLS connections in {flood_s:.1f} s; kept "
            f"a {st_a} (2 honest), b {st_b}; {len(refusals)} refusal lines for {counted} "
            f"refusals; fds {fds0} -> {fds1}, RSS {rss0} -> {rss1} kB")
@@ -353,7 +352,7 @@ def test_stolen_certificate_tunnel_flood_is_capped(make_env):
     assert len(why) >= (opened_a - 2) + (opened_b - 6) - 5, (len(why), ra.goaways()[:3])
     assert all("retry-after=" in g for g in why), why[:3]
     # Counted, and logged at a bounded rate: about one line a second.
-    assert counted >= (opened_a - 2) + (opened_b - 6) - 5, counted
+    assert counted >= want, counted
     assert len(refusals) + len(quiet) <= 2 * flood_s + 10, \
         f"{len(refusals)} + {len(quiet)} lines in {flood_s:.1f} s"
     assert {x[0] for x in refusals} <= {a.id, b.id}
