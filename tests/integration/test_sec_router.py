@@ -358,7 +358,11 @@ def test_stolen_certificate_tunnel_flood_is_capped(make_env):
     assert {x[0] for x in refusals} <= {a.id, b.id}
     # Bounded: the refused connections are gone (the old code held every one).
     assert fds1 <= fds0 + 10 + 20, (fds0, fds1)
-    assert rss1 - rss0 < 32 * 1024 * (2 if SAN else 1), (rss0, rss1)
+    # ASan keeps freed memory in quarantine (256 MB by default, and 300 MB
+    # of growth was seen here), so its RSS says little beyond "no runaway";
+    # the normal build's bound is the one that matters (the old code grew
+    # by about 66 kB per tunnel held, 40 MB for this flood).
+    assert rss1 - rss0 < (512 if SAN else 32) * 1024, (rss0, rss1)
     # The honest connector still serves.
     assert cp.echo_once(e.cloud.publish_ports["echo"], b"still here") == b"still here"
     assert a.proc.poll() is None
