@@ -430,3 +430,63 @@ def test_capped_connector_gets_its_tunnels_back(make_env):
     assert "refused" not in e.cloud.log_text(before)
     assert cp.echo_once(e.cloud.publish_ports["echo"], b"back",
                         timeout=3 * SLOW_OPEN * SLOW) == b"back"
+
+
+def expected_of(cloud, connector_id):
+    r = cloud.status()
+    for s in (r.json or {}).get("sites", []):
+        for c in s["connectors"]:
+            if c["id"] == connector_id:
+                return c.get("tunnels_expected")
+    return None
+
+
+def test_pending_streams_capped_per_connector(make_env):
+    """pending_per_connector = 1: the thief of b's certificate (b enrolled
+    in the same site, never run) holds four tunnels that answer GET
+    /v1/info (so they look healthy) and never a stream open. Six client
+    connections, 0.2 s apart, each kept open: "fewest streams" alone would
+    give b every other one (its unanswered streams count like a's open
+    ones); with the cap b gets one, the honest a takes the rest, b's one
+    moves to a after ROUTER_SLOW_MS, and all six are echoed."""
+    e = make_env("pending", options={"limits": {"pending_per_connector": 1}})
+    e.enroll("a")
+    b = e.enroll("b", start=False)
+    e.cloud.wait_log(r"site has 2 tunnels over 1 connector", 10 * SLOW)
+    rb = e.rogue(b, declare=4)
+    assert rb.open(4, max_seconds=10 * SLOW) == 4
+    e.cloud.wait_log(r"site has 6 tunnels over 2 connectors", 10 * SLOW)
+    cp.wait_for(lambda: expected_of(e.cloud, b.id) == 4, 5 * SLOW,
+                "the rogue's GET /v1/info answers seen (status: 4 tunnels expected)")
+    before = e.cloud.log_offset()
+    port = e.cloud.publish_ports["echo"]
+    socks, got = [], []
+    t0 = time.monotonic()
+    try:
+        for i in range(6):
+            s = cp.connect(port)
+            s.sendall(b"pending %d" % i)
+            socks.append(s)
+            time.sleep(0.2)
+        for i, s in enumerate(socks):
+            s.settimeout(3 * SLOW_OPEN * SLOW)
+            data = b""
+            try:
+                while len(data) < len(b"pending %d" % i):
+                    chunk = s.recv(100)
+                    if not chunk:
+                        break
+                    data += chunk
+            except (OSError, socket.timeout) as err:
+                data += f" ({err})".encode()
+            got.append(data)
+    finally:
+        for s in socks:
+            s.close()
+    took = time.monotonic() - t0
+    log = e.cloud.log_text(before)
+    moved = re.findall(r"no answer in \d+ ms; trying another tunnel", log)
+    figure(f"pending cap 1: 6 connections echoed in {took:.2f} s, {len(moved)} moved off b's "
+           f"rogue tunnels")
+    assert got == [b"pending %d" % i for i in range(6)], (got, cp.tail(e.cloud.log))
+    assert len(moved) == 1, moved
