@@ -39,7 +39,8 @@
  * more are refused with a GOAWAY that says why. Its tunnels together hold
  * at most [limits] pending_per_connector unanswered streams. A stream
  * still unanswered after ROUTER_SLOW_MS marks its tunnel suspect and, if
- * another tunnel can take it, moves there; any answer clears the mark.
+ * another tunnel can take it, moves there, preferring a tunnel that has
+ * answered a stream open (rt_rank()); any answer clears the mark.
  *
  * Tunnels hang off their connector (struct rt_conn), so a choice looks at
  * the tunnels of the site once: linear, where it used to count every
@@ -64,6 +65,7 @@ struct rt_tunnel {
 	int			 expected;	/* tunnels the connector keeps, 0 unknown */
 	char			 version[32];	/* from GET /v1/info, "" unknown */
 	bool			 answered;	/* it answered something */
+	bool			 proven;	/* it answered a stream open */
 	bool			 suspect;	/* left a stream unanswered */
 };
 
@@ -91,6 +93,7 @@ struct router_conn {
 	struct rt_tunnel	*rt;		/* carrying s, while s is open */
 	struct tunnel		*tried[ROUTER_ATTEMPTS];
 	int			 attempts;
+	bool			 moved;		/* left a slow tunnel */
 	char			 failed[ROUTER_ATTEMPTS][STORE_ID_MAX + 1];
 	int			 nfailed;	/* connectors that answered 502/504 */
 	int			 last_status;	/* their last answer, to pass on */
@@ -571,14 +574,17 @@ router_set_drained(struct router *r, const char *connector, bool drained)
 
 /*
  * How a tunnel ranks as a carrier: 0 it answered and is not suspect, 1 it
- * has not answered anything yet, 2 suspect.
+ * has not answered anything yet, 2 suspect. A stream that already waited
+ * in vain on one tunnel wants one that has answered a stream open: a
+ * tunnel that only ever answered GET /v1/info is no better than the one
+ * it left.
  */
 static int
-rt_rank(const struct rt_tunnel *rt)
+rt_rank(const struct rt_tunnel *rt, bool moved)
 {
 	if (rt->suspect)
 		return 2;
-	return rt->answered ? 0 : 1;
+	return (moved ? rt->proven : rt->answered) ? 0 : 1;
 }
 
 int
@@ -594,7 +600,7 @@ router_request(struct router *r, const char *connector, const char *path,
 		return -1;
 	for (rank = 0; rank <= 2; rank++)
 		for (rt = cn->tunnels; rt != NULL; rt = rt->next)
-			if (rt_rank(rt) == rank && tunnel_usable(rt->t) &&
+			if (rt_rank(rt, false) == rank && tunnel_usable(rt->t) &&
 			    tunnel_request(rt->t, path, timeout_ms, cb, arg) == 0)
 				return 0;
 	return -1;
@@ -763,7 +769,7 @@ router_pick(struct router *r, struct router_conn *rc, unsigned *seen)
 			if (!tunnel_usable(rt->t) || conn_tried(rc, rt->t))
 				continue;
 			tunnel_stats(rt->t, &st);
-			k.rank = rt_rank(rt);
+			k.rank = rt_rank(rt, rc->moved);
 			k.conn_streams = cs;
 			k.rtt = st.rtt_ms < 0 ? LONG_MAX : st.rtt_ms;
 			k.streams = st.streams;
@@ -873,9 +879,10 @@ conn_answer_cb(void *arg, struct tunnel_stream *s, int status,
 	rc->s = NULL;
 	rc->rt = NULL;
 	evtimer_del(rc->slow);
-	if (status != 0)
+	if (status != 0) {
 		rt_answered(rt);
-	else if (strcmp(code, "timeout") == 0 && !rc->r->stopping &&
+		rt->proven = true;
+	} else if (strcmp(code, "timeout") == 0 && !rc->r->stopping &&
 	    tunnel_usable(rt->t)) {
 		snprintf(why, sizeof(why), "stream %s left unanswered for %s",
 		    tunnel_stream_name(s), reason);
@@ -931,6 +938,7 @@ conn_slow_cb(evutil_socket_t fd, short what, void *arg)
 	tunnel_stream_cancel(rc->s);
 	rc->s = NULL;
 	rc->rt = NULL;
+	rc->moved = true;
 	conn_try(rc);
 }
 
