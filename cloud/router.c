@@ -78,6 +78,7 @@ struct rt_conn {
 	struct rt_tunnel	*tunnels;
 	unsigned		 ntunnels;
 	int			 declared;	/* tunnels it said it keeps, 0 unknown */
+	uint32_t		 pending;	/* stream opens not answered yet */
 	bool			 drained;	/* an administrator drained it */
 };
 
@@ -701,19 +702,43 @@ conn_refused_by(const struct router_conn *rc, const struct rt_conn *cn)
 	return false;
 }
 
-/* Open and unanswered streams over every tunnel of a connector. */
-static void
-conn_load(const struct rt_conn *cn, uint32_t *streams, uint32_t *pending)
+/* Open streams over every tunnel of a connector. */
+static uint32_t
+conn_streams(const struct rt_conn *cn)
 {
 	const struct rt_tunnel	*rt;
 	struct tunnel_stats	 st;
+	uint32_t		 n = 0;
 
-	*streams = *pending = 0;
 	for (rt = cn->tunnels; rt != NULL; rt = rt->next) {
 		tunnel_stats(rt->t, &st);
-		*streams += st.streams;
-		*pending += st.pending;
+		n += st.streams;
 	}
+	return n;
+}
+
+/*
+ * The stream open rc waits for, on rt; counted against the connector's
+ * pending_per_connector. Only stream opens count, not the cloud's own
+ * requests (GET /v1/info, a check), which it bounds itself.
+ */
+static void
+rc_waits(struct router_conn *rc, struct rt_tunnel *rt,
+    struct tunnel_stream *s)
+{
+	rc->rt = rt;
+	rc->s = s;
+	rt->conn->pending++;
+}
+
+/* Answered, failed, cancelled or moved: no longer waiting. */
+static void
+rc_done(struct router_conn *rc)
+{
+	if (rc->rt != NULL)
+		rc->rt->conn->pending--;
+	rc->rt = NULL;
+	rc->s = NULL;
 }
 
 /* What a candidate is compared by, most important first. */
@@ -752,7 +777,7 @@ router_pick(struct router *r, struct router_conn *rc, unsigned *seen)
 	struct rt_tunnel	*rt, *best = NULL;
 	struct tunnel_stats	 st;
 	struct rt_key		 k, bk;
-	uint32_t		 cs, cp;
+	uint32_t		 cs;
 
 	*seen = 0;
 	memset(&bk, 0, sizeof(bk));
@@ -762,9 +787,9 @@ router_pick(struct router *r, struct router_conn *rc, unsigned *seen)
 		*seen += cn->ntunnels;
 		if (cn->drained || conn_refused_by(rc, cn))
 			continue;
-		conn_load(cn, &cs, &cp);
-		if (cp >= r->c->cfg.pending_per_connector)
+		if (cn->pending >= r->c->cfg.pending_per_connector)
 			continue;
+		cs = conn_streams(cn);
 		for (rt = cn->tunnels; rt != NULL; rt = rt->next) {
 			if (!tunnel_usable(rt->t) || conn_tried(rc, rt->t))
 				continue;
@@ -876,8 +901,7 @@ conn_answer_cb(void *arg, struct tunnel_stream *s, int status,
 	struct rt_tunnel	*rt = rc->rt;
 	char			 why[128];
 
-	rc->s = NULL;
-	rc->rt = NULL;
+	rc_done(rc);
 	evtimer_del(rc->slow);
 	if (status != 0) {
 		rt_answered(rt);
@@ -936,8 +960,7 @@ conn_slow_cb(evutil_socket_t fd, short what, void *arg)
 	log_info("%s %s:%u: no answer in %d ms; trying another tunnel",
 	    tunnel_stream_name(rc->s), rc->host, rc->port, ROUTER_SLOW_MS);
 	tunnel_stream_cancel(rc->s);
-	rc->s = NULL;
-	rc->rt = NULL;
+	rc_done(rc);
 	rc->moved = true;
 	conn_try(rc);
 }
@@ -946,6 +969,7 @@ static void
 conn_try(struct router_conn *rc)
 {
 	struct rt_tunnel	*rt;
+	struct tunnel_stream	*s;
 	unsigned		 seen;
 	char			 why[256];
 	struct timeval		 tv = { ROUTER_SLOW_MS / 1000,
@@ -977,13 +1001,12 @@ conn_try(struct router_conn *rc)
 		return;
 	}
 	rc->tried[rc->attempts++] = rt->t;
-	rc->rt = rt;
-	rc->s = tunnel_open(rt->t, rc->host, rc->port, conn_answer_cb, rc);
-	if (rc->s == NULL) {
-		rc->rt = NULL;
+	s = tunnel_open(rt->t, rc->host, rc->port, conn_answer_cb, rc);
+	if (s == NULL) {
 		conn_try(rc);
 		return;
 	}
+	rc_waits(rc, rt, s);
 	evtimer_add(rc->slow, &tv);
 }
 
@@ -1018,6 +1041,7 @@ router_conn_cancel(struct router_conn *rc)
 {
 	if (rc->s != NULL)
 		tunnel_stream_cancel(rc->s);
+	rc_done(rc);
 	conn_free(rc);
 }
 
