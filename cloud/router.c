@@ -21,28 +21,64 @@
 #include "xmalloc.h"
 
 /*
- * The connectors' tunnels, by site, and the choice of one for each new
+ * The connectors' tunnels, by connector, and the choice of one for each new
  * stream: the connector with the fewest open streams among those with a
  * usable tunnel (not draining, below its limits), ties going to the lowest
  * PING round-trip time, then round robin; within it, its least loaded
- * tunnel. An open that fails before any byte (the tunnel went away, the
- * connector is draining or busy, or answered 502/504) is tried again
- * elsewhere, at most ROUTER_ATTEMPTS times in all.
+ * tunnel. Tunnels that have not answered yet rank after those that have,
+ * and suspect ones (see below) after both: they are chosen only when
+ * nothing else can take the stream. An open that fails before any byte
+ * (the tunnel went away, the connector is draining or busy, or answered
+ * 502/504) is tried again elsewhere, at most ROUTER_ATTEMPTS times in all.
+ *
+ * A connector certificate is a credential a thief can use: one stolen
+ * certificate once opened 1,000 tunnels, and new streams went to tunnels
+ * that never answered. So a connector keeps at most twice the tunnels it
+ * declares (GET /v1/info; room for a reconnection while the old ones are
+ * not yet known dead) and never more than [limits] tunnels_per_connector;
+ * more are refused with a GOAWAY that says why. Its tunnels together hold
+ * at most [limits] pending_per_connector unanswered streams. A stream
+ * still unanswered after ROUTER_SLOW_MS marks its tunnel suspect and, if
+ * another tunnel can take it, moves there, preferring a tunnel that has
+ * answered a stream open (rt_rank()); any answer clears the mark.
+ *
+ * Tunnels hang off their connector (struct rt_conn), so a choice looks at
+ * the tunnels of the site once: linear, where it used to count every
+ * connector's streams over every tunnel for each candidate.
  */
 
-#define ROUTER_ATTEMPTS	3
+#define ROUTER_ATTEMPTS		3
+#define ROUTER_SLOW_MS		5000	/* unanswered this long: suspect */
+#define ROUTER_REFUSE_LOG_MS	1000	/* one refusal line per second */
+#define ROUTER_RETRY_AFTER	10	/* seconds, told to refused tunnels */
+
+struct rt_conn;
 
 struct rt_tunnel {
 	struct router		*r;
-	struct rt_tunnel	*prev, *next;
+	struct rt_conn		*conn;
+	struct rt_tunnel	*prev, *next;	/* the connector's tunnels */
 	struct tunnel		*t;
-	char			 connector[STORE_ID_MAX + 1];
-	char			 site[STORE_NAME_MAX + 1];
 	char			 peer[64];
 	long			 since;
 	unsigned		 picked;
 	int			 expected;	/* tunnels the connector keeps, 0 unknown */
 	char			 version[32];	/* from GET /v1/info, "" unknown */
+	bool			 answered;	/* it answered something */
+	bool			 proven;	/* it answered a stream open */
+	bool			 suspect;	/* left a stream unanswered */
+};
+
+/* A connector with tunnels up, and those tunnels. */
+struct rt_conn {
+	struct router		*r;
+	struct rt_conn		*prev, *next;
+	char			 connector[STORE_ID_MAX + 1];
+	char			 site[STORE_NAME_MAX + 1];
+	struct rt_tunnel	*tunnels;
+	unsigned		 ntunnels;
+	int			 declared;	/* tunnels it said it keeps, 0 unknown */
+	uint32_t		 pending;	/* stream opens not answered yet */
 	bool			 drained;	/* an administrator drained it */
 };
 
@@ -55,14 +91,17 @@ struct router_conn {
 	router_conn_cb		*cb;
 	void			*arg;
 	struct tunnel_stream	*s;
+	struct rt_tunnel	*rt;		/* carrying s, while s is open */
 	struct tunnel		*tried[ROUTER_ATTEMPTS];
 	int			 attempts;
+	bool			 moved;		/* left a slow tunnel */
 	char			 failed[ROUTER_ATTEMPTS][STORE_ID_MAX + 1];
 	int			 nfailed;	/* connectors that answered 502/504 */
 	int			 last_status;	/* their last answer, to pass on */
 	char			 last_code[32];
 	char			 last_reason[256];
 	struct event		*ev;		/* reports a failure later */
+	struct event		*slow;		/* ROUTER_SLOW_MS after an open */
 	int			 status;
 	char			 code[32];
 	char			 reason[256];
@@ -78,9 +117,14 @@ struct router {
 	struct cloud		*c;
 	struct rt_known		*known;
 	size_t			 nknown;
-	struct rt_tunnel	*tunnels;
-	struct router_conn	*conns;
+	struct rt_conn		*conns;		/* connectors with tunnels */
+	size_t			 ntunnels;
+	struct router_conn	*rconns;
 	unsigned		 seq, rr;
+	uint64_t		 refused;	/* tunnels refused over a cap */
+	uint64_t		 refused_quiet;	/* not logged yet */
+	long			 refused_logged;	/* ms of the last line */
+	struct event		*refused_ev;	/* logs refused_quiet */
 	bool			 stopping;
 };
 
@@ -94,35 +138,93 @@ router_new(struct cloud *c)
 	return r;
 }
 
+static struct rt_conn *
+conn_find(struct router *r, const char *connector)
+{
+	struct rt_conn	*cn;
+
+	for (cn = r->conns; cn != NULL; cn = cn->next)
+		if (strcmp(cn->connector, connector) == 0)
+			return cn;
+	return NULL;
+}
+
+static struct rt_conn *
+conn_get(struct router *r, const char *connector, const char *site)
+{
+	struct rt_conn	*cn;
+
+	cn = conn_find(r, connector);
+	if (cn != NULL)
+		return cn;
+	cn = xcalloc(1, sizeof(*cn));
+	cn->r = r;
+	snprintf(cn->connector, sizeof(cn->connector), "%s", connector);
+	snprintf(cn->site, sizeof(cn->site), "%s", site);
+	cn->next = r->conns;
+	if (r->conns != NULL)
+		r->conns->prev = cn;
+	r->conns = cn;
+	return cn;
+}
+
+/* Frees a connector that has no tunnel left. */
+static void
+conn_put(struct rt_conn *cn)
+{
+	struct router	*r = cn->r;
+
+	if (cn->ntunnels > 0 || cn->tunnels != NULL)
+		return;
+	if (cn->prev != NULL)
+		cn->prev->next = cn->next;
+	else
+		r->conns = cn->next;
+	if (cn->next != NULL)
+		cn->next->prev = cn->prev;
+	free(cn);
+}
+
+static void
+rt_link(struct rt_conn *cn, struct rt_tunnel *rt)
+{
+	rt->conn = cn;
+	rt->prev = NULL;
+	rt->next = cn->tunnels;
+	if (cn->tunnels != NULL)
+		cn->tunnels->prev = rt;
+	cn->tunnels = rt;
+	cn->ntunnels++;
+	cn->r->ntunnels++;
+}
+
 static void
 rt_unlink(struct rt_tunnel *rt)
 {
-	struct router	*r = rt->r;
+	struct rt_conn	*cn = rt->conn;
 
 	if (rt->prev != NULL)
 		rt->prev->next = rt->next;
 	else
-		r->tunnels = rt->next;
+		cn->tunnels = rt->next;
 	if (rt->next != NULL)
 		rt->next->prev = rt->prev;
+	cn->ntunnels--;
+	cn->r->ntunnels--;
 }
 
 static void
 site_counts(struct router *r, const char *site, unsigned *tunnels,
     unsigned *connectors)
 {
-	struct rt_tunnel	*a, *b;
+	struct rt_conn	*cn;
 
 	*tunnels = *connectors = 0;
-	for (a = r->tunnels; a != NULL; a = a->next) {
-		if (strcasecmp(a->site, site) != 0)
+	for (cn = r->conns; cn != NULL; cn = cn->next) {
+		if (cn->ntunnels == 0 || strcasecmp(cn->site, site) != 0)
 			continue;
-		(*tunnels)++;
-		for (b = r->tunnels; b != a; b = b->next)
-			if (strcmp(b->connector, a->connector) == 0)
-				break;
-		if (b == a)
-			(*connectors)++;
+		*tunnels += cn->ntunnels;
+		(*connectors)++;
 	}
 }
 
@@ -130,19 +232,24 @@ static void
 tunnel_closed_cb(void *arg, struct tunnel *t, const char *why)
 {
 	struct rt_tunnel	*rt = arg;
+	struct rt_conn		*cn = rt->conn;
 	struct router		*r = rt->r;
 	unsigned		 nt, nc;
 
 	rt_unlink(rt);
-	site_counts(r, rt->site, &nt, &nc);
+	site_counts(r, cn->site, &nt, &nc);
 	log_info("%s: tunnel from connector %s (site %s, %s) closed: %s; the "
 	    "site has %u tunnel%s over %u connector%s", tunnel_name(t),
-	    rt->connector, rt->site, rt->peer, why, nt, nt == 1 ? "" : "s", nc,
+	    cn->connector, cn->site, rt->peer, why, nt, nt == 1 ? "" : "s", nc,
 	    nc == 1 ? "" : "s");
 	if (nc == 0 && !r->stopping)
 		log_warnx("site %s has no connector online: its services are "
-		    "unreachable", rt->site);
+		    "unreachable", cn->site);
 	free(rt);
+	conn_put(cn);
+	/* The last one gone: a stopping cloud need not wait for its poll. */
+	if (r->stopping && r->ntunnels == 0 && r->c->drain_check != NULL)
+		event_active(r->c->drain_check, EV_TIMEOUT, 0);
 }
 
 static void
@@ -151,7 +258,7 @@ tunnel_goaway_cb(void *arg, struct tunnel *t, const char *why)
 	struct rt_tunnel	*rt = arg;
 
 	log_info("%s: connector %s is going away%s%s", tunnel_name(t),
-	    rt->connector, why[0] ? ": " : "", why);
+	    rt->conn->connector, why[0] ? ": " : "", why);
 }
 
 static const struct tunnel_callbacks rt_callbacks = {
@@ -161,17 +268,101 @@ static const struct tunnel_callbacks rt_callbacks = {
 
 /* Says no to a tunnel, in a GOAWAY the connector logs. */
 static void
-refuse_tunnel(struct router *r, struct bufferevent *bev, const char *peer,
-    const char *why)
+goaway_tunnel(struct router *r, struct bufferevent *bev, const char *why)
 {
 	struct tunnel			*t;
 	static const struct tunnel_callbacks none = { 0 };
 
-	log_warnx("%s: tunnel refused: %s", peer, why);
 	t = tunnel_new(r->c->base, bev, TUNNEL_CLOUD, &r->c->lim, &none, NULL,
 	    "refused");
 	if (t != NULL)
 		tunnel_shutdown(t, why);
+}
+
+static void
+refuse_tunnel(struct router *r, struct bufferevent *bev, const char *peer,
+    const char *why)
+{
+	log_warnx("%s: tunnel refused: %s", peer, why);
+	goaway_tunnel(r, bev, why);
+}
+
+/*
+ * The most tunnels connector may hold: twice what it declared, never more
+ * than tunnels_per_connector (that alone while it has not said).
+ */
+static unsigned
+conn_tunnel_cap(const struct router *r, int expected)
+{
+	unsigned	 cap = r->c->cfg.tunnels_per_connector;
+
+	if (expected > 0 && (unsigned)expected * 2 < cap)
+		cap = (unsigned)expected * 2;
+	return cap;
+}
+
+/* The refusals that were not logged, a second after the last line. */
+static void
+refused_quiet_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct router	*r = arg;
+
+	(void)fd;
+	(void)what;
+	if (r->refused_quiet == 0)
+		return;
+	log_warnx("%llu more tunnel%s refused over a cap (%llu since start)",
+	    (unsigned long long)r->refused_quiet, r->refused_quiet == 1 ?
+	    "" : "s", (unsigned long long)r->refused);
+	r->refused_quiet = 0;
+	r->refused_logged = dial_now_ms();
+}
+
+/*
+ * The log line for a tunnel over its connector's cap: the first at once,
+ * then at most one a second, saying how many went unlogged meanwhile, so
+ * that a flood of refusals cannot flood the log.
+ */
+static void
+log_over_cap(struct router *r, const char *name, const char *peer,
+    const char *why)
+{
+	long		 now = dial_now_ms(), wait;
+	struct timeval	 tv;
+
+	r->refused++;
+	if (r->refused_logged != 0 &&
+	    now - r->refused_logged < ROUTER_REFUSE_LOG_MS) {
+		r->refused_quiet++;
+		if (r->refused_ev == NULL)
+			r->refused_ev = evtimer_new(r->c->base,
+			    refused_quiet_cb, r);
+		if (!evtimer_pending(r->refused_ev, NULL)) {
+			wait = ROUTER_REFUSE_LOG_MS - (now - r->refused_logged);
+			tv.tv_sec = wait / 1000;
+			tv.tv_usec = (wait % 1000) * 1000;
+			evtimer_add(r->refused_ev, &tv);
+		}
+		return;
+	}
+	log_warnx("%s: tunnel from %s refused: %s (%llu refused over a cap "
+	    "since start, %llu not logged)", name, peer, why,
+	    (unsigned long long)r->refused,
+	    (unsigned long long)r->refused_quiet);
+	r->refused_logged = now;
+	r->refused_quiet = 0;
+}
+
+static void
+over_cap_why(const struct rt_conn *cn, unsigned cap, int expected, char *why,
+    size_t whylen)
+{
+	snprintf(why, whylen, "connector %s already has %u tunnel%s, its "
+	    "limit (%s%u; [limits] tunnels_per_connector on the cloud); "
+	    "retry-after=%d", cn->connector, cn->ntunnels,
+	    cn->ntunnels == 1 ? "" : "s", expected > 0 ?
+	    "twice the tunnels it declares, at most " : "", cap,
+	    ROUTER_RETRY_AFTER);
 }
 
 int
@@ -238,32 +429,73 @@ router_expected(const struct router *r, const char *connector)
 	return 0;
 }
 
+/* Any answer shows the tunnel alive: it is no longer suspect. */
+static void
+rt_answered(struct rt_tunnel *rt)
+{
+	rt->answered = true;
+	if (!rt->suspect)
+		return;
+	rt->suspect = false;
+	log_info("%s: connector %s answered again; no longer suspect",
+	    tunnel_name(rt->t), rt->conn->connector);
+}
+
+static void
+rt_suspect(struct rt_tunnel *rt, const char *why)
+{
+	if (rt->suspect)
+		return;
+	rt->suspect = true;
+	log_warnx("%s: tunnel of connector %s (%s) is suspect: %s; it gets "
+	    "new streams only when no other tunnel of the site can take them",
+	    tunnel_name(rt->t), rt->conn->connector, rt->peer, why);
+}
+
 /* The connector's GET /v1/info answer: its version and tunnel count. */
 static void
 rt_info_cb(void *arg, struct tunnel *t, int status, const char *body)
 {
 	struct rt_tunnel	*rt = arg;
+	struct rt_conn		*cn = rt->conn;
 	json_t			*j;
 	const char		*v;
-	char			 err[256];
+	char			 err[256], why[320];
+	unsigned		 cap;
 
+	if (status == 0 && tunnel_usable(t) && !rt->r->stopping)
+		rt_suspect(rt, "it did not answer GET /v1/info");
 	if (status != 200) {
 		log_info("%s: connector %s did not say what it is (%d)",
-		    tunnel_name(t), rt->connector, status);
+		    tunnel_name(t), cn->connector, status);
 		return;
 	}
+	rt_answered(rt);
 	j = json_loads(body, 0, NULL);
 	v = json_string_value(json_object_get(j, "version"));
 	if (v != NULL && strlen(v) < sizeof(rt->version))
 		snprintf(rt->version, sizeof(rt->version), "%s", v);
 	rt->expected = (int)json_integer_value(json_object_get(j, "tunnels"));
+	if (rt->expected < 0 || rt->expected > 100000)
+		rt->expected = 0;
 	json_decref(j);
-	router_remember(rt->r, rt->connector, rt->expected);
-	checks_connected(rt->r->c, rt->connector);
+	router_remember(rt->r, cn->connector, rt->expected);
+	if (rt->expected > 0)
+		cn->declared = rt->expected;
+	/* What it says now may make it one too many. */
+	cap = conn_tunnel_cap(rt->r, rt->expected);
+	if (cn->ntunnels > cap) {
+		over_cap_why(cn, cap, rt->expected, why, sizeof(why));
+		log_over_cap(rt->r, tunnel_name(t), rt->peer, why);
+		/* Inside nghttp2's callback: a GOAWAY sent later, not now. */
+		tunnel_goaway(t, why);
+		return;
+	}
+	checks_connected(rt->r->c, cn->connector);
 	if (rt->version[0] != '\0' && store_connector_touch(rt->r->c->dd.st,
-	    rt->connector, time(NULL), rt->version, err, sizeof(err)) != 0)
+	    cn->connector, time(NULL), rt->version, err, sizeof(err)) != 0)
 		log_warnx("%s: cannot record connector %s: %s", tunnel_name(t),
-		    rt->connector, err);
+		    cn->connector, err);
 }
 
 void
@@ -272,9 +504,11 @@ router_accept(struct router *r, struct bufferevent *bev, X509 *cert,
 {
 	struct store_cert_owner	 owner;
 	struct store_connector	 sc;
+	struct rt_conn		*cn;
 	struct rt_tunnel	*rt;
 	char			 why[320], name[24], err[256];
-	unsigned		 nt, nc;
+	unsigned		 nt, nc, cap;
+	int			 expected;
 
 	if (r->stopping) {
 		refuse_tunnel(r, bev, peer, "the cloud is shutting down");
@@ -284,126 +518,164 @@ router_accept(struct router *r, struct bufferevent *bev, X509 *cert,
 		refuse_tunnel(r, bev, peer, why);
 		return;
 	}
+	snprintf(name, sizeof(name), "t%u", ++r->seq);
+	/*
+	 * What its live tunnels declared, not what it said before it went
+	 * away: a connector restarted with more tunnels must not be held to
+	 * its old count. Its first tunnels get tunnels_per_connector; their
+	 * info may then close the extra ones (rt_info_cb).
+	 */
+	cn = conn_find(r, owner.connector_id);
+	expected = cn != NULL ? cn->declared : 0;
+	cap = conn_tunnel_cap(r, expected);
+	if (cn != NULL && cn->ntunnels >= cap) {
+		over_cap_why(cn, cap, expected, why, sizeof(why));
+		log_over_cap(r, name, peer, why);
+		goaway_tunnel(r, bev, why);
+		return;
+	}
+	if (cn == NULL) {
+		cn = conn_get(r, owner.connector_id, owner.site_name);
+		cn->drained = store_connector_get(r->c->dd.st, cn->connector,
+		    &sc, err, sizeof(err)) == UPLINK_OK && sc.drained;
+	}
 	rt = xcalloc(1, sizeof(*rt));
 	rt->r = r;
-	snprintf(rt->connector, sizeof(rt->connector), "%s", owner.connector_id);
-	snprintf(rt->site, sizeof(rt->site), "%s", owner.site_name);
 	snprintf(rt->peer, sizeof(rt->peer), "%s", peer);
 	rt->since = dial_now_ms();
-	rt->drained = store_connector_get(r->c->dd.st, rt->connector, &sc, err,
-	    sizeof(err)) == UPLINK_OK && sc.drained;
-	snprintf(name, sizeof(name), "t%u", ++r->seq);
 	rt->t = tunnel_new(r->c->base, bev, TUNNEL_CLOUD, &r->c->lim,
 	    &rt_callbacks, rt, name);
 	if (rt->t == NULL) {
 		free(rt);
+		conn_put(cn);
 		return;
 	}
-	rt->next = r->tunnels;
-	if (r->tunnels != NULL)
-		r->tunnels->prev = rt;
-	r->tunnels = rt;
-	site_counts(r, rt->site, &nt, &nc);
+	rt_link(cn, rt);
+	site_counts(r, cn->site, &nt, &nc);
 	log_info("%s: tunnel up: connector %s (%s, site %s) from %s; the site "
-	    "has %u tunnel%s over %u connector%s", name, rt->connector,
-	    owner.connector_name, rt->site, peer, nt, nt == 1 ? "" : "s", nc,
+	    "has %u tunnel%s over %u connector%s", name, cn->connector,
+	    owner.connector_name, cn->site, peer, nt, nt == 1 ? "" : "s", nc,
 	    nc == 1 ? "" : "s");
-	if (store_connector_touch(r->c->dd.st, rt->connector, time(NULL), NULL,
+	if (store_connector_touch(r->c->dd.st, cn->connector, time(NULL), NULL,
 	    err, sizeof(err)) != 0)
 		log_warnx("%s: cannot record that connector %s was seen: %s",
-		    name, rt->connector, err);
+		    name, cn->connector, err);
 	tunnel_request(rt->t, "/v1/info", 0, rt_info_cb, rt);
 }
 
 void
 router_set_drained(struct router *r, const char *connector, bool drained)
 {
-	struct rt_tunnel	*rt;
+	struct rt_conn	*cn;
 
-	for (rt = r->tunnels; rt != NULL; rt = rt->next)
-		if (strcmp(rt->connector, connector) == 0)
-			rt->drained = drained;
+	cn = conn_find(r, connector);
+	if (cn != NULL)
+		cn->drained = drained;
+}
+
+/*
+ * How a tunnel ranks as a carrier: 0 it answered and is not suspect, 1 it
+ * has not answered anything yet, 2 suspect. A stream that already waited
+ * in vain on one tunnel wants one that has answered a stream open: a
+ * tunnel that only ever answered GET /v1/info is no better than the one
+ * it left.
+ */
+static int
+rt_rank(const struct rt_tunnel *rt, bool moved)
+{
+	if (rt->suspect)
+		return 2;
+	return (moved ? rt->proven : rt->answered) ? 0 : 1;
 }
 
 int
 router_request(struct router *r, const char *connector, const char *path,
     int timeout_ms, tunnel_reply_cb *cb, void *arg)
 {
+	struct rt_conn		*cn;
 	struct rt_tunnel	*rt;
+	int			 rank;
 
-	for (rt = r->tunnels; rt != NULL; rt = rt->next)
-		if (strcmp(rt->connector, connector) == 0 &&
-		    tunnel_usable(rt->t) && tunnel_request(rt->t, path,
-		    timeout_ms, cb, arg) == 0)
-			return 0;
+	cn = conn_find(r, connector);
+	if (cn == NULL || r->stopping)
+		return -1;
+	for (rank = 0; rank <= 2; rank++)
+		for (rt = cn->tunnels; rt != NULL; rt = rt->next)
+			if (rt_rank(rt, false) == rank && tunnel_usable(rt->t) &&
+			    tunnel_request(rt->t, path, timeout_ms, cb, arg) == 0)
+				return 0;
 	return -1;
 }
 
 void
 router_sweep_revoked(struct router *r)
 {
-	struct rt_tunnel	*rt, *next;
+	struct rt_conn		*cn;
+	struct rt_tunnel	*rt;
 	struct store_connector	 sc;
 	char			 err[256], why[160];
 
-	for (rt = r->tunnels; rt != NULL; rt = next) {
-		next = rt->next;
-		if (store_connector_get(r->c->dd.st, rt->connector, &sc, err,
+	/* Shutdowns close later (close_cb): the lists hold still here. */
+	for (cn = r->conns; cn != NULL; cn = cn->next) {
+		if (store_connector_get(r->c->dd.st, cn->connector, &sc, err,
 		    sizeof(err)) != 0 || sc.revoked_at == 0)
 			continue;
 		snprintf(why, sizeof(why), "connector %s was revoked; enroll it "
-		    "again with a new token", rt->connector);
-		log_info("%s: closing: %s", tunnel_name(rt->t), why);
-		tunnel_shutdown(rt->t, why);
+		    "again with a new token", cn->connector);
+		for (rt = cn->tunnels; rt != NULL; rt = rt->next) {
+			log_info("%s: closing: %s", tunnel_name(rt->t), why);
+			tunnel_shutdown(rt->t, why);
+		}
 	}
 }
 
 void
 router_goaway(struct router *r, const char *why)
 {
+	struct rt_conn		*cn;
 	struct rt_tunnel	*rt;
 
 	r->stopping = true;
-	for (rt = r->tunnels; rt != NULL; rt = rt->next)
-		tunnel_goaway(rt->t, why);
+	for (cn = r->conns; cn != NULL; cn = cn->next)
+		for (rt = cn->tunnels; rt != NULL; rt = rt->next)
+			tunnel_goaway(rt->t, why);
 }
 
 size_t
 router_tunnels(const struct router *r)
 {
-	const struct rt_tunnel	*rt;
-	size_t			 n = 0;
-
-	for (rt = r->tunnels; rt != NULL; rt = rt->next)
-		n++;
-	return n;
+	return r->ntunnels;
 }
 
 void
 router_foreach(struct router *r, router_tunnel_fn *fn, void *arg)
 {
+	struct rt_conn		*cn;
 	struct rt_tunnel	*rt;
 	struct router_tunnel	 ti;
 
-	for (rt = r->tunnels; rt != NULL; rt = rt->next) {
-		ti.connector = rt->connector;
-		ti.site = rt->site;
-		ti.peer = rt->peer;
-		ti.version = rt->version;
-		ti.expected = rt->expected;
-		tunnel_stats(rt->t, &ti.stats);
-		fn(arg, &ti);
-	}
+	for (cn = r->conns; cn != NULL; cn = cn->next)
+		for (rt = cn->tunnels; rt != NULL; rt = rt->next) {
+			ti.connector = cn->connector;
+			ti.site = cn->site;
+			ti.peer = rt->peer;
+			ti.version = rt->version;
+			ti.expected = rt->expected;
+			tunnel_stats(rt->t, &ti.stats);
+			fn(arg, &ti);
+		}
 }
 
 void
 router_shutdown(struct router *r, const char *why)
 {
+	struct rt_conn		*cn;
 	struct rt_tunnel	*rt;
 
 	r->stopping = true;
-	for (rt = r->tunnels; rt != NULL; rt = rt->next)
-		tunnel_shutdown(rt->t, why);
+	for (cn = r->conns; cn != NULL; cn = cn->next)
+		for (rt = cn->tunnels; rt != NULL; rt = rt->next)
+			tunnel_shutdown(rt->t, why);
 }
 
 /* ---- streams ---- */
@@ -420,84 +692,141 @@ conn_tried(const struct router_conn *rc, const struct tunnel *t)
 }
 
 static bool
-conn_excluded(const struct router_conn *rc, const struct rt_tunnel *rt)
+conn_refused_by(const struct router_conn *rc, const struct rt_conn *cn)
 {
 	int	 i;
 
-	if (conn_tried(rc, rt->t))
-		return true;
 	for (i = 0; i < rc->nfailed; i++)
-		if (strcmp(rc->failed[i], rt->connector) == 0)
+		if (strcmp(rc->failed[i], cn->connector) == 0)
 			return true;
 	return false;
 }
 
-/* Open streams over every tunnel of rt's connector. */
+/* Open streams over every tunnel of a connector. */
 static uint32_t
-connector_streams(const struct router *r, const struct rt_tunnel *rt)
+conn_streams(const struct rt_conn *cn)
 {
-	const struct rt_tunnel	*o;
+	const struct rt_tunnel	*rt;
 	struct tunnel_stats	 st;
 	uint32_t		 n = 0;
 
-	for (o = r->tunnels; o != NULL; o = o->next) {
-		if (strcmp(o->connector, rt->connector) != 0)
-			continue;
-		tunnel_stats(o->t, &st);
+	for (rt = cn->tunnels; rt != NULL; rt = rt->next) {
+		tunnel_stats(rt->t, &st);
 		n += st.streams;
 	}
 	return n;
 }
 
-/* Whether a is the better choice: fewer streams, then lower RTT. */
-static bool
-pick_better(const struct rt_tunnel *a, uint32_t acs, const struct rt_tunnel *b,
-    uint32_t bcs)
+/*
+ * The stream open rc waits for, on rt; counted against the connector's
+ * pending_per_connector. Only stream opens count, not the cloud's own
+ * requests (GET /v1/info, a check), which it bounds itself.
+ */
+static void
+rc_waits(struct router_conn *rc, struct rt_tunnel *rt,
+    struct tunnel_stream *s)
 {
-	struct tunnel_stats	 as, bs;
-	long			 art, brt;
+	rc->rt = rt;
+	rc->s = s;
+	rt->conn->pending++;
+}
 
-	if (acs != bcs)
-		return acs < bcs;
-	tunnel_stats(a->t, &as);
-	tunnel_stats(b->t, &bs);
-	art = as.rtt_ms < 0 ? LONG_MAX : as.rtt_ms;
-	brt = bs.rtt_ms < 0 ? LONG_MAX : bs.rtt_ms;
-	if (art != brt)
-		return art < brt;
-	if (as.streams != bs.streams)
-		return as.streams < bs.streams;
+/* Answered, failed, cancelled or moved: no longer waiting. */
+static void
+rc_done(struct router_conn *rc)
+{
+	if (rc->rt != NULL)
+		rc->rt->conn->pending--;
+	rc->rt = NULL;
+	rc->s = NULL;
+}
+
+/* What a candidate is compared by, most important first. */
+struct rt_key {
+	int		 rank;		/* rt_rank() */
+	uint32_t	 conn_streams;	/* of its connector */
+	long		 rtt;		/* LONG_MAX when not known */
+	uint32_t	 streams;	/* of the tunnel */
+	unsigned	 picked;	/* when it was last chosen */
+};
+
+/* Whether a is the better choice: see the comment at the top. */
+static bool
+key_better(const struct rt_key *a, const struct rt_key *b)
+{
+	if (a->rank != b->rank)
+		return a->rank < b->rank;
+	if (a->conn_streams != b->conn_streams)
+		return a->conn_streams < b->conn_streams;
+	if (a->rtt != b->rtt)
+		return a->rtt < b->rtt;
+	if (a->streams != b->streams)
+		return a->streams < b->streams;
 	return a->picked < b->picked;
 }
 
 /*
- * The tunnel for a new stream: of the connector with the fewest open
- * streams among those with a usable tunnel (ties: lowest round-trip time),
- * its least loaded tunnel.
+ * The tunnel for a new stream (the comment at the top says which), or
+ * NULL; seen counts the site's tunnels. One pass over the connectors, one
+ * over the site's tunnels.
  */
 static struct rt_tunnel *
 router_pick(struct router *r, struct router_conn *rc, unsigned *seen)
 {
+	struct rt_conn		*cn;
 	struct rt_tunnel	*rt, *best = NULL;
-	uint32_t		 cs, bcs = 0;
+	struct tunnel_stats	 st;
+	struct rt_key		 k, bk;
+	uint32_t		 cs;
 
 	*seen = 0;
-	for (rt = r->tunnels; rt != NULL; rt = rt->next) {
-		if (strcasecmp(rt->site, rc->site) != 0)
+	memset(&bk, 0, sizeof(bk));
+	for (cn = r->conns; cn != NULL; cn = cn->next) {
+		if (strcasecmp(cn->site, rc->site) != 0)
 			continue;
-		(*seen)++;
-		if (!tunnel_usable(rt->t) || rt->drained ||
-		    conn_excluded(rc, rt))
+		*seen += cn->ntunnels;
+		if (cn->drained || conn_refused_by(rc, cn))
 			continue;
-		cs = connector_streams(r, rt);
-		if (best == NULL || pick_better(rt, cs, best, bcs)) {
-			best = rt;
-			bcs = cs;
+		if (cn->pending >= r->c->cfg.pending_per_connector)
+			continue;
+		cs = conn_streams(cn);
+		for (rt = cn->tunnels; rt != NULL; rt = rt->next) {
+			if (!tunnel_usable(rt->t) || conn_tried(rc, rt->t))
+				continue;
+			tunnel_stats(rt->t, &st);
+			k.rank = rt_rank(rt, rc->moved);
+			k.conn_streams = cs;
+			k.rtt = st.rtt_ms < 0 ? LONG_MAX : st.rtt_ms;
+			k.streams = st.streams;
+			k.picked = rt->picked;
+			if (best == NULL || key_better(&k, &bk)) {
+				best = rt;
+				bk = k;
+			}
 		}
 	}
 	if (best != NULL)
 		best->picked = ++r->rr;
 	return best;
+}
+
+/* Whether a tunnel other than those tried could take a stream now. */
+static bool
+router_other(struct router *r, struct router_conn *rc)
+{
+	struct rt_conn		*cn;
+	struct rt_tunnel	*rt;
+
+	for (cn = r->conns; cn != NULL; cn = cn->next) {
+		if (strcasecmp(cn->site, rc->site) != 0 || cn->drained ||
+		    conn_refused_by(rc, cn))
+			continue;
+		for (rt = cn->tunnels; rt != NULL; rt = rt->next)
+			if (!rt->suspect && rt != rc->rt &&
+			    tunnel_usable(rt->t) && !conn_tried(rc, rt->t))
+				return true;
+	}
+	return false;
 }
 
 static void
@@ -508,10 +837,11 @@ conn_free(struct router_conn *rc)
 	if (rc->prev != NULL)
 		rc->prev->next = rc->next;
 	else
-		r->conns = rc->next;
+		r->rconns = rc->next;
 	if (rc->next != NULL)
 		rc->next->prev = rc->prev;
 	event_free(rc->ev);
+	event_free(rc->slow);
 	free(rc);
 }
 
@@ -545,18 +875,6 @@ conn_fail(struct router_conn *rc, int status, const char *code,
 
 static void conn_try(struct router_conn *rc);
 
-/* Which connector a tunnel belongs to. */
-static const char *
-tunnel_connector(struct router *r, const struct tunnel *t)
-{
-	struct rt_tunnel	*rt;
-
-	for (rt = r->tunnels; rt != NULL; rt = rt->next)
-		if (rt->t == t)
-			return rt->connector;
-	return NULL;
-}
-
 /*
  * Whether a failed open is worth another connector: nothing was relayed
  * yet, and either the tunnel went away without answering or the connector
@@ -580,15 +898,25 @@ conn_answer_cb(void *arg, struct tunnel_stream *s, int status,
 	struct router_conn	*rc = arg;
 	router_conn_cb		*cb = rc->cb;
 	void			*cbarg = rc->arg;
-	const char		*conn;
+	struct rt_tunnel	*rt = rc->rt;
+	char			 why[128];
 
-	rc->s = NULL;
+	rc_done(rc);
+	evtimer_del(rc->slow);
+	if (status != 0) {
+		rt_answered(rt);
+		rt->proven = true;
+	} else if (strcmp(code, "timeout") == 0 && !rc->r->stopping &&
+	    tunnel_usable(rt->t)) {
+		snprintf(why, sizeof(why), "stream %s left unanswered for %s",
+		    tunnel_stream_name(s), reason);
+		rt_suspect(rt, why);
+	}
 	if (conn_retryable(status, code) && rc->attempts < ROUTER_ATTEMPTS &&
 	    !rc->r->stopping) {
-		conn = tunnel_connector(rc->r, rc->tried[rc->attempts - 1]);
-		if (status != 0 && conn != NULL) {
+		if (status != 0) {
 			snprintf(rc->failed[rc->nfailed++], sizeof(rc->failed[0]),
-			    "%s", conn);
+			    "%s", rt->conn->connector);
 			rc->last_status = status;
 			snprintf(rc->last_code, sizeof(rc->last_code), "%s", code);
 			snprintf(rc->last_reason, sizeof(rc->last_reason), "%s",
@@ -608,12 +936,44 @@ conn_answer_cb(void *arg, struct tunnel_stream *s, int status,
 		cb(cbarg, s, status, code, reason);
 }
 
+/*
+ * ROUTER_SLOW_MS after an open, still no answer: the tunnel is suspect,
+ * and the stream, which has relayed nothing yet, moves to another tunnel
+ * if one can take it (else it waits on for the open timeout).
+ */
+static void
+conn_slow_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct router_conn	*rc = arg;
+	struct rt_tunnel	*rt = rc->rt;
+	char			 why[128];
+
+	(void)fd;
+	(void)what;
+	if (rc->s == NULL || rt == NULL || rc->r->stopping)
+		return;
+	snprintf(why, sizeof(why), "stream %s unanswered after %d ms",
+	    tunnel_stream_name(rc->s), ROUTER_SLOW_MS);
+	rt_suspect(rt, why);
+	if (rc->attempts >= ROUTER_ATTEMPTS || !router_other(rc->r, rc))
+		return;
+	log_info("%s %s:%u: no answer in %d ms; trying another tunnel",
+	    tunnel_stream_name(rc->s), rc->host, rc->port, ROUTER_SLOW_MS);
+	tunnel_stream_cancel(rc->s);
+	rc_done(rc);
+	rc->moved = true;
+	conn_try(rc);
+}
+
 static void
 conn_try(struct router_conn *rc)
 {
 	struct rt_tunnel	*rt;
+	struct tunnel_stream	*s;
 	unsigned		 seen;
 	char			 why[256];
+	struct timeval		 tv = { ROUTER_SLOW_MS / 1000,
+	    (ROUTER_SLOW_MS % 1000) * 1000 };
 
 	if (rc->attempts >= ROUTER_ATTEMPTS) {
 		if (rc->last_status != 0)
@@ -641,9 +1001,13 @@ conn_try(struct router_conn *rc)
 		return;
 	}
 	rc->tried[rc->attempts++] = rt->t;
-	rc->s = tunnel_open(rt->t, rc->host, rc->port, conn_answer_cb, rc);
-	if (rc->s == NULL)
+	s = tunnel_open(rt->t, rc->host, rc->port, conn_answer_cb, rc);
+	if (s == NULL) {
 		conn_try(rc);
+		return;
+	}
+	rc_waits(rc, rt, s);
+	evtimer_add(rc->slow, &tv);
 }
 
 struct router_conn *
@@ -660,10 +1024,11 @@ router_connect(struct router *r, const char *site, const char *host,
 	rc->cb = cb;
 	rc->arg = arg;
 	rc->ev = event_new(r->c->base, -1, 0, conn_report_cb, rc);
-	rc->next = r->conns;
-	if (r->conns != NULL)
-		r->conns->prev = rc;
-	r->conns = rc;
+	rc->slow = evtimer_new(r->c->base, conn_slow_cb, rc);
+	rc->next = r->rconns;
+	if (r->rconns != NULL)
+		r->rconns->prev = rc;
+	r->rconns = rc;
 	if (r->stopping)
 		conn_fail(rc, 503, "stopping", "the cloud is shutting down");
 	else
@@ -676,24 +1041,31 @@ router_conn_cancel(struct router_conn *rc)
 {
 	if (rc->s != NULL)
 		tunnel_stream_cancel(rc->s);
+	rc_done(rc);
 	conn_free(rc);
 }
 
 void
 router_free(struct router *r)
 {
+	struct rt_conn		*cn;
 	struct rt_tunnel	*rt;
 
 	if (r == NULL)
 		return;
 	r->stopping = true;
-	while (r->conns != NULL)
-		router_conn_cancel(r->conns);
-	while ((rt = r->tunnels) != NULL) {
-		rt_unlink(rt);
-		tunnel_free(rt->t);
-		free(rt);
+	while (r->rconns != NULL)
+		router_conn_cancel(r->rconns);
+	while ((cn = r->conns) != NULL) {
+		while ((rt = cn->tunnels) != NULL) {
+			rt_unlink(rt);
+			tunnel_free(rt->t);
+			free(rt);
+		}
+		conn_put(cn);
 	}
+	if (r->refused_ev != NULL)
+		event_free(r->refused_ev);
 	free(r->known);
 	free(r);
 }

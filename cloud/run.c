@@ -91,7 +91,10 @@ drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(c->base, NULL);
 }
 
-/* Exits once every tunnel has finished its streams and closed. */
+/*
+ * Exits once every tunnel has finished its streams and closed: polled every
+ * 100 ms, and run at once by the router when its last tunnel closes.
+ */
 static void
 drain_check_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -108,7 +111,9 @@ drain_check_cb(evutil_socket_t fd, short what, void *arg)
 /*
  * SIGTERM: stop accepting, tell every connector to go away and come back
  * in a moment (GOAWAY "retry-after"), let open streams finish within
- * drain_timeout, then exit. A second signal exits at once.
+ * drain_timeout, then exit. A second signal exits at once. The cloud's own
+ * requests on the tunnels (GET /v1/info, /v1/check) are reset by the
+ * GOAWAY, not waited for: an idle cloud exits at once.
  */
 static void
 stop_cb(evutil_socket_t sig, short what, void *arg)

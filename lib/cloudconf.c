@@ -111,6 +111,11 @@ static const struct cloudconf_key cloudconf_keys[] = {
 	    1024, 64 * 1024, "1k to 64k", "16k" },
 	{ SEC_LIMITS, "pending_connects", K_COUNT, CFG(pending_connects),
 	    NO_FLAG, 1, 100000, "1 to 100000", "1000" },
+	{ SEC_LIMITS, "tunnels_per_connector", K_COUNT,
+	    CFG(tunnels_per_connector), NO_FLAG, 1, 1000, "1 to 1000", "16" },
+	{ SEC_LIMITS, "pending_per_connector", K_COUNT,
+	    CFG(pending_per_connector), NO_FLAG, 1, 100000, "1 to 100000",
+	    "1000" },
 	{ SEC_LIMITS, "ping_interval", K_DURATION, CFG(ping_interval), NO_FLAG,
 	    1, 300, "1s to 5m", "10s" },
 	{ SEC_LIMITS, "ping_misses", K_COUNT, CFG(ping_misses), NO_FLAG, 1, 10,
@@ -226,6 +231,8 @@ cloudconf_defaults(struct cloud_config *cfg)
 	cfg->stream_buffer = 256 * 1024;
 	cfg->header_bytes = 16 * 1024;
 	cfg->pending_connects = 1000;
+	cfg->tunnels_per_connector = 16;
+	cfg->pending_per_connector = 1000;
 	cfg->log_level = LOG_LEVEL_INFO;
 }
 

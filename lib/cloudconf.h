@@ -44,6 +44,8 @@ struct cloud_config {
 	size_t		 stream_buffer;		/* bytes, default 256 KiB */
 	size_t		 header_bytes;		/* bytes, default 16 KiB */
 	uint32_t	 pending_connects;	/* default 1000 */
+	uint32_t	 tunnels_per_connector;	/* default 16 */
+	uint32_t	 pending_per_connector;	/* default 1000 */
 	int		 log_level;		/* LOG_LEVEL_INFO (lib/log.h) by default */
 	struct cloud_publish *publish;
 	size_t		 npublish;

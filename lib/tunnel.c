@@ -1329,6 +1329,31 @@ tunnel_drain(struct tunnel *t)
 	event_add(t->drain_ev, &tv);
 }
 
+/*
+ * The cloud's own questions (GET /v1/info, /v1/check) are not streams a
+ * drain waits for: they end now (RST_STREAM), their callers hearing status
+ * 0. A connector's connectivity check tests the cloud's own listener, which
+ * a stopping cloud no longer serves: left running, it held every drain of
+ * an idle cloud for the check's 5 s step timeout (docs/reliability.md).
+ * Restarts from the head: a callback may end other streams. One whose
+ * callback already ran (info_cb NULL) is being finished by its caller.
+ */
+static void
+tunnel_end_requests(struct tunnel *t)
+{
+	struct tunnel_stream	*s;
+
+	while (!t->dead) {
+		for (s = t->streams; s != NULL && (!s->info ||
+		    s->info_cb == NULL); s = s->next)
+			;
+		if (s == NULL)
+			break;
+		info_finish(s, 0);
+		stream_abort(s, NGHTTP2_CANCEL);
+	}
+}
+
 void
 tunnel_goaway(struct tunnel *t, const char *why)
 {
@@ -1342,6 +1367,7 @@ tunnel_goaway(struct tunnel *t, const char *why)
 	t->goaway_sent = true;
 	t->draining = true;
 	snprintf(t->why, sizeof(t->why), "%s", why);
+	tunnel_end_requests(t);
 	tunnel_schedule_send(t);
 }
 

@@ -110,7 +110,9 @@ void tunnel_shutdown(struct tunnel *t, const char *why);
 /*
  * Cloud only: graceful goodbye. Sends GOAWAY carrying why (a connector
  * reads "retry-after=N" in it as when to come back), takes no new
- * streams, and closes when the open ones are done (closed runs then).
+ * streams, ends its own requests (tunnel_request(): their callbacks run
+ * with status 0) and closes when the open CONNECT streams are done
+ * (closed runs then): an idle tunnel closes at once.
  */
 void tunnel_goaway(struct tunnel *t, const char *why);
 

@@ -10,6 +10,12 @@ the timestamps of the daemons' log lines.
 
 The figures each test measures are printed as "HA: ..." lines (pytest -s
 shows them) and are written up in docs/reliability.md.
+
+Time on a loaded 2-core machine under sanitizers is elastic, so the
+assertions here are about order and causality (nothing before its cause,
+everything after it), or bounds derived from the mechanism with wide
+margins (a reset is noticed long before pings could notice it), never a
+tight wall-clock limit; SLOW widens every bound for the ASan build.
 """
 
 import os
@@ -18,10 +24,12 @@ import signal
 import socket
 import statistics
 import subprocess
+import threading
 import time
 
 import pytest
 
+import apiclient
 import cloudpeers as cp
 import peers
 
@@ -113,6 +121,9 @@ class Site:
         return c
 
     def prober(self, **kw):
+        # An echo slower than this counts as a failure: 5 s is an eternity
+        # on loopback, but not under ASan on a busy machine.
+        kw.setdefault("timeout", 5.0 * SLOW)
         p = cp.Prober(self.port, **kw)
         self.probers.append(p)
         return p.start()
@@ -252,6 +263,10 @@ def spread(values):
 # --------------------------------------------------------------------------
 # 1. kill -9 of one connector of two
 
+# Noticing a reset takes milliseconds; the default pings (10 s x 3) would
+# take 30 s: any bound well between tells the two apart, even under load.
+NOTICE_BOUND = min(5.0 * SLOW, 15.0)
+
 def test_kill9_one_connector(site):
     """kill -9 of one connector of two while a prober runs: the cloud
     notices at once (TCP reset), the killed connector's open streams end
@@ -295,10 +310,12 @@ def test_kill9_one_connector(site):
            f"the cloud noticed, {len(p.failures(after=noticed))} after "
            f"({p.count(after=noticed)} made after)")
     assert closed
-    assert noticed - t_kill < 2.0 * SLOW, f"noticing took {noticed - t_kill:.3f} s"
+    # At once, from the TCP reset: well before the pings (every 10 s, 3
+    # misses) could have told, whatever the load.
+    assert t_kill <= noticed < t_kill + NOTICE_BOUND, f"noticing took {noticed - t_kill:.3f} s"
     for t, how in ends:
         assert how != "hang", f"a stream of the killed connector still open after {t:.1f} s"
-        assert t < 2.0 * SLOW, ends
+        assert t < NOTICE_BOUND, ends
     assert not p.failures(after=noticed), p.summary(after=noticed)
     # The streams of the surviving connector go on.
     for sock in longs["b"]:
@@ -364,7 +381,9 @@ def test_sigstop_declared_dead(site):
            f"was frozen, {len(failed_before)} failed; {retried} stuck on a and retried at the "
            f"declaration; slowest {slowest:.2f} s; after: {len(failed_after)} failed of "
            f"{sum(p.count(after=t_dead) for p in probers)}, all via {sorted(set(after))}")
-    assert t_dead - t_stop <= (MISSES + 1) * PING + 1.0 * SLOW, \
+    # Caused by the misses: not before MISSES - 1 intervals could pass
+    # unanswered, and not much after MISSES + 1 (timers run late under load).
+    assert (MISSES - 1) * PING <= t_dead - t_stop <= (MISSES + 1) * PING + 3.0 * SLOW, \
         f"declared dead {t_dead - t_stop:.3f} s after SIGSTOP"
     assert not failed_after, "".join(p.summary(after=t_dead) for p in probers)
     assert after and set(after) == {"b"}, f"streams after the declaration went via {after}"
@@ -470,7 +489,7 @@ def test_frozen_proxy_detected_by_connector_ping(site, own_squid):
     assert cp.echo_once(s.port, b"after", timeout=10 * SLOW) == b"after"
     figure(f"frozen proxy: the connector gave its tunnels up {t_dead - t_stop:.2f} s after "
            f"SIGSTOP of squid (ping_interval {PING}s, ping_misses {MISSES})")
-    assert t_dead - t_stop <= (MISSES + 1) * PING + 1.0 * SLOW
+    assert (MISSES - 1) * PING <= t_dead - t_stop <= (MISSES + 1) * PING + 3.0 * SLOW
 
 
 # --------------------------------------------------------------------------
@@ -532,10 +551,17 @@ def test_cloud_restart_100_tunnels(site):
     assert densest(ups, 0.1) < total / 2, "the tunnels came back (nearly) all at once"
     assert max(ups) - min(ups) >= 0.5 * min(hints), \
         f"reconnections spread over {max(ups) - min(ups):.3f} s only"
-    # The connectors obey the hint: none before N s, all by 2N s (plus
-    # the time a handshake takes).
+    # The connectors obey the hint: none before N s after the GOAWAY
+    # (which came after SIGTERM), and none before the cloud ran again.
     assert min(delays) >= min(hints) - 0.2, (spread(delays), hints)
-    assert max(delays) <= 2 * max(hints) + 1.0 * SLOW, (spread(delays), hints)
+    assert min(ups) >= t_run - 0.1, (min(ups), t_run)
+    # All by 2N s, or, when the cloud took longer than that to exit and
+    # start again (its own time, not the connectors'), one backoff step
+    # (1 s, jittered) after it ran; plus the time a handshake takes. The
+    # bound starts from whichever came last, so a slow exit cannot fail it.
+    due = max(t_term + 2 * max(hints), t_run)
+    assert max(ups) - due <= 1.0 + 1.0 * SLOW, \
+        (spread(delays), hints, f"due {due - t_term:.3f} s after SIGTERM")
     st = s.wait_status(lambda j: _site(j)["online"] == N_CONNECTORS, 5 * SLOW,
                        f"status shows {N_CONNECTORS} connectors online")
     assert all(x["tunnels"] == N_TUNNELS for x in _site(st)["connectors"]), st
@@ -549,7 +575,7 @@ def test_cloud_restart_100_tunnels(site):
     s.cloud.proc = None
     # Its status.json stays behind, and goes stale: status says so.
     stale = cp.wait_for(lambda: (lambda r: r if r.rc == 1 else None)(s.cloud.status()),
-                        10, "status exits 1 once status.json is stale", interval=0.25)
+                        10 * SLOW, "status exits 1 once status.json is stale", interval=0.25)
     t_stale = time.time()
     figure(f"crash: status exits 1 {t_stale - t_kill:.1f} s after kill -9: "
            f"{stale.stderr.strip().splitlines()[0]}")
@@ -599,12 +625,76 @@ def test_cloud_sigterm_drains_open_streams(site):
            f"SIGTERM, the cloud exited {rc} after {t_exit - t0:.2f} s (drain_timeout 3s)")
     assert rc == 0, cp.tail(s.cloud.log)
     assert how[1] != "hang"
-    assert 2.5 <= t_exit - t0 <= 3 + 2 * SLOW, f"exited {t_exit - t0:.2f} s after SIGTERM"
+    # Not before drain_timeout (the stream held it), and soon after: it did
+    # not wait for the stream to end by itself. Order: the stream ended,
+    # then the cloud exited.
+    assert 3 - 0.5 <= t_exit - t0 <= 3 + 5 * SLOW, f"exited {t_exit - t0:.2f} s after SIGTERM"
+    assert t_end <= t_exit
+    assert re.search(r"still busy after 3 s; closing them", s.cloud.log_text()), \
+        cp.tail(s.cloud.log)
     s.cloud.proc = None
     before = s.cloud.log_offset()
     s.cloud.start()
     reconnections(s.cloud, before, c.tunnels, t0, 30 * SLOW)
     assert cp.echo_once(s.port, b"back") == b"back"
+
+
+def test_idle_cloud_exits_promptly_100_tunnels(site):
+    """100 tunnels (10 connectors x 10) and no stream open: SIGTERM and the
+    cloud exits at once (well under a second; the bound here is wide).
+    It used to take 5 s and more whenever a connectivity check was
+    running: the check is a request over a tunnel, the drain waited for
+    it, and the connector's check tests the cloud's own listener, which a
+    stopping cloud no longer serves. To catch that for sure, one connector
+    is frozen while the cloud has asked it for a check (so the check
+    cannot end by itself); drain_timeout is 20 s."""
+    n_conn, n_tun = 10, 10
+    s = site("idleexit", cloud_options={"cloud": {"drain_timeout": "20s"}}, log_level="info")
+    conns = [s.add(f"i{i}", tunnels=n_tun) for i in range(n_conn)]
+    s.cloud.wait_log(rf"site has {n_conn * n_tun} tunnels over {n_conn} connectors", 30 * SLOW)
+    frozen = conns[0]
+    api = apiclient.Client(s.cloud.port, ca=os.path.join(s.cloud.data, "ca.pem"),
+                           key=s.cloud.key(), timeout=60 * SLOW)
+    answer = {}
+
+    def ask():
+        try:
+            answer["r"] = api.post(f"/api/v1/connectors/{frozen.id}/check")
+        except OSError as e:                    # the cloud went away first
+            answer["r"] = e
+    before = s.cloud.log_offset()
+    frozen.signal(signal.SIGSTOP)
+    asker = threading.Thread(target=ask, daemon=True)
+    try:
+        asker.start()
+        s.cloud.wait_log(rf"check of connector {frozen.id} \(manual\): asked", 10 * SLOW,
+                         since=before)
+        proc = s.cloud.proc
+        t_term = time.time()
+        proc.send_signal(signal.SIGTERM)
+        rc = cp.wait_exit(proc, 60 * SLOW)
+        t_exit = time.time()
+    finally:
+        frozen.signal(signal.SIGCONT)
+    asker.join(timeout=60 * SLOW)
+    s.cloud.proc = None
+    log = s.cloud.log_text(before)
+    closed = [t for t, _ in cp.log_events(log, r"tunnel from connector .* closed")]
+    t_all = cp.log_events(log, r"stopping: every tunnel is closed")
+    figure(f"idle exit: {n_conn * n_tun} tunnels, a check in flight: SIGTERM to exit "
+           f"{t_exit - t_term:.3f} s; the API's check answered {answer.get('r')}")
+    assert rc == 0, cp.tail(s.cloud.log)
+    assert len(closed) == n_conn * n_tun, cp.tail(s.cloud.log)
+    assert t_all and not re.search(r"still busy after", log), cp.tail(s.cloud.log)
+    # Order: every tunnel closed, then the cloud said so, then it exited.
+    assert max(closed) <= t_all[0][0] <= t_exit + 0.1
+    assert t_exit - t_term < 5.0 * SLOW, f"exit took {t_exit - t_term:.3f} s"
+    # The check was not recorded as a failure of the connector.
+    assert not re.search(rf"check of connector {frozen.id} .*FAILED", log), log
+    # The cloud comes back and the connectors with it.
+    before = s.cloud.log_offset()
+    s.cloud.start()
+    reconnections(s.cloud, before, n_conn * n_tun, t_term, 60 * SLOW)
 
 
 # --------------------------------------------------------------------------
@@ -728,7 +818,7 @@ def test_status_redundancy(site):
                        all(c["rtt_ms"] is not None for c in _site(j)["connectors"]),
                        5 * PING * SLOW, "status: two connectors online with an RTT")
     assert st["pid"] == s.cloud.pid, st
-    assert abs(st["generated_at"] - time.time()) < 5, st
+    assert abs(st["generated_at"] - time.time()) < 5 * SLOW, st
     hq = _site(st)
     assert hq["redundancy"] is True, st
     for c in (a, b):
@@ -737,8 +827,8 @@ def test_status_redundancy(site):
         assert x["tunnels"] == 2 and x["tunnels_expected"] == 2, x
         assert x["version"] == "0.1.0", x
         assert re.fullmatch(r"127\.0\.0\.1:\d+", x["peer"] or ""), x
-        assert isinstance(x["rtt_ms"], (int, float)) and 0 <= x["rtt_ms"] < 1000, x
-        assert abs(x["last_seen"] - time.time()) < 10, x
+        assert isinstance(x["rtt_ms"], (int, float)) and 0 <= x["rtt_ms"] < 1000 * SLOW, x
+        assert abs(x["last_seen"] - time.time()) < 10 * SLOW, x
     # A stream and its bytes show up.
     sock = open_echo(s.port, b"x" * 100000)
     st = s.wait_status(lambda j: sum(c["streams"] for c in _site(j)["connectors"]) == 1,

@@ -141,6 +141,13 @@ static const struct file_row file_rows[] = {
 	{ "[limits]\npending_connects = -1\n", "2: [limits] pending_connects "
 	    "= \"-1\" is not a whole number" },
 	{ "[limits]\npending_connects = 1e3\n", "is not a whole number" },
+	{ "[limits]\ntunnels_per_connector = 1\npending_per_connector = "
+	    "100000\n", NULL },
+	{ "[limits]\ntunnels_per_connector = 0\n", "2: [limits] "
+	    "tunnels_per_connector = \"0\" is out of range; use 1 to 1000" },
+	{ "[limits]\ntunnels_per_connector = 1001\n", "use 1 to 1000" },
+	{ "[limits]\npending_per_connector = 0\n", "2: [limits] "
+	    "pending_per_connector = \"0\" is out of range; use 1 to 100000" },
 	{ "[limits]\nstream_buffer = 15k\n", "2: [limits] stream_buffer = "
 	    "\"15k\" is out of range; use 16k to 16m" },
 	{ "[limits]\nstream_buffer = 17m\n", "use 16k to 16m" },
@@ -273,6 +280,8 @@ test_defaults(void **state)
 	assert_int_equal(cfg.stream_buffer, 256 * 1024);
 	assert_int_equal(cfg.header_bytes, 16 * 1024);
 	assert_int_equal(cfg.pending_connects, 1000);
+	assert_int_equal(cfg.tunnels_per_connector, 16);
+	assert_int_equal(cfg.pending_per_connector, 1000);
 	assert_int_equal(cfg.log_level, LOG_LEVEL_INFO);
 	assert_null(cfg.publish);
 	assert_int_equal(cfg.npublish, 0);
