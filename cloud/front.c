@@ -139,7 +139,8 @@ struct front {
 	struct addrcount	*hs_ac;		/* handshakes */
 	struct addrcount	*http_ac;	/* port 80 relays */
 	unsigned long		 refused;
-	struct log_rate		 note_rate;
+	struct log_rate		 refuse_rate;	/* refusals */
+	struct log_rate		 close_rate;	/* notable closes */
 };
 
 static const unsigned char alpn_tunnel[] = "\x0f" TUNNEL_ALPN;
@@ -222,23 +223,23 @@ fail:
 
 /* ---- HTTPS relay to evhttp ---- */
 
-static void front_note(struct front *f, const char *fmt, ...)
+static void front_note(struct log_rate *lr, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*
  * A line about one connection that an administrator may want to see (a
  * refusal, a deadline): info level, at most FRONT_NOTE_BURST lines per
- * FRONT_NOTE_MS so that a flood cannot fill the disk.
+ * FRONT_NOTE_MS for each kind (lr) so that a flood cannot fill the disk,
+ * nor one kind of line hide the others.
  */
 static void
-front_note(struct front *f, const char *fmt, ...)
+front_note(struct log_rate *lr, const char *fmt, ...)
 {
 	va_list		 ap;
 	char		 line[512];
 	unsigned	 more;
 
-	if (!log_rate_allow(&f->note_rate, FRONT_NOTE_BURST, FRONT_NOTE_MS,
-	    &more))
+	if (!log_rate_allow(lr, FRONT_NOTE_BURST, FRONT_NOTE_MS, &more))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
@@ -382,7 +383,7 @@ relay_close(struct relay *r, bool notable, const char *why)
 		r->next->prev = r->prev;
 	addrcount_release(relay_counter(r), (struct sockaddr *)&r->sa);
 	if (notable)
-		front_note(f, "%s: %s: closed: %s", r->id, r->peer, why);
+		front_note(&f->close_rate, "%s: %s: closed: %s", r->id, r->peer, why);
 	else
 		log_debug("%s: %s: closed: %s", r->id, r->peer, why);
 	if (r->cl != NULL)
@@ -683,7 +684,7 @@ front_refuse(struct cloud *c, struct evhttp_request *req)
 	if (bev != NULL)
 		fd = bufferevent_getfd(bev);
 	if (c->front != NULL)
-		front_note(c->front, "internal HTTP server: a connection that "
+		front_note(&c->front->close_rate, "internal HTTP server: a connection that "
 		    "no relay of this process made sent a request; closed "
 		    "without an answer");
 	if (fd != -1)
@@ -719,7 +720,7 @@ handshake_close(struct handshake *h, bool notable, const char *why)
 	handshake_unlink(h);
 	addrcount_release(h->f->tls_ac, (struct sockaddr *)&h->sa);
 	if (notable)
-		front_note(h->f, "%s: %s: closed: %s", h->id, h->peer, why);
+		front_note(&h->f->close_rate, "%s: %s: closed: %s", h->id, h->peer, why);
 	else
 		log_debug("%s: %s: closed: %s", h->id, h->peer, why);
 	SSL_free(h->ssl);
@@ -868,11 +869,11 @@ front_admit(struct front *f, struct addrcount *ac, const struct sockaddr *sa,
 	f->refused++;
 	cloud_peer_name(sa, peer, sizeof(peer));
 	if (addrcount_get(ac, sa) >= per_addr)
-		front_note(f, "%s: refused %s: %u %s from this address already "
+		front_note(&f->refuse_rate, "%s: refused %s: %u %s from this address already "
 		    "(%s_per_address in [limits]); %lu refused so far",
 		    listener, peer, per_addr, what, key, f->refused);
 	else
-		front_note(f, "%s: refused %s: %u %s already (%s in [limits]); "
+		front_note(&f->refuse_rate, "%s: refused %s: %u %s already (%s in [limits]); "
 		    "%lu refused so far", listener, peer, addrcount_total(ac),
 		    what, key, f->refused);
 	return false;
