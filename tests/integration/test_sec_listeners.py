@@ -77,12 +77,22 @@ class Env:
         return self
 
     def stop(self):
+        """Stops everything; the cloud must exit 0 on SIGTERM, and no log
+        may hold a sanitizer report."""
+        rc = None
         if self.conn is not None:
             self.conn.stop()
         if self.cloud is not None:
-            self.cloud.stop(check=False)
+            was_running = self.cloud.proc is not None
+            rc = self.cloud.stop(check=False)
+            if not was_running:
+                rc = 0
         if self.svc is not None:
             self.svc.stop()
+        logs = [x.log for x in (self.cloud, self.conn) if x is not None and hasattr(x, "log")]
+        reports = cp.sanitizer_reports(logs)
+        assert not reports, "\n".join(reports)
+        assert rc in (0, None), f"uplink-cloud exited {rc} on SIGTERM" + cp.tail(self.cloud.log)
 
     def api(self, timeout=10):
         return apiclient.Client(self.cloud.port, self.ca, key=self.key,
