@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -22,6 +21,7 @@
 #include "addrcount.h"
 #include "daemon.h"
 #include "dial.h"
+#include "headscan.h"
 #include "log.h"
 #include "tls.h"
 #include "tunnel.h"
@@ -81,25 +81,6 @@ struct handshake {
 	char			 peer[64];
 };
 
-/*
- * The head scanner: where each request head of a connection starts and
- * ends, from the bytes the client sends (no I/O). Lines end at LF (a CR
- * before it is allowed); an empty line ends a head; Content-Length says how
- * many body bytes come before the next head. A head with Transfer-Encoding
- * or a Content-Length it cannot read ends the watch for that connection:
- * evhttp refuses the latter, and a chunked body's framing is left to it.
- */
-enum scan_state { SCAN_HEAD, SCAN_BODY, SCAN_IDLE, SCAN_OFF };
-
-struct scan {
-	enum scan_state		 state;
-	uint64_t		 body_left, clen;
-	bool			 chunked, bad;
-	unsigned		 nlines;
-	size_t			 linelen;
-	char			 line[64];	/* the start of the line */
-};
-
 enum relay_kind { RELAY_HTTPS, RELAY_HTTP };
 
 struct relay {
@@ -112,7 +93,7 @@ struct relay {
 	struct sockaddr_un	 name;		/* in's autobound name */
 	socklen_t		 namelen;
 	struct event		*head_ev;	/* the request head's deadline */
-	struct scan		 scan;
+	struct headscan		 scan;
 	bool			 closing;
 	const char		*why;		/* of a close once flushed */
 	char			 id[16];
@@ -250,114 +231,6 @@ front_note(struct log_rate *lr, const char *fmt, ...)
 		log_info("%s", line);
 }
 
-/* ---- the head scanner ---- */
-
-static void
-scan_reset(struct scan *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->state = SCAN_HEAD;
-}
-
-/* A header line of a head: Content-Length and Transfer-Encoding matter. */
-static void
-scan_header(struct scan *s)
-{
-	size_t		 n = s->linelen, i;
-	uint64_t	 v = 0;
-
-	if (n >= sizeof(s->line))
-		n = sizeof(s->line) - 1;
-	s->line[n] = '\0';
-	if (n > 0 && s->line[n - 1] == '\r')
-		s->line[--n] = '\0';
-	if (strncasecmp(s->line, "transfer-encoding:", 18) == 0) {
-		s->chunked = true;
-		return;
-	}
-	if (strncasecmp(s->line, "content-length:", 15) != 0)
-		return;
-	i = 15;
-	while (s->line[i] == ' ' || s->line[i] == '\t')
-		i++;
-	if (s->line[i] == '\0' || s->linelen >= sizeof(s->line) ||
-	    s->clen != 0)
-		s->bad = true;
-	for (; s->line[i] >= '0' && s->line[i] <= '9'; i++) {
-		if (v > UINT64_MAX / 10 - 1)
-			s->bad = true;
-		v = v * 10 + (uint64_t)(s->line[i] - '0');
-	}
-	while (s->line[i] == ' ' || s->line[i] == '\t')
-		i++;
-	if (s->line[i] != '\0')
-		s->bad = true;
-	s->clen = v;
-}
-
-/* The end of a line of a head; true when it was the empty line ending it. */
-static bool
-scan_line_end(struct scan *s)
-{
-	bool	 empty = s->linelen == 0 || (s->linelen == 1 &&
-	    s->line[0] == '\r');
-
-	if (empty && s->nlines == 0)
-		return false;		/* blank lines before a request */
-	if (empty) {
-		if (s->chunked || s->bad)
-			s->state = SCAN_OFF;
-		else if (s->clen > 0) {
-			s->body_left = s->clen;
-			s->state = SCAN_BODY;
-		} else
-			s->state = SCAN_IDLE;
-		return true;
-	}
-	if (++s->nlines > 1)
-		scan_header(s);
-	s->linelen = 0;
-	return false;
-}
-
-/* Feeds n bytes from the client; returns how many heads ended in them. */
-static unsigned
-scan_feed(struct scan *s, const unsigned char *p, size_t n)
-{
-	unsigned	 done = 0;
-	size_t		 i = 0, k;
-
-	while (i < n && s->state != SCAN_OFF) {
-		switch (s->state) {
-		case SCAN_BODY:
-			k = n - i < s->body_left ? n - i : (size_t)s->body_left;
-			i += k;
-			s->body_left -= k;
-			if (s->body_left == 0)
-				s->state = SCAN_IDLE;
-			break;
-		case SCAN_IDLE:
-			scan_reset(s);
-			break;
-		case SCAN_HEAD:
-			if (p[i] == '\n') {
-				i++;
-				if (scan_line_end(s))
-					done++;
-				break;
-			}
-			if (s->linelen < sizeof(s->line))
-				s->line[s->linelen] = (char)p[i];
-			s->linelen++;
-			i++;
-			break;
-		case SCAN_OFF:
-			break;
-		}
-	}
-	return done;
-}
-
 /* ---- relays to the internal servers ---- */
 
 static struct addrcount *
@@ -429,9 +302,9 @@ relay_watch(struct relay *r, struct evbuffer *buf)
 	v = xcalloc((size_t)n, sizeof(*v));
 	n = evbuffer_peek(buf, -1, NULL, v, n);
 	for (i = 0; i < n; i++)
-		done += scan_feed(&r->scan, v[i].iov_base, v[i].iov_len);
+		done += headscan_feed(&r->scan, v[i].iov_base, v[i].iov_len);
 	free(v);
-	if (r->scan.state != SCAN_HEAD)
+	if (r->scan.state != HEADSCAN_HEAD)
 		evtimer_del(r->head_ev);
 	else if (done > 0 || !evtimer_pending(r->head_ev, NULL))
 		relay_arm(r);
@@ -458,7 +331,7 @@ relay_read_cb(struct bufferevent *bev, void *arg)
 	struct bufferevent	*to = relay_other(r, bev);
 	struct evbuffer		*in = bufferevent_get_input(bev);
 
-	if (bev == r->cl && r->scan.state != SCAN_OFF)
+	if (bev == r->cl && r->scan.state != HEADSCAN_OFF)
 		relay_watch(r, in);
 	bufferevent_write_buffer(to, in);
 	if (evbuffer_get_length(bufferevent_get_output(to)) >= FRONT_RELAY_BUF)
@@ -499,7 +372,7 @@ relay_event_cb(struct bufferevent *bev, short what, void *arg)
 		/* Pass on what is left, then close both. */
 		r->why = bev == r->cl ? "the client closed the connection" :
 		    "the internal server closed the connection";
-		if (bev == r->cl && r->scan.state != SCAN_OFF)
+		if (bev == r->cl && r->scan.state != HEADSCAN_OFF)
 			relay_watch(r, bufferevent_get_input(bev));
 		bufferevent_write_buffer(to, bufferevent_get_input(bev));
 		if (evbuffer_get_length(bufferevent_get_output(to)) > 0) {
@@ -586,7 +459,7 @@ relay_start(struct front *f, enum relay_kind kind, struct bufferevent *cl,
 	r->sa = *sa;
 	snprintf(r->peer, sizeof(r->peer), "%s", peer);
 	snprintf(r->id, sizeof(r->id), "%s", id);
-	scan_reset(&r->scan);
+	headscan_init(&r->scan);
 	r->next = f->relays;
 	if (f->relays != NULL)
 		f->relays->prev = r;
