@@ -105,6 +105,7 @@ lguard_error_cb(struct evconnlistener *lev, void *arg)
 	int64_t		 now = dial_now_ms();
 	unsigned	 more;
 	struct timeval	 tv;
+	char		 shown[48];
 
 	(void)arg;
 	if (g == NULL)
@@ -120,13 +121,14 @@ lguard_error_cb(struct evconnlistener *lev, void *arg)
 	tv.tv_sec = g->pause_ms / 1000;
 	tv.tv_usec = (g->pause_ms % 1000) * 1000;
 	evtimer_add(g->timer, &tv);
-	if (log_rate_allow(&lguard_log, 3, 10000, &more))
-		log_warnx("%s: cannot accept connections: %s; pausing it for %d "
-		    "ms (%lu pauses so far, %u such lines not shown)%s", g->what,
-		    strerror(e), g->pause_ms, lguard_pauses, more,
-		    e == EMFILE || e == ENFILE ? "; raise the descriptor limit "
-		    "(LimitNOFILE= in systemd) or lower the connection caps in "
-		    "[limits]" : "");
+	if (!log_rate_allow(&lguard_log, 3, 10000, &more))
+		return;
+	snprintf(shown, sizeof(shown), ", %u such lines not shown", more);
+	log_warnx("%s: cannot accept connections: %s; pausing it for %d ms "
+	    "(%lu pauses so far%s)%s", g->what, strerror(e), g->pause_ms,
+	    lguard_pauses, more > 0 ? shown : "", e == EMFILE || e == ENFILE ?
+	    "; raise the descriptor limit (LimitNOFILE= in systemd) or lower "
+	    "the connection caps in [limits]" : "");
 }
 
 void

@@ -253,6 +253,7 @@ def test_fd_exhaustion_crl_flood_stays_calm(make_env):
     finally:
         close_all(socks)
     log = cloud.log_text(since)
+    print(f"caps: {cpu:.2f} s CPU, {lines} log lines in 8 s; API {api_ok}, echo {echo_ok}")
     assert cpu < 2.0 * SLOW, f"{cpu:.2f} s of CPU during the flood" + cp.tail(cloud.log)
     assert lines < 300, f"{lines} log lines during the flood" + cp.tail(cloud.log)
     assert "Too many open files" not in log or "pausing it" in log, cp.tail(cloud.log)
@@ -285,6 +286,7 @@ def test_fd_exhaustion_listener_pauses_instead_of_spinning(make_env):
     finally:
         close_all(socks)
     log = cloud.log_text(since)
+    print(f"EMFILE: {cpu:.2f} s CPU, {lines} log lines in 8 s")
     assert "Too many open files" in log, "descriptors never ran out" + cp.tail(cloud.log)
     assert "pausing it for" in log, cp.tail(cloud.log)
     assert cpu < 2.0 * SLOW, f"{cpu:.2f} s of CPU during the flood" + cp.tail(cloud.log)
@@ -456,3 +458,41 @@ def test_keepalive_second_head_has_its_own_deadline(make_env):
     finally:
         sock.close()
     assert took is not None and HEAD_TIMEOUT - 0.5 <= took <= 5 * HEAD_TIMEOUT * SLOW, took
+
+
+# --------------------------------------------------------------------------
+# the per-address cap does not count tunnels
+
+def test_per_address_cap_ignores_tunnels(make_env):
+    """tls_connections_per_address = 4 and a connector keeping 4 tunnels
+    from 127.0.0.1: four more HTTPS connections from 127.0.0.1 are still
+    taken (tunnels are not counted), the fifth is closed at once and the
+    refusal logged; once they close, the API answers again."""
+    env = make_env("pertun", options={"limits": {"tls_connections_per_address": "4"}},
+                   connector=False)
+    env.conn = cp.Connector(os.path.join(env.dir, "hq-a"), name="hq-a",
+                            prefix=cp.host_isolation(os.path.join(env.dir, "iso")))
+    r = env.conn.enroll(env.cloud.token("hq"))
+    assert r.rc == 0, r
+    env.conn.configure(allow=[f"127.0.0.1:{env.svc.ports['echo']}"], tunnels=4)
+    env.conn.start(wait_tunnels=4, timeout=30 * SLOW)
+    cloud = env.cloud
+    since = cloud.log_offset()
+    ctx = ssl.create_default_context(cafile=env.ca)
+    held = []
+    try:
+        for _ in range(4):
+            s = ctx.wrap_socket(socket.create_connection((LOOPBACK, cloud.port), timeout=10),
+                                server_hostname=LOOPBACK)
+            held.append(s)
+        fifth = socket.create_connection((LOOPBACK, cloud.port), timeout=10)
+        fifth.settimeout(10 * SLOW)
+        assert fifth.recv(100) == b"", "the fifth connection was not closed"
+        fifth.close()
+        assert env.echo_ok(), "the tunnels stopped carrying streams"
+    finally:
+        close_all(held)
+    assert re.search(r"TLS listener: refused 127\.0\.0\.1:\d+: 4 connections from this "
+                     r"address already \(tls_connections_per_address", cloud.log_text(since)), \
+        cp.tail(cloud.log)
+    assert cp.wait_for(env.api_ok, 10 * SLOW, "the API once the connections closed")
