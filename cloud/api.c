@@ -13,7 +13,9 @@
 #include "xmalloc.h"
 
 /*
- * HTTP handlers. Over TLS (behind cloud/front.c): POST /v1/enroll and
+ * HTTP handlers, behind the relays of cloud/front.c, which accepts the
+ * connections, holds their caps and head deadlines, and tells who the
+ * client was. Over TLS: POST /v1/enroll and
  * POST /v1/renew, whose logic is in cloud/enroll.c, and everything else:
  * the management API and the console (cloud/rest.c). In plain HTTP (the
  * port 80 listener, which connectors and checks reach for revocation
@@ -74,8 +76,7 @@ api_cb(struct evhttp_request *req, void *arg)
 	int		 status;
 
 	if (!front_peer(c, req, &peer, &cert)) {
-		reply_error(req, 403, "forbidden", "this port only serves "
-		    "requests relayed by the TLS listener");
+		front_refuse(c, req);
 		return;
 	}
 	if (strcmp(path, "/v1/enroll") != 0 && strcmp(path, "/v1/renew") != 0) {
@@ -115,6 +116,10 @@ http_cb(struct evhttp_request *req, void *arg)
 	struct evbuffer		*out = evhttp_request_get_output_buffer(req);
 	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(req);
 
+	if (!front_http_peer(c, req)) {
+		front_refuse(c, req);
+		return;
+	}
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
 		evhttp_send_error(req, 405, "use GET");
 		return;
@@ -177,10 +182,13 @@ api_evhttp(struct cloud *c, void (*cb)(struct evhttp_request *, void *))
 	return h;
 }
 
+/*
+ * The two evhttp servers; cloud/front.c accepts their connections and
+ * relays them over AF_UNIX sockets (front_start() runs after this).
+ */
 int
 api_start(struct cloud *c, char *err, size_t errlen)
 {
-	struct evconnlistener	*lev;
 	struct timeval		 tv = { CRL_REFRESH_SECS, 0 };
 
 	buf_init(&c->ca_pem, 64 * 1024);
@@ -199,10 +207,9 @@ api_start(struct cloud *c, char *err, size_t errlen)
 	if (!c->cfg.http_enabled)
 		return 0;
 	c->http = api_evhttp(c, http_cb);
-	lev = cloud_listen(c, &c->cfg.http_listen, NULL, NULL,
-	    "the HTTP listener (http_listen in [cloud])", err, errlen);
-	if (c->http == NULL || lev == NULL)
+	if (c->http == NULL) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
-	evhttp_bind_listener(c->http, lev);
+	}
 	return 0;
 }

@@ -19,7 +19,8 @@
 /*
  * The running uplink-cloud: one event loop serving the TLS listener
  * (enrollment, renewal and tunnels, cloud/front.c), the plain HTTP listener
- * (CA certificate and CRL, cloud/api.c), the published services
+ * (CA certificate and CRL, accepted by cloud/front.c, answered by
+ * cloud/api.c), the published services
  * (cloud/publish.c) and the ingress proxy (cloud/ingress.c), with the
  * connectors' tunnels kept by cloud/router.c.
  */
@@ -40,7 +41,7 @@ struct cloud {
 	struct tunnel_limits	 lim;
 	SSL_CTX			*tls;
 	struct evhttp		*api;		/* HTTPS requests, behind front */
-	struct evhttp		*http;		/* plain HTTP: /ca.pem, /crl */
+	struct evhttp		*http;		/* plain HTTP: /ca.pem, /crl, behind front */
 	struct buf		 ca_pem;
 	struct buf		 crl_der;
 	struct router		*router;
@@ -54,6 +55,7 @@ struct cloud {
 	struct checks		*checks;
 	struct notify		*notify;
 	struct pwverify		*pwverify;
+	unsigned		 nofile;	/* the descriptor limit, raised at start */
 };
 
 /* cloud/front.c: the TLS listener and the dispatch by ALPN. */
@@ -68,6 +70,10 @@ void front_free(struct front *f);
  */
 bool front_peer(struct cloud *c, struct evhttp_request *req,
     const char **addr, X509 **cert);
+/* For a request handled by c->http: whether a port-80 relay sent it. */
+bool front_http_peer(struct cloud *c, struct evhttp_request *req);
+/* Drops the connection of a request no relay sent, without an answer. */
+void front_refuse(struct cloud *c, struct evhttp_request *req);
 
 /* cloud/api.c: the HTTP handlers. */
 int api_start(struct cloud *c, char *err, size_t errlen);
@@ -254,9 +260,21 @@ void pwverify_free(struct cloud *c);
 /* "192.0.2.1:443" or "[2001:db8::1]:443", for log lines. */
 void cloud_peer_name(const struct sockaddr *sa, char *dst, size_t dstlen);
 
-/* Opens a listening socket for hp (nonblocking, reuseaddr). */
+/*
+ * Opens a listening socket for hp (nonblocking, reuseaddr), guarded by
+ * cloud_listen_guard(). Free it with cloud_listen_free().
+ */
 struct evconnlistener *cloud_listen(struct cloud *c, const struct hostport *hp,
     evconnlistener_cb cb, void *arg, const char *what, char *err,
     size_t errlen);
+/*
+ * On an accept error (out of descriptors above all) lev is paused for
+ * 100 ms, doubling to 1 s while errors go on, with a log line at a bounded
+ * rate, instead of spinning. what names it in that line.
+ */
+void cloud_listen_guard(struct cloud *c, struct evconnlistener *lev,
+    const char *what);
+/* Frees a guarded listener (a pending pause must not outlive it). */
+void cloud_listen_free(struct evconnlistener *lev);
 
 #endif

@@ -368,7 +368,7 @@ ingress_free(struct ingress *in)
 	while (in->conns != NULL)
 		ic_free(in->conns);
 	if (in->lev != NULL)
-		evconnlistener_free(in->lev);
+		cloud_listen_free(in->lev);
 	free(in);
 }
 

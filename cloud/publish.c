@@ -191,7 +191,7 @@ svc_free(struct publish *p, struct pub_service *svc)
 		pub_conn_free(pc, true);
 	}
 	if (svc->lev != NULL)
-		evconnlistener_free(svc->lev);
+		cloud_listen_free(svc->lev);
 	free(svc);
 }
 

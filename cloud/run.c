@@ -4,14 +4,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
 
 #include "cloud.h"
+#include "addrcount.h"
 #include "daemon.h"
+#include "dial.h"
 #include "log.h"
+#include "xmalloc.h"
 #include "version.h"
 
 /*
@@ -41,6 +45,167 @@ usage(FILE *fp)
 "Logs go to standard error. SIGTERM or SIGINT stops the daemon: tunnels\n"
 "are told to go away (GOAWAY) and connections are closed.\n",
 	    CLOUDCONF_DEFAULT_PATH);
+}
+
+/*
+ * Accept errors. When the process is out of descriptors (EMFILE, ENFILE)
+ * accept() fails while the listening socket stays readable: without a
+ * pause the loop spins at full CPU and libevent logs every failure. Each
+ * listener made by cloud_listen() (or given to cloud_listen_guard()) is
+ * disabled instead for 100 ms, doubling up to 1 s while errors go on; the
+ * waiting clients stay in the kernel's backlog meanwhile. libevent hands
+ * the error callback the accept callback's argument, not ours, so the
+ * listeners are found in this process-wide list by their pointer.
+ */
+#define LISTEN_PAUSE_MIN_MS	100
+#define LISTEN_PAUSE_MAX_MS	1000
+#define LISTEN_CALM_MS		2000	/* a pause after this long restarts at the minimum */
+
+struct lguard {
+	struct lguard		*next;
+	struct cloud		*c;
+	struct evconnlistener	*lev;
+	struct event		*timer;
+	int64_t			 last_ms;
+	int			 pause_ms;
+	char			 what[96];
+};
+
+static struct lguard	*lguards;
+static struct log_rate	 lguard_log;
+static unsigned long	 lguard_pauses;
+
+static struct lguard *
+lguard_find(struct evconnlistener *lev)
+{
+	struct lguard	*g;
+
+	for (g = lguards; g != NULL; g = g->next)
+		if (g->lev == lev)
+			return g;
+	return NULL;
+}
+
+static void
+lguard_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct lguard	*g = arg;
+
+	(void)fd;
+	(void)what;
+	if (!g->c->stopping)
+		evconnlistener_enable(g->lev);
+}
+
+static void
+lguard_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct lguard	*g = lguard_find(lev);
+	int		 e = EVUTIL_SOCKET_ERROR();
+	int64_t		 now = dial_now_ms();
+	unsigned	 more;
+	struct timeval	 tv;
+	char		 shown[48];
+
+	(void)arg;
+	if (g == NULL)
+		return;
+	if (g->pause_ms == 0 || now - g->last_ms > LISTEN_CALM_MS)
+		g->pause_ms = LISTEN_PAUSE_MIN_MS;
+	else if (g->pause_ms < LISTEN_PAUSE_MAX_MS)
+		g->pause_ms = g->pause_ms * 2 > LISTEN_PAUSE_MAX_MS ?
+		    LISTEN_PAUSE_MAX_MS : g->pause_ms * 2;
+	g->last_ms = now;
+	lguard_pauses++;
+	evconnlistener_disable(lev);
+	tv.tv_sec = g->pause_ms / 1000;
+	tv.tv_usec = (g->pause_ms % 1000) * 1000;
+	evtimer_add(g->timer, &tv);
+	if (!log_rate_allow(&lguard_log, 3, 10000, &more))
+		return;
+	snprintf(shown, sizeof(shown), ", %u such lines not shown", more);
+	log_warnx("%s: cannot accept connections: %s; pausing it for %d ms "
+	    "(%lu pauses so far%s)%s", g->what, strerror(e), g->pause_ms,
+	    lguard_pauses, more > 0 ? shown : "", e == EMFILE || e == ENFILE ?
+	    "; raise the descriptor limit (LimitNOFILE= in systemd) or lower "
+	    "the connection caps in [limits]" : "");
+}
+
+void
+cloud_listen_guard(struct cloud *c, struct evconnlistener *lev,
+    const char *what)
+{
+	struct lguard	*g = xcalloc(1, sizeof(*g));
+
+	g->c = c;
+	g->lev = lev;
+	g->timer = evtimer_new(c->base, lguard_resume_cb, g);
+	if (g->timer == NULL)
+		fatalx("out of memory");
+	snprintf(g->what, sizeof(g->what), "%s", what);
+	g->next = lguards;
+	lguards = g;
+	evconnlistener_set_error_cb(lev, lguard_error_cb);
+}
+
+void
+cloud_listen_free(struct evconnlistener *lev)
+{
+	struct lguard	**pp, *g;
+
+	if (lev == NULL)
+		return;
+	for (pp = &lguards; *pp != NULL; pp = &(*pp)->next) {
+		if ((*pp)->lev == lev) {
+			g = *pp;
+			*pp = g->next;
+			event_free(g->timer);
+			free(g);
+			break;
+		}
+	}
+	evconnlistener_free(lev);
+}
+
+/* Forgets every guard (their listeners are freed by their owners). */
+static void
+cloud_listen_guards_free(void)
+{
+	struct lguard	*g;
+
+	while ((g = lguards) != NULL) {
+		lguards = g->next;
+		event_free(g->timer);
+		free(g);
+	}
+}
+
+/*
+ * Each HTTPS connection costs three descriptors (the client's, the relay's
+ * and the internal server's), each tunnel one: a soft limit of 1024, as
+ * systemd sets by default, runs out long before memory does. Raise it to
+ * the hard limit.
+ */
+static void
+cloud_raise_nofile(struct cloud *c)
+{
+	struct rlimit	 rl;
+	rlim_t		 want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	want = rl.rlim_max;
+	if (want == RLIM_INFINITY || want > (rlim_t)1 << 20)
+		want = (rlim_t)1 << 20;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_warn("cannot raise the descriptor limit to %llu",
+			    (unsigned long long)want);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	c->nofile = rl.rlim_cur == RLIM_INFINITY ? 1u << 20 :
+	    (unsigned)(rl.rlim_cur > (rlim_t)1 << 20 ? 1u << 20 : rl.rlim_cur);
 }
 
 struct evconnlistener *
@@ -74,6 +239,7 @@ cloud_listen(struct cloud *c, const struct hostport *hp, evconnlistener_cb cb,
 		    errno == EADDRINUSE ? " (another program has it)" : "");
 		return NULL;
 	}
+	cloud_listen_guard(c, lev, what);
 	return lev;
 }
 
@@ -197,6 +363,7 @@ cloud_start(struct cloud *c, char *err, size_t errlen)
 		return -1;
 	}
 	cloud_limits(c);
+	cloud_raise_nofile(c);
 	c->enroll.dd = &c->dd;
 	c->enroll.cert_lifetime = c->cfg.cert_lifetime;
 	c->router = router_new(c);
@@ -249,6 +416,7 @@ cloud_stop(struct cloud *c)
 		event_free(c->sig_term);
 	if (c->sig_int != NULL)
 		event_free(c->sig_int);
+	cloud_listen_guards_free();
 	SSL_CTX_free(c->tls);
 	buf_free(&c->ca_pem);
 	buf_free(&c->crl_der);

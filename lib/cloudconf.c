@@ -120,6 +120,26 @@ static const struct cloudconf_key cloudconf_keys[] = {
 	    1, 300, "1s to 5m", "10s" },
 	{ SEC_LIMITS, "ping_misses", K_COUNT, CFG(ping_misses), NO_FLAG, 1, 10,
 	    "1 to 10", "3" },
+	/* The TLS and plain HTTP listeners (cloud/front.c); 0 = derived. */
+	{ SEC_LIMITS, "tls_connections", K_COUNT, CFG(tls_connections),
+	    NO_FLAG, 1, 1000000, "1 to 1000000", "4096" },
+	{ SEC_LIMITS, "tls_connections_per_address", K_COUNT,
+	    CFG(tls_connections_per_address), NO_FLAG, 1, 1000000,
+	    "1 to 1000000", "256" },
+	{ SEC_LIMITS, "tls_handshakes_per_address", K_COUNT,
+	    CFG(tls_handshakes_per_address), NO_FLAG, 1, 1000000,
+	    "1 to 1000000", "64" },
+	{ SEC_LIMITS, "http_connections", K_COUNT, CFG(http_connections),
+	    NO_FLAG, 1, 1000000, "1 to 1000000", "1024" },
+	{ SEC_LIMITS, "http_connections_per_address", K_COUNT,
+	    CFG(http_connections_per_address), NO_FLAG, 1, 1000000,
+	    "1 to 1000000", "64" },
+	{ SEC_LIMITS, "tls_first_byte_timeout", K_DURATION,
+	    CFG(tls_first_byte_timeout), NO_FLAG, 1, 60, "1s to 60s", "3s" },
+	{ SEC_LIMITS, "tls_handshake_timeout", K_DURATION,
+	    CFG(tls_handshake_timeout), NO_FLAG, 1, 300, "1s to 5m", "10s" },
+	{ SEC_LIMITS, "request_head_timeout", K_DURATION,
+	    CFG(request_head_timeout), NO_FLAG, 1, 300, "1s to 5m", "10s" },
 	{ SEC_LOG, "level", K_LEVEL, CFG(log_level), NO_FLAG, 0, 0, NULL,
 	    "info" },
 	{ SEC_PUBLISH, "listen", K_LISTEN, PUB(listen), NO_FLAG, 0, 0, NULL,
@@ -233,6 +253,9 @@ cloudconf_defaults(struct cloud_config *cfg)
 	cfg->pending_connects = 1000;
 	cfg->tunnels_per_connector = 16;
 	cfg->pending_per_connector = 1000;
+	cfg->tls_first_byte_timeout = 3;
+	cfg->tls_handshake_timeout = 10;
+	cfg->request_head_timeout = 10;
 	cfg->log_level = LOG_LEVEL_INFO;
 }
 
@@ -443,7 +466,7 @@ cloudconf_key_line(struct cloudconf_parse *cp, const struct cloudconf_key *k)
 static int
 cloudconf_unknown_key(struct cloudconf_parse *cp, const char *name)
 {
-	char	 known[128] = "";
+	char	 known[512] = "";
 	size_t	 i, n = 0;
 	int	 w;
 

@@ -46,6 +46,15 @@ struct cloud_config {
 	uint32_t	 pending_connects;	/* default 1000 */
 	uint32_t	 tunnels_per_connector;	/* default 16 */
 	uint32_t	 pending_per_connector;	/* default 1000 */
+	/* The listeners' caps (0: derived from the descriptor limit) and deadlines. */
+	uint32_t	 tls_connections;	/* handshakes + HTTPS, not tunnels */
+	uint32_t	 tls_connections_per_address;
+	uint32_t	 tls_handshakes_per_address;
+	uint32_t	 http_connections;	/* the plain HTTP listener */
+	uint32_t	 http_connections_per_address;
+	int64_t		 tls_first_byte_timeout;	/* seconds, default 3 */
+	int64_t		 tls_handshake_timeout;	/* seconds, default 10 */
+	int64_t		 request_head_timeout;	/* seconds, default 10 */
 	int		 log_level;		/* LOG_LEVEL_INFO (lib/log.h) by default */
 	struct cloud_publish *publish;
 	size_t		 npublish;

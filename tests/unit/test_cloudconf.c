@@ -155,6 +155,24 @@ static const struct file_row file_rows[] = {
 	    "\"256kb\" is not a size" },
 	{ "[limits]\nheader_bytes = 1023\n", "use 1k to 64k" },
 	{ "[limits]\nheader_bytes = 65537\n", "use 1k to 64k" },
+	/* [limits] of the listeners (cloud/front.c). */
+	{ "[limits]\ntls_connections = 1\ntls_connections_per_address = 1\n"
+	    "tls_handshakes_per_address = 1000000\nhttp_connections = 5\n"
+	    "http_connections_per_address = 2\ntls_first_byte_timeout = 1s\n"
+	    "tls_handshake_timeout = 5m\nrequest_head_timeout = 2s\n", NULL },
+	{ "[limits]\ntls_connections = 0\n", "2: [limits] tls_connections = "
+	    "\"0\" is out of range; use 1 to 1000000 (e.g. 4096)" },
+	{ "[limits]\nhttp_connections_per_address = 1000001\n",
+	    "use 1 to 1000000 (e.g. 64)" },
+	{ "[limits]\ntls_handshakes_per_address = x\n", "2: [limits] "
+	    "tls_handshakes_per_address = \"x\" is not a whole number" },
+	{ "[limits]\ntls_first_byte_timeout = 0\n", "2: [limits] "
+	    "tls_first_byte_timeout" },
+	{ "[limits]\ntls_first_byte_timeout = 61s\n", "2: [limits] "
+	    "tls_first_byte_timeout = \"61s\" is out of range; use 1s to 60s" },
+	{ "[limits]\nrequest_head_timeout = 301s\n", "use 1s to 5m (e.g. 10s)" },
+	{ "[limits]\ntls_handshake_timeout = soon\n", "2: [limits] "
+	    "tls_handshake_timeout" },
 	{ "[log]\nlevel = verbose\n", "2: [log] level = \"verbose\" is not one "
 	    "of debug, info, warning" },
 	{ "[log]\nfile = /x\n", "2: unknown key \"file\" in [log] (known: "
@@ -282,6 +300,11 @@ test_defaults(void **state)
 	assert_int_equal(cfg.pending_connects, 1000);
 	assert_int_equal(cfg.tunnels_per_connector, 16);
 	assert_int_equal(cfg.pending_per_connector, 1000);
+	assert_int_equal(cfg.tls_connections, 0);	/* derived at start */
+	assert_int_equal(cfg.http_connections_per_address, 0);
+	assert_int_equal(cfg.tls_first_byte_timeout, 3);
+	assert_int_equal(cfg.tls_handshake_timeout, 10);
+	assert_int_equal(cfg.request_head_timeout, 10);
 	assert_int_equal(cfg.log_level, LOG_LEVEL_INFO);
 	assert_null(cfg.publish);
 	assert_int_equal(cfg.npublish, 0);
