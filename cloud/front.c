@@ -109,6 +109,10 @@ front_tls_ctx(struct cloud *c, char *err, size_t errlen)
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	if (tls_ctx_aead_only(ctx, err, errlen) == -1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		tls_errors(detail, sizeof(detail));
 		snprintf(err, errlen, "%s: cannot use the certificate chain: %s; "
