@@ -17,6 +17,8 @@
 
 #include "daemon.h"
 #include "dial.h"
+#include "error.h"
+#include "keyfile.h"
 #include "log.h"
 #include "tls.h"
 #include "tunnel.h"
@@ -103,6 +105,9 @@ front_tls_ctx(struct cloud *c, char *err, size_t errlen)
 		snprintf(cert, sizeof(cert), "%s/server.pem", c->dd.dir);
 	if (key[0] == '\0')
 		snprintf(key, sizeof(key), "%s/server.key", c->dd.dir);
+	if (keyfile_check_mode(key, "the key of the TLS listener", err,
+	    errlen) != UPLINK_OK)
+		return NULL;
 	ctx = SSL_CTX_new(TLS_server_method());
 	if (ctx == NULL)
 		goto fail;
