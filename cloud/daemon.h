@@ -54,6 +54,8 @@ struct cloud {
 	struct checks		*checks;
 	struct notify		*notify;
 	struct pwverify		*pwverify;
+	struct event		*cert_timer;	/* cloud/servercert.c */
+	long			 cert_timer_secs;
 };
 
 /* cloud/front.c: the TLS listener and the dispatch by ALPN. */

@@ -12,6 +12,7 @@
 #include "cloud.h"
 #include "daemon.h"
 #include "log.h"
+#include "servercert.h"
 #include "version.h"
 
 /*
@@ -195,6 +196,9 @@ cloud_start(struct cloud *c, char *err, size_t errlen)
 	c->enroll.dd = &c->dd;
 	c->enroll.cert_lifetime = c->cfg.cert_lifetime;
 	c->router = router_new(c);
+	/* Before front_start(), which loads the certificate it may renew. */
+	if (servercert_start(c, err, errlen) != 0)
+		return -1;
 	if (api_start(c, err, errlen) != 0 || front_start(c, err, errlen) != 0 ||
 	    publish_start(c, err, errlen) != 0 ||
 	    ingress_start(c, err, errlen) != 0)
@@ -234,6 +238,7 @@ cloud_stop(struct cloud *c)
 		event_free(c->watch);
 	if (c->crl_timer != NULL)
 		event_free(c->crl_timer);
+	servercert_free(c);
 	if (c->status_timer != NULL)
 		event_free(c->status_timer);
 	if (c->drain_timer != NULL)
