@@ -438,6 +438,16 @@ def test_key_readable_by_others_refused(cloud, mode):
 # --------------------------------------------------------------------------
 # testssl.sh
 
+# Not findings about the server, and allowed for that reason only:
+# testssl.sh 3.0.8 tests ticket resumption with "openssl s_client -sess_out
+# F </dev/null", which quits as soon as the handshake is done; a TLS 1.3
+# ticket comes after the handshake, so against a slow server (the sanitizer
+# build) s_client has often gone before it, the second connection has no
+# session to offer and testssl writes WARN "check failed because of connect
+# problem". Whether tickets are supported is INFO either way.
+TESTSSL_SCAN_RACES = {("sessionresumption_ticket", "WARN")}
+
+
 def findings_of(path):
     with open(path) as f:
         doc = json.load(f)
@@ -463,7 +473,7 @@ def test_testssl(cloud, tmp_path):
     cloud.start()
     out = str(tmp_path / "testssl.json")
     cmd = ["testssl", "--quiet", "--color", "0", "--warnings", "off", "--sneaky",
-           "--nodns", "none", "--connect-timeout", "10", "--openssl-timeout", "10",
+           "--nodns", "none", "--connect-timeout", "30", "--openssl-timeout", "30",
            "--add-ca", os.path.join(cloud.data, "ca.pem"),
            "--jsonfile-pretty", out, f"{cp.LOOPBACK}:{cloud.port}"]
     t0 = time.monotonic()
@@ -485,6 +495,8 @@ def test_testssl(cloud, tmp_path):
         seen.add(item["id"])
         sev = item.get("severity", "")
         finding = item.get("finding", "")
+        if (item["id"], sev) in TESTSSL_SCAN_RACES and "connect problem" in finding:
+            continue
         # testssl writes "VULNERABLE" in capitals ("potentially VULNERABLE"),
         # "not vulnerable" in small letters.
         if sev not in ("OK", "INFO") or re.search(r"\bVULNERABLE\b", finding) or \
