@@ -185,7 +185,7 @@ int
 servercert_check(struct cloud *c, bool *renewed, char *err, size_t errlen)
 {
 	struct servercert_now	 now;
-	char			 when[CLI_TIME_SIZE];
+	char			 until[CLI_TIME_SIZE], when[CLI_TIME_SIZE];
 	int			 rv = 0;
 
 	*renewed = false;
@@ -197,7 +197,7 @@ servercert_check(struct cloud *c, bool *renewed, char *err, size_t errlen)
 	servercert_examine(c, &now);
 	if (now.why[0] == '\0')
 		log_debug("%s: valid until %s; renewal on %s",
-		    now.cert_path, cli_time(now.not_after, when),
+		    now.cert_path, cli_time(now.not_after, until),
 		    cli_time(now.renew_at, when));
 	else {
 		log_info("renewing the server certificate: %s", now.why);
