@@ -25,7 +25,6 @@
 
 #define INIT_NAMES_MAX		32
 #define INIT_CA_DAYS		3650
-#define INIT_SERVER_DAYS	3650
 #define INIT_DB_TMP		DATADIR_DB ".init"
 #define INIT_INGRESS		"127.0.0.1:3128"
 #define INIT_PATH		(DATADIR_PATH_MAX + 32)
@@ -41,7 +40,9 @@ init_usage(FILE *fp)
 "  ca.key, ca.pem          the uplink CA, which signs connector certificates\n"
 "                          and the CRL (key mode 0600)\n"
 "  server.key, server.pem  the cloud's TLS certificate for every HOST, signed\n"
-"                          by the CA; server.pem holds it and then the CA\n"
+"                          by the CA; server.pem holds it and then the CA;\n"
+"                          valid 397 days, renewed by \"uplink-cloud run\"\n"
+"                          when a third of that is left\n"
 "  uplink.db               the database (sites, connectors, tokens, keys)\n"
 "  cloud.conf              a commented configuration for \"uplink-cloud run\"\n"
 "Files are written whole (temporary file, then rename). init refuses a\n"
@@ -352,7 +353,7 @@ init_pki_make(const struct init_req *r, struct init_pki *k)
 	if (r->cert != NULL)
 		return EXIT_OK;
 	if (pki_issue_server(k->ca_key, k->ca_cert, r->names, r->nnames,
-	    INIT_SERVER_DAYS, r->crl_url, &k->srv_key, &k->srv_cert, err,
+	    DATADIR_SERVER_DAYS, r->crl_url, &k->srv_key, &k->srv_cert, err,
 	    sizeof(err)) != UPLINK_OK)
 		return cli_fail("cannot issue the server certificate: %s", err);
 	return EXIT_OK;

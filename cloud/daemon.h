@@ -56,6 +56,8 @@ struct cloud {
 	struct notify		*notify;
 	struct pwverify		*pwverify;
 	unsigned		 nofile;	/* the descriptor limit, raised at start */
+	struct event		*cert_timer;	/* cloud/servercert.c */
+	long			 cert_timer_secs;
 };
 
 /* cloud/front.c: the TLS listener and the dispatch by ALPN. */

@@ -24,6 +24,11 @@
 #define DATADIR_SERVER_KEY	"server.key"
 #define DATADIR_SERVER_CERT	"server.pem"	/* leaf, then the CA */
 #define DATADIR_CONF		"cloud.conf"
+/*
+ * Lifetime of the server certificate init makes and the cloud renews
+ * (cloud/servercert.c): under the 398 days browsers and testssl.sh accept.
+ */
+#define DATADIR_SERVER_DAYS	397
 #define DATADIR_PATH_MAX	4096
 #define DATADIR_URL_MAX		256
 

@@ -21,7 +21,9 @@
 #include "addrcount.h"
 #include "daemon.h"
 #include "dial.h"
+#include "error.h"
 #include "headscan.h"
+#include "keyfile.h"
 #include "log.h"
 #include "tls.h"
 #include "tunnel.h"
@@ -160,12 +162,19 @@ front_tls_ctx(struct cloud *c, char *err, size_t errlen)
 		snprintf(cert, sizeof(cert), "%s/server.pem", c->dd.dir);
 	if (key[0] == '\0')
 		snprintf(key, sizeof(key), "%s/server.key", c->dd.dir);
+	if (keyfile_check_mode(key, "the key of the TLS listener", err,
+	    errlen) != UPLINK_OK)
+		return NULL;
 	ctx = SSL_CTX_new(TLS_server_method());
 	if (ctx == NULL)
 		goto fail;
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	if (tls_ctx_aead_only(ctx, err, errlen) == -1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		tls_errors(detail, sizeof(detail));
 		snprintf(err, errlen, "%s: cannot use the certificate chain: %s; "

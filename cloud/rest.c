@@ -756,6 +756,8 @@ console_serve(struct evhttp_request *req, const char *path)
 		return false;
 	evhttp_add_header(h, "Content-Type", console_assets[i].type);
 	evhttp_add_header(h, "Content-Security-Policy", CSP);
+	/* As common_headers(): a year, this host only (docs/console.md). */
+	evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
 	evhttp_add_header(h, "X-Frame-Options", "DENY");

@@ -15,8 +15,9 @@
 #include "daemon.h"
 #include "dial.h"
 #include "log.h"
-#include "xmalloc.h"
+#include "servercert.h"
 #include "version.h"
+#include "xmalloc.h"
 
 /*
  * uplink-cloud run: the daemon. It reads its configuration, opens the data
@@ -367,6 +368,9 @@ cloud_start(struct cloud *c, char *err, size_t errlen)
 	c->enroll.dd = &c->dd;
 	c->enroll.cert_lifetime = c->cfg.cert_lifetime;
 	c->router = router_new(c);
+	/* Before front_start(), which loads the certificate it may renew. */
+	if (servercert_start(c, err, errlen) != 0)
+		return -1;
 	if (api_start(c, err, errlen) != 0 || front_start(c, err, errlen) != 0 ||
 	    publish_start(c, err, errlen) != 0 ||
 	    ingress_start(c, err, errlen) != 0)
@@ -406,6 +410,7 @@ cloud_stop(struct cloud *c)
 		event_free(c->watch);
 	if (c->crl_timer != NULL)
 		event_free(c->crl_timer);
+	servercert_free(c);
 	if (c->status_timer != NULL)
 		event_free(c->status_timer);
 	if (c->drain_timer != NULL)

@@ -107,7 +107,7 @@ service_tls_ctx(const struct connector_config *cfg, char *err, size_t errlen)
 	SSL_CTX	*ctx;
 	char	 detail[256];
 
-	ctx = tls_client_ctx_new(cfg->cloud_ca, err, errlen);
+	ctx = tls_cloud_ctx_new(cfg->cloud_ca, err, errlen);
 	if (ctx == NULL)
 		return NULL;
 	/* HTTP/2 frames its own ends; a close without close_notify is EOF. */

@@ -68,6 +68,9 @@ https_ctx_new(const char *ca_file, const char *cert_file, const char *key_file,
 	}
 	if (ctx == NULL)
 		return NULL;
+	/* Only the cloud is reached this way: its AEAD suites only. */
+	if (tls_ctx_aead_only(ctx, err, errlen) == -1)
+		goto fail;
 	if (cert_file == NULL || key_file == NULL)
 		return ctx;
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {

@@ -1,5 +1,7 @@
+#include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1235,4 +1237,89 @@ pki_chain_pem(X509 *const *certs, size_t n, struct buf *out, char *err,
 		}
 	}
 	return pki_bio_drain(bio, out, "certificates", err, errlen);
+}
+
+time_t
+pki_renew_at(time_t not_before, time_t not_after)
+{
+	int64_t	 life = (int64_t)not_after - (int64_t)not_before;
+	int64_t	 margin;
+
+	if (life <= 0)
+		return not_before;
+	margin = life / 3;
+	if (margin < PKI_RENEW_MARGIN_MIN)
+		margin = PKI_RENEW_MARGIN_MIN;
+	return (time_t)((int64_t)not_after - margin);
+}
+
+static int
+pki_asn1_time(const ASN1_TIME *t, time_t *out)
+{
+	struct tm	 tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return -1;
+	*out = timegm(&tm);
+	return 0;
+}
+
+int
+pki_cert_validity(const X509 *cert, time_t *not_before, time_t *not_after,
+    char *err, size_t errlen)
+{
+	if (pki_asn1_time(X509_get0_notBefore(cert), not_before) == -1 ||
+	    pki_asn1_time(X509_get0_notAfter(cert), not_after) == -1)
+		return pki_ossl_fail(UPLINK_EINVAL, err, errlen, "the "
+		    "certificate's validity dates cannot be read");
+	return UPLINK_OK;
+}
+
+/* One subjectAltName entry as text; false for a kind we do not keep. */
+static bool
+pki_gen_name(const GENERAL_NAME *g, char *dst, size_t dstlen)
+{
+	const unsigned char	*p;
+	int			 len;
+
+	if (g->type == GEN_DNS) {
+		p = ASN1_STRING_get0_data(g->d.dNSName);
+		len = ASN1_STRING_length(g->d.dNSName);
+		if (len <= 0 || (size_t)len >= dstlen ||
+		    memchr(p, '\0', (size_t)len) != NULL)
+			return false;
+		memcpy(dst, p, (size_t)len);
+		dst[len] = '\0';
+		return true;
+	}
+	if (g->type != GEN_IPADD)
+		return false;
+	p = ASN1_STRING_get0_data(g->d.iPAddress);
+	len = ASN1_STRING_length(g->d.iPAddress);
+	if (len == 4)
+		return inet_ntop(AF_INET, p, dst, (socklen_t)dstlen) != NULL;
+	if (len == 16)
+		return inet_ntop(AF_INET6, p, dst, (socklen_t)dstlen) != NULL;
+	return false;
+}
+
+size_t
+pki_cert_names(X509 *cert, char (*names)[PKI_NAME_MAX], size_t max)
+{
+	GENERAL_NAMES	*gens;
+	size_t		 n = 0;
+	int		 i;
+
+	gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	if (gens == NULL) {
+		ERR_clear_error();
+		return 0;
+	}
+	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+		if (n < max && pki_gen_name(sk_GENERAL_NAME_value(gens, i),
+		    names[n], PKI_NAME_MAX))
+			n++;
+	}
+	GENERAL_NAMES_free(gens);
+	return n;
 }

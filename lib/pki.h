@@ -170,4 +170,29 @@ int pki_cert_parse(const char *data, size_t len, X509 **cert, char *err,
 int pki_chain_pem(X509 *const *certs, size_t n, struct buf *out, char *err,
     size_t errlen);
 
+/*
+ * When a certificate valid from not_before to not_after should be replaced:
+ * once less than a third of its life is left or less than
+ * PKI_RENEW_MARGIN_MIN seconds, whichever comes first. A certificate whose
+ * notAfter is not after its notBefore is due at once (not_before). The
+ * result may lie before not_before for a life shorter than three times the
+ * margin: such a certificate is due from the start.
+ */
+#define PKI_RENEW_MARGIN_MIN	(30 * 86400L)
+time_t pki_renew_at(time_t not_before, time_t not_after);
+
+/* The certificate's notBefore and notAfter as time_t. */
+int pki_cert_validity(const X509 *cert, time_t *not_before,
+    time_t *not_after, char *err, size_t errlen);
+
+/*
+ * The DNS names and IP addresses of the certificate's subjectAltName, in
+ * their order, as pki_issue_server() takes them ("cloud.example.com",
+ * "192.0.2.7", "2001:db8::1"). Writes at most max of them into names and
+ * returns how many it wrote (other kinds of names are skipped, as are
+ * names too long for PKI_NAME_MAX or holding a NUL).
+ */
+#define PKI_NAME_MAX		256
+size_t pki_cert_names(X509 *cert, char (*names)[PKI_NAME_MAX], size_t max);
+
 #endif

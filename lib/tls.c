@@ -121,6 +121,33 @@ tls_client_ctx_new(const char *ca_file, char *err, size_t errlen)
 	return ctx;
 }
 
+int
+tls_ctx_aead_only(SSL_CTX *ctx, char *err, size_t errlen)
+{
+	char	 why[512];
+
+	if (SSL_CTX_set_cipher_list(ctx, TLS12_AEAD_CIPHERS) != 1) {
+		tls_errors(why, sizeof(why));
+		snprintf(err, errlen, "cannot restrict TLS 1.2 to AEAD cipher "
+		    "suites: %s (is OpenSSL built without AES-GCM?)", why);
+		return -1;
+	}
+	return 0;
+}
+
+SSL_CTX *
+tls_cloud_ctx_new(const char *ca_file, char *err, size_t errlen)
+{
+	SSL_CTX	*ctx;
+
+	ctx = tls_client_ctx_new(ca_file, err, errlen);
+	if (ctx != NULL && tls_ctx_aead_only(ctx, err, errlen) == -1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 SSL *
 tls_client_new(SSL_CTX *ctx, const char *host, const unsigned char *alpn,
     size_t alpnlen, struct tls_verify *v)

@@ -38,6 +38,29 @@ struct tls_verify {
 SSL_CTX *tls_client_ctx_new(const char *ca_file, char *err, size_t errlen);
 
 /*
+ * The TLS 1.2 cipher suites uplink's own endpoints accept: ECDHE key
+ * exchange with an AEAD cipher (AES-GCM, ChaCha20-Poly1305), for ECDSA and
+ * RSA certificates. No CBC suite (LUCKY13 and its kin), no static RSA key
+ * exchange, no DHE. TLS 1.3's suites are all AEAD and stay OpenSSL's.
+ */
+#define TLS12_AEAD_CIPHERS \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+/*
+ * Restricts ctx's TLS 1.2 suites to TLS12_AEAD_CIPHERS. For the cloud's
+ * listener and for every connection a connector makes to its cloud
+ * (tunnels, enrollment, renewal): a downgrade to TLS 1.2 cannot pick a CBC
+ * suite either. The check's contexts keep OpenSSL's defaults, since the
+ * servers and proxies it tests are not uplink's. -1 with why in err.
+ */
+int tls_ctx_aead_only(SSL_CTX *ctx, char *err, size_t errlen);
+
+/* tls_client_ctx_new() with tls_ctx_aead_only(): a context for the cloud. */
+SSL_CTX *tls_cloud_ctx_new(const char *ca_file, char *err, size_t errlen);
+
+/*
  * Creates a connection object for host: SNI (for names), host name or IP
  * address verification, ALPN (wire format, may be NULL) and the verify
  * record v, which must outlive the connection.

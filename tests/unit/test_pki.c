@@ -1241,6 +1241,89 @@ test_chain_pem(void **state)
 	buf_free(&small);
 }
 
+/*
+ * pki_renew_at(): a third of the life or 30 days before notAfter, whichever
+ * is earlier, for certificates starting at an arbitrary time t.
+ */
+struct renew_row {
+	const char	*what;
+	int64_t		 life;		/* notAfter - notBefore, seconds */
+	int64_t		 due_left;	/* seconds left when it becomes due */
+};
+
+static const struct renew_row renew_rows[] = {
+	{ "init's 397 days: a third", 397 * DAY, 397 * DAY / 3 },
+	{ "398 days: a third", 398 * DAY, 398 * DAY / 3 },
+	{ "10 years (an old init): a third", 3650 * DAY, 3650 * DAY / 3 },
+	{ "90 days: exactly 30 days", 90 * DAY, 30 * DAY },
+	{ "91 days: a third", 91 * DAY, 91 * DAY / 3 },
+	{ "60 days: 30 days wins", 60 * DAY, 30 * DAY },
+	{ "2 days: due from the start", 2 * DAY, 30 * DAY },
+	{ "1 second", 1, 30 * DAY },
+	{ "notAfter == notBefore: due at once", 0, -1 },
+	{ "notAfter before notBefore: due at once", -DAY, -1 },
+};
+
+static void
+test_renew_at(void **state)
+{
+	const time_t	 t = 1800000000;	/* 2027-01-15 */
+	const struct renew_row *r;
+	time_t		 at;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(renew_rows) / sizeof(renew_rows[0]); i++) {
+		r = &renew_rows[i];
+		at = pki_renew_at(t, (time_t)(t + r->life));
+		if (r->due_left < 0) {
+			CHECK(at == t, "%s: due at %lld, not at notBefore",
+			    r->what, (long long)(at - t));
+			continue;
+		}
+		CHECK(at == (time_t)(t + r->life - r->due_left),
+		    "%s: due %lld s before notAfter, want %lld", r->what,
+		    (long long)(t + r->life - at), (long long)r->due_left);
+	}
+	/* A fresh 397-day certificate is not due for 264 days. */
+	at = pki_renew_at(t, t + 397 * DAY);
+	assert_true(t + 264 * DAY < at);
+	assert_true(t + 265 * DAY > at);
+}
+
+/* pki_cert_validity() and pki_cert_names() on what pki_issue_server() made. */
+static void
+test_cert_names(void **state)
+{
+	struct fixture	*f = *state;
+	const char	*names[] = { "cloud.example.test", "*.wild.test",
+			    "192.0.2.7", "2001:db8::1", "127.0.0.1" };
+	char		 got[8][PKI_NAME_MAX], err[512];
+	EVP_PKEY	*key;
+	X509		*cert;
+	time_t		 nb, na, now = time(NULL);
+	size_t		 i;
+
+	assert_int_equal(pki_issue_server(f->ca_key, f->ca_cert, names, 5, 397,
+	    NULL, &key, &cert, err, sizeof(err)), UPLINK_OK);
+	assert_int_equal(pki_cert_names(cert, got, 8), 5);
+	for (i = 0; i < 5; i++)
+		assert_string_equal(got[i], names[i]);
+	/* A short array gets the first ones. */
+	assert_int_equal(pki_cert_names(cert, got, 2), 2);
+	assert_string_equal(got[1], "*.wild.test");
+	assert_int_equal(pki_cert_validity(cert, &nb, &na, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_true(nb <= now && nb >= now - 600);
+	assert_true(na >= now + 397 * DAY - 60 && na <= now + 397 * DAY + 60);
+	/* At most 398 days from notBefore to notAfter (browsers' cap). */
+	assert_true(na - nb <= 398 * DAY);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	/* The CA has no subjectAltName. */
+	assert_int_equal(pki_cert_names(f->ca_cert, got, 8), 0);
+}
+
 int
 main(void)
 {
@@ -1265,6 +1348,8 @@ main(void)
 		cmocka_unit_test(test_key_file_dirs),
 		cmocka_unit_test(test_cert_file),
 		cmocka_unit_test(test_chain_pem),
+		cmocka_unit_test(test_renew_at),
+		cmocka_unit_test(test_cert_names),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
