@@ -13,7 +13,9 @@
 #include "access.h"
 #include "bypass.h"
 #include "connector.h"
+#include "error.h"
 #include "hostport.h"
+#include "keyfile.h"
 #include "log.h"
 #include "renew.h"
 #include "service.h"
@@ -107,6 +109,10 @@ service_tls_ctx(const struct connector_config *cfg, char *err, size_t errlen)
 	SSL_CTX	*ctx;
 	char	 detail[256];
 
+	/* Before anything reads it: a key others can read is not ours alone. */
+	if (keyfile_check_mode(cfg->cloud_key, "the connector's private key",
+	    err, errlen) != UPLINK_OK)
+		return NULL;
 	ctx = tls_client_ctx_new(cfg->cloud_ca, err, errlen);
 	if (ctx == NULL)
 		return NULL;
