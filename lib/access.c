@@ -160,10 +160,26 @@ access_split(const struct access_tok *t, struct access_parts *p)
 	return UPLINK_OK;
 }
 
-/* The prefix length after '/': digits, at most max. */
+/*
+ * Why a block may not be allowed: one that holds every address of a family
+ * is "allow everything" written another way, and "*:*" is refused, so
+ * 0.0.0.0/0, ::/0 and any IPv6 block holding all of ::ffff:0.0.0.0/96 (every
+ * IPv4 address, as IPv4 destinations also match their mapped form) are
+ * refused too, whatever the port. The admin names networks instead.
+ */
+static int
+access_refuse_everything(const struct access_tok *t, const char *family)
+{
+	return access_fail(t, "this block holds every %s address, which would "
+	    "let the cloud reach any host; name the networks the cloud may "
+	    "reach instead (10.0.0.0/8:*, 192.168.1.0/24:443, [fd00::/8]:*)",
+	    family);
+}
+
+/* The prefix length after '/': digits, at most max; *out gets it. */
 static int
 access_check_prefix(const struct access_tok *t, const char *s, size_t len,
-    unsigned max)
+    unsigned max, unsigned *out)
 {
 	const char	*eg = max == 32 ? "10.0.0.0/8:*" : "[fd00::/8]:*";
 	unsigned	 v = 0;
@@ -181,7 +197,21 @@ access_check_prefix(const struct access_tok *t, const char *s, size_t len,
 		return access_fail(t, "prefix length %.*s is out of range for "
 		    "%s (0-%u)", access_show(len), s, max == 32 ? "IPv4" :
 		    "IPv6", max);
+	*out = v;
 	return UPLINK_OK;
+}
+
+/* True when the first bits bits of a and b are equal. */
+static bool
+access_prefix_equal(const unsigned char *a, const unsigned char *b,
+    unsigned bits)
+{
+	unsigned	 full = bits / 8, rest = bits % 8;
+	unsigned char	 mask = (unsigned char)(0xff << (8 - rest));
+
+	if (memcmp(a, b, full) != 0)
+		return false;
+	return rest == 0 || ((a[full] ^ b[full]) & mask) == 0;
 }
 
 /* The inside of brackets: an IPv6 address or block. */
@@ -191,7 +221,12 @@ access_check_v6(const struct access_tok *t, const struct access_parts *p)
 	const char	*h = p->host, *slash = memchr(h, '/', p->hlen), *port;
 	size_t		 hlen = p->hlen;
 	size_t		 alen = slash != NULL ? (size_t)(slash - h) : hlen;
-	int		 plen;
+	static const unsigned char mapped[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff, 0, 0, 0, 0 };
+	unsigned char	 bin[16];
+	char		 tmp[INET6_ADDRSTRLEN + 1];
+	unsigned	 bits = 0;
+	int		 plen, rc;
 
 	if (hlen == 0)
 		return access_fail(t, "empty brackets; write an IPv6 address "
@@ -210,7 +245,17 @@ access_check_v6(const struct access_tok *t, const struct access_parts *p)
 		    "[fd00::1]:443 or [fd00::/8]:*", access_show(alen), h);
 	if (slash == NULL)
 		return UPLINK_OK;
-	return access_check_prefix(t, slash + 1, hlen - alen - 1, 128);
+	rc = access_check_prefix(t, slash + 1, hlen - alen - 1, 128, &bits);
+	if (rc != UPLINK_OK)
+		return rc;
+	memcpy(tmp, h, alen);
+	tmp[alen] = '\0';
+	inet_pton(AF_INET6, tmp, bin);
+	if (bits == 0)
+		return access_refuse_everything(t, "IPv6 and IPv4");
+	if (bits <= 96 && access_prefix_equal(bin, mapped, bits))
+		return access_refuse_everything(t, "IPv4 (as ::ffff:0:0/96)");
+	return UPLINK_OK;
 }
 
 /* "ADDR/LEN" without brackets: an IPv4 block. */
@@ -219,6 +264,8 @@ access_check_v4block(const struct access_tok *t, const char *h, size_t hlen)
 {
 	const char	*slash = memchr(h, '/', hlen);
 	size_t		 alen = (size_t)(slash - h);
+	unsigned	 bits = 0;
+	int		 rc;
 
 	if (alen == 0)
 		return access_fail(t, "a block needs an address before '/'; "
@@ -232,7 +279,10 @@ access_check_v4block(const struct access_tok *t, const char *h, size_t hlen)
 		    "(10.0.0.0/8:*); a domain and its subdomains are "
 		    "written *.example.com:443");
 	}
-	return access_check_prefix(t, slash + 1, hlen - alen - 1, 32);
+	rc = access_check_prefix(t, slash + 1, hlen - alen - 1, 32, &bits);
+	if (rc == UPLINK_OK && bits == 0)
+		return access_refuse_everything(t, "IPv4");
+	return rc;
 }
 
 /*

@@ -90,9 +90,9 @@ static const struct match_row match_rows[] = {
 	{ "172.16.0.0/12:*", "172.32.0.0", 80, NULL },
 	{ "192.0.2.128/25:*", "192.0.2.127", 80, NULL },
 	{ "192.0.2.128/25:*", "192.0.2.200", 80, "192.0.2.128/25:*" },
-	{ "0.0.0.0/0:*", "203.0.113.9", 80, "0.0.0.0/0:*" },
-	{ "0.0.0.0/0:*", "::1", 80, NULL },
-	{ "0.0.0.0/0:*", "example.com", 80, NULL },
+	{ "0.0.0.0/1:*", "127.0.0.1", 80, "0.0.0.0/1:*" },
+	{ "0.0.0.0/1:*", "::1", 80, NULL },
+	{ "0.0.0.0/1:*", "example.com", 80, NULL },
 
 	/* IPv6 addresses and blocks, with or without brackets on the host. */
 	{ "[fd00::5]:22", "fd00::5", 22, "[fd00::5]:22" },
@@ -107,8 +107,8 @@ static const struct match_row match_rows[] = {
 	{ "[2001:db8::/33]:443", "2001:db8:8000::1", 443, NULL },
 	{ "[2001:db8::/33]:443", "2001:db8:7fff::1", 443,
 	    "[2001:db8::/33]:443" },
-	{ "[::/0]:*", "2001:db8::1", 443, "[::/0]:*" },
-	{ "[::/0]:*", "10.0.0.1", 443, NULL },
+	{ "[2000::/3]:*", "2001:db8::1", 443, "[2000::/3]:*" },
+	{ "[2000::/3]:*", "10.0.0.1", 443, NULL },
 	{ "[::1]:8080", "::1", 8080, "[::1]:8080" },
 	{ "[fe80::1]:22", "fe80::1%eth0", 22, NULL },
 	{ "[::1]:1", "[::1", 1, NULL },
@@ -121,7 +121,9 @@ static const struct match_row match_rows[] = {
 	    "[::ffff:192.0.2.1]:443" },
 	{ "[::ffff:10.0.0.0/104]:*", "10.1.2.3", 9, "[::ffff:10.0.0.0/104]:*" },
 	{ "192.0.2.1:443", "::192.0.2.1", 443, NULL },
-	{ "[::/0]:*", "::ffff:10.0.0.1", 443, NULL },
+	{ "[2000::/3]:*", "::ffff:10.0.0.1", 443, NULL },
+	{ "[::ffff:0.0.0.0/97]:*", "10.0.0.1", 443, "[::ffff:0.0.0.0/97]:*" },
+	{ "[::ffff:0.0.0.0/97]:*", "192.0.2.1", 443, NULL },
 
 	/* Junk hosts match nothing. */
 	{ "*.corp.example:*", "bad host!.corp.example", 80, NULL },
@@ -212,6 +214,24 @@ static const struct error_row error_rows[] = {
 	{ "*:443", 1, "*:443", "'*' alone would allow every destination; "
 	    "name hosts" },
 	{ "*:*", 1, "*:*", "would allow every destination" },
+
+	/* Every other way of writing "everything" is refused as well. */
+	{ "0.0.0.0/0:*", 1, "0.0.0.0/0:*", "this block holds every IPv4 "
+	    "address, which would let the cloud reach any host; name the "
+	    "networks" },
+	{ "0.0.0.0/0:443", 1, "0.0.0.0/0:443", "holds every IPv4 address" },
+	{ "a:1, 10.0.0.0/0:22", 2, "10.0.0.0/0:22", "holds every IPv4 address" },
+	{ "0.0.0.0/0:1-65535", 1, "0.0.0.0/0:1-65535", "every IPv4 address" },
+	{ "host:1-65535", 1, "host:1-65535", "is not a number" },
+	{ "[::/0]:*", 1, "[::/0]:*", "holds every IPv6 and IPv4 address" },
+	{ "[::/0]:443", 1, "[::/0]:443", "holds every IPv6 and IPv4 address" },
+	{ "[2001:db8::/0]:*", 1, "[2001:db8::/0]:*", "every IPv6 and IPv4" },
+	{ "::/0", 1, "::/0", "written in brackets followed by its port" },
+	{ "[::ffff:0.0.0.0/96]:*", 1, "[::ffff:0.0.0.0/96]:*",
+	    "holds every IPv4 (as ::ffff:0:0/96) address" },
+	{ "[::ffff:0:0/96]:80", 1, "[::ffff:0:0/96]:80", "every IPv4 (as" },
+	{ "[::/80]:*", 1, "[::/80]:*", "every IPv4 (as ::ffff:0:0/96)" },
+	{ "[::/1]:*", 1, "[::/1]:*", "every IPv4 (as ::ffff:0:0/96)" },
 	{ "<local>", 1, "<local>", "bypass-list keyword, not an access rule; "
 	    "name each host with its port, e.g. intranet:80" },
 	{ "<local>:80", 1, "<local>:80", "bypass-list keyword" },
