@@ -163,9 +163,10 @@ access_split(const struct access_tok *t, struct access_parts *p)
 /*
  * Why a block may not be allowed: one that holds every address of a family
  * is "allow everything" written another way, and "*:*" is refused, so
- * 0.0.0.0/0, ::/0 and any IPv6 block holding all of ::ffff:0.0.0.0/96 (every
- * IPv4 address, as IPv4 destinations also match their mapped form) are
- * refused too, whatever the port. The admin names networks instead.
+ * 0.0.0.0/0, ::/0 and ::ffff:0:0/96 (every IPv4 address, as IPv4
+ * destinations also match their mapped form; a wider IPv6 block matches no
+ * IPv4 host, see docs/internals/bypass.md) are refused too, whatever the
+ * port. The admin names networks instead.
  */
 static int
 access_refuse_everything(const struct access_tok *t, const char *family)
@@ -253,7 +254,7 @@ access_check_v6(const struct access_tok *t, const struct access_parts *p)
 	inet_pton(AF_INET6, tmp, bin);
 	if (bits == 0)
 		return access_refuse_everything(t, "IPv6 and IPv4");
-	if (bits <= 96 && access_prefix_equal(bin, mapped, bits))
+	if (bits == 96 && access_prefix_equal(bin, mapped, bits))
 		return access_refuse_everything(t, "IPv4 (as ::ffff:0:0/96)");
 	return UPLINK_OK;
 }

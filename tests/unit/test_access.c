@@ -230,8 +230,6 @@ static const struct error_row error_rows[] = {
 	{ "[::ffff:0.0.0.0/96]:*", 1, "[::ffff:0.0.0.0/96]:*",
 	    "holds every IPv4 (as ::ffff:0:0/96) address" },
 	{ "[::ffff:0:0/96]:80", 1, "[::ffff:0:0/96]:80", "every IPv4 (as" },
-	{ "[::/80]:*", 1, "[::/80]:*", "every IPv4 (as ::ffff:0:0/96)" },
-	{ "[::/1]:*", 1, "[::/1]:*", "every IPv4 (as ::ffff:0:0/96)" },
 	{ "<local>", 1, "<local>", "bypass-list keyword, not an access rule; "
 	    "name each host with its port, e.g. intranet:80" },
 	{ "<local>:80", 1, "<local>:80", "bypass-list keyword" },
