@@ -319,7 +319,7 @@ catalog_text(json_t *services, struct buf *b)
 	json_t		*svc, *a;
 	const char	*scheme, *purpose;
 	char		 line[1024];
-	size_t		 i, j;
+	size_t		 i, j, at;
 	json_int_t	 port;
 
 	buf_appends(b, "# uplink: addresses the connectors must reach "
@@ -343,6 +343,17 @@ catalog_text(json_t *services, struct buf *b)
 			    (long long)port, scheme, json_string_value(
 			    json_object_get(svc, "name")), purpose &&
 			    *purpose ? ": " : "", purpose ? purpose : "");
+			/*
+			 * Rows are checked when saved; one saved before that
+			 * (or written to the database by hand) with a line
+			 * break must still not add a line to a firewall list.
+			 */
+			if (catalog_text_invalid(line, strlen(line) - 1, false,
+			    &at) != NULL)
+				snprintf(line, sizeof(line), "# services[%zu]."
+				    "addresses[%zu] left out: it holds a line "
+				    "break or control character; save it again "
+				    "with PUT /api/v1/requirements/NAME\n", i, j);
 			buf_appends(b, line);
 		}
 	}
