@@ -1,3 +1,5 @@
+#include <sys/resource.h>
+
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -291,6 +293,23 @@ service_info(struct service *svc)
 	    "unknown");
 }
 
+/*
+ * Every stream costs a descriptor: take the hard limit the system allows
+ * rather than the soft one (often 1024), as the cap on streams follows it.
+ */
+static void
+run_raise_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn("cannot raise the descriptor limit to %llu",
+		    (unsigned long long)rl.rlim_max);
+}
+
 static int
 run_start(struct run *r, char *err, size_t errlen)
 {
@@ -302,6 +321,7 @@ run_start(struct run *r, char *err, size_t errlen)
 	svc->ctx = service_tls_ctx(&svc->cfg->c, err, errlen);
 	if (svc->ctx == NULL)
 		return -1;
+	run_raise_nofile();
 	svc->base = event_base_new();
 	svc->dns = svc->base == NULL ? NULL : evdns_base_new(svc->base,
 	    EVDNS_BASE_INITIALIZE_NAMESERVERS);
@@ -363,6 +383,8 @@ cmd_run(int argc, char **argv)
 	};
 	struct run	 r;
 	char		 err[1024];
+	unsigned long	 fdlimit;
+	uint32_t	 cap;
 	int		 ch;
 
 	memset(&r, 0, sizeof(r));
@@ -399,6 +421,10 @@ cmd_run(int argc, char **argv)
 	    "entr%s", UPLINK_VERSION, r.svc.nslots, r.svc.nslots == 1 ? "" : "s",
 	    r.svc.cfg->c.cloud_url, access_count(r.svc.cfg->c.access),
 	    access_count(r.svc.cfg->c.access) == 1 ? "y" : "ies");
+	cap = streams_cap(&r.svc, &fdlimit);
+	log_info("streams: at most %u open at once ([run] max_streams %d, "
+	    "descriptor limit %lu, %d kept for tunnels, checks and renewal)",
+	    cap, r.svc.cfg->c.max_streams, fdlimit, STREAMS_FD_RESERVE);
 	event_base_dispatch(r.svc.base);
 	run_stop(&r);
 	log_info("stopped");

@@ -24,11 +24,26 @@
 
 #define ACCESS_SHOW	64	/* bytes of an entry quoted in messages */
 
+/*
+ * An address entry, for resolve-then-check: the block as IPv6 (an IPv4
+ * block a.b.c.d/n is ::ffff:a.b.c.d/96+n), its port or any.
+ */
+struct access_net {
+	unsigned char	 addr[16];
+	unsigned	 bits;
+	bool		 v4;		/* written as IPv4 or ::ffff:... /96+ */
+	bool		 any;
+	uint16_t	 port;
+	size_t		 index;		/* into rule[] */
+};
+
 struct access {
 	struct bypass	 *bp;
 	char		 *texts;	/* the list as written, NUL after entries */
 	const char	**rule;		/* rule[i]: entry i as written */
 	size_t		  n;
+	struct access_net *nets;	/* the address entries */
+	size_t		  nnets;
 };
 
 /* The entry being checked, for error messages. */
@@ -495,6 +510,86 @@ access_compile(struct access *a, const char *plain, struct access_error *err)
 	return access_fail(&t, "%s", berr.msg);
 }
 
+static const unsigned char access_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0xff, 0xff };
+
+/*
+ * Reads an entry that passed the checks as an address entry; false for a
+ * name entry. rule is NUL-terminated.
+ */
+static bool
+access_net_read(const char *rule, struct access_net *n)
+{
+	char		 host[INET6_ADDRSTRLEN + 8];
+	const char	*end, *port, *slash;
+	size_t		 hlen;
+	unsigned	 maxbits;
+	char		*e;
+	long		 v;
+
+	memset(n, 0, sizeof(*n));
+	if (rule[0] == '[') {
+		end = strchr(rule, ']');
+		if (end == NULL)
+			return false;
+		hlen = (size_t)(end - rule - 1);
+		memcpy(host, rule + 1, hlen < sizeof(host) ? hlen : 0);
+		port = end + 2;
+	} else {
+		end = strrchr(rule, ':');
+		if (end == NULL)
+			return false;
+		hlen = (size_t)(end - rule);
+		memcpy(host, rule, hlen < sizeof(host) ? hlen : 0);
+		port = end + 1;
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return false;
+	host[hlen] = '\0';
+	slash = strchr(host, '/');
+	if (slash != NULL)
+		host[slash - host] = '\0';
+	if (hlen > 1 && host[strlen(host) - 1] == '.')
+		host[strlen(host) - 1] = '\0';
+	if (inet_pton(AF_INET, host, n->addr + 12) == 1) {
+		memcpy(n->addr, access_mapped, sizeof(access_mapped));
+		n->v4 = true;
+		maxbits = 32;
+	} else if (inet_pton(AF_INET6, host, n->addr) == 1)
+		maxbits = 128;
+	else
+		return false;
+	n->bits = slash != NULL ? (unsigned)strtoul(slash + 1, NULL, 10) :
+	    maxbits;
+	if (maxbits == 32)
+		n->bits += 96;
+	else if (n->bits >= 96 && memcmp(n->addr, access_mapped, 12) == 0)
+		n->v4 = true;
+	n->any = strcmp(port, "*") == 0;
+	v = n->any ? 0 : strtol(port, &e, 10);
+	n->port = (uint16_t)v;
+	return true;
+}
+
+/* Collects the address entries of a parsed list. */
+static int
+access_collect_nets(struct access *a)
+{
+	struct access_net	 n;
+	size_t			 i;
+
+	a->nets = calloc(a->n ? a->n : 1, sizeof(*a->nets));
+	if (a->nets == NULL)
+		return UPLINK_ENOMEM;
+	for (i = 0; i < a->n; i++) {
+		if (!access_net_read(a->rule[i], &n))
+			continue;
+		n.index = i;
+		a->nets[a->nnets++] = n;
+	}
+	return UPLINK_OK;
+}
+
 int
 access_parse(const char *list, struct access **out, struct access_error *err)
 {
@@ -529,6 +624,9 @@ access_parse(const char *list, struct access **out, struct access_error *err)
 	for (i = 0; i < len; i++)
 		if (bypass_is_sep(a->texts[i]))
 			a->texts[i] = '\0';
+	rc = access_collect_nets(a);
+	if (rc != UPLINK_OK)
+		goto fail;
 	free(plain);
 	*out = a;
 	return UPLINK_OK;
@@ -567,7 +665,123 @@ access_free(struct access *a)
 	if (a == NULL)
 		return;
 	bypass_free(a->bp);
+	free(a->nets);
 	free(a->texts);
 	free(a->rule);
 	free(a);
+}
+
+/* The address as IPv6 (IPv4 as ::ffff:a.b.c.d); false for other families. */
+static bool
+access_sa_read(const struct sockaddr *sa, unsigned char addr[16],
+    uint16_t *port, char *text, size_t textlen)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		memcpy(addr, access_mapped, sizeof(access_mapped));
+		memcpy(addr + 12, &s4->sin_addr, 4);
+		*port = ntohs(s4->sin_port);
+		inet_ntop(AF_INET, &s4->sin_addr, text, (socklen_t)textlen);
+		return true;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		memcpy(addr, &s6->sin6_addr, 16);
+		*port = ntohs(s6->sin6_port);
+		inet_ntop(AF_INET6, &s6->sin6_addr, text, (socklen_t)textlen);
+		return true;
+	}
+	return false;
+}
+
+/* True when the first bits of a and b agree. */
+static bool
+access_bits_equal(const unsigned char *a, const unsigned char *b,
+    unsigned bits)
+{
+	unsigned	 full = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, full) != 0)
+		return false;
+	return rest == 0 || ((a[full] ^ b[full]) &
+	    (unsigned char)(0xff << (8 - rest))) == 0;
+}
+
+/*
+ * The addresses a name must never lead to unless an address entry allows
+ * them: "this host" (0.0.0.0/8 and ::, which Linux connects to itself),
+ * link-local (169.254.0.0/16, where cloud metadata services answer, and
+ * fe80::/10), multicast and broadcast. NULL when addr is none of them.
+ */
+static const char *
+access_special(const unsigned char addr[16])
+{
+	static const unsigned char zero[16];
+
+	if (memcmp(addr, access_mapped, 12) == 0) {
+		if (addr[12] == 0)
+			return "an unspecified (\"this host\") address";
+		if (addr[12] == 169 && addr[13] == 254)
+			return "a link-local address";
+		if (addr[12] >= 224 && addr[12] <= 239)
+			return "a multicast address";
+		if (addr[12] == 255 && addr[13] == 255 && addr[14] == 255 &&
+		    addr[15] == 255)
+			return "the broadcast address";
+		return NULL;
+	}
+	if (memcmp(addr, zero, 16) == 0)
+		return "an unspecified (\"this host\") address";
+	if (addr[0] == 0xfe && (addr[1] & 0xc0) == 0x80)
+		return "a link-local address";
+	if (addr[0] == 0xff)
+		return "a multicast address";
+	return NULL;
+}
+
+bool
+access_allows_addr(const struct access *a, const struct sockaddr *sa,
+    char *why, size_t whylen)
+{
+	unsigned char	 addr[16];
+	char		 text[INET6_ADDRSTRLEN];
+	const char	*special;
+	uint16_t	 port;
+	bool		 v4;
+	size_t		 i;
+
+	if (a == NULL || a->n == 0) {
+		snprintf(why, whylen, "the access list is empty");
+		return false;
+	}
+	if (!access_sa_read(sa, addr, &port, text, sizeof(text))) {
+		snprintf(why, whylen, "not an IP address");
+		return false;
+	}
+	v4 = memcmp(addr, access_mapped, 12) == 0;
+	/* An address entry that allows it: allowed, as a literal would be. */
+	if (access_allows(a, text, port, NULL))
+		return true;
+	special = access_special(addr);
+	if (special != NULL) {
+		snprintf(why, whylen, "%s is %s, which a name may reach only when "
+		    "an address entry allows it", text, special);
+		return false;
+	}
+	for (i = 0; i < a->nnets; i++) {
+		const struct access_net *n = &a->nets[i];
+
+		/* As in matching, an IPv6 block wider than /96 is no IPv4's. */
+		if (v4 && !n->v4)
+			continue;
+		if (!access_bits_equal(addr, n->addr, n->bits))
+			continue;
+		snprintf(why, whylen, "%s is inside the address entry \"%s\", "
+		    "which does not allow port %u; an entry by name does not "
+		    "widen an address entry", text, a->rule[n->index], port);
+		return false;
+	}
+	return true;
 }
