@@ -276,3 +276,119 @@ def test_world_readable_key_refused(net):
     finally:
         os.chmod(key, 0o600)
     net.conn.start(wait_tunnels=1, timeout=30 * SLOW)
+
+
+# --------------------------------------------------------------------------
+# resolve-then-check and the stream cap: a cloud that publishes services of
+# site "rt", whose connector resolves intranet.test to 127.0.0.1 (a private
+# /etc/hosts)
+
+MAX_STREAMS = 8
+
+
+class PubNet:
+    def __init__(self, workdir):
+        self.dir = workdir
+        self.rec = Recorder()
+        self.svc = cp.Services(os.path.join(workdir, "services")).start()
+        self.cloud = None
+        self.conn = None
+        self.prefix = cp.host_isolation(os.path.join(workdir, "iso"))
+
+    def start(self):
+        self.cloud = cp.Cloud(os.path.join(self.dir, "cloud"), publish={
+            "named": ("rt", f"{cp.INTRANET}:{self.rec.port}"),
+            "echo": ("rt", f"{cp.LOOPBACK}:{self.svc.ports['echo']}")})
+        self.cloud.init().start()
+        self.api = apiclient.Client(self.cloud.port, ca=os.path.join(self.cloud.data, "ca.pem"),
+                                    key=self.cloud.key("tests"), timeout=CHECK_TIMEOUT)
+        self.conn = cp.Connector(os.path.join(self.dir, "c"), name="rt", prefix=self.prefix)
+        r = self.conn.enroll(self.cloud.token("rt"))
+        assert r.rc == 0, r
+        self.conn.id = [x["id"] for x in self.cloud.connectors() if x["name"] == "rt"][-1]
+        return self
+
+    def restart(self, allow):
+        self.conn.stop()
+        self.conn.configure(allow=allow, tunnels=1, run={"max_streams": MAX_STREAMS})
+        self.conn.start(wait_tunnels=1, timeout=30 * SLOW)
+
+    def stop(self):
+        cp.stop_network([self.conn] if self.conn else [], self.cloud, [self.svc, self.rec])
+
+
+@pytest.fixture(scope="module")
+def pub(workdir):
+    n = PubNet(os.path.join(workdir, "sec_connector_pub"))
+    try:
+        n.start()
+        yield n
+    finally:
+        n.stop()
+
+
+def try_echo(port, payload=b"ping", timeout=10):
+    """What comes back through a published service ("" when it is closed)."""
+    try:
+        return cp.echo_once(port, payload, timeout=timeout * SLOW)
+    except OSError:
+        return b""
+
+
+def test_name_is_not_dialled_at_a_refused_address(pub):
+    """allow = intranet.test:PORT, 127.0.0.1:1: intranet.test resolves to
+    127.0.0.1, which the address entry allows only on port 1, so the
+    connector refuses the stream and nothing connects to PORT."""
+    if not pub.prefix:
+        pytest.skip("needs root and unshare (private /etc/hosts)")
+    port = pub.rec.port
+    pub.restart([f"{cp.INTRANET}:{port}", f"{cp.LOOPBACK}:1"])
+    got = try_echo(pub.cloud.publish_ports["named"])
+    assert got == b"", got
+    pub.conn.wait_log(rf"{cp.INTRANET}:{port}: not dialling this address: 127\.0\.0\.1 is "
+                      rf"inside the address entry \"127\.0\.0\.1:1\", which does not allow "
+                      rf"port {port}", 10 * SLOW)
+    pub.conn.wait_log(rf"refused: 403 not-allowed: .*127\.0\.0\.1:{port}", 10 * SLOW)
+    assert pub.rec.seen() == [], pub.rec.seen()
+    # Control: without the address entry the same name is dialled.
+    pub.restart([f"{cp.INTRANET}:{port}"])
+    try_echo(pub.cloud.publish_ports["named"], timeout=3)
+    deadline = time.time() + 10 * SLOW
+    while not pub.rec.seen() and time.time() < deadline:
+        time.sleep(0.1)
+    assert len(pub.rec.seen()) == 1, pub.rec.seen()
+
+
+def test_stream_cap_refuses_the_flood_and_the_check_still_runs(pub):
+    """With [run] max_streams = 8, 20 idle connections through a published
+    service get 8 streams; the rest are refused "503 busy" naming the
+    setting, and an on-demand check of the connector still passes."""
+    pub.restart([f"{cp.LOOPBACK}:{pub.svc.ports['echo']}"])
+    port = pub.cloud.publish_ports["echo"]
+    socks = []
+    try:
+        served = 0
+        for i in range(20):
+            s = cp.connect(port, timeout=10 * SLOW)
+            socks.append(s)
+            s.sendall(b"hello %d" % i)
+            try:
+                got = s.recv(100)
+            except OSError:
+                got = b""
+            served += got == b"hello %d" % i
+        assert served == MAX_STREAMS, served
+        pub.conn.wait_log(r"refused: 503 busy: the connector already has 8 connections open, "
+                          r"its limit \(\[run\] max_streams = 8 in ", 10 * SLOW)
+        r = pub.api.post(f"/api/v1/connectors/{pub.conn.id}/check")
+        assert r.status == 200, r
+        rows = r.body["report"]["results"]
+        assert rows and all(x["ok"] for x in rows if x["service"] == "cloud"), r.body
+    finally:
+        for s in socks:
+            s.close()
+    # Room again once the clients are gone.
+    deadline = time.time() + 20 * SLOW
+    while try_echo(port, b"again", timeout=3) != b"again":
+        assert time.time() < deadline, cp.tail(pub.conn.log)
+        time.sleep(0.2)
