@@ -54,15 +54,19 @@ usage(FILE *fp)
 "\n"
 "Runs the connector service: keeps [cloud] tunnels (default 2) open to the\n"
 "cloud, through [proxy] server unless the cloud matches [proxy] bypass,\n"
-"and answers the streams the cloud opens to targets in [access] allow.\n"
-"It never listens on a socket and never reads HTTPS_PROXY or NO_PROXY.\n"
+"and answers the streams the cloud opens to targets in [access] allow\n"
+"(at most [run] max_streams at once, default 1000). The checks the cloud\n"
+"asks for test only its own endpoints and what [access] allow or [check]\n"
+"allow allows. It never listens on a socket and never reads HTTPS_PROXY\n"
+"or NO_PROXY. It refuses to start when [cloud] key is readable or writable\n"
+"by group or others (chmod 600 it).\n"
 "\n"
 "  --config FILE   configuration (default %s), as written by\n"
 "                  \"uplink-connector enroll\"; see docs/config.md\n"
 "\n"
 "Signals: SIGTERM or SIGINT drain (no new streams, open ones finish within\n"
 "[run] drain_timeout, default 30s) and exit; a second one exits at once.\n"
-"SIGHUP re-reads [access] and [proxy] from the file.\n"
+"SIGHUP re-reads [access], [check], [proxy] and [run] max_streams.\n"
 "The certificate is renewed automatically after two thirds of its life.\n",
 	    CONFIG_DEFAULT_PATH);
 }

@@ -486,7 +486,8 @@ config_handler(void *user, const char *section, const char *name,
 		return config_log_key(cp, name, value);
 	if (*section == '\0')
 		return config_fail(cp, "\"%s\" is outside any section; put it "
-		    "under [cloud], [proxy], [access], [run] or [log]", name);
+		    "under [cloud], [proxy], [access], [check], [run] or [log]",
+		    name);
 	return config_fail(cp, "unknown section [%s] (known: [cloud], [proxy], "
 	    "[access], [check], [run], [log])", section);
 }

@@ -313,7 +313,7 @@ static const struct sect_row sect_rows[] = {
 	    "destination"),
 	BAD("tunnels = 2\n",
 	    ":1: \"tunnels\" is outside any section; put it under [cloud], "
-	    "[proxy], [access], [run] or [log]"),
+	    "[proxy], [access], [check], [run] or [log]"),
 };
 
 static void
