@@ -298,7 +298,8 @@ class PubNet:
     def start(self):
         self.cloud = cp.Cloud(os.path.join(self.dir, "cloud"), publish={
             "named": ("rt", f"{cp.INTRANET}:{self.rec.port}"),
-            "echo": ("rt", f"{cp.LOOPBACK}:{self.svc.ports['echo']}")})
+            "echo": ("rt", f"{cp.LOOPBACK}:{self.svc.ports['echo']}"),
+            "fd-echo": ("fd", f"{cp.LOOPBACK}:{self.svc.ports['echo']}")})
         self.cloud.init().start()
         self.api = apiclient.Client(self.cloud.port, ca=os.path.join(self.cloud.data, "ca.pem"),
                                     key=self.cloud.key("tests"), timeout=CHECK_TIMEOUT)
@@ -392,3 +393,53 @@ def test_stream_cap_refuses_the_flood_and_the_check_still_runs(pub):
     while try_echo(port, b"again", timeout=3) != b"again":
         assert time.time() < deadline, cp.tail(pub.conn.log)
         time.sleep(0.2)
+
+
+FD_LIMIT = 256
+FD_RESERVE = 64          # STREAMS_FD_RESERVE in connector/service.h
+
+
+def test_descriptor_limit_keeps_room_for_the_check(pub):
+    """A connector run with 256 descriptors (soft and hard) and the default
+    max_streams: a client opening 300 idle connections through a published
+    service gets 256 - 64 streams, the rest are refused "503 busy" naming
+    the descriptor limit, and the cloud's check of that connector still
+    passes (before the cap, the flood took every descriptor and the check
+    failed)."""
+    c = cp.Connector(os.path.join(pub.dir, "fd"), name="fd",
+                     prefix=["prlimit", f"--nofile={FD_LIMIT}:{FD_LIMIT}", "--"])
+    r = c.enroll(pub.cloud.token("fd"))
+    assert r.rc == 0, r
+    c.configure(allow=[f"{cp.LOOPBACK}:{pub.svc.ports['echo']}"], tunnels=1)
+    cid = [x["id"] for x in pub.cloud.connectors() if x["name"] == "fd"][-1]
+    socks = []
+    try:
+        c.start(wait_tunnels=1, timeout=30 * SLOW)
+        cap = FD_LIMIT - FD_RESERVE
+        c.wait_log(rf"streams: at most {cap} open at once \(\[run\] max_streams 1000, "
+                   rf"descriptor limit {FD_LIMIT}, {FD_RESERVE} kept", 10 * SLOW)
+        port = pub.cloud.publish_ports["fd-echo"]
+        served = 0
+        for i in range(300):
+            s = cp.connect(port, timeout=10 * SLOW)
+            socks.append(s)
+            s.sendall(b"x%d" % i)
+            try:
+                got = s.recv(100)
+            except OSError:
+                got = b""
+            served += got == b"x%d" % i
+        assert served == cap, served
+        c.wait_log(r"refused: 503 busy: .*descriptor limit 256 less 64 kept for checks", 10 * SLOW)
+        chk = pub.api.post(f"/api/v1/connectors/{cid}/check")
+        assert chk.status == 200, chk
+        rows = chk.body["report"]["results"]
+        cloud_rows = [x for x in rows if x["service"] == "cloud"]
+        assert cloud_rows and all(x["ok"] for x in cloud_rows), chk.body
+    finally:
+        for s in socks:
+            s.close()
+        rc = c.stop(timeout=15)
+        reports = cp.sanitizer_reports([c.log])
+        assert not reports, "\n".join(reports)
+    assert rc == 0, cp.tail(c.log)
