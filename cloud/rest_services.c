@@ -312,6 +312,16 @@ requirement_row(void *arg, const char *name, const char *json)
 	return 0;
 }
 
+/* True when s holds a line break or control character. */
+static bool
+rest_text_bad(const char *s)
+{
+	size_t	 at;
+
+	return s != NULL && catalog_text_invalid(s, strlen(s), false, &at) !=
+	    NULL;
+}
+
 /* One line per address: HOST:PORT  # scheme, service: purpose. */
 static void
 catalog_text(json_t *services, struct buf *b)
@@ -343,6 +353,19 @@ catalog_text(json_t *services, struct buf *b)
 			    (long long)port, scheme, json_string_value(
 			    json_object_get(svc, "name")), purpose &&
 			    *purpose ? ": " : "", purpose ? purpose : "");
+			/*
+			 * Rows are checked when saved; one saved before that
+			 * (or written to the database by hand) with a line
+			 * break must still not add a line to a firewall list.
+			 */
+			if (rest_text_bad(json_string_value(json_object_get(a,
+			    "host"))) || rest_text_bad(scheme) ||
+			    rest_text_bad(json_string_value(json_object_get(svc,
+			    "name"))) || rest_text_bad(purpose))
+				snprintf(line, sizeof(line), "# services[%zu]."
+				    "addresses[%zu] left out: it holds a line "
+				    "break or control character; save it again "
+				    "with PUT /api/v1/requirements/NAME\n", i, j);
 			buf_appends(b, line);
 		}
 	}

@@ -1,3 +1,5 @@
+#include <sys/resource.h>
+
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,7 +15,9 @@
 #include "access.h"
 #include "bypass.h"
 #include "connector.h"
+#include "error.h"
 #include "hostport.h"
+#include "keyfile.h"
 #include "log.h"
 #include "renew.h"
 #include "service.h"
@@ -50,15 +54,19 @@ usage(FILE *fp)
 "\n"
 "Runs the connector service: keeps [cloud] tunnels (default 2) open to the\n"
 "cloud, through [proxy] server unless the cloud matches [proxy] bypass,\n"
-"and answers the streams the cloud opens to targets in [access] allow.\n"
-"It never listens on a socket and never reads HTTPS_PROXY or NO_PROXY.\n"
+"and answers the streams the cloud opens to targets in [access] allow\n"
+"(at most [run] max_streams at once, default 1000). The checks the cloud\n"
+"asks for test only its own endpoints and what [access] allow or [check]\n"
+"allow allows. It never listens on a socket and never reads HTTPS_PROXY\n"
+"or NO_PROXY. It refuses to start when [cloud] key is readable or writable\n"
+"by group or others (chmod 600 it).\n"
 "\n"
 "  --config FILE   configuration (default %s), as written by\n"
 "                  \"uplink-connector enroll\"; see docs/config.md\n"
 "\n"
 "Signals: SIGTERM or SIGINT drain (no new streams, open ones finish within\n"
 "[run] drain_timeout, default 30s) and exit; a second one exits at once.\n"
-"SIGHUP re-reads [access] and [proxy] from the file.\n"
+"SIGHUP re-reads [access], [check], [proxy] and [run] max_streams.\n"
 "The certificate is renewed automatically after two thirds of its life.\n",
 	    CONFIG_DEFAULT_PATH);
 }
@@ -107,6 +115,10 @@ service_tls_ctx(const struct connector_config *cfg, char *err, size_t errlen)
 	SSL_CTX	*ctx;
 	char	 detail[256];
 
+	/* Before anything reads it: a key others can read is not ours alone. */
+	if (keyfile_check_mode(cfg->cloud_key, "the connector's private key",
+	    err, errlen) != UPLINK_OK)
+		return NULL;
 	ctx = tls_cloud_ctx_new(cfg->cloud_ca, err, errlen);
 	if (ctx == NULL)
 		return NULL;
@@ -285,6 +297,23 @@ service_info(struct service *svc)
 	    "unknown");
 }
 
+/*
+ * Every stream costs a descriptor: take the hard limit the system allows
+ * rather than the soft one (often 1024), as the cap on streams follows it.
+ */
+static void
+run_raise_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn("cannot raise the descriptor limit to %llu",
+		    (unsigned long long)rl.rlim_max);
+}
+
 static int
 run_start(struct run *r, char *err, size_t errlen)
 {
@@ -296,6 +325,7 @@ run_start(struct run *r, char *err, size_t errlen)
 	svc->ctx = service_tls_ctx(&svc->cfg->c, err, errlen);
 	if (svc->ctx == NULL)
 		return -1;
+	run_raise_nofile();
 	svc->base = event_base_new();
 	svc->dns = svc->base == NULL ? NULL : evdns_base_new(svc->base,
 	    EVDNS_BASE_INITIALIZE_NAMESERVERS);
@@ -357,6 +387,8 @@ cmd_run(int argc, char **argv)
 	};
 	struct run	 r;
 	char		 err[1024];
+	unsigned long	 fdlimit;
+	uint32_t	 cap;
 	int		 ch;
 
 	memset(&r, 0, sizeof(r));
@@ -393,6 +425,10 @@ cmd_run(int argc, char **argv)
 	    "entr%s", UPLINK_VERSION, r.svc.nslots, r.svc.nslots == 1 ? "" : "s",
 	    r.svc.cfg->c.cloud_url, access_count(r.svc.cfg->c.access),
 	    access_count(r.svc.cfg->c.access) == 1 ? "y" : "ies");
+	cap = streams_cap(&r.svc, &fdlimit);
+	log_info("streams: at most %u open at once ([run] max_streams %d, "
+	    "descriptor limit %lu, %d kept for tunnels, checks and renewal)",
+	    cap, r.svc.cfg->c.max_streams, fdlimit, STREAMS_FD_RESERVE);
 	event_base_dispatch(r.svc.base);
 	run_stop(&r);
 	log_info("stopped");

@@ -5,12 +5,18 @@
 
 #include <jansson.h>
 
+#include <strings.h>
+
+#include "access.h"
 #include "catalog.h"
 #include "check.h"
+#include "crl.h"
 #include "dial.h"
 #include "error.h"
+#include "hostport.h"
 #include "https.h"
 #include "log.h"
+#include "pki.h"
 #include "remote_check.h"
 #include "renew.h"
 #include "tls.h"
@@ -27,6 +33,7 @@
 #define RC_STEP_MS	5000	/* as check's --timeout default */
 #define RC_PARALLEL	8	/* as check's --parallel default */
 #define RC_LOG_FAILS	3	/* failing addresses named in the log line */
+#define RC_CLOUD_EPS	5	/* the cloud's URL and up to 4 CRL URLs */
 
 struct remote_check {
 	struct service		*svc;
@@ -44,6 +51,9 @@ struct remote_check {
 	bool			*have;
 	struct check_target	 cloud;		/* the row of a failed fetch */
 	struct check_result	 fail;
+	struct hostport		 ep[RC_CLOUD_EPS];	/* the cloud's own */
+	int			 nep;
+	size_t			 refused;	/* addresses not allowed */
 };
 
 /*
@@ -125,6 +135,11 @@ rc_log(struct remote_check *rc, const struct check_result *results,
 	    "through proxy " : "direct (no proxy)", rt->has_proxy ?
 	    rt->proxy.url : "", passed, failed, fails, failed > RC_LOG_FAILS ?
 	    ", ..." : "", dial_now_ms() - rc->t0);
+	if (rc->refused > 0)
+		log_info("check %s: %zu address%s of the cloud's catalog not "
+		    "tested: not in [access] allow or [check] allow of %s",
+		    rc->name, rc->refused, rc->refused == 1 ? "" : "es",
+		    rc->cfg->c.path);
 }
 
 /* Answers the report of results[0..n) and ends the check. */
@@ -199,6 +214,64 @@ rc_on_done(void *arg)
 	rc_reply(rc, rc->results, rc->have, rc->cat.n);
 }
 
+/*
+ * The cloud's own endpoints, which it may always have checked: the [cloud]
+ * url this connector enrolled with, and the CRL distribution points of
+ * its certificate (what the cloud put there when it signed it).
+ */
+static void
+rc_endpoints(struct remote_check *rc)
+{
+	const struct connector_config	*cfg = &rc->cfg->c;
+	char				 urls[RC_CLOUD_EPS - 1][CRL_URL_MAX];
+	char				 path[CRL_URL_MAX], err[256];
+	X509				*cert = NULL;
+	bool				 https;
+	int				 i, n;
+
+	rc->ep[rc->nep++] = cfg->cloud;
+	if (pki_cert_load(cfg->cloud_cert, &cert, err, sizeof(err)) !=
+	    UPLINK_OK)
+		return;
+	n = crl_dp_urls(cert, urls, RC_CLOUD_EPS - 1);
+	X509_free(cert);
+	for (i = 0; i < n; i++)
+		if (url_parse(urls[i], &https, &rc->ep[rc->nep], path,
+		    sizeof(path), err, sizeof(err)) == UPLINK_OK)
+			rc->nep++;
+}
+
+/*
+ * What the cloud may have this connector test: its own endpoints, and
+ * what the administrator allowed in [access] allow or [check] allow. The
+ * catalog is the cloud's to write, so without this a compromised cloud
+ * (or anyone who can edit its requirements) could make the connector
+ * connect anywhere on the private network and map it from the verdicts.
+ */
+static bool
+rc_allow(void *arg, const struct check_target *t, char *why, size_t whylen)
+{
+	struct remote_check		*rc = arg;
+	const struct connector_config	*cfg = &rc->cfg->c;
+	char				 hp[300];
+	int				 i;
+
+	for (i = 0; i < rc->nep; i++)
+		if (rc->ep[i].port == t->port &&
+		    strcasecmp(rc->ep[i].host, t->probe) == 0)
+			return true;
+	if (access_allows(cfg->access, t->probe, t->port, NULL) ||
+	    access_allows(cfg->check_access, t->probe, t->port, NULL))
+		return true;
+	rc->refused++;
+	hostport_format(hp, sizeof(hp), t->probe, t->port);
+	snprintf(why, whylen, "not tested: %s is not the cloud's own address "
+	    "and not allowed by [access] allow or [check] allow in %s: add "
+	    "%s to [check] allow there to let the cloud have it tested", hp,
+	    cfg->path, hp);
+	return false;
+}
+
 /* Runs the check of "uplink-connector check --json" on the catalog. */
 static void
 rc_run(struct remote_check *rc)
@@ -227,6 +300,9 @@ rc_run(struct remote_check *rc)
 	o.tls_cloud = rc->trust;
 	o.timeout_ms = RC_STEP_MS;
 	o.parallel = RC_PARALLEL;
+	o.allow = rc_allow;
+	o.allow_arg = rc;
+	rc_endpoints(rc);
 	if (rc->results != NULL && rc->have != NULL)
 		rc->chk = check_start(rc->svc->base, rc->svc->dns, &o,
 		    rc->cat.v, rc->cat.n, rc_on_result, rc_on_done, rc);

@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "https.h"
+#include "keyfile.h"
 #include "log.h"
 #include "pki.h"
 #include "renew.h"
@@ -406,6 +407,9 @@ renew_prepare(struct renew *r, struct evdns_base *dns, char *err,
 		goto out;
 	}
 	if (renew_body(r, &body, err, errlen) != UPLINK_OK)
+		goto out;
+	if (keyfile_check_mode(cfg->cloud_key, "the connector's private key",
+	    err, errlen) != UPLINK_OK)
 		goto out;
 	r->ctx = https_ctx_new(cfg->cloud_ca, cfg->cloud_cert, cfg->cloud_key,
 	    err, errlen);

@@ -53,6 +53,8 @@ SSL_CTX *service_tls_ctx(const struct connector_config *cfg, char *err,
 void tunnels_start(struct service *svc);
 /* Stops reconnecting and drains every tunnel. */
 void tunnels_drain(struct service *svc);
+/* Streams open now on every tunnel (answered or not, GETs included). */
+uint32_t tunnels_streams(const struct service *svc);
 /* True when no tunnel is open or being opened. */
 bool tunnels_idle(const struct service *svc);
 void tunnels_free(struct service *svc);
@@ -61,6 +63,13 @@ void tunnels_free(struct service *svc);
 void streams_request(struct service *svc, struct tunnel *t,
     struct tunnel_stream *s, const char *host, uint16_t port);
 void streams_free(struct service *svc);
+/*
+ * How many streams may be open at once: [run] max_streams, but never more
+ * than the descriptor limit leaves after STREAMS_FD_RESERVE descriptors
+ * kept for the tunnels, the checks the cloud asks for, renewal and logs.
+ */
+#define STREAMS_FD_RESERVE	64
+uint32_t streams_cap(const struct service *svc, unsigned long *fdlimit);
 
 /* Called when a tunnel closes, to finish a drain. */
 void service_check_done(struct service *svc);

@@ -1,3 +1,6 @@
+#include <sys/resource.h>
+#include <sys/socket.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +103,9 @@ sconn_dialed(void *arg, struct dial_result *res)
 		case DIAL_ETIMEOUT:
 			status = 504, code = "timeout";
 			break;
+		case DIAL_ENOTALLOWED:
+			status = 403, code = "not-allowed";
+			break;
 		default:
 			status = 502, code = "proxy";
 			break;
@@ -120,6 +126,70 @@ sconn_dialed(void *arg, struct dial_result *res)
 		return;
 	}
 	tunnel_stream_accept(s, bev);
+}
+
+/*
+ * Resolve-then-check: an allowed name is dialled only at the addresses the
+ * access list does not refuse (access_allows_addr(): not inside an address
+ * entry for another port, not unspecified, link-local, multicast or
+ * broadcast), so a name cannot lead where an address would be refused.
+ */
+static bool
+sconn_addr_ok(void *arg, const struct sockaddr *sa, char *why, size_t whylen)
+{
+	struct sconn	*sc = arg;
+
+	if (access_allows_addr(sc->cfg->c.access, sa, why, whylen))
+		return true;
+	log_info("%s %s:%u: not dialling this address: %s", sc->name,
+	    sc->host, sc->opts.port, why);
+	return false;
+}
+
+uint32_t
+streams_cap(const struct service *svc, unsigned long *fdlimit)
+{
+	struct rlimit	 rl;
+	uint32_t	 cap = (uint32_t)svc->cfg->c.max_streams;
+
+	*fdlimit = 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		*fdlimit = (unsigned long)rl.rlim_cur;
+		if (rl.rlim_cur <= STREAMS_FD_RESERVE + 1)
+			return 1;
+		if (rl.rlim_cur - STREAMS_FD_RESERVE < cap)
+			cap = (uint32_t)(rl.rlim_cur - STREAMS_FD_RESERVE);
+	}
+	return cap;
+}
+
+/*
+ * The cap on connections the cloud holds open through this connector. A
+ * client of a published service could otherwise open streams until the
+ * connector has no descriptor left, and then every other client and the
+ * connector's own check fail. GET requests (checks, info) do not pass
+ * here, and the descriptors they need are kept out of the cap.
+ */
+static bool
+stream_room(struct service *svc, struct tunnel_stream *s, const char *host,
+    uint16_t port)
+{
+	unsigned long	 fdlimit;
+	uint32_t	 cap = streams_cap(svc, &fdlimit), open;
+	char		 why[400];
+
+	/* The stream being asked for is already counted. */
+	open = tunnels_streams(svc);
+	if (open <= cap)
+		return true;
+	snprintf(why, sizeof(why), "the connector already has %u connections "
+	    "open, its limit ([run] max_streams = %d in %s, descriptor limit "
+	    "%lu less %d kept for checks): %s:%u refused; raise max_streams "
+	    "or find the client holding them", open - 1,
+	    svc->cfg->c.max_streams, svc->cfg->c.path, fdlimit,
+	    STREAMS_FD_RESERVE, host, port);
+	tunnel_stream_refuse(s, 503, "busy", why);
+	return false;
 }
 
 /* Whether the cloud may reach host:port, and how; refuses if not. */
@@ -156,7 +226,8 @@ streams_request(struct service *svc, struct tunnel *t,
 	struct sconn	*sc;
 
 	(void)t;
-	if (!stream_allowed(svc, s, host, port))
+	if (!stream_allowed(svc, s, host, port) ||
+	    !stream_room(svc, s, host, port))
 		return;
 	sc = xcalloc(1, sizeof(*sc));
 	sc->svc = svc;
@@ -170,6 +241,8 @@ streams_request(struct service *svc, struct tunnel *t,
 	sc->opts.routes = &sc->cfg->c.routes;
 	sc->opts.timeout_ms = STREAM_DIAL_MS;
 	sc->opts.id = sc->name;
+	sc->opts.addr_ok = sconn_addr_ok;
+	sc->opts.addr_arg = sc;
 	sc->next = svc->conns;
 	if (svc->conns != NULL)
 		svc->conns->prev = sc;

@@ -362,6 +362,22 @@ tunnels_drain(struct service *svc)
 	}
 }
 
+uint32_t
+tunnels_streams(const struct service *svc)
+{
+	struct tunnel_stats	 st;
+	uint32_t		 n = 0;
+	int			 i;
+
+	for (i = 0; i < svc->nslots; i++) {
+		if (svc->slots[i].t == NULL)
+			continue;
+		tunnel_stats(svc->slots[i].t, &st);
+		n += st.streams;
+	}
+	return n;
+}
+
 bool
 tunnels_idle(const struct service *svc)
 {

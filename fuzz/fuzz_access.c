@@ -8,6 +8,10 @@
  * destination comes with a rule that is one of the list's entries and
  * carries a port, and port 0 is never allowed.
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,6 +60,37 @@ check_allows(const struct access *a, const char *list, const char *host,
 		abort();
 }
 
+/*
+ * Resolve-then-check on the destination as an address literal: an address
+ * an address entry allows is never refused, and a refusal always says why.
+ */
+static void
+check_addr(const struct access *a, const char *host, uint16_t port)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*s4 = (void *)&ss;
+	struct sockaddr_in6	*s6 = (void *)&ss;
+	char			 why[512];
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+	} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+	} else
+		return;
+	why[0] = '\0';
+	if (access_allows_addr(a, (struct sockaddr *)&ss, why, sizeof(why))) {
+		if (why[0] != '\0')
+			abort();
+		return;
+	}
+	if (why[0] == '\0' || (port != 0 && access_allows(a, host, port, NULL)))
+		abort();
+}
+
 static void
 run(const char *list, const char *dest)
 {
@@ -72,8 +107,10 @@ run(const char *list, const char *dest)
 		check_error(list, rc, &err);
 		return;
 	}
-	if (hostport_parse(dest, 443, &hp, why, sizeof(why)) == UPLINK_OK)
+	if (hostport_parse(dest, 443, &hp, why, sizeof(why)) == UPLINK_OK) {
 		check_allows(a, list, hp.host, hp.port);
+		check_addr(a, hp.host, hp.port);
+	}
 	check_allows(a, list, dest, 80);
 	check_allows(a, list, dest, 0);
 	access_free(a);

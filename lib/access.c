@@ -24,11 +24,26 @@
 
 #define ACCESS_SHOW	64	/* bytes of an entry quoted in messages */
 
+/*
+ * An address entry, for resolve-then-check: the block as IPv6 (an IPv4
+ * block a.b.c.d/n is ::ffff:a.b.c.d/96+n), its port or any.
+ */
+struct access_net {
+	unsigned char	 addr[16];
+	unsigned	 bits;
+	bool		 v4;		/* written as IPv4 or ::ffff:... /96+ */
+	bool		 any;
+	uint16_t	 port;
+	size_t		 index;		/* into rule[] */
+};
+
 struct access {
 	struct bypass	 *bp;
 	char		 *texts;	/* the list as written, NUL after entries */
 	const char	**rule;		/* rule[i]: entry i as written */
 	size_t		  n;
+	struct access_net *nets;	/* the address entries */
+	size_t		  nnets;
 };
 
 /* The entry being checked, for error messages. */
@@ -160,10 +175,27 @@ access_split(const struct access_tok *t, struct access_parts *p)
 	return UPLINK_OK;
 }
 
-/* The prefix length after '/': digits, at most max. */
+/*
+ * Why a block may not be allowed: one that holds every address of a family
+ * is "allow everything" written another way, and "*:*" is refused, so
+ * 0.0.0.0/0, ::/0 and ::ffff:0:0/96 (every IPv4 address, as IPv4
+ * destinations also match their mapped form; a wider IPv6 block matches no
+ * IPv4 host, see docs/internals/bypass.md) are refused too, whatever the
+ * port. The admin names networks instead.
+ */
+static int
+access_refuse_everything(const struct access_tok *t, const char *family)
+{
+	return access_fail(t, "this block holds every %s address, which would "
+	    "let the cloud reach any host; name the networks the cloud may "
+	    "reach instead (10.0.0.0/8:*, 192.168.1.0/24:443, [fd00::/8]:*)",
+	    family);
+}
+
+/* The prefix length after '/': digits, at most max; *out gets it. */
 static int
 access_check_prefix(const struct access_tok *t, const char *s, size_t len,
-    unsigned max)
+    unsigned max, unsigned *out)
 {
 	const char	*eg = max == 32 ? "10.0.0.0/8:*" : "[fd00::/8]:*";
 	unsigned	 v = 0;
@@ -181,7 +213,21 @@ access_check_prefix(const struct access_tok *t, const char *s, size_t len,
 		return access_fail(t, "prefix length %.*s is out of range for "
 		    "%s (0-%u)", access_show(len), s, max == 32 ? "IPv4" :
 		    "IPv6", max);
+	*out = v;
 	return UPLINK_OK;
+}
+
+/* True when the first bits bits of a and b are equal. */
+static bool
+access_prefix_equal(const unsigned char *a, const unsigned char *b,
+    unsigned bits)
+{
+	unsigned	 full = bits / 8, rest = bits % 8;
+	unsigned char	 mask = (unsigned char)(0xff << (8 - rest));
+
+	if (memcmp(a, b, full) != 0)
+		return false;
+	return rest == 0 || ((a[full] ^ b[full]) & mask) == 0;
 }
 
 /* The inside of brackets: an IPv6 address or block. */
@@ -191,7 +237,12 @@ access_check_v6(const struct access_tok *t, const struct access_parts *p)
 	const char	*h = p->host, *slash = memchr(h, '/', p->hlen), *port;
 	size_t		 hlen = p->hlen;
 	size_t		 alen = slash != NULL ? (size_t)(slash - h) : hlen;
-	int		 plen;
+	static const unsigned char mapped[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff, 0, 0, 0, 0 };
+	unsigned char	 bin[16];
+	char		 tmp[INET6_ADDRSTRLEN + 1];
+	unsigned	 bits = 0;
+	int		 plen, rc;
 
 	if (hlen == 0)
 		return access_fail(t, "empty brackets; write an IPv6 address "
@@ -210,7 +261,17 @@ access_check_v6(const struct access_tok *t, const struct access_parts *p)
 		    "[fd00::1]:443 or [fd00::/8]:*", access_show(alen), h);
 	if (slash == NULL)
 		return UPLINK_OK;
-	return access_check_prefix(t, slash + 1, hlen - alen - 1, 128);
+	rc = access_check_prefix(t, slash + 1, hlen - alen - 1, 128, &bits);
+	if (rc != UPLINK_OK)
+		return rc;
+	memcpy(tmp, h, alen);
+	tmp[alen] = '\0';
+	inet_pton(AF_INET6, tmp, bin);
+	if (bits == 0)
+		return access_refuse_everything(t, "IPv6 and IPv4");
+	if (bits == 96 && access_prefix_equal(bin, mapped, bits))
+		return access_refuse_everything(t, "IPv4 (as ::ffff:0:0/96)");
+	return UPLINK_OK;
 }
 
 /* "ADDR/LEN" without brackets: an IPv4 block. */
@@ -219,6 +280,8 @@ access_check_v4block(const struct access_tok *t, const char *h, size_t hlen)
 {
 	const char	*slash = memchr(h, '/', hlen);
 	size_t		 alen = (size_t)(slash - h);
+	unsigned	 bits = 0;
+	int		 rc;
 
 	if (alen == 0)
 		return access_fail(t, "a block needs an address before '/'; "
@@ -232,7 +295,10 @@ access_check_v4block(const struct access_tok *t, const char *h, size_t hlen)
 		    "(10.0.0.0/8:*); a domain and its subdomains are "
 		    "written *.example.com:443");
 	}
-	return access_check_prefix(t, slash + 1, hlen - alen - 1, 32);
+	rc = access_check_prefix(t, slash + 1, hlen - alen - 1, 32, &bits);
+	if (rc == UPLINK_OK && bits == 0)
+		return access_refuse_everything(t, "IPv4");
+	return rc;
 }
 
 /*
@@ -444,6 +510,86 @@ access_compile(struct access *a, const char *plain, struct access_error *err)
 	return access_fail(&t, "%s", berr.msg);
 }
 
+static const unsigned char access_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0xff, 0xff };
+
+/*
+ * Reads an entry that passed the checks as an address entry; false for a
+ * name entry. rule is NUL-terminated.
+ */
+static bool
+access_net_read(const char *rule, struct access_net *n)
+{
+	char		 host[INET6_ADDRSTRLEN + 8];
+	const char	*end, *port, *slash;
+	size_t		 hlen;
+	unsigned	 maxbits;
+	char		*e;
+	long		 v;
+
+	memset(n, 0, sizeof(*n));
+	if (rule[0] == '[') {
+		end = strchr(rule, ']');
+		if (end == NULL)
+			return false;
+		hlen = (size_t)(end - rule - 1);
+		memcpy(host, rule + 1, hlen < sizeof(host) ? hlen : 0);
+		port = end + 2;
+	} else {
+		end = strrchr(rule, ':');
+		if (end == NULL)
+			return false;
+		hlen = (size_t)(end - rule);
+		memcpy(host, rule, hlen < sizeof(host) ? hlen : 0);
+		port = end + 1;
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return false;
+	host[hlen] = '\0';
+	slash = strchr(host, '/');
+	if (slash != NULL)
+		host[slash - host] = '\0';
+	if (hlen > 1 && host[strlen(host) - 1] == '.')
+		host[strlen(host) - 1] = '\0';
+	if (inet_pton(AF_INET, host, n->addr + 12) == 1) {
+		memcpy(n->addr, access_mapped, sizeof(access_mapped));
+		n->v4 = true;
+		maxbits = 32;
+	} else if (inet_pton(AF_INET6, host, n->addr) == 1)
+		maxbits = 128;
+	else
+		return false;
+	n->bits = slash != NULL ? (unsigned)strtoul(slash + 1, NULL, 10) :
+	    maxbits;
+	if (maxbits == 32)
+		n->bits += 96;
+	else if (n->bits >= 96 && memcmp(n->addr, access_mapped, 12) == 0)
+		n->v4 = true;
+	n->any = strcmp(port, "*") == 0;
+	v = n->any ? 0 : strtol(port, &e, 10);
+	n->port = (uint16_t)v;
+	return true;
+}
+
+/* Collects the address entries of a parsed list. */
+static int
+access_collect_nets(struct access *a)
+{
+	struct access_net	 n;
+	size_t			 i;
+
+	a->nets = calloc(a->n ? a->n : 1, sizeof(*a->nets));
+	if (a->nets == NULL)
+		return UPLINK_ENOMEM;
+	for (i = 0; i < a->n; i++) {
+		if (!access_net_read(a->rule[i], &n))
+			continue;
+		n.index = i;
+		a->nets[a->nnets++] = n;
+	}
+	return UPLINK_OK;
+}
+
 int
 access_parse(const char *list, struct access **out, struct access_error *err)
 {
@@ -478,6 +624,9 @@ access_parse(const char *list, struct access **out, struct access_error *err)
 	for (i = 0; i < len; i++)
 		if (bypass_is_sep(a->texts[i]))
 			a->texts[i] = '\0';
+	rc = access_collect_nets(a);
+	if (rc != UPLINK_OK)
+		goto fail;
 	free(plain);
 	*out = a;
 	return UPLINK_OK;
@@ -516,7 +665,123 @@ access_free(struct access *a)
 	if (a == NULL)
 		return;
 	bypass_free(a->bp);
+	free(a->nets);
 	free(a->texts);
 	free(a->rule);
 	free(a);
+}
+
+/* The address as IPv6 (IPv4 as ::ffff:a.b.c.d); false for other families. */
+static bool
+access_sa_read(const struct sockaddr *sa, unsigned char addr[16],
+    uint16_t *port, char *text, size_t textlen)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		memcpy(addr, access_mapped, sizeof(access_mapped));
+		memcpy(addr + 12, &s4->sin_addr, 4);
+		*port = ntohs(s4->sin_port);
+		inet_ntop(AF_INET, &s4->sin_addr, text, (socklen_t)textlen);
+		return true;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		memcpy(addr, &s6->sin6_addr, 16);
+		*port = ntohs(s6->sin6_port);
+		inet_ntop(AF_INET6, &s6->sin6_addr, text, (socklen_t)textlen);
+		return true;
+	}
+	return false;
+}
+
+/* True when the first bits of a and b agree. */
+static bool
+access_bits_equal(const unsigned char *a, const unsigned char *b,
+    unsigned bits)
+{
+	unsigned	 full = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, full) != 0)
+		return false;
+	return rest == 0 || ((a[full] ^ b[full]) &
+	    (unsigned char)(0xff << (8 - rest))) == 0;
+}
+
+/*
+ * The addresses a name must never lead to unless an address entry allows
+ * them: "this host" (0.0.0.0/8 and ::, which Linux connects to itself),
+ * link-local (169.254.0.0/16, where cloud metadata services answer, and
+ * fe80::/10), multicast and broadcast. NULL when addr is none of them.
+ */
+static const char *
+access_special(const unsigned char addr[16])
+{
+	static const unsigned char zero[16];
+
+	if (memcmp(addr, access_mapped, 12) == 0) {
+		if (addr[12] == 0)
+			return "an unspecified (\"this host\") address";
+		if (addr[12] == 169 && addr[13] == 254)
+			return "a link-local address";
+		if (addr[12] >= 224 && addr[12] <= 239)
+			return "a multicast address";
+		if (addr[12] == 255 && addr[13] == 255 && addr[14] == 255 &&
+		    addr[15] == 255)
+			return "the broadcast address";
+		return NULL;
+	}
+	if (memcmp(addr, zero, 16) == 0)
+		return "an unspecified (\"this host\") address";
+	if (addr[0] == 0xfe && (addr[1] & 0xc0) == 0x80)
+		return "a link-local address";
+	if (addr[0] == 0xff)
+		return "a multicast address";
+	return NULL;
+}
+
+bool
+access_allows_addr(const struct access *a, const struct sockaddr *sa,
+    char *why, size_t whylen)
+{
+	unsigned char	 addr[16];
+	char		 text[INET6_ADDRSTRLEN];
+	const char	*special;
+	uint16_t	 port;
+	bool		 v4;
+	size_t		 i;
+
+	if (a == NULL || a->n == 0) {
+		snprintf(why, whylen, "the access list is empty");
+		return false;
+	}
+	if (!access_sa_read(sa, addr, &port, text, sizeof(text))) {
+		snprintf(why, whylen, "not an IP address");
+		return false;
+	}
+	v4 = memcmp(addr, access_mapped, 12) == 0;
+	/* An address entry that allows it: allowed, as a literal would be. */
+	if (access_allows(a, text, port, NULL))
+		return true;
+	special = access_special(addr);
+	if (special != NULL) {
+		snprintf(why, whylen, "%s is %s, which a name may reach only when "
+		    "an address entry allows it", text, special);
+		return false;
+	}
+	for (i = 0; i < a->nnets; i++) {
+		const struct access_net *n = &a->nets[i];
+
+		/* As in matching, an IPv6 block wider than /96 is no IPv4's. */
+		if (v4 && !n->v4)
+			continue;
+		if (!access_bits_equal(addr, n->addr, n->bits))
+			continue;
+		snprintf(why, whylen, "%s is inside the address entry \"%s\", "
+		    "which does not allow port %u; an entry by name does not "
+		    "widen an address entry", text, a->rule[n->index], port);
+		return false;
+	}
+	return true;
 }

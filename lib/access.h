@@ -18,7 +18,9 @@
  *
  * ":*" means any port. A host name never matches an address entry and an
  * address never matches a name entry: names are not resolved, so allowing
- * 10.0.0.0/8 does not allow a name that happens to resolve into it.
+ * 10.0.0.0/8 does not allow a name that happens to resolve into it. The
+ * other way round, a name allowed by a name entry is dialled only at the
+ * addresses access_allows_addr() accepts (resolve-then-check).
  * Matching is case-insensitive and ignores one trailing dot.
  */
 
@@ -48,6 +50,24 @@ int access_parse(const char *list, struct access **out,
  */
 bool access_allows(const struct access *a, const char *host, uint16_t port,
     const char **rule);
+
+struct sockaddr;
+
+/*
+ * Resolve-then-check: whether an address that an allowed NAME resolved to
+ * may be dialled (the port is the sockaddr's). An address is refused when
+ * no address entry allows it and either
+ *   - it lies inside an address entry (an address or a block) whose port
+ *     is another: the administrator has said which ports of it may be
+ *     reached, and a name does not add one; or
+ *   - it is an unspecified (0.0.0.0/8, ::), link-local (169.254.0.0/16,
+ *     fe80::/10), multicast or broadcast address, which no name of a
+ *     service should lead to.
+ * Every other address is allowed: the name entry allowed it. why gets the
+ * reason when refused. A NULL list refuses everything.
+ */
+bool access_allows_addr(const struct access *a, const struct sockaddr *sa,
+    char *why, size_t whylen);
 
 /* Number of entries. */
 size_t access_count(const struct access *a);

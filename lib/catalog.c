@@ -38,12 +38,41 @@ catalog_fail(struct catalog_ctx *cx, const char *field, const char *fmt, ...)
 	return UPLINK_EINVAL;
 }
 
-/* Copies an optional string member; absent leaves dst as it is. */
+const char *
+catalog_text_invalid(const char *s, size_t len, bool path, size_t *at)
+{
+	unsigned char	 ch;
+	size_t		 i;
+
+	for (i = 0; i < len; i++) {
+		ch = (unsigned char)s[i];
+		*at = i;
+		if (ch == '\r' || ch == '\n')
+			return "a line break";
+		if (ch < 0x20 || ch == 0x7f)
+			return "a control character";
+		if (path && ch == ' ')
+			return "a space";
+		if (path && ch > 0x7f)
+			return "a byte that is not ASCII";
+	}
+	return NULL;
+}
+
+/*
+ * Copies an optional string member; absent leaves dst as it is. No text
+ * of a catalog may hold control characters: they end up in request lines
+ * (path), in the firewall list of GET /api/v1/requirements?format=text and
+ * in logs, where a line break would start a line of the sender's choosing.
+ */
 static int
 catalog_str(struct catalog_ctx *cx, json_t *obj, const char *key, char *dst,
     size_t dstlen)
 {
-	json_t	*v = json_object_get(obj, key);
+	json_t		*v = json_object_get(obj, key);
+	const char	*bad;
+	bool		 path = strcmp(key, "path") == 0;
+	size_t		 at = 0;
 
 	if (v == NULL || json_is_null(v))
 		return UPLINK_OK;
@@ -52,6 +81,14 @@ catalog_str(struct catalog_ctx *cx, json_t *obj, const char *key, char *dst,
 	if (json_string_length(v) >= dstlen)
 		return catalog_fail(cx, key, "longer than %zu characters",
 		    dstlen - 1);
+	bad = catalog_text_invalid(json_string_value(v),
+	    json_string_length(v), path, &at);
+	if (bad != NULL)
+		return catalog_fail(cx, key, "holds %s (byte 0x%02x at offset "
+		    "%zu); %s", bad, (unsigned char)json_string_value(v)[at],
+		    at, path ? "a path is one line of printable ASCII without "
+		    "spaces: percent-encode the rest (%0D, %0A, %20)" : "write "
+		    "it on one line without control characters");
 	memcpy(dst, json_string_value(v), json_string_length(v) + 1);
 	return UPLINK_OK;
 }
@@ -171,7 +208,7 @@ catalog_service(struct catalog *c, struct catalog_ctx *cx, json_t *s)
 {
 	struct check_target	 t;
 	json_t			*name, *addrs, *purpose;
-	size_t			 i;
+	size_t			 i, at = 0;
 	int			 rc;
 
 	name = json_object_get(s, "name");
@@ -184,10 +221,25 @@ catalog_service(struct catalog *c, struct catalog_ctx *cx, json_t *s)
 		    cx->origin, cx->si);
 		return UPLINK_EINVAL;
 	}
+	if (catalog_text_invalid(json_string_value(name),
+	    json_string_length(name), false, &at) != NULL) {
+		snprintf(cx->err, cx->errlen, "%s: services[%zu].name: holds a "
+		    "control character (offset %zu); a service name is one "
+		    "line of text", cx->origin, cx->si, at);
+		return UPLINK_EINVAL;
+	}
 	if (!json_is_array(addrs) || (purpose != NULL && !json_is_string(purpose))) {
 		snprintf(cx->err, cx->errlen, "%s: services[%zu] (\"%s\"): "
 		    "\"addresses\" must be an array and \"purpose\" a string",
 		    cx->origin, cx->si, json_string_value(name));
+		return UPLINK_EINVAL;
+	}
+	if (purpose != NULL && catalog_text_invalid(json_string_value(purpose),
+	    json_string_length(purpose), false, &at) != NULL) {
+		snprintf(cx->err, cx->errlen, "%s: services[%zu].purpose: holds "
+		    "a line break or control character (offset %zu); write it "
+		    "on one line without control characters", cx->origin,
+		    cx->si, at);
 		return UPLINK_EINVAL;
 	}
 	for (i = 0; i < json_array_size(addrs); i++) {

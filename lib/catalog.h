@@ -1,6 +1,7 @@
 #ifndef UPLINK_CATALOG_H
 #define UPLINK_CATALOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,16 @@ int catalog_add_url(struct catalog *c, const char *service, const char *url,
 
 /* Keeps only the addresses of the named services. Returns how many remain. */
 size_t catalog_filter(struct catalog *c, char *const *services, size_t n);
+
+/*
+ * Why s[0..len) may not be a text of the catalog ("a line break", "a
+ * control character"; for a path also "a space" and "a byte that is not
+ * ASCII"), with its offset in *at, or NULL when it may. Every text of a
+ * catalog is checked with it when loaded; the check uses it again on the
+ * path it is about to send.
+ */
+const char *catalog_text_invalid(const char *s, size_t len, bool path,
+    size_t *at);
 
 void catalog_free(struct catalog *c);
 

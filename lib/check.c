@@ -182,6 +182,11 @@ check_hint(struct check_result *r, int timeout_ms, const char *crl_url,
 		    "catalog of required addresses (GET %s): %s. Nothing else "
 		    "was checked; look for that request in the cloud's log.",
 		    t->probe, t->port, t->path, r->detail);
+	else if (strcmp(e, "not-allowed") == 0)
+		snprintf(h, hl, "%s", r->detail);
+	else if (strcmp(e, "not-testable") == 0 && t->probe[0] != '\0')
+		snprintf(h, hl, "Correct the address in the catalog of required "
+		    "addresses: %s", r->detail);
 	else if (strcmp(e, "not-testable") == 0)
 		snprintf(h, hl, "%s is a wildcard: allow it in the firewall, and "
 		    "add a concrete \"probe\" host to the catalog so it can be "
@@ -585,7 +590,8 @@ job_start(struct check_job *j)
 	struct check	*c = j->c;
 	struct dial_opts o;
 	struct route	 rt;
-	char		 url[900], host[300];
+	char		 url[900], host[300], why[sizeof(j->r.detail)];
+	size_t		 at = 0;
 
 	j->t0 = dial_now_ms();
 	c->running++;
@@ -594,6 +600,22 @@ job_start(struct check_job *j)
 		job_route(j, &rt);
 		job_finish(j, "not-testable", "%s is a wildcard and the catalog "
 		    "gives no probe host for it", t->address);
+		return;
+	}
+	if (c->o.allow != NULL && !c->o.allow(c->o.allow_arg, t, why,
+	    sizeof(why))) {
+		route_decide(c->o.routes, t->probe, t->port, &rt);
+		job_route(j, &rt);
+		job_finish(j, "not-allowed", "%s", why);
+		return;
+	}
+	/* The catalog refuses such a path; never send one whatever made it. */
+	if (t->scheme == SCHEME_HTTP && catalog_text_invalid(t->path,
+	    strlen(t->path), true, &at) != NULL) {
+		route_decide(c->o.routes, t->probe, t->port, &rt);
+		job_route(j, &rt);
+		job_finish(j, "not-testable", "the path holds a byte that may "
+		    "not be sent in a request line (offset %zu)", at);
 		return;
 	}
 	if (t->scheme == SCHEME_HTTP) {

@@ -24,6 +24,16 @@
 #define CHECK_STEPS_MAX		16
 #define CHECK_WARNINGS_MAX	4
 
+/*
+ * Whether the check may connect to t at all, asked before anything is sent
+ * to it. false: the address is reported failed with error "not-allowed",
+ * and why (which list refused it and how to add it) as detail and hint;
+ * nothing connects. The connector asks it for the checks the cloud runs;
+ * "uplink-connector check", which an administrator runs by hand, does not.
+ */
+typedef bool check_allow_cb(void *arg, const struct check_target *t,
+    char *why, size_t whylen);
+
 struct check_opts {
 	const struct route_table	*routes;
 	const struct resolve_map	*resolve;	/* may be NULL */
@@ -31,6 +41,8 @@ struct check_opts {
 	SSL_CTX				*tls_cloud;	/* for service "cloud"; NULL: tls */
 	int				 timeout_ms;	/* per step */
 	int				 parallel;	/* addresses at once */
+	check_allow_cb			*allow;		/* NULL: all */
+	void				*allow_arg;
 };
 
 struct check_step {

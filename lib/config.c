@@ -43,6 +43,7 @@ enum config_once {
 	ONCE_STREAMBUF,
 	ONCE_PING_INTERVAL,
 	ONCE_PING_MISSES,
+	ONCE_MAX_STREAMS,
 	ONCE_MAX,
 };
 
@@ -51,6 +52,7 @@ struct config_parse {
 	struct inifile		*rd;
 	struct buf		 bypass;
 	struct buf		 allow;
+	struct buf		 check_allow;	/* [check] allow */
 	int			 once[ONCE_MAX];
 	char			*err;
 	size_t			 errlen;
@@ -299,35 +301,55 @@ config_bool(const char *s, bool *out)
 }
 
 /*
- * Each allow line is parsed on its own so that an error names its line;
- * config_load() parses the joined list once more into cfg->access.
+ * Each allow line ([access] or [check]) is parsed on its own so that an
+ * error names its line; config_load() parses the joined list once more
+ * into cfg->access or cfg->check_access.
  */
 static int
-config_access_allow(struct config_parse *cp, const char *value)
+config_allow_line(struct config_parse *cp, const char *section,
+    struct buf *list, int *first, const char *value)
 {
 	struct access		*a = NULL;
 	struct access_error	 ae;
 	int			 rc;
 
-	if (cp->allow.len > 0 && buf_appends(&cp->allow, ",") != UPLINK_OK)
-		return config_fail(cp, "[access] allow list too long");
-	if (buf_appends(&cp->allow, value) != UPLINK_OK)
-		return config_fail(cp, "[access] allow list too long (at most "
-		    "%zu bytes)", cp->allow.max);
+	if (list->len > 0 && buf_appends(list, ",") != UPLINK_OK)
+		return config_fail(cp, "[%s] allow list too long", section);
+	if (buf_appends(list, value) != UPLINK_OK)
+		return config_fail(cp, "[%s] allow list too long (at most "
+		    "%zu bytes)", section, list->max);
 	rc = access_parse(value, &a, &ae);
 	access_free(a);
 	if (rc == UPLINK_EINVAL)
-		return config_fail(cp, "[access] allow entry %zu \"%s\": %s",
-		    ae.index, ae.entry, ae.msg);
+		return config_fail(cp, "[%s] allow entry %zu \"%s\": %s",
+		    section, ae.index, ae.entry, ae.msg);
 	if (rc == UPLINK_ETOOBIG)
-		return config_fail(cp, "[access] allow: more than "
-		    ACCESS_MAX_TEXT " entries on one line");
+		return config_fail(cp, "[%s] allow: more than "
+		    ACCESS_MAX_TEXT " entries on one line", section);
 	if (rc != UPLINK_OK)
-		return config_fail(cp, "[access] allow: %s",
+		return config_fail(cp, "[%s] allow: %s", section,
 		    uplink_strerror(rc));
-	if (cp->cfg->access_line == 0)
-		cp->cfg->access_line = cp->rd->line;
+	if (*first == 0)
+		*first = cp->rd->line;
 	return 1;
+}
+
+static int
+config_access_allow(struct config_parse *cp, const char *value)
+{
+	return config_allow_line(cp, "access", &cp->allow,
+	    &cp->cfg->access_line, value);
+}
+
+/* [check]: what the cloud may have this connector test, beyond [access]. */
+static int
+config_check_key(struct config_parse *cp, const char *name, const char *value)
+{
+	if (strcasecmp(name, "allow") != 0)
+		return config_fail(cp, "unknown key \"%s\" in [check] (known: "
+		    "allow)", name);
+	return config_allow_line(cp, "check", &cp->check_allow,
+	    &cp->cfg->check_line, value);
 }
 
 static int
@@ -377,8 +399,22 @@ config_run_health(struct config_parse *cp, const char *name,
 		cfg->ping_misses = (int)n;
 		return 1;
 	}
+	if (strcasecmp(name, "max_streams") == 0) {
+		if (!config_once(cp, ONCE_MAX_STREAMS, "run", "max_streams"))
+			return 0;
+		n = strtoll(value, &end, 10);
+		if (*value == '\0' || *end != '\0' || n < 1 ||
+		    n > CONFIG_MAX_STREAMS_MAX)
+			return config_fail(cp, "[run] max_streams \"%s\": give "
+			    "a whole number from 1 to %d (connections the cloud "
+			    "may have open through this connector at once)",
+			    value, CONFIG_MAX_STREAMS_MAX);
+		cfg->max_streams = (int)n;
+		return 1;
+	}
 	return config_fail(cp, "unknown key \"%s\" in [run] (known: "
-	    "drain_timeout, stream_buffer, ping_interval, ping_misses)", name);
+	    "drain_timeout, stream_buffer, ping_interval, ping_misses, "
+	    "max_streams)", name);
 }
 
 static int
@@ -427,15 +463,18 @@ config_handler(void *user, const char *section, const char *name,
 		return config_proxy_key(cp, name, value);
 	if (strcasecmp(section, "access") == 0)
 		return config_access_key(cp, name, value);
+	if (strcasecmp(section, "check") == 0)
+		return config_check_key(cp, name, value);
 	if (strcasecmp(section, "run") == 0)
 		return config_run_key(cp, name, value);
 	if (strcasecmp(section, "log") == 0)
 		return config_log_key(cp, name, value);
 	if (*section == '\0')
 		return config_fail(cp, "\"%s\" is outside any section; put it "
-		    "under [cloud], [proxy], [access], [run] or [log]", name);
+		    "under [cloud], [proxy], [access], [check], [run] or [log]",
+		    name);
 	return config_fail(cp, "unknown section [%s] (known: [cloud], [proxy], "
-	    "[access], [run], [log])", section);
+	    "[access], [check], [run], [log])", section);
 }
 
 /* A [cloud] section needs all four of url, ca, cert and key. */
@@ -501,6 +540,18 @@ config_lists(struct config_parse *cp)
 		}
 		cfg->access_text = strdup(buf_cstr(&cp->allow));
 	}
+	if (!cp->failed && cp->check_allow.len > 0) {
+		rc = access_parse(buf_cstr(&cp->check_allow), &cfg->check_access,
+		    &ae);
+		if (rc != UPLINK_OK) {
+			cp->failed = true;
+			snprintf(cp->err, cp->errlen, "%s:%d: [check] allow: %s",
+			    cfg->path, cfg->check_line, rc == UPLINK_EINVAL ?
+			    ae.msg : "the allow lines list more than "
+			    ACCESS_MAX_TEXT " entries together");
+			return;
+		}
+	}
 	if (!cp->failed && ((cp->bypass.len > 0 && cfg->bypass_text == NULL) ||
 	    (cp->allow.len > 0 && cfg->access_text == NULL))) {
 		cp->failed = true;
@@ -519,6 +570,7 @@ config_defaults(struct connector_config *cfg, const char *path)
 	cfg->stream_buffer = CONFIG_STREAMBUF_DEFAULT;
 	cfg->ping_interval = 10;
 	cfg->ping_misses = 3;
+	cfg->max_streams = CONFIG_MAX_STREAMS_DEFAULT;
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 }
 
@@ -550,6 +602,7 @@ config_load(const char *path, struct connector_config *cfg, char *err,
 	cp.errlen = errlen;
 	buf_init(&cp.bypass, 256 * 1024);
 	buf_init(&cp.allow, 256 * 1024);
+	buf_init(&cp.check_allow, 256 * 1024);
 	rc = ini_parse_stream(config_read_line, &rd, config_handler, &cp);
 	inifile_close(&rd);
 	if (!cp.failed && inifile_error(&rd, path, err, errlen))
@@ -568,6 +621,7 @@ config_load(const char *path, struct connector_config *cfg, char *err,
 	config_lists(&cp);
 	buf_free(&cp.bypass);
 	buf_free(&cp.allow);
+	buf_free(&cp.check_allow);
 	if (cp.failed) {
 		config_free(cfg);
 		return UPLINK_ECONFIG;
@@ -586,6 +640,8 @@ config_free(struct connector_config *cfg)
 	cfg->access = NULL;
 	free(cfg->access_text);
 	cfg->access_text = NULL;
+	access_free(cfg->check_access);
+	cfg->check_access = NULL;
 }
 
 int

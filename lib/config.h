@@ -26,11 +26,14 @@
  *   [access]
  *   allow = 127.0.0.1:8000, *.corp.example:443; 10.0.0.0/8:*
  *   via_proxy = no
+ *   [check]
+ *   allow = updates.vendor.example:443   (more the cloud may have tested)
  *   [run]
  *   drain_timeout = 30s
  *   stream_buffer = 256k
  *   ping_interval = 10s        (health PING; 1s..5m)
  *   ping_misses = 3            (unanswered in a row: reconnect)
+ *   max_streams = 1000         (connections open to targets at once)
  *   [log]
  *   level = info
  *
@@ -53,6 +56,8 @@
 #define CONFIG_STREAMBUF_DEFAULT (256 * 1024)
 #define CONFIG_STREAMBUF_MIN	(16 * 1024)
 #define CONFIG_STREAMBUF_MAX	(16 * 1024 * 1024)
+#define CONFIG_MAX_STREAMS_DEFAULT 1000
+#define CONFIG_MAX_STREAMS_MAX	100000
 
 struct connector_config {
 	char			 path[CONFIG_PATH_MAX];
@@ -77,11 +82,16 @@ struct connector_config {
 	int			 access_line;	/* first allow line, or 0 */
 	bool			 via_proxy;	/* default false */
 
+	/* [check]: more addresses the cloud's checks may test */
+	struct access		*check_access;	/* NULL: none beyond [access] */
+	int			 check_line;	/* first allow line, or 0 */
+
 	/* [run] */
 	int64_t			 drain_timeout;	/* s, 1..3600, default 30 */
 	size_t			 stream_buffer;	/* 16k..16m, default 256k */
 	int64_t			 ping_interval;	/* seconds, 1..300, default 10 */
 	int			 ping_misses;	/* 1..10, default 3 */
+	int			 max_streams;	/* 1..100000, default 1000 */
 };
 
 /*

@@ -43,6 +43,8 @@ struct dial {
 	struct bufferevent		*bev;		/* CONNECT exchange */
 	bool				 timed_out;
 	char				 tried[384];	/* failed addresses so far */
+	unsigned			 ntried;	/* addresses tried */
+	unsigned			 nrefused;	/* of which addr_ok refused */
 };
 
 /*
@@ -76,6 +78,7 @@ dial_error_name(enum dial_error e)
 	case DIAL_EPROXY_UNREACHABLE:	return "proxy-unreachable";
 	case DIAL_EPROXY_DENIED:	return "proxy-denied";
 	case DIAL_EPROXY_ERROR:		return "proxy-error";
+	case DIAL_ENOTALLOWED:		return "not-allowed";
 	}
 	return "tcp";
 }
@@ -481,6 +484,7 @@ static void
 dial_next_addr(struct dial *d)
 {
 	struct timeval	 tv;
+	char		 why[256];
 	int		 err;
 	bool		 proxy = d->route.kind == ROUTE_PROXY;
 
@@ -491,7 +495,8 @@ dial_next_addr(struct dial *d)
 	d->ai_cur = d->ai_cur == NULL ? d->ai : d->ai_cur->ai_next;
 	if (d->ai_cur == NULL) {
 		dial_step_end(d, false, "%s", d->tried);
-		dial_finish(d, proxy ? DIAL_EPROXY_UNREACHABLE : d->timed_out ?
+		dial_finish(d, proxy ? DIAL_EPROXY_UNREACHABLE : d->ntried > 0 &&
+		    d->nrefused == d->ntried ? DIAL_ENOTALLOWED : d->timed_out ?
 		    DIAL_ETIMEOUT : DIAL_ETCP, "%s%s%s", proxy ?
 		    "cannot connect to the proxy: " : "", d->tried,
 		    d->tried[0] == '\0' ? "no address to try" : "");
@@ -499,6 +504,14 @@ dial_next_addr(struct dial *d)
 	}
 	if (d->step == NULL || strcmp(d->step, proxy ? "proxy-tcp" : "tcp") != 0)
 		dial_step_begin(d, proxy ? "proxy-tcp" : "tcp");
+	d->ntried++;
+	if (!proxy && d->o.addr_ok != NULL && !d->o.addr_ok(d->o.addr_arg,
+	    d->ai_cur->ai_addr, why, sizeof(why))) {
+		d->nrefused++;
+		dial_note_failure(d, why);
+		dial_next_addr(d);
+		return;
+	}
 	err = dial_socket(d, d->ai_cur);
 	if (err != 0) {
 		dial_note_failure(d, strerror(err));

@@ -48,10 +48,26 @@ enum dial_error {
 	DIAL_EPROXY_UNREACHABLE,
 	DIAL_EPROXY_DENIED,
 	DIAL_EPROXY_ERROR,
+	DIAL_ENOTALLOWED,	/* every address refused by addr_ok */
 };
 
-/* "dns", "tcp", "timeout", "proxy-unreachable", ... (NULL for DIAL_OK). */
+/*
+ * "dns", "tcp", "timeout", "proxy-unreachable", ..., "not-allowed" (NULL
+ * for DIAL_OK).
+ */
 const char *dial_error_name(enum dial_error e);
+
+struct sockaddr;
+
+/*
+ * Asked for each address a direct connection is about to be made to, after
+ * the name is resolved: false (why filled) skips the address as if it had
+ * refused the connection, and when every address is skipped the dial ends
+ * with DIAL_ENOTALLOWED. Not asked through a proxy, which resolves the
+ * name itself.
+ */
+typedef bool dial_addr_cb(void *arg, const struct sockaddr *sa, char *why,
+    size_t whylen);
 
 struct dial_opts {
 	const char			*host;
@@ -67,6 +83,8 @@ struct dial_opts {
 	 */
 	unsigned			 spread;
 	const char			*id;		/* for log lines */
+	dial_addr_cb			*addr_ok;	/* NULL: every address */
+	void				*addr_arg;
 };
 
 struct dial_result {

@@ -14,8 +14,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 
+#include "catalog.h"
 #include "error.h"
 #include "store.h"
 #include "store_impl.h"
@@ -401,6 +403,72 @@ store_service_list(struct store *st, store_service_cb fn, void *arg,
 
 /* ---- requirements ---- */
 
+/*
+ * Walks a JSON value for a text that holds a line break or control
+ * character (and, for a "path" member, a space or a byte that is not
+ * ASCII). where gets the member's place ("addresses[0].path").
+ */
+static const char *
+store_json_bad_text(json_t *v, bool path, char *where, size_t wlen)
+{
+	const char	*key, *bad;
+	json_t		*m;
+	size_t		 i, at, n = strlen(where);
+
+	if (json_is_string(v))
+		return catalog_text_invalid(json_string_value(v),
+		    json_string_length(v), path, &at);
+	json_object_foreach(v, key, m) {
+		snprintf(where + n, wlen - n, "%s%s", n ? "." : "", key);
+		bad = catalog_text_invalid(key, strlen(key), false, &at);
+		if (bad != NULL)
+			where[n] = '\0';	/* never quote the bad key */
+		if (bad == NULL)
+			bad = store_json_bad_text(m, strcmp(key, "path") == 0,
+			    where, wlen);
+		if (bad != NULL)
+			return bad;
+	}
+	json_array_foreach(v, i, m) {
+		snprintf(where + n, wlen - n, "[%zu]", i);
+		bad = store_json_bad_text(m, false, where, wlen);
+		if (bad != NULL)
+			return bad;
+	}
+	where[n] = '\0';
+	return NULL;
+}
+
+/*
+ * What the API checks (the whole catalog grammar, docs/catalog.md) is
+ * checked here only for what would do harm whoever calls the store: the
+ * JSON must parse, and no text in it may hold a line break or control
+ * character that would end up in the firewall list of GET
+ * /api/v1/requirements?format=text or in a connector's request line.
+ */
+static int
+store_requirement_valid(const char *name, const char *json, size_t len,
+    char *err, size_t errlen)
+{
+	json_error_t	 jerr;
+	json_t		*root;
+	const char	*bad;
+	char		 where[256] = "";
+
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL)
+		return store_msg(UPLINK_EINVAL, err, errlen, "requirement "
+		    "\"%s\": not valid JSON: %s", name, jerr.text);
+	bad = store_json_bad_text(root, false, where, sizeof(where));
+	json_decref(root);
+	if (bad != NULL)
+		return store_msg(UPLINK_EINVAL, err, errlen, "requirement "
+		    "\"%s\": %s holds %s; write every text on one line without "
+		    "control characters (and percent-encode a path)", name,
+		    where[0] ? where : "the JSON", bad);
+	return UPLINK_OK;
+}
+
 int
 store_requirement_put(struct store *st, const char *name, const char *json,
     int64_t now, char *err, size_t errlen)
@@ -415,6 +483,9 @@ store_requirement_put(struct store *st, const char *name, const char *json,
 		return store_msg(UPLINK_EINVAL, err, errlen, "requirement "
 		    "\"%s\": its JSON has %zu bytes; use 1 to %d", name, len,
 		    STORE_REQUIREMENT_MAX);
+	rc = store_requirement_valid(name, json, len, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
 	rc = store_prepare(st, "INSERT INTO requirements(name, json, "
 	    "updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET "
 	    "json = excluded.json, updated_at = excluded.updated_at", &stmt,

@@ -62,7 +62,9 @@ class Net:
         self.connectors.append(c)
         r = c.enroll(self.cloud.token(site), proxy=proxy)
         assert r.rc == 0, r
-        c.configure(proxy=proxy, tunnels=2)
+        # The cloud may have the connector test only what it allows.
+        c.configure(proxy=proxy, tunnels=2,
+                    extra=f"\n[check]\nallow = 127.0.0.1:{self.dead.port}\n")
         c.id = [x["id"] for x in self.cloud.connectors() if x["name"] == name][-1]
         c.start(wait_tunnels=2, timeout=30 * SLOW)
         return c

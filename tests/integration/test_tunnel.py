@@ -79,9 +79,13 @@ class Net:
 
     def hq_allow(self):
         p = self.svc.ports
-        return ([f"{INTRANET}:{p[n]}" for n in ("http", "echo", "sink", "source", "mute", "slow")]
-                + [f"{INTRANET}:{self.dead.port}", "nxdomain.intranet.test:80",
-                   f"127.0.0.1:{p['echo']}"])
+        # intranet.test is 127.0.0.1, and an address entry for 127.0.0.1
+        # refuses names its other ports (resolve-then-check, docs/config.md):
+        # the loopback ports the names lead to are listed by address too.
+        names = [p[n] for n in ("http", "echo", "sink", "source", "mute", "slow")]
+        names.append(self.dead.port)
+        return ([f"{INTRANET}:{port}" for port in names]
+                + ["nxdomain.intranet.test:80"] + [f"127.0.0.1:{port}" for port in names])
 
     def start(self):
         os.makedirs(self.dir, exist_ok=True)

@@ -10,6 +10,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,9 +94,9 @@ static const struct match_row match_rows[] = {
 	{ "172.16.0.0/12:*", "172.32.0.0", 80, NULL },
 	{ "192.0.2.128/25:*", "192.0.2.127", 80, NULL },
 	{ "192.0.2.128/25:*", "192.0.2.200", 80, "192.0.2.128/25:*" },
-	{ "0.0.0.0/0:*", "203.0.113.9", 80, "0.0.0.0/0:*" },
-	{ "0.0.0.0/0:*", "::1", 80, NULL },
-	{ "0.0.0.0/0:*", "example.com", 80, NULL },
+	{ "0.0.0.0/1:*", "127.0.0.1", 80, "0.0.0.0/1:*" },
+	{ "0.0.0.0/1:*", "::1", 80, NULL },
+	{ "0.0.0.0/1:*", "example.com", 80, NULL },
 
 	/* IPv6 addresses and blocks, with or without brackets on the host. */
 	{ "[fd00::5]:22", "fd00::5", 22, "[fd00::5]:22" },
@@ -107,8 +111,8 @@ static const struct match_row match_rows[] = {
 	{ "[2001:db8::/33]:443", "2001:db8:8000::1", 443, NULL },
 	{ "[2001:db8::/33]:443", "2001:db8:7fff::1", 443,
 	    "[2001:db8::/33]:443" },
-	{ "[::/0]:*", "2001:db8::1", 443, "[::/0]:*" },
-	{ "[::/0]:*", "10.0.0.1", 443, NULL },
+	{ "[2000::/3]:*", "2001:db8::1", 443, "[2000::/3]:*" },
+	{ "[2000::/3]:*", "10.0.0.1", 443, NULL },
 	{ "[::1]:8080", "::1", 8080, "[::1]:8080" },
 	{ "[fe80::1]:22", "fe80::1%eth0", 22, NULL },
 	{ "[::1]:1", "[::1", 1, NULL },
@@ -121,7 +125,9 @@ static const struct match_row match_rows[] = {
 	    "[::ffff:192.0.2.1]:443" },
 	{ "[::ffff:10.0.0.0/104]:*", "10.1.2.3", 9, "[::ffff:10.0.0.0/104]:*" },
 	{ "192.0.2.1:443", "::192.0.2.1", 443, NULL },
-	{ "[::/0]:*", "::ffff:10.0.0.1", 443, NULL },
+	{ "[2000::/3]:*", "::ffff:10.0.0.1", 443, NULL },
+	{ "[::ffff:0.0.0.0/97]:*", "10.0.0.1", 443, "[::ffff:0.0.0.0/97]:*" },
+	{ "[::ffff:0.0.0.0/97]:*", "192.0.2.1", 443, NULL },
 
 	/* Junk hosts match nothing. */
 	{ "*.corp.example:*", "bad host!.corp.example", 80, NULL },
@@ -212,6 +218,22 @@ static const struct error_row error_rows[] = {
 	{ "*:443", 1, "*:443", "'*' alone would allow every destination; "
 	    "name hosts" },
 	{ "*:*", 1, "*:*", "would allow every destination" },
+
+	/* Every other way of writing "everything" is refused as well. */
+	{ "0.0.0.0/0:*", 1, "0.0.0.0/0:*", "this block holds every IPv4 "
+	    "address, which would let the cloud reach any host; name the "
+	    "networks" },
+	{ "0.0.0.0/0:443", 1, "0.0.0.0/0:443", "holds every IPv4 address" },
+	{ "a:1, 10.0.0.0/0:22", 2, "10.0.0.0/0:22", "holds every IPv4 address" },
+	{ "0.0.0.0/0:1-65535", 1, "0.0.0.0/0:1-65535", "every IPv4 address" },
+	{ "host:1-65535", 1, "host:1-65535", "is not a number" },
+	{ "[::/0]:*", 1, "[::/0]:*", "holds every IPv6 and IPv4 address" },
+	{ "[::/0]:443", 1, "[::/0]:443", "holds every IPv6 and IPv4 address" },
+	{ "[2001:db8::/0]:*", 1, "[2001:db8::/0]:*", "every IPv6 and IPv4" },
+	{ "::/0", 1, "::/0", "written in brackets followed by its port" },
+	{ "[::ffff:0.0.0.0/96]:*", 1, "[::ffff:0.0.0.0/96]:*",
+	    "holds every IPv4 (as ::ffff:0:0/96) address" },
+	{ "[::ffff:0:0/96]:80", 1, "[::ffff:0:0/96]:80", "every IPv4 (as" },
 	{ "<local>", 1, "<local>", "bypass-list keyword, not an access rule; "
 	    "name each host with its port, e.g. intranet:80" },
 	{ "<local>:80", 1, "<local>:80", "bypass-list keyword" },
@@ -429,6 +451,98 @@ test_rule_as_written(void **state)
 	access_free(a);
 }
 
+/* Resolve-then-check: (list, address dialled for a name, port, verdict). */
+struct addr_row {
+	const char	*list;
+	const char	*addr;
+	uint16_t	 port;
+	const char	*why;		/* NULL: allowed; else part of the reason */
+};
+
+#define INSIDE	"inside the address entry"
+
+static const struct addr_row addr_rows[] = {
+	/* Only names: any ordinary address, loopback included. */
+	{ "intranet.test:8080", "127.0.0.1", 8080, NULL },
+	{ "intranet.test:8080", "10.1.2.3", 8080, NULL },
+	{ "intranet.test:8080", "fd00::1", 8080, NULL },
+	/* An address entry on another port refuses its address to names. */
+	{ "intranet.test:8080, 127.0.0.1:22", "127.0.0.1", 8080,
+	    "127.0.0.1 is " INSIDE " \"127.0.0.1:22\", which does not allow "
+	    "port 8080" },
+	{ "intranet.test:8080, 127.0.0.1:22", "127.0.0.2", 8080, NULL },
+	{ "intranet.test:8080, 127.0.0.1:22", "127.0.0.1", 22, NULL },
+	{ "intranet.test:8080, 127.0.0.0/8:22", "127.9.9.9", 8080, INSIDE },
+	{ "intranet.test:8080, 10.0.0.0/8:443", "10.200.0.1", 8080,
+	    "\"10.0.0.0/8:443\"" },
+	{ "intranet.test:8080, 10.0.0.0/8:443", "11.0.0.1", 8080, NULL },
+	{ "intranet.test:8080, 10.0.0.0/8:*", "10.200.0.1", 8080, NULL },
+	{ "intranet.test:8080, 10.0.0.0/8:443, 10.1.0.0/16:8080", "10.1.0.9",
+	    8080, NULL },
+	{ "a:1, [fd00::/8]:443", "fd12::1", 1, INSIDE },
+	{ "a:1, [fd00::/8]:443", "fd12::1", 443, NULL },
+	{ "a:1, [fd00::/8]:443", "10.0.0.1", 1, NULL },
+	{ "a:1, [::ffff:10.0.0.0/104]:443", "10.0.0.1", 1, INSIDE },
+	{ "a:1, 10.0.0.0/8:443", "::ffff:10.0.0.1", 1, INSIDE },
+	{ "a:1, [2000::/3]:443", "::ffff:10.0.0.1", 1, NULL },
+	/* Addresses no name should lead to, unless an address entry says so. */
+	{ "a:80", "0.0.0.0", 80, "0.0.0.0 is an unspecified (\"this host\") "
+	    "address, which a name may reach only when an address entry "
+	    "allows it" },
+	{ "a:80", "0.1.2.3", 80, "unspecified" },
+	{ "a:80", "::", 80, "unspecified" },
+	{ "a:80", "169.254.169.254", 80, "169.254.169.254 is a link-local "
+	    "address" },
+	{ "a:80", "fe80::1", 80, "link-local" },
+	{ "a:80", "224.0.0.1", 80, "multicast" },
+	{ "a:80", "ff02::1", 80, "multicast" },
+	{ "a:80", "255.255.255.255", 80, "broadcast" },
+	{ "a:80, 169.254.169.254:80", "169.254.169.254", 80, NULL },
+	{ "a:80, 169.254.0.0/16:*", "169.254.1.1", 80, NULL },
+	/* The empty list refuses everything. */
+	{ "", "10.0.0.1", 80, "the access list is empty" },
+};
+
+static void
+test_addr_table(void **state)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*s4 = (void *)&ss;
+	struct sockaddr_in6	*s6 = (void *)&ss;
+	struct access		*a;
+	char			 why[512];
+	size_t			 i;
+	bool			 ok;
+
+	(void)state;
+	for (i = 0; i < sizeof(addr_rows) / sizeof(addr_rows[0]); i++) {
+		const struct addr_row *r = &addr_rows[i];
+
+		memset(&ss, 0, sizeof(ss));
+		if (inet_pton(AF_INET, r->addr, &s4->sin_addr) == 1) {
+			s4->sin_family = AF_INET;
+			s4->sin_port = htons(r->port);
+		} else {
+			assert_int_equal(inet_pton(AF_INET6, r->addr,
+			    &s6->sin6_addr), 1);
+			s6->sin6_family = AF_INET6;
+			s6->sin6_port = htons(r->port);
+		}
+		assert_int_equal(access_parse(r->list, &a, NULL), UPLINK_OK);
+		why[0] = '\0';
+		ok = access_allows_addr(a, (struct sockaddr *)&ss, why,
+		    sizeof(why));
+		access_free(a);
+		if (ok != (r->why == NULL) || (r->why != NULL &&
+		    strstr(why, r->why) == NULL))
+			fail_msg("row %zu (\"%s\", %s port %u): %s \"%s\"", i,
+			    r->list, r->addr, r->port, ok ? "allowed" :
+			    "refused", why);
+	}
+	assert_false(access_allows_addr(NULL, (struct sockaddr *)&ss, why,
+	    sizeof(why)));
+}
+
 int
 main(void)
 {
@@ -439,6 +553,7 @@ main(void)
 		cmocka_unit_test(test_long_entry),
 		cmocka_unit_test(test_null_and_empty),
 		cmocka_unit_test(test_rule_as_written),
+		cmocka_unit_test(test_addr_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -56,6 +56,42 @@ static const struct cat_row rows[] = {
 	{ "{\"services\":[{\"name\":\"s\",\"addresses\":[{\"host\":\"*.a\","
 	    "\"probe\":\"b c\"}]}]}", UPLINK_EINVAL, 0, "probe: \"b c\" is not" },
 	{ "{\"services\":[],\"services\":[]}", UPLINK_EINVAL, 0, "duplicate" },
+
+	/* No text carries a line break or control character; paths no space. */
+#define ADDR(f)	"{\"services\":[{\"name\":\"s\",\"addresses\":[{\"host\":" \
+	    "\"a\"," f "}]}]}"
+	{ ADDR("\"scheme\":\"http\",\"path\":\"/x\\r\\nHost: evil\""),
+	    UPLINK_EINVAL, 0, "addresses[0].path: holds a line break (byte 0x0d "
+	    "at offset 2); a path is one line of printable ASCII without "
+	    "spaces: percent-encode the rest (%0D, %0A, %20)" },
+	{ ADDR("\"path\":\"/a\\nb\""), UPLINK_EINVAL, 0,
+	    "path: holds a line break (byte 0x0a at offset 2)" },
+	{ ADDR("\"path\":\"/a b\""), UPLINK_EINVAL, 0,
+	    "path: holds a space (byte 0x20 at offset 2)" },
+	{ ADDR("\"path\":\"/a\\tb\""), UPLINK_EINVAL, 0,
+	    "path: holds a control character (byte 0x09" },
+	{ ADDR("\"path\":\"/a\\u007fb\""), UPLINK_EINVAL, 0,
+	    "path: holds a control character (byte 0x7f" },
+	{ ADDR("\"path\":\"/caf\\u00e9\""), UPLINK_EINVAL, 0,
+	    "path: holds a byte that is not ASCII" },
+	{ ADDR("\"path\":\"/a%0D%0Ab?c=d&e=%20\""), UPLINK_OK, 1, NULL },
+	{ ADDR("\"purpose\":\"updates\\n0.0.0.0/0:443\""), UPLINK_EINVAL, 0,
+	    "addresses[0].purpose: holds a line break (byte 0x0a at offset 7); "
+	    "write it on one line without control characters" },
+	{ ADDR("\"purpose\":\"a\\u001bb\""), UPLINK_EINVAL, 0,
+	    "purpose: holds a control character (byte 0x1b" },
+	{ ADDR("\"purpose\":\"caf\\u00e9 updates, weekly\""), UPLINK_OK, 1,
+	    NULL },
+	{ ADDR("\"probe\":\"a\\nb\""), UPLINK_EINVAL, 0,
+	    "probe: holds a line break" },
+	{ ADDR("\"scheme\":\"http\\r\""), UPLINK_EINVAL, 0,
+	    "scheme: holds a line break" },
+	{ "{\"services\":[{\"name\":\"s\",\"purpose\":\"x\\ny\","
+	    "\"addresses\":[]}]}", UPLINK_EINVAL, 0, "services[0].purpose: holds "
+	    "a line break or control character (offset 1)" },
+	{ "{\"services\":[{\"name\":\"s\\r\\n\",\"addresses\":[]}]}",
+	    UPLINK_EINVAL, 0, "services[0].name: holds a control character" },
+#undef ADDR
 };
 
 static void

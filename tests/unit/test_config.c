@@ -80,7 +80,7 @@ static const struct conf_row rows[] = {
 	    ":2: unknown key \"port\" in [proxy]", NULL, NULL, 0 },
 	{ "[proxies]\nserver = http://a:1\n", UPLINK_ECONFIG,
 	    ":2: unknown section [proxies] (known: [cloud], [proxy], [access], "
-	    "[run], [log])", NULL, NULL, 0 },
+	    "[check], [run], [log])", NULL, NULL, 0 },
 	{ "server = http://a:1\n", UPLINK_ECONFIG,
 	    ":1: \"server\" is outside any section", NULL, NULL, 0 },
 	{ "[proxy]\nthis is not ini\n", UPLINK_ECONFIG, ":2: not INI syntax",
@@ -286,10 +286,34 @@ static const struct sect_row sect_rows[] = {
 	    ":2: [run] stream_buffer \"99999999999999999999k\" is too large"),
 	BAD("[run]\ntunnels = 2\n",
 	    ":2: unknown key \"tunnels\" in [run] (known: drain_timeout, "
-	    "stream_buffer, ping_interval, ping_misses)"),
+	    "stream_buffer, ping_interval, ping_misses, max_streams)"),
+	BAD("[run]\nmax_streams = 0\n",
+	    ":2: [run] max_streams \"0\": give a whole number from 1 to 100000"),
+	BAD("[run]\nmax_streams = 100001\n",
+	    ":2: [run] max_streams \"100001\": give a whole number"),
+	BAD("[run]\nmax_streams = 5\nmax_streams = 6\n",
+	    ":3: [run] max_streams is set twice (first on line 2)"),
+	/* [check] errors; "allow everything" is refused in either list */
+	BAD("[check]\nallow = updates.example:443\nallow = x\n",
+	    ":3: [check] allow entry 1 \"x\": no port"),
+	BAD("[check]\nverify = yes\n",
+	    ":2: unknown key \"verify\" in [check] (known: allow)"),
+	BAD("[check]\nallow = 0.0.0.0/0:443\n",
+	    ":2: [check] allow entry 1 \"0.0.0.0/0:443\": this block holds "
+	    "every IPv4 address"),
+	BAD("[access]\nallow = a.example:80\nallow = [::/0]:*\n",
+	    ":3: [access] allow entry 1 \"[::/0]:*\": this block holds every "
+	    "IPv6 and IPv4 address, which would let the cloud reach any host; "
+	    "name the networks"),
+	BAD("[access]\nallow = 0.0.0.0/0:1-65535\n",
+	    ":2: [access] allow entry 1 \"0.0.0.0/0:1-65535\": this block holds "
+	    "every IPv4 address"),
+	BAD("[access]\nallow = *:*\n",
+	    ":2: [access] allow entry 1 \"*:*\": '*' alone would allow every "
+	    "destination"),
 	BAD("tunnels = 2\n",
 	    ":1: \"tunnels\" is outside any section; put it under [cloud], "
-	    "[proxy], [access], [run] or [log]"),
+	    "[proxy], [access], [check], [run] or [log]"),
 };
 
 static void

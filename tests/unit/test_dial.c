@@ -10,10 +10,17 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <event2/event.h>
 #include <event2/util.h>
 
 #include "dial.h"
@@ -89,12 +96,109 @@ test_rotate_empty(void **state)
 	assert_null(dial_rotate(NULL, 3));
 }
 
+/* The per-address hook: what it refuses is never connected to. */
+struct hook_run {
+	bool			 allow;
+	int			 asked;
+	struct dial_result	 res;
+	bool			 done;
+};
+
+static bool
+hook_addr(void *arg, const struct sockaddr *sa, char *why, size_t whylen)
+{
+	struct hook_run	*h = arg;
+
+	assert_int_equal(sa->sa_family, AF_INET);
+	h->asked++;
+	if (!h->allow)
+		snprintf(why, whylen, "refused by the test");
+	return h->allow;
+}
+
+static void
+hook_done(void *arg, struct dial_result *res)
+{
+	struct hook_run	*h = arg;
+
+	h->res = *res;
+	h->done = true;
+}
+
+/* Dials 127.0.0.1:port with the hook; returns whether the listener got it. */
+static bool
+hook_dial(struct hook_run *h, int lfd, uint16_t port)
+{
+	struct event_base	*base = event_base_new();
+	struct route_table	 rt;
+	struct dial_opts	 o;
+	int			 fd;
+
+	route_table_init(&rt);
+	memset(&o, 0, sizeof(o));
+	o.host = "127.0.0.1";
+	o.port = port;
+	o.routes = &rt;
+	o.timeout_ms = 5000;
+	o.addr_ok = hook_addr;
+	o.addr_arg = h;
+	assert_non_null(dial_start(base, NULL, &o, NULL, hook_done, h));
+	while (!h->done)
+		event_base_loop(base, EVLOOP_ONCE);
+	if (h->res.fd != -1)
+		close(h->res.fd);
+	event_base_free(base);
+	route_table_clear(&rt);
+	usleep(20000);
+	fd = accept(lfd, NULL, NULL);
+	if (fd == -1) {
+		assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+static void
+test_addr_hook(void **state)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	struct hook_run		 h;
+	int			 lfd;
+
+	(void)state;
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	assert_true(lfd >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+
+	memset(&h, 0, sizeof(h));
+	assert_false(hook_dial(&h, lfd, ntohs(sin.sin_port)));
+	assert_int_equal(h.asked, 1);
+	assert_int_equal(h.res.error, DIAL_ENOTALLOWED);
+	assert_string_equal(dial_error_name(h.res.error), "not-allowed");
+	assert_non_null(strstr(h.res.detail, "refused by the test"));
+
+	memset(&h, 0, sizeof(h));
+	h.allow = true;
+	assert_true(hook_dial(&h, lfd, ntohs(sin.sin_port)));
+	assert_int_equal(h.asked, 1);
+	assert_int_equal(h.res.error, DIAL_OK);
+	close(lfd);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rotate_table),
 		cmocka_unit_test(test_rotate_empty),
+		cmocka_unit_test(test_addr_hook),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

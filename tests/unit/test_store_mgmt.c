@@ -1060,6 +1060,21 @@ test_requirements(void **state)
 	expect_msg(err, "requirement name has 0 characters");
 	assert_int_equal(store_requirement_put(f->st, "x/y", "{}", NOW, err,
 	    sizeof(err)), UPLINK_EINVAL);
+	assert_int_equal(store_requirement_put(f->st, "erp", "{\"purpose\":"
+	    "\"updates\\n0.0.0.0/0:443\"}", NOW, err, sizeof(err)),
+	    UPLINK_EINVAL);
+	expect_msg(err, "requirement \"erp\": purpose holds a line break; "
+	    "write every text on one line");
+	assert_int_equal(store_requirement_put(f->st, "erp", "{\"addresses\":"
+	    "[{\"host\":\"a\"},{\"path\":\"/a b\"}]}", NOW, err, sizeof(err)),
+	    UPLINK_EINVAL);
+	expect_msg(err, "addresses[1].path holds a space");
+	assert_int_equal(store_requirement_put(f->st, "erp", "{\"a\\u0001\":1}",
+	    NOW, err, sizeof(err)), UPLINK_EINVAL);
+	expect_msg(err, "holds a control character");
+	assert_int_equal(store_requirement_put(f->st, "erp", "{\"a\":", NOW,
+	    err, sizeof(err)), UPLINK_EINVAL);
+	expect_msg(err, "requirement \"erp\": not valid JSON");
 	assert_int_equal(store_requirement_put(f->st, "erp", "", NOW, err,
 	    sizeof(err)), UPLINK_EINVAL);
 	expect_msg(err, "requirement \"erp\": its JSON has 0 bytes; use 1 to "
