@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -15,6 +14,7 @@
 #include "daemon.h"
 #include "dial.h"
 #include "log.h"
+#include "nofile.h"
 #include "servercert.h"
 #include "version.h"
 #include "xmalloc.h"
@@ -181,34 +181,6 @@ cloud_listen_guards_free(void)
 	}
 }
 
-/*
- * Each HTTPS connection costs three descriptors (the client's, the relay's
- * and the internal server's), each tunnel one: a soft limit of 1024, as
- * systemd sets by default, runs out long before memory does. Raise it to
- * the hard limit.
- */
-static void
-cloud_raise_nofile(struct cloud *c)
-{
-	struct rlimit	 rl;
-	rlim_t		 want;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return;
-	want = rl.rlim_max;
-	if (want == RLIM_INFINITY || want > (rlim_t)1 << 20)
-		want = (rlim_t)1 << 20;
-	if (rl.rlim_cur < want) {
-		rl.rlim_cur = want;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			log_warn("cannot raise the descriptor limit to %llu",
-			    (unsigned long long)want);
-		getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	c->nofile = rl.rlim_cur == RLIM_INFINITY ? 1u << 20 :
-	    (unsigned)(rl.rlim_cur > (rlim_t)1 << 20 ? 1u << 20 : rl.rlim_cur);
-}
-
 struct evconnlistener *
 cloud_listen(struct cloud *c, const struct hostport *hp, evconnlistener_cb cb,
     void *arg, const char *what, char *err, size_t errlen)
@@ -364,7 +336,8 @@ cloud_start(struct cloud *c, char *err, size_t errlen)
 		return -1;
 	}
 	cloud_limits(c);
-	cloud_raise_nofile(c);
+	/* Each HTTPS connection costs three descriptors, each tunnel one. */
+	c->nofile = nofile_raise();
 	c->enroll.dd = &c->dd;
 	c->enroll.cert_lifetime = c->cfg.cert_lifetime;
 	c->router = router_new(c);

@@ -1,5 +1,3 @@
-#include <sys/resource.h>
-
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +17,7 @@
 #include "hostport.h"
 #include "keyfile.h"
 #include "log.h"
+#include "nofile.h"
 #include "renew.h"
 #include "service.h"
 #include "tls.h"
@@ -297,23 +296,6 @@ service_info(struct service *svc)
 	    "unknown");
 }
 
-/*
- * Every stream costs a descriptor: take the hard limit the system allows
- * rather than the soft one (often 1024), as the cap on streams follows it.
- */
-static void
-run_raise_nofile(void)
-{
-	struct rlimit	 rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
-		return;
-	rl.rlim_cur = rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-		log_warn("cannot raise the descriptor limit to %llu",
-		    (unsigned long long)rl.rlim_max);
-}
-
 static int
 run_start(struct run *r, char *err, size_t errlen)
 {
@@ -325,7 +307,8 @@ run_start(struct run *r, char *err, size_t errlen)
 	svc->ctx = service_tls_ctx(&svc->cfg->c, err, errlen);
 	if (svc->ctx == NULL)
 		return -1;
-	run_raise_nofile();
+	/* Every stream costs a descriptor; the cap on streams follows it. */
+	(void)nofile_raise();
 	svc->base = event_base_new();
 	svc->dns = svc->base == NULL ? NULL : evdns_base_new(svc->base,
 	    EVDNS_BASE_INITIALIZE_NAMESERVERS);

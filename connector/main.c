@@ -1,6 +1,5 @@
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include <openssl/opensslv.h>
 
@@ -36,13 +35,7 @@ int
 main(int argc, char **argv)
 {
 	const char	*cmd = argc > 1 ? argv[1] : NULL;
-	struct rlimit	 rl;
 
-	/* Each stream costs descriptors: use all the hard limit allows. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
 	if (cmd == NULL) {
 		usage(stderr);
 		return EXIT_USAGE;
