@@ -204,6 +204,8 @@ void publish_foreach(struct cloud *c, void (*fn)(void *,
 void publish_free(struct publish *p);
 int ingress_start(struct cloud *c, char *err, size_t errlen);
 void ingress_free(struct ingress *in);
+/* Closes the ingress connections of API keys revoked since checked. */
+void ingress_sweep_revoked(struct ingress *in);
 
 /*
  * cloud/checks.c: connectivity checks run on connectors on demand

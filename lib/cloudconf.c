@@ -121,16 +121,32 @@ static const struct cloudconf_key cloudconf_keys[] = {
 	{ SEC_PUBLISH, "site", K_SITE, PUB(site), NO_FLAG, 0, 0, NULL, "hq" },
 	{ SEC_PUBLISH, "target", K_HOSTPORT, PUB(target), NO_FLAG, 0, 0, NULL,
 	    "intranet.corp.example:80" },
+	/* Ingress and published services: deadlines and connection caps. */
+	{ SEC_INGRESS, "head_timeout", K_DURATION, CFG(ingress_head_timeout),
+	    NO_FLAG, 1, 300, "1s to 5m", "10s" },
+	{ SEC_INGRESS, "connections_per_address", K_COUNT,
+	    CFG(ingress_per_address), NO_FLAG, 1, 100000, "1 to 100000", "256" },
+	{ SEC_LIMITS, "service_connections", K_COUNT, CFG(service_connections),
+	    NO_FLAG, 1, 100000, "1 to 100000", "1000" },
+	{ SEC_LIMITS, "service_connections_per_address", K_COUNT,
+	    CFG(service_per_address), NO_FLAG, 1, 100000, "1 to 100000", "64" },
+	{ SEC_PUBLISH, "connections", K_COUNT, PUB(connections), NO_FLAG, 1,
+	    100000, "1 to 100000", "1000" },
+	{ SEC_PUBLISH, "connections_per_address", K_COUNT,
+	    PUB(connections_per_address), NO_FLAG, 1, 100000, "1 to 100000",
+	    "64" },
 };
 
 #define CLOUDCONF_NKEYS	(sizeof(cloudconf_keys) / sizeof(cloudconf_keys[0]))
 #define PUB_LISTEN	0	/* indexes into cloudconf_pub.lines */
 #define PUB_SITE	1
 #define PUB_TARGET	2
+#define PUB_CONNS	3	/* connections */
+#define PUB_CONNS_ADDR	4	/* connections_per_address */
 
 /* Where the keys of one publish section were set (0: not set). */
 struct cloudconf_pub {
-	int	 lines[3];
+	int	 lines[5];
 };
 
 struct cloudconf_parse {
@@ -227,6 +243,10 @@ cloudconf_defaults(struct cloud_config *cfg)
 	cfg->stream_buffer = 256 * 1024;
 	cfg->header_bytes = 16 * 1024;
 	cfg->pending_connects = 1000;
+	cfg->ingress_head_timeout = 10;
+	cfg->ingress_per_address = 256;
+	cfg->service_connections = 1000;
+	cfg->service_per_address = 64;
 	cfg->log_level = LOG_LEVEL_INFO;
 }
 
@@ -429,6 +449,10 @@ cloudconf_key_line(struct cloudconf_parse *cp, const struct cloudconf_key *k)
 		i = PUB_LISTEN;
 	else if (strcmp(k->name, "site") == 0)
 		i = PUB_SITE;
+	else if (strcmp(k->name, "connections") == 0)
+		i = PUB_CONNS;
+	else if (strcmp(k->name, "connections_per_address") == 0)
+		i = PUB_CONNS_ADDR;
 	else
 		i = PUB_TARGET;
 	return &cp->pub[cp->cfg->npublish - 1].lines[i];
@@ -437,7 +461,7 @@ cloudconf_key_line(struct cloudconf_parse *cp, const struct cloudconf_key *k)
 static int
 cloudconf_unknown_key(struct cloudconf_parse *cp, const char *name)
 {
-	char	 known[128] = "";
+	char	 known[512] = "";
 	size_t	 i, n = 0;
 	int	 w;
 
