@@ -184,6 +184,8 @@ struct publish_info {
 	char	 target[STORE_TARGET_MAX + 1];	/* HOST:PORT in the site */
 	char	 listen[STORE_TARGET_MAX + 1];	/* ADDRESS:PORT here */
 	bool	 config;		/* from cloud.conf, not the API */
+	unsigned connections;		/* caps; 0: [limits] service_connections */
+	unsigned connections_per_address;	/* and ..._per_address */
 	int64_t	 created_at, updated_at;	/* API ones */
 };
 /*
