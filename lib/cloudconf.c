@@ -129,12 +129,12 @@ static const struct cloudconf_key cloudconf_keys[] = {
 	{ SEC_LIMITS, "service_connections", K_COUNT, CFG(service_connections),
 	    NO_FLAG, 1, 100000, "1 to 100000", "1000" },
 	{ SEC_LIMITS, "service_connections_per_address", K_COUNT,
-	    CFG(service_per_address), NO_FLAG, 1, 100000, "1 to 100000", "64" },
+	    CFG(service_per_address), NO_FLAG, 1, 100000, "1 to 100000", "128" },
 	{ SEC_PUBLISH, "connections", K_COUNT, PUB(connections), NO_FLAG, 1,
 	    100000, "1 to 100000", "1000" },
 	{ SEC_PUBLISH, "connections_per_address", K_COUNT,
 	    PUB(connections_per_address), NO_FLAG, 1, 100000, "1 to 100000",
-	    "64" },
+	    "128" },
 };
 
 #define CLOUDCONF_NKEYS	(sizeof(cloudconf_keys) / sizeof(cloudconf_keys[0]))
@@ -246,7 +246,7 @@ cloudconf_defaults(struct cloud_config *cfg)
 	cfg->ingress_head_timeout = 10;
 	cfg->ingress_per_address = 256;
 	cfg->service_connections = 1000;
-	cfg->service_per_address = 64;
+	cfg->service_per_address = 128;
 	cfg->log_level = LOG_LEVEL_INFO;
 }
 

@@ -51,7 +51,7 @@ struct cloud_config {
 	int64_t		 ingress_head_timeout;	/* seconds, default 10 */
 	uint32_t	 ingress_per_address;	/* connections, default 256 */
 	uint32_t	 service_connections;	/* per service, default 1000 */
-	uint32_t	 service_per_address;	/* per service and address, 64 */
+	uint32_t	 service_per_address;	/* per service and address, 128 */
 	int		 log_level;		/* LOG_LEVEL_INFO (lib/log.h) by default */
 	struct cloud_publish *publish;
 	size_t		 npublish;

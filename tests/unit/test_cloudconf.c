@@ -299,7 +299,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.ingress_head_timeout, 10);
 	assert_int_equal(cfg.ingress_per_address, 256);
 	assert_int_equal(cfg.service_connections, 1000);
-	assert_int_equal(cfg.service_per_address, 64);
+	assert_int_equal(cfg.service_per_address, 128);
 	assert_int_equal(cfg.log_level, LOG_LEVEL_INFO);
 	assert_null(cfg.publish);
 	assert_int_equal(cfg.npublish, 0);
