@@ -390,8 +390,12 @@ def test_service_cap_in_all(net):
     finally:
         for s in held:
             s.close()
-    cp.wait_for(lambda: cp.echo_once(port, b"back\n", timeout=10 * SLOW) == b"back\n",
-                10 * SLOW, "the echo service serves again once the connections closed")
+    def echoes():
+        try:        # refused (reset) until the cloud has seen the closes
+            return cp.echo_once(port, b"back\n", timeout=10 * SLOW) == b"back\n"
+        except OSError:
+            return False
+    cp.wait_for(echoes, 10 * SLOW, "the echo service serves again once the connections closed")
 
 
 def test_ingress_cap_per_address(net):
