@@ -271,6 +271,7 @@ def test_revoke_closes_ingress_connections(net, how):
     for s in conns:
         took = closed_within(s, 10 * SLOW)
         assert took is not None, "the revoked key's connection is still open"
+        print(f"SEC: revoke ({how}): connection closed {took:.2f} s after the revoke returned")
         s.close()
     net.cloud.wait_log(rf"ingress i\d+ .*closed: API key {kid} was revoked", 5 * SLOW,
                        since=before)
@@ -320,6 +321,8 @@ def test_slowloris_head_is_cut_off(net):
             closed = None if took is None else time.monotonic() - t0
     finally:
         s.close()
+    print(f"SEC: slowloris head ({sent} bytes, one per 0.25 s) closed after {closed:.2f} s "
+          f"(head_timeout {HEAD_TIMEOUT} s)")
     assert closed is not None, f"the slow head was still open after {5 * HEAD_TIMEOUT * SLOW} s"
     assert HEAD_TIMEOUT - 0.1 <= closed <= 5 * HEAD_TIMEOUT * SLOW, closed
     assert reply.startswith(b"HTTP/1.1 408 "), reply
@@ -365,6 +368,8 @@ def test_service_caps_per_address(net):
     lines = re.findall(r"publish web: refused a connection from 127\.0\.0\.2:\d+: it has "
                        rf"{SVC_PER_ADDR} open \(connections_per_address = {SVC_PER_ADDR}\); "
                        r"(\d+) refused in all", log)
+    print(f"SEC: {len(refused)} refused from 127.0.0.2 over {SVC_PER_ADDR} held: "
+          f"{len(lines)} log lines")
     assert 1 <= len(lines) <= LOG_BURST, log[-2000:]
     # the freed slots are given back: the address gets in again
     cp.wait_for(lambda: not refused_at_once(port, "127.0.0.2"), 10 * SLOW,
