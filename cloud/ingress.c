@@ -38,9 +38,14 @@
  * would renew), while a connector is reached, and once bound to its
  * stream, which then owns the socket and says when it is gone
  * (tunnel_stream_on_gone()). So the streams of a revoked key are found
- * and closed (ingress_sweep_revoked()), and the per-address cap
- * ([ingress] connections_per_address) counts the connections that stream
- * as well as those still talking.
+ * and closed (ingress_sweep_revoked()).
+ *
+ * The per-address cap ([ingress] connections_per_address) counts the
+ * connections that have not yet shown a good key: what anyone who can
+ * reach the port can hold. An authenticated connection gives its slot
+ * back, as the TLS listener never counts connectors' tunnels: programs
+ * sharing one address (every local one on the default loopback listener)
+ * must not be limited by strangers' counts, and a key is revocable.
  */
 
 #define IC_LOG_BURST		5	/* refusal lines per IC_LOG_MS */
@@ -58,7 +63,8 @@ struct ingress_conn {
 	struct event		*deadline;	/* head, then the error reply */
 	struct buf		 head;		/* rewritten head for the target */
 	size_t			 headlen;	/* of the client's head */
-	struct sockaddr_storage	 sa;		/* counted in in->per_addr */
+	struct sockaddr_storage	 sa;		/* its address */
+	bool			 counted;	/* in in->per_addr (not yet a key) */
 	bool			 connect;	/* CONNECT, not absolute-form */
 	unsigned long		 id;
 	char			 key_id[APIKEY_ID_SIZE];	/* once known */
@@ -108,7 +114,8 @@ ic_close(struct ingress_conn *ic, const char *why)
 		bufferevent_free(ic->bev);
 	if (ic->deadline != NULL)
 		event_free(ic->deadline);
-	addrcount_release(in->per_addr, (struct sockaddr *)&ic->sa);
+	if (ic->counted)
+		addrcount_release(in->per_addr, (struct sockaddr *)&ic->sa);
 	buf_free(&ic->head);
 	free(ic);
 }
@@ -350,6 +357,10 @@ ic_head(struct ingress_conn *ic, const struct httpreq *req)
 		    "forbidden", why);
 		return;
 	}
+	/* A good key: no longer a stranger's connection (see above). */
+	if (ic->counted)
+		addrcount_release(ic->in->per_addr, (struct sockaddr *)&ic->sa);
+	ic->counted = false;
 	/* Nothing more is read until the stream is there. */
 	bufferevent_disable(ic->bev, EV_READ);
 	ic->rc = router_connect(ic->in->c->router, ic->site, hp.host, hp.port,
@@ -417,7 +428,8 @@ ingress_refuse(struct ingress *in, evutil_socket_t fd, struct sockaddr *sa)
 		return;
 	cloud_peer_name(sa, peer, sizeof(peer));
 	log_warnx("ingress: refused a connection from %s: it has %u open "
-	    "([ingress] connections_per_address = %u); %llu refused in all%s",
+	    "without a key yet ([ingress] connections_per_address = %u); "
+	    "%llu refused in all%s",
 	    peer, addrcount_get(in->per_addr, sa),
 	    in->c->cfg.ingress_per_address, (unsigned long long)in->refused,
 	    dropped ? " (some refusals were not logged)" : "");
@@ -437,6 +449,7 @@ ingress_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	}
 	ic = xcalloc(1, sizeof(*ic));
 	ic->in = in;
+	ic->counted = true;
 	ic->id = ++in->next_id;
 	if ((size_t)salen <= sizeof(ic->sa))
 		memcpy(&ic->sa, sa, (size_t)salen);

@@ -164,6 +164,16 @@ def closed_within(s, timeout):
     return None
 
 
+def still_open(s):
+    """Whether the peer has not closed s, without waiting."""
+    try:
+        return s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+
+
 def refused_at_once(port, src, timeout=5):
     """Connects from src; True when the cloud closes the connection without
     a byte (a refusal at accept), False when it stays open (accepted)."""
@@ -353,6 +363,7 @@ def test_service_caps_per_address(net):
     try:
         refused = [refused_at_once(port, "127.0.0.2") for _ in range(LOG_BURST + 3)]
         assert all(refused), refused
+        assert [still_open(s) for s in held] == [True] * SVC_PER_ADDR
         # every held connection is live: one of them gets the page
         held[0].sendall(f"GET /held HTTP/1.1\r\nHost: {INTRANET}\r\n"
                         "Connection: close\r\n\r\n".encode())
@@ -386,6 +397,7 @@ def test_service_cap_in_all(net):
         held += hold(port, "127.0.0.20", SVC_TOTAL - len(held))
         assert len(held) == SVC_TOTAL
         assert refused_at_once(port, "127.0.0.21")
+        assert [still_open(s) for s in held] == [True] * SVC_TOTAL
         net.cloud.wait_log(rf"publish echo: refused a connection from 127\.0\.0\.21:\d+: the "
                            rf"service has {SVC_TOTAL} open \(connections = {SVC_TOTAL}\)", 5,
                            since=before)
@@ -404,24 +416,39 @@ def test_service_cap_in_all(net):
 
 
 def test_ingress_cap_per_address(net):
-    held = []
+    """The cap counts connections without a key yet: strangers holding
+    connections from one address are stopped; authenticated streams from the
+    same address are not counted, and other addresses are not affected."""
+    streams, idle = [], []
     before = net.cloud.log_offset()
     try:
-        for _ in range(INGRESS_PER_ADDR):
+        for _ in range(INGRESS_PER_ADDR + 2):        # more than the cap: not counted
             s, status, head = ingress_connect(net, "hq", net.full, net.target("echo"),
                                               src="127.0.0.3")
-            held.append(s)
+            streams.append(s)
             assert status == 200, head
+        # idle connections that never send a head, up to the cap (well inside head_timeout)
+        idle = hold(net.cloud.ingress_port, "127.0.0.3", INGRESS_PER_ADDR)
         with socket.create_connection(("127.0.0.1", net.cloud.ingress_port), timeout=10,
                                       source_address=("127.0.0.3", 0)) as s:
-            assert closed_within(s, 5 * SLOW) is not None
+            took = closed_within(s, HEAD_TIMEOUT / 2)
+            assert took is not None, "a connection over the cap was accepted"
+        # while the idle ones up to the cap were all accepted (still open)
+        assert [still_open(s) for s in idle] == [True] * INGRESS_PER_ADDR
         net.cloud.wait_log(r"ingress: refused a connection from 127\.0\.0\.3:\d+: it has "
-                           rf"{INGRESS_PER_ADDR} open \(\[ingress\] connections_per_address = "
-                           rf"{INGRESS_PER_ADDR}\)", 5, since=before)
-        # held streams still carry data, and 127.0.0.1 gets through
-        assert echo_round(held[-1], b"held\n") == b"held\n"
+                           rf"{INGRESS_PER_ADDR} open without a key yet \(\[ingress\] "
+                           rf"connections_per_address = {INGRESS_PER_ADDR}\)", 5, since=before)
+        # the streams still carry data, and 127.0.0.1 gets through
+        assert echo_round(streams[-1], b"held\n") == b"held\n"
         code, _, body, err = curl(net, "hq", net.full, f"http://{net.target('http')}/free")
         assert code == 200 and "/free" in body, (code, body, err)
+        # the idle ones are cut at head_timeout, and the address gets in again
+        for s in idle:
+            assert closed_within(s, 5 * HEAD_TIMEOUT * SLOW) is not None
+        s, status, head = ingress_connect(net, "hq", net.full, net.target("echo"),
+                                          src="127.0.0.3")
+        streams.append(s)
+        assert status == 200, head
     finally:
-        for s in held:
+        for s in streams + idle:
             s.close()
