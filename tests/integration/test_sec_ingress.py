@@ -166,12 +166,16 @@ def closed_within(s, timeout):
 
 def still_open(s):
     """Whether the peer has not closed s, without waiting."""
+    timeout = s.gettimeout()
+    s.setblocking(False)
     try:
-        return s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+        return s.recv(1, socket.MSG_PEEK) != b""
     except BlockingIOError:
         return True
     except OSError:
         return False
+    finally:
+        s.settimeout(timeout)
 
 
 def refused_at_once(port, src, timeout=5):
