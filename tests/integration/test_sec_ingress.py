@@ -335,9 +335,9 @@ def test_slowloris_head_is_cut_off(net):
             closed = None if took is None else time.monotonic() - t0
     finally:
         s.close()
+    assert closed is not None, f"the slow head was still open after {5 * HEAD_TIMEOUT * SLOW} s"
     print(f"SEC: slowloris head ({sent} bytes, one per 0.25 s) closed after {closed:.2f} s "
           f"(head_timeout {HEAD_TIMEOUT} s)")
-    assert closed is not None, f"the slow head was still open after {5 * HEAD_TIMEOUT * SLOW} s"
     assert HEAD_TIMEOUT - 0.1 <= closed <= 5 * HEAD_TIMEOUT * SLOW, closed
     assert reply.startswith(b"HTTP/1.1 408 "), reply
     assert b"no complete request head within 2s ([ingress] head_timeout)" in reply, reply
