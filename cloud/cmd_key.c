@@ -16,7 +16,8 @@ static void
 key_usage(FILE *fp)
 {
 	fprintf(fp,
-"usage: uplink-cloud key create --name NAME [--scope full|read] [WHERE] [--json]\n"
+"usage: uplink-cloud key create --name NAME [--scope full|read|ingress]\n"
+"                               [--sites SITE,...] [WHERE] [--json]\n"
 "       uplink-cloud key list [WHERE] [--json]\n"
 "       uplink-cloud key revoke ID [WHERE] [--json]\n"
 "WHERE: --data-dir DIR | --config FILE\n"
@@ -27,23 +28,31 @@ key_usage(FILE *fp)
 "and SHA-256 of the secret, so a key is shown once, when it is made.\n"
 "\n"
 "  create       make a key and print it on stdout (one line)\n"
-"  list         every key: id, name, scope, when it was made, last used\n"
+"  list         every key: id, name, scope, sites, when it was made, last used\n"
 "               (to within five minutes) and revoked\n"
 "  revoke ID    stop a key from working, at once (ID: the 12 hex digits)\n"
 "\n"
 "  --name NAME      what the key is for: 1-63 letters, digits, '.', '_'\n"
 "                   or '-' (need not be unique)\n"
-"  --scope SCOPE    full (default) or read (read-only API access)\n"
+"  --scope SCOPE    what the key may do:\n"
+"                     full     the whole API, and the ingress proxy into\n"
+"                              every site (the default)\n"
+"                     read     the API's reads only (no ingress)\n"
+"                     ingress  the ingress proxy into the sites given with\n"
+"                              --sites only (no API)\n"
+"  --sites S1,S2    the sites an ingress key reaches (existing sites, at\n"
+"                   most 16); only with --scope ingress\n"
 "  --data-dir DIR   the data directory made by \"uplink-cloud init\"\n"
 "  --config FILE    the configuration file (its data_dir)\n"
 "  --json           print JSON instead: create prints\n"
-"                   {\"key\",\"id\",\"name\",\"scope\"}\n"
+"                   {\"key\",\"id\",\"name\",\"scope\",\"sites\"}\n"
 "\n"
 "With neither --data-dir nor --config, %s is read when it exists,\n"
 "else %s is used.\n"
 "\n"
 "Examples:\n"
 "  uplink-cloud key create --name ci-deploy --config /etc/uplink/cloud.conf\n"
+"  uplink-cloud key create --name build --scope ingress --sites hq,branch\n"
 "  curl -p -x http://127.0.0.1:3128 -U hq:uk_... http://intranet:80/\n"
 "  uplink-cloud key revoke 0123456789ab --data-dir /var/lib/uplink-cloud\n",
 	    CLOUDCONF_DEFAULT_PATH, CLOUDCONF_DEFAULT_DATA);
@@ -53,6 +62,7 @@ struct key_req {
 	struct cli_opts	 o;
 	const char	*name;
 	const char	*scope;
+	const char	*sites;
 };
 
 static int
@@ -62,6 +72,7 @@ key_create_args(int argc, char **argv, struct key_req *r)
 		CLI_COMMON_OPTIONS,
 		{ "name",	required_argument,	NULL, 'n' },
 		{ "scope",	required_argument,	NULL, 's' },
+		{ "sites",	required_argument,	NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char	 err[256];
@@ -75,6 +86,8 @@ key_create_args(int argc, char **argv, struct key_req *r)
 			r->name = optarg;
 		else if (ch == 's')
 			r->scope = optarg;
+		else if (ch == 'S')
+			r->sites = optarg;
 		else if (ch == CLI_OPT_HELP) {
 			key_usage(stdout);
 			return CLI_HELP;
@@ -88,9 +101,9 @@ key_create_args(int argc, char **argv, struct key_req *r)
 		return cli_usage("key create", "--name NAME is required");
 	if (!store_name_check("--name", r->name, err, sizeof(err)))
 		return cli_usage("key create", "%s", err);
-	if (strcmp(r->scope, "full") != 0 && strcmp(r->scope, "read") != 0)
-		return cli_usage("key create", "--scope is full or read, not "
-		    "\"%s\"", r->scope);
+	if (apikey_scope_find(r->scope) == NULL)
+		return cli_usage("key create", "--scope is %s, not \"%s\"",
+		    apikey_scope_names(), r->scope);
 	return EXIT_OK;
 }
 
@@ -102,13 +115,29 @@ key_make(struct datadir *dd, const struct key_req *r,
 	char	 err[1024];
 
 	memset(k, 0, sizeof(*k));
+	if (apikey_prepare(dd->st, k, r->name, r->scope, r->sites, err,
+	    sizeof(err)) != UPLINK_OK)
+		return cli_fail("key create: %s", err);
 	apikey_new(text, k->id, k->secret_hash);
-	snprintf(k->name, sizeof(k->name), "%s", r->name);
-	snprintf(k->scope, sizeof(k->scope), "%s", r->scope);
 	k->created_at = time(NULL);
 	if (store_apikey_add(dd->st, k, err, sizeof(err)) != UPLINK_OK)
 		return cli_fail("%s", err);
 	return EXIT_OK;
+}
+
+/* "hq,branch" as ["hq", "branch"]. */
+static json_t *
+key_sites_json(const char *sites)
+{
+	json_t		*a = json_array();
+	const char	*p;
+	size_t		 n;
+
+	for (p = sites; a != NULL && *p != '\0'; p += n + (p[n] == ',')) {
+		n = strcspn(p, ",");
+		json_array_append_new(a, json_stringn(p, n));
+	}
+	return a;
 }
 
 static int
@@ -129,14 +158,16 @@ key_create(int argc, char **argv)
 	rc = key_make(&dd, &r, text, &k);
 	datadir_close(&dd);
 	if (rc == EXIT_OK && r.o.json)
-		rc = cli_json_print(json_pack("{s:s, s:s, s:s, s:s}", "key",
-		    text, "id", k.id, "name", k.name, "scope", k.scope));
+		rc = cli_json_print(json_pack("{s:s, s:s, s:s, s:s, s:o}",
+		    "key", text, "id", k.id, "name", k.name, "scope", k.scope,
+		    "sites", key_sites_json(k.sites)));
 	else if (rc == EXIT_OK) {
 		printf("%s\n", text);
 		fflush(stdout);
-		fprintf(stderr, "uplink-cloud: API key %s (\"%s\", scope %s). "
-		    "It is shown only now: store it in a secret manager.\n",
-		    k.id, k.name, k.scope);
+		fprintf(stderr, "uplink-cloud: API key %s (\"%s\", scope %s%s%s)."
+		    " It is shown only now: store it in a secret manager.\n",
+		    k.id, k.name, k.scope, k.sites[0] ? ", sites " : "",
+		    k.sites);
 	}
 	sodium_memzero(text, sizeof(text));
 	return rc;
@@ -147,8 +178,9 @@ key_row_json(void *arg, const struct store_apikey *k)
 {
 	json_t	*o;
 
-	o = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o}", "id", k->id, "name",
-	    k->name, "scope", k->scope, "created_at", (json_int_t)k->created_at,
+	o = json_pack("{s:s, s:s, s:s, s:o, s:I, s:o, s:o}", "id", k->id,
+	    "name", k->name, "scope", k->scope, "sites",
+	    key_sites_json(k->sites), "created_at", (json_int_t)k->created_at,
 	    "last_used", cli_json_time(k->last_used), "revoked_at",
 	    cli_json_time(k->revoked_at));
 	if (o == NULL || json_array_append_new(arg, o) != 0)
@@ -161,8 +193,9 @@ key_row_text(void *arg, const struct store_apikey *k)
 {
 	char	 c[CLI_TIME_SIZE], u[CLI_TIME_SIZE], r[CLI_TIME_SIZE];
 
-	cli_table_row(arg, k->id, k->name, k->scope, cli_time(k->created_at, c),
-	    cli_time(k->last_used, u), cli_time(k->revoked_at, r));
+	cli_table_row(arg, k->id, k->name, k->scope, k->sites[0] ? k->sites :
+	    "-", cli_time(k->created_at, c), cli_time(k->last_used, u),
+	    cli_time(k->revoked_at, r));
 	return 0;
 }
 
@@ -184,8 +217,8 @@ key_list_run(struct datadir *dd, int json)
 		return cli_fail("%s", rc == UPLINK_ENOMEM ? "out of memory" :
 		    err);
 	}
-	cli_table_init(&t, 6, "ID", "NAME", "SCOPE", "CREATED", "LAST USED",
-	    "REVOKED");
+	cli_table_init(&t, 7, "ID", "NAME", "SCOPE", "SITES", "CREATED",
+	    "LAST USED", "REVOKED");
 	rc = store_apikey_list(dd->st, key_row_text, &t, err, sizeof(err));
 	if (rc == UPLINK_OK)
 		cli_table_print(&t, stdout, "no API keys; make one with "

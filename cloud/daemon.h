@@ -192,6 +192,8 @@ struct publish_info {
 	char	 target[STORE_TARGET_MAX + 1];	/* HOST:PORT in the site */
 	char	 listen[STORE_TARGET_MAX + 1];	/* ADDRESS:PORT here */
 	bool	 config;		/* from cloud.conf, not the API */
+	unsigned connections;		/* caps; 0: [limits] service_connections */
+	unsigned connections_per_address;	/* and ..._per_address */
 	int64_t	 created_at, updated_at;	/* API ones */
 };
 /*
@@ -212,6 +214,8 @@ void publish_foreach(struct cloud *c, void (*fn)(void *,
 void publish_free(struct publish *p);
 int ingress_start(struct cloud *c, char *err, size_t errlen);
 void ingress_free(struct ingress *in);
+/* Closes the ingress connections of API keys revoked since checked. */
+void ingress_sweep_revoked(struct ingress *in);
 
 /*
  * cloud/checks.c: connectivity checks run on connectors on demand

@@ -3,10 +3,15 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sys/socket.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <event2/listener.h>
+#include <sodium.h>
 
+#include "addrcount.h"
 #include "apikey.h"
 #include "daemon.h"
 #include "error.h"
@@ -23,19 +28,46 @@
  * curl -x http://SITE:KEY@HOST:PORT sends it). "CONNECT host:port" opens a
  * stream to host:port inside the site; an absolute-form request
  * ("GET http://intranet/ HTTP/1.1") is forwarded to its host in origin
- * form, one request per connection (Connection: close).
+ * form, one request per connection (Connection: close). The key needs a
+ * scope with the ingress right, and a site-bound scope reaches only its
+ * sites (lib/apikey.c).
+ *
+ * A connection ("i12" in the log) lives until its socket is closed, and
+ * ends in ic_close() with the reason: while its head is read (an absolute
+ * deadline, [ingress] head_timeout, not an idle timeout a byte at a time
+ * would renew), while a connector is reached, and once bound to its
+ * stream, which then owns the socket and says when it is gone
+ * (tunnel_stream_on_gone()). So the streams of a revoked key are found
+ * and closed (ingress_sweep_revoked()).
+ *
+ * The per-address cap ([ingress] connections_per_address) counts the
+ * connections that have not yet shown a good key: what anyone who can
+ * reach the port can hold. An authenticated connection gives its slot
+ * back, as the TLS listener never counts connectors' tunnels: programs
+ * sharing one address (every local one on the default loopback listener)
+ * must not be limited by strangers' counts, and a key is revocable.
  */
 
-#define INGRESS_HEAD_TIMEOUT	30
+#define IC_LOG_BURST		5	/* refusal lines per IC_LOG_MS */
+#define IC_LOG_MS		10000
+
+/* The reason of a stream's ordinary end, logged at debug level only. */
+static const char ic_done[] = "the stream ended";
 
 struct ingress_conn {
 	struct ingress		*in;
 	struct ingress_conn	*prev, *next;
-	struct bufferevent	*bev;
-	struct router_conn	*rc;
+	struct bufferevent	*bev;		/* until bound */
+	struct router_conn	*rc;		/* reaching a connector */
+	struct tunnel_stream	*s;		/* bound: it owns the socket */
+	struct event		*deadline;	/* head, then the error reply */
 	struct buf		 head;		/* rewritten head for the target */
 	size_t			 headlen;	/* of the client's head */
+	struct sockaddr_storage	 sa;		/* its address */
+	bool			 counted;	/* in in->per_addr (not yet a key) */
 	bool			 connect;	/* CONNECT, not absolute-form */
+	unsigned long		 id;
+	char			 key_id[APIKEY_ID_SIZE];	/* once known */
 	char			 site[STORE_NAME_MAX + 1];
 	char			 target[TUNNEL_HOST_MAX + 8];
 	char			 peer[64];
@@ -45,13 +77,27 @@ struct ingress {
 	struct cloud		*c;
 	struct evconnlistener	*lev;
 	struct ingress_conn	*conns;
+	struct addrcount	*per_addr;
+	struct log_rate		 refuse_log;
+	uint64_t		 refused;
+	unsigned long		 next_id;
 };
 
+/*
+ * The one place a connection ends: whatever it holds (its socket, a
+ * connect in progress, or the stream it was bound to) goes, and why is
+ * logged with its id. A stream's ordinary end is logged at debug level.
+ */
 static void
-ic_free(struct ingress_conn *ic)
+ic_close(struct ingress_conn *ic, const char *why)
 {
 	struct ingress	*in = ic->in;
 
+	if (why == ic_done)
+		log_debug("ingress i%lu %s: closed: %s", ic->id, ic->peer, why);
+	else
+		log_info("ingress i%lu %s: %s%s%s closed: %s", ic->id, ic->peer,
+		    ic->site, ic->target[0] ? " -> " : "", ic->target, why);
 	if (ic->prev != NULL)
 		ic->prev->next = ic->next;
 	else
@@ -60,8 +106,16 @@ ic_free(struct ingress_conn *ic)
 		ic->next->prev = ic->prev;
 	if (ic->rc != NULL)
 		router_conn_cancel(ic->rc);
+	if (ic->s != NULL) {
+		tunnel_stream_on_gone(ic->s, NULL, NULL);
+		tunnel_stream_close(ic->s, why);
+	}
 	if (ic->bev != NULL)
 		bufferevent_free(ic->bev);
+	if (ic->deadline != NULL)
+		event_free(ic->deadline);
+	if (ic->counted)
+		addrcount_release(in->per_addr, (struct sockaddr *)&ic->sa);
 	buf_free(&ic->head);
 	free(ic);
 }
@@ -70,15 +124,34 @@ static void
 ic_drained_cb(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
-	ic_free(arg);
+	ic_close(arg, "error reply sent");
 }
 
 static void
 ic_closed_cb(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
-	(void)what;
-	ic_free(arg);
+	ic_close(arg, what & BEV_EVENT_EOF ? "the client closed the "
+	    "connection" : "the connection failed");
+}
+
+/* The stream that owned the socket is gone: so is the connection. */
+static void
+ic_gone(void *arg)
+{
+	struct ingress_conn	*ic = arg;
+
+	ic->s = NULL;
+	ic_close(ic, ic_done);
+}
+
+/* Starts (again) the absolute deadline: the head's, then the reply's. */
+static void
+ic_deadline_start(struct ingress_conn *ic)
+{
+	struct timeval	 tv = { ic->in->c->cfg.ingress_head_timeout, 0 };
+
+	event_add(ic->deadline, &tv);
 }
 
 static const char *
@@ -88,6 +161,7 @@ status_text(int status)
 	case 400: return "Bad Request";
 	case 403: return "Forbidden";
 	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
 	case 407: return "Proxy Authentication Required";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
@@ -96,15 +170,19 @@ status_text(int status)
 	}
 }
 
-/* Answers the client with an error and closes once it is written. */
+/*
+ * Answers the client with an error and closes once it is written, or when
+ * the client has not taken it within another head_timeout.
+ */
 static void
 ic_reply(struct ingress_conn *ic, int status, const char *code,
     const char *reason)
 {
 	struct evbuffer	*out = bufferevent_get_output(ic->bev);
 
-	log_info("ingress %s: %s%s%s: %d %s: %s", ic->peer, ic->site,
-	    ic->target[0] ? " -> " : "", ic->target, status, code, reason);
+	log_info("ingress i%lu %s: %s%s%s: %d %s: %s", ic->id, ic->peer,
+	    ic->site, ic->target[0] ? " -> " : "", ic->target, status, code,
+	    reason);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: text/plain\r\n"
 	    "Uplink-Error: %s\r\n"
@@ -117,6 +195,7 @@ ic_reply(struct ingress_conn *ic, int status, const char *code,
 	bufferevent_disable(ic->bev, EV_READ);
 	bufferevent_setcb(ic->bev, NULL, ic_drained_cb, ic_closed_cb, ic);
 	bufferevent_enable(ic->bev, EV_WRITE);
+	ic_deadline_start(ic);
 }
 
 static void
@@ -134,7 +213,6 @@ ic_answer_cb(void *arg, struct tunnel_stream *s, int status, const char *code,
 		return;
 	}
 	bev = ic->bev;
-	bufferevent_set_timeouts(bev, NULL, NULL);
 	in = bufferevent_get_input(bev);
 	evbuffer_drain(in, ic->headlen);
 	if (ic->connect)
@@ -142,21 +220,27 @@ ic_answer_cb(void *arg, struct tunnel_stream *s, int status, const char *code,
 		    "\r\n\r\n", 39);
 	else
 		evbuffer_prepend(in, ic->head.ptr, ic->head.len);
-	log_debug("ingress %s: %s -> %s via %s", ic->peer, ic->site,
-	    ic->target, tunnel_stream_name(s));
+	log_debug("ingress i%lu %s: %s -> %s via %s", ic->id, ic->peer,
+	    ic->site, ic->target, tunnel_stream_name(s));
 	ic->bev = NULL;
-	ic_free(ic);
+	buf_free(&ic->head);
+	buf_init(&ic->head, 1);
+	ic->s = s;
+	tunnel_stream_on_gone(s, ic_gone, ic);
 	tunnel_stream_bind(s, bev);
 }
 
-/* Checks Proxy-Authorization: site as the user, an API key as password. */
+/*
+ * Checks Proxy-Authorization: site as the user, an API key as password,
+ * and that the key's scope opens the ingress into that site.
+ */
 static int
 ic_auth(struct ingress_conn *ic, const struct httpreq *req, char *why,
     size_t whylen)
 {
 	const struct httpreq_header	*h;
-	char				 key[256], scope[APIKEY_SCOPE_SIZE];
-	char				 err[256];
+	struct store_apikey		 k;
+	char				 key[256], err[256];
 	int64_t				 site_id;
 
 	h = httpreq_header(req, "Proxy-Authorization");
@@ -168,10 +252,15 @@ ic_auth(struct ingress_conn *ic, const struct httpreq *req, char *why,
 	if (httpreq_basic_auth(h->value, h->valuelen, ic->site,
 	    sizeof(ic->site), key, sizeof(key), why, whylen) != 0)
 		return 407;
-	if (apikey_verify(ic->in->c->dd.st, key, scope, err, sizeof(err)) != 0) {
+	if (apikey_verify(ic->in->c->dd.st, key, &k, err, sizeof(err)) != 0) {
+		sodium_memzero(key, sizeof(key));
 		snprintf(why, whylen, "%s", err);
 		return 403;
 	}
+	sodium_memzero(key, sizeof(key));
+	snprintf(ic->key_id, sizeof(ic->key_id), "%s", k.id);
+	if (apikey_ingress_check(&k, ic->site, why, whylen) != 0)
+		return 403;
 	if (store_site_find(ic->in->c->dd.st, ic->site, &site_id, err,
 	    sizeof(err)) != 0) {
 		snprintf(why, whylen, "there is no site named \"%s\"", ic->site);
@@ -252,9 +341,10 @@ static void
 ic_head(struct ingress_conn *ic, const struct httpreq *req)
 {
 	struct hostport	 hp;
-	char		 why[256];
+	char		 why[512];
 	int		 status;
 
+	event_del(ic->deadline);
 	ic->headlen = req->headlen;
 	if (ic_target(ic, req, &hp, why, sizeof(why)) != 0) {
 		ic_reply(ic, 400, "bad-request", why);
@@ -267,6 +357,10 @@ ic_head(struct ingress_conn *ic, const struct httpreq *req)
 		    "forbidden", why);
 		return;
 	}
+	/* A good key: no longer a stranger's connection (see above). */
+	if (ic->counted)
+		addrcount_release(ic->in->per_addr, (struct sockaddr *)&ic->sa);
+	ic->counted = false;
 	/* Nothing more is read until the stream is there. */
 	bufferevent_disable(ic->bev, EV_READ);
 	ic->rc = router_connect(ic->in->c->router, ic->site, hp.host, hp.port,
@@ -298,17 +392,47 @@ ic_read_cb(struct bufferevent *bev, void *arg)
 		ic_head(ic, &req);
 }
 
+/*
+ * The absolute deadline: a head still incomplete gets 408, an error reply
+ * the client has not taken ends the connection.
+ */
 static void
-ic_event_cb(struct bufferevent *bev, short what, void *arg)
+ic_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ingress_conn	*ic = arg;
+	char			 why[128];
 
-	(void)bev;
-	if (what & BEV_EVENT_TIMEOUT) {
-		ic_reply(ic, 400, "timeout", "no complete request head in time");
+	(void)fd;
+	(void)what;
+	if (!(bufferevent_get_enabled(ic->bev) & EV_READ)) {
+		ic_close(ic, "the client did not take the error reply in time");
 		return;
 	}
-	ic_free(ic);
+	snprintf(why, sizeof(why), "no complete request head within %llds "
+	    "([ingress] head_timeout)",
+	    (long long)ic->in->c->cfg.ingress_head_timeout);
+	ic_reply(ic, 408, "timeout", why);
+}
+
+/* Over the per-address cap: closed at once, logged at a bounded rate. */
+static void
+ingress_refuse(struct ingress *in, evutil_socket_t fd, struct sockaddr *sa)
+{
+	char		 peer[64];
+	unsigned	 dropped;
+
+	in->refused++;
+	evutil_closesocket(fd);
+	if (!log_rate_allow(&in->refuse_log, IC_LOG_BURST, IC_LOG_MS,
+	    &dropped))
+		return;
+	cloud_peer_name(sa, peer, sizeof(peer));
+	log_warnx("ingress: refused a connection from %s: it has %u open "
+	    "without a key yet ([ingress] connections_per_address = %u); "
+	    "%llu refused in all%s",
+	    peer, addrcount_get(in->per_addr, sa),
+	    in->c->cfg.ingress_per_address, (unsigned long long)in->refused,
+	    dropped ? " (some refusals were not logged)" : "");
 }
 
 static void
@@ -317,28 +441,37 @@ ingress_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 {
 	struct ingress		*in = arg;
 	struct ingress_conn	*ic;
-	struct timeval		 tv = { INGRESS_HEAD_TIMEOUT, 0 };
 
 	(void)lev;
-	(void)salen;
+	if (addrcount_take(in->per_addr, sa) != 0) {
+		ingress_refuse(in, fd, sa);
+		return;
+	}
 	ic = xcalloc(1, sizeof(*ic));
 	ic->in = in;
+	ic->counted = true;
+	ic->id = ++in->next_id;
+	if ((size_t)salen <= sizeof(ic->sa))
+		memcpy(&ic->sa, sa, (size_t)salen);
 	cloud_peer_name(sa, ic->peer, sizeof(ic->peer));
 	buf_init(&ic->head, 1);
-	ic->bev = bufferevent_socket_new(in->c->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	ic->next = in->conns;
 	if (in->conns != NULL)
 		in->conns->prev = ic;
 	in->conns = ic;
-	if (ic->bev == NULL) {
-		ic_free(ic);
+	ic->deadline = evtimer_new(in->c->base, ic_deadline_cb, ic);
+	ic->bev = bufferevent_socket_new(in->c->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (ic->bev == NULL || ic->deadline == NULL) {
+		if (ic->bev == NULL)
+			evutil_closesocket(fd);
+		ic_close(ic, "out of memory");
 		return;
 	}
-	bufferevent_setcb(ic->bev, ic_read_cb, NULL, ic_event_cb, ic);
+	bufferevent_setcb(ic->bev, ic_read_cb, NULL, ic_closed_cb, ic);
 	bufferevent_setwatermark(ic->bev, EV_READ, 0,
 	    in->c->cfg.header_bytes + 1);
-	bufferevent_set_timeouts(ic->bev, &tv, NULL);
 	bufferevent_enable(ic->bev, EV_READ);
+	ic_deadline_start(ic);
 }
 
 int
@@ -348,6 +481,7 @@ ingress_start(struct cloud *c, char *err, size_t errlen)
 
 	in = xcalloc(1, sizeof(*in));
 	in->c = c;
+	in->per_addr = addrcount_new(c->cfg.ingress_per_address, 0);
 	c->ingress = in;
 	if (!c->cfg.ingress_enabled)
 		return 0;
@@ -360,15 +494,55 @@ ingress_start(struct cloud *c, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Closes every connection whose API key was revoked, or has gone, since it
+ * was checked: the daemon calls this when the store changed (another
+ * process revoked a key) and after the API revoked one. One lookup per
+ * connection that has a key; unchanged keys cost nothing else.
+ */
+void
+ingress_sweep_revoked(struct ingress *in)
+{
+	struct ingress_conn	*ic, *next;
+	struct store_apikey	 k;
+	char			 err[256], why[128];
+	int			 rc;
+
+	for (ic = in != NULL ? in->conns : NULL; ic != NULL; ic = next) {
+		next = ic->next;
+		if (ic->key_id[0] == '\0')
+			continue;
+		rc = store_apikey_get(in->c->dd.st, ic->key_id, &k, err,
+		    sizeof(err));
+		if (rc == UPLINK_OK && k.revoked_at == 0)
+			continue;
+		if (rc != UPLINK_OK && rc != UPLINK_ENOTFOUND) {
+			log_warnx("ingress: cannot check API key %s: %s",
+			    ic->key_id, err);
+			continue;
+		}
+		snprintf(why, sizeof(why), "API key %s was revoked",
+		    ic->key_id);
+		ic_close(ic, why);
+	}
+}
+
 void
 ingress_free(struct ingress *in)
 {
 	if (in == NULL)
 		return;
-	while (in->conns != NULL)
-		ic_free(in->conns);
+	while (in->conns != NULL) {
+		/* Streams are the router's to end at shutdown. */
+		if (in->conns->s != NULL) {
+			tunnel_stream_on_gone(in->conns->s, NULL, NULL);
+			in->conns->s = NULL;
+		}
+		ic_close(in->conns, "the cloud is stopping");
+	}
 	if (in->lev != NULL)
 		cloud_listen_free(in->lev);
+	addrcount_free(in->per_addr);
 	free(in);
 }
 

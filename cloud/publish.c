@@ -4,9 +4,12 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
+#include "addrcount.h"
 #include "daemon.h"
 #include "error.h"
 #include "hostport.h"
@@ -21,7 +24,19 @@
  * go while the daemon runs (publish_add, publish_remove). Nothing is read from
  * the client until the connector has reached the target; a refusal or a
  * failure closes the client's connection, and the reason is logged here.
+ *
+ * A connection ("p12" in the log) lives until its socket is closed, bound
+ * to its stream or not (tunnel_stream_on_gone() says when the stream is
+ * gone), and ends in pub_close() with the reason. So each service counts
+ * its open connections, in all and per client address, and refuses the
+ * ones over its caps ([limits] service_connections and
+ * service_connections_per_address, or the service's own connections and
+ * connections_per_address): one client cannot take every descriptor of
+ * the cloud or of the connector behind it.
  */
+
+#define PUB_LOG_BURST	5	/* refusal lines per PUB_LOG_MS and service */
+#define PUB_LOG_MS	10000
 
 struct pub_service {
 	struct publish		*p;
@@ -29,13 +44,23 @@ struct pub_service {
 	struct publish_info	 info;
 	struct hostport		 target_hp;
 	struct evconnlistener	*lev;
+	struct addrcount	*open;		/* connections, per address */
+	unsigned		 max, max_per_addr;
+	struct log_rate		 refuse_log;
+	uint64_t		 refused;
 };
 
 struct pub_conn {
-	struct pub_service	*svc;
+	struct publish		*p;
+	struct pub_service	*svc;		/* NULL once it was removed */
 	struct pub_conn		*prev, *next;
-	evutil_socket_t		 fd;
-	struct router_conn	*rc;
+	evutil_socket_t		 fd;		/* until bound, else -1 */
+	struct router_conn	*rc;		/* reaching a connector */
+	struct tunnel_stream	*s;		/* bound: it owns the socket */
+	struct sockaddr_storage	 sa;		/* counted in svc->open */
+	unsigned long		 id;
+	char			 name[STORE_NAME_MAX + 1];	/* service */
+	char			 where[STORE_TARGET_MAX + STORE_NAME_MAX + 16];
 	char			 peer[64];
 };
 
@@ -43,22 +68,56 @@ struct publish {
 	struct cloud		*c;
 	struct pub_service	*svc;
 	struct pub_conn		*conns;
+	unsigned long		 next_id;
 };
 
-static void
-pub_conn_free(struct pub_conn *pc, bool close_fd)
-{
-	struct publish	*p = pc->svc->p;
+/* The reason of a stream's ordinary end, logged at debug level only. */
+static const char pub_done[] = "the stream ended";
 
+/*
+ * The one place a connection ends: its socket, its connect in progress or
+ * its stream go, its slot is given back, and why is logged with its id.
+ */
+static void
+pub_close(struct pub_conn *pc, const char *why)
+{
+	struct publish	*p = pc->p;
+
+	if (why == pub_done)
+		log_debug("publish %s: %s -> %s: %s; closing the client's "
+		    "connection (p%lu)", pc->name, pc->peer, pc->where, why,
+		    pc->id);
+	else
+		log_info("publish %s: %s -> %s: %s; closing the client's "
+		    "connection (p%lu)", pc->name, pc->peer, pc->where, why,
+		    pc->id);
 	if (pc->prev != NULL)
 		pc->prev->next = pc->next;
 	else
 		p->conns = pc->next;
 	if (pc->next != NULL)
 		pc->next->prev = pc->prev;
-	if (close_fd)
-		close(pc->fd);
+	if (pc->rc != NULL)
+		router_conn_cancel(pc->rc);
+	if (pc->s != NULL) {
+		tunnel_stream_on_gone(pc->s, NULL, NULL);
+		tunnel_stream_close(pc->s, why);
+	}
+	if (pc->fd != -1)
+		evutil_closesocket(pc->fd);
+	if (pc->svc != NULL)
+		addrcount_release(pc->svc->open, (struct sockaddr *)&pc->sa);
 	free(pc);
+}
+
+/* The stream that owned the socket is gone: so is the connection. */
+static void
+pub_gone(void *arg)
+{
+	struct pub_conn	*pc = arg;
+
+	pc->s = NULL;
+	pub_close(pc, pub_done);
 }
 
 static void
@@ -66,24 +125,56 @@ pub_answer_cb(void *arg, struct tunnel_stream *s, int status,
     const char *code, const char *reason)
 {
 	struct pub_conn		*pc = arg;
-	struct pub_service	*svc = pc->svc;
 	struct bufferevent	*bev;
+	char			 why[TUNNEL_REASON_MAX + 64];
 
 	pc->rc = NULL;
 	if (status != 200) {
-		log_info("publish %s: %s -> %s (site %s): %d %s: %s; closing "
-		    "the client's connection", svc->info.name, pc->peer,
-		    svc->info.target, svc->info.site, status, code, reason);
-		pub_conn_free(pc, true);
+		snprintf(why, sizeof(why), "%d %s: %s", status, code, reason);
+		pub_close(pc, why);
 		return;
 	}
-	bev = bufferevent_socket_new(svc->p->c->base, pc->fd,
+	bev = bufferevent_socket_new(pc->p->c->base, pc->fd,
 	    BEV_OPT_CLOSE_ON_FREE);
-	log_debug("publish %s: %s -> %s via %s", svc->info.name, pc->peer,
-	    svc->info.target, tunnel_stream_name(s));
-	pub_conn_free(pc, bev == NULL);
-	if (bev != NULL)
-		tunnel_stream_bind(s, bev);
+	if (bev == NULL) {
+		/* Left unbound, the stream is reset by the tunnel. */
+		pub_close(pc, "out of memory");
+		return;
+	}
+	log_debug("publish %s: %s -> %s via %s (p%lu)", pc->name, pc->peer,
+	    pc->svc != NULL ? pc->svc->info.target : pc->where,
+	    tunnel_stream_name(s), pc->id);
+	pc->fd = -1;
+	pc->s = s;
+	tunnel_stream_on_gone(s, pub_gone, pc);
+	tunnel_stream_bind(s, bev);
+}
+
+/* Over a cap: closed at once, counted, logged at a bounded rate. */
+static void
+pub_refuse(struct pub_service *svc, evutil_socket_t fd, struct sockaddr *sa)
+{
+	char		 peer[64];
+	unsigned	 dropped, n = addrcount_get(svc->open, sa);
+
+	svc->refused++;
+	evutil_closesocket(fd);
+	if (!log_rate_allow(&svc->refuse_log, PUB_LOG_BURST, PUB_LOG_MS,
+	    &dropped))
+		return;
+	cloud_peer_name(sa, peer, sizeof(peer));
+	if (n >= svc->max_per_addr)
+		log_warnx("publish %s: refused a connection from %s: it has %u "
+		    "open (connections_per_address = %u); %llu refused in "
+		    "all%s", svc->info.name, peer, n, svc->max_per_addr,
+		    (unsigned long long)svc->refused, dropped ? " (some "
+		    "refusals were not logged)" : "");
+	else
+		log_warnx("publish %s: refused a connection from %s: the "
+		    "service has %u open (connections = %u); %llu refused in "
+		    "all%s", svc->info.name, peer, addrcount_total(svc->open),
+		    svc->max, (unsigned long long)svc->refused, dropped ?
+		    " (some refusals were not logged)" : "");
 }
 
 static void
@@ -95,10 +186,20 @@ pub_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	struct pub_conn		*pc;
 
 	(void)lev;
-	(void)salen;
+	if (addrcount_take(svc->open, sa) != 0) {
+		pub_refuse(svc, fd, sa);
+		return;
+	}
 	pc = xcalloc(1, sizeof(*pc));
+	pc->p = p;
 	pc->svc = svc;
 	pc->fd = fd;
+	pc->id = ++p->next_id;
+	if ((size_t)salen <= sizeof(pc->sa))
+		memcpy(&pc->sa, sa, (size_t)salen);
+	snprintf(pc->name, sizeof(pc->name), "%s", svc->info.name);
+	snprintf(pc->where, sizeof(pc->where), "%s (site %s)",
+	    svc->info.target, svc->info.site);
 	cloud_peer_name(sa, pc->peer, sizeof(pc->peer));
 	pc->next = p->conns;
 	if (p->conns != NULL)
@@ -128,6 +229,11 @@ svc_listen(struct publish *p, struct pub_service *svc, char *err,
 		    svc->target_hp.port == 0 ? "give HOST:PORT" : why);
 		return UPLINK_EINVAL;
 	}
+	svc->max = svc->info.connections ? svc->info.connections :
+	    p->c->cfg.service_connections;
+	svc->max_per_addr = svc->info.connections_per_address ?
+	    svc->info.connections_per_address : p->c->cfg.service_per_address;
+	svc->open = addrcount_new(svc->max_per_addr, svc->max);
 	snprintf(what, sizeof(what), "service %s", svc->info.name);
 	svc->lev = cloud_listen(p->c, &listen, pub_accept_cb, svc, what, err,
 	    errlen);
@@ -168,6 +274,7 @@ publish_add(struct cloud *c, const struct publish_info *info, char *err,
 	svc->info = *info;
 	rc = svc_listen(p, svc, err, errlen);
 	if (rc != UPLINK_OK) {
+		addrcount_free(svc->open);
 		free(svc);
 		return rc;
 	}
@@ -176,7 +283,10 @@ publish_add(struct cloud *c, const struct publish_info *info, char *err,
 	return UPLINK_OK;
 }
 
-/* Connections of svc still waiting for a connector are closed. */
+/*
+ * Connections of svc still waiting for a connector are closed; those that
+ * stream go on, no longer counted.
+ */
 static void
 svc_free(struct publish *p, struct pub_service *svc)
 {
@@ -186,12 +296,14 @@ svc_free(struct publish *p, struct pub_service *svc)
 		next = pc->next;
 		if (pc->svc != svc)
 			continue;
-		if (pc->rc != NULL)
-			router_conn_cancel(pc->rc);
-		pub_conn_free(pc, true);
+		if (pc->s == NULL)
+			pub_close(pc, "the service was removed");
+		else
+			pc->svc = NULL;
 	}
 	if (svc->lev != NULL)
 		cloud_listen_free(svc->lev);
+	addrcount_free(svc->open);
 	free(svc);
 }
 
@@ -279,6 +391,8 @@ publish_start(struct cloud *c, char *err, size_t errlen)
 		    conf->target.host, conf->target.port);
 		hostport_format(info.listen, sizeof(info.listen),
 		    conf->listen.host, conf->listen.port);
+		info.connections = conf->connections;
+		info.connections_per_address = conf->connections_per_address;
 		if (publish_add(c, &info, err, errlen) != UPLINK_OK) {
 			if (strncmp(err, "service ", 8) == 0) {
 				char	 tmp[512];
@@ -306,9 +420,12 @@ publish_free(struct publish *p)
 		svc_free(p, svc);
 	}
 	while (p->conns != NULL) {
-		if (p->conns->rc != NULL)
-			router_conn_cancel(p->conns->rc);
-		pub_conn_free(p->conns, true);
+		/* Streams are the router's to end at shutdown. */
+		if (p->conns->s != NULL) {
+			tunnel_stream_on_gone(p->conns->s, NULL, NULL);
+			p->conns->s = NULL;
+		}
+		pub_close(p->conns, "the cloud is stopping");
 	}
 	free(p);
 }

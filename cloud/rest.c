@@ -512,7 +512,8 @@ cookie_get(struct evhttp_request *req, const char *name, char *out,
 static bool
 auth_key(struct rest *r, const char *hdr)
 {
-	char	 scope[APIKEY_SCOPE_SIZE], id[APIKEY_ID_SIZE], err[256];
+	struct store_apikey k;
+	char	 id[APIKEY_ID_SIZE], err[256];
 	unsigned char hash[APIKEY_HASH_LEN];
 
 	if (strncasecmp(hdr, "Bearer ", 7) != 0) {
@@ -521,14 +522,20 @@ auth_key(struct rest *r, const char *hdr)
 		return false;
 	}
 	hdr += 7;
-	if (apikey_verify(r->c->dd.st, hdr, scope, err, sizeof(err)) != 0) {
+	if (apikey_verify(r->c->dd.st, hdr, &k, err, sizeof(err)) != 0) {
 		fail_auth(r, "bad-key", err);
+		return false;
+	}
+	if (!apikey_allows(k.scope, APIKEY_API_READ)) {
+		rest_fail(r, 403, "wrong-scope", "API key %s has scope %s, "
+		    "which does not open the API: use a key with scope full "
+		    "or read", k.id, k.scope);
 		return false;
 	}
 	apikey_parse(hdr, id, hash, err, sizeof(err));
 	sodium_memzero(hash, sizeof(hash));
 	r->auth = REST_AUTH_KEY;
-	r->full = strcmp(scope, "full") == 0;
+	r->full = apikey_allows(k.scope, APIKEY_API_WRITE);
 	snprintf(r->actor, sizeof(r->actor), "%s", id);
 	snprintf(r->actor_kind, sizeof(r->actor_kind), "key");
 	return true;

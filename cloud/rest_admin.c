@@ -271,13 +271,29 @@ rest_admin_delete(struct rest *r)
 
 /* ---- API keys */
 
+/* "hq,branch" as ["hq", "branch"]. */
+static json_t *
+key_sites_json(const char *sites)
+{
+	json_t		*a = json_array();
+	const char	*p;
+	size_t		 n;
+
+	for (p = sites; a != NULL && *p != '\0'; p += n + (p[n] == ',')) {
+		n = strcspn(p, ",");
+		json_array_append_new(a, json_stringn(p, n));
+	}
+	return a;
+}
+
 static json_t *
 key_json(const struct store_apikey *k)
 {
-	return json_pack("{s:s, s:s, s:s, s:I, s:o, s:o}", "id", k->id,
-	    "name", k->name, "scope", k->scope, "created_at",
-	    (json_int_t)k->created_at, "last_used", rest_time(k->last_used),
-	    "revoked_at", rest_time(k->revoked_at));
+	return json_pack("{s:s, s:s, s:s, s:o, s:I, s:o, s:o}", "id", k->id,
+	    "name", k->name, "scope", k->scope, "sites",
+	    key_sites_json(k->sites), "created_at", (json_int_t)k->created_at,
+	    "last_used", rest_time(k->last_used), "revoked_at",
+	    rest_time(k->revoked_at));
 }
 
 struct key_find {
@@ -324,31 +340,56 @@ reply_key(struct rest *r, int status, const char *id, json_t *extra)
 	rest_reply_one(r, status, rc, err, f.one, extra, "no such API key");
 }
 
+/* The body's "sites" array as "hq,branch"; false after a 400. */
+static bool
+key_sites_arg(struct rest *r, char *out, size_t outlen)
+{
+	json_t	*a = json_object_get(r->body, "sites"), *v;
+	size_t	 i, n = 0;
+
+	out[0] = '\0';
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v) || strchr(json_string_value(v), ',') !=
+		    NULL || i >= APIKEY_SITES_MAX) {
+			rest_fail(r, 400, "bad-field", "sites must be an array "
+			    "of at most %d site names", APIKEY_SITES_MAX);
+			return false;
+		}
+		n += (size_t)snprintf(out + n, outlen - n, "%s%s", i ? "," : "",
+		    json_string_value(v));
+		if (n >= outlen) {
+			rest_fail(r, 400, "bad-field", "sites: too long");
+			return false;
+		}
+	}
+	return true;
+}
+
 void
 rest_keys_post(struct rest *r)
 {
-	static const char *const fields[] = { "!name:s", "scope:s", NULL };
+	static const char *const fields[] = { "!name:s", "scope:s", "sites:a",
+	    NULL };
 	struct store_apikey	 k;
 	const char		*scope = rest_str(r, "scope");
 	char			 text[APIKEY_TEXT_SIZE], err[256];
+	char			 sites[STORE_KEY_SITES_SIZE + 64];
 	int			 rc;
 
-	if (!rest_fields(r, fields))
+	if (!rest_fields(r, fields) || !key_sites_arg(r, sites, sizeof(sites)))
 		return;
-	if (!store_name_check("name", rest_str(r, "name"), err, sizeof(err))) {
+	memset(&k, 0, sizeof(k));
+	rc = apikey_prepare(r->c->dd.st, &k, rest_str(r, "name"), scope ?
+	    scope : "full", sites, err, sizeof(err));
+	if (rc == UPLINK_EINVAL) {
 		rest_fail(r, 400, "bad-field", "%s", err);
 		return;
 	}
-	if (scope != NULL && strcmp(scope, "full") != 0 &&
-	    strcmp(scope, "read") != 0) {
-		rest_fail(r, 400, "bad-field", "scope must be \"full\" or "
-		    "\"read\", not \"%.32s\"", scope);
+	if (rc != UPLINK_OK) {
+		rest_store_fail(r, rc, err);
 		return;
 	}
-	memset(&k, 0, sizeof(k));
 	apikey_new(text, k.id, k.secret_hash);
-	snprintf(k.name, sizeof(k.name), "%s", rest_str(r, "name"));
-	snprintf(k.scope, sizeof(k.scope), "%s", scope ? scope : "full");
 	k.created_at = r->now;
 	rc = store_apikey_add(r->c->dd.st, &k, err, sizeof(err));
 	if (rc != UPLINK_OK) {
@@ -356,7 +397,8 @@ rest_keys_post(struct rest *r)
 		rest_store_fail(r, rc, err);
 		return;
 	}
-	rest_audit(r, "key.create", k.id, "\"%s\", scope %s", k.name, k.scope);
+	rest_audit(r, "key.create", k.id, "\"%s\", scope %s%s%s", k.name,
+	    k.scope, k.sites[0] ? ", sites " : "", k.sites);
 	reply_key(r, 201, k.id, json_pack("{s:s}", "key", text));
 	sodium_memzero(text, sizeof(text));
 }
@@ -374,6 +416,7 @@ rest_key_revoke(struct rest *r)
 		return;
 	}
 	rest_audit(r, "key.revoke", r->seg[1], "revoked");
+	ingress_sweep_revoked(r->c->ingress);
 	reply_key(r, 200, r->seg[1], NULL);
 }
 

@@ -302,6 +302,7 @@ watch_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	c->data_version = v;
 	router_sweep_revoked(c->router);
+	ingress_sweep_revoked(c->ingress);
 	if (api_crl_refresh(c, err, sizeof(err)) != 0)
 		log_warnx("cannot rebuild the CRL: %s", err);
 }

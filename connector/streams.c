@@ -38,11 +38,17 @@ struct sconn {
 	long			 started;
 };
 
+/*
+ * The one place a stream being dialled ends, whatever the outcome (bound,
+ * refused, abandoned by the cloud, the connector stopping); why is logged
+ * with the stream's name, which is its connection id.
+ */
 static void
-sconn_free(struct sconn *sc)
+sconn_close(struct sconn *sc, const char *why)
 {
 	struct service	*svc = sc->svc;
 
+	log_debug("%s %s:%u: %s", sc->name, sc->host, sc->opts.port, why);
 	if (sc->prev != NULL)
 		sc->prev->next = sc->next;
 	else
@@ -64,12 +70,13 @@ sconn_abort_cb(void *arg, struct tunnel_stream *s, int status,
 {
 	struct sconn	*sc = arg;
 
+	char		 why[TUNNEL_REASON_MAX + 32];
+
 	(void)s;
 	(void)status;
 	(void)code;
-	log_debug("%s %s:%u: abandoned by the cloud: %s", sc->name, sc->host,
-	    sc->opts.port, reason);
-	sconn_free(sc);
+	snprintf(why, sizeof(why), "abandoned by the cloud: %s", reason);
+	sconn_close(sc, why);
 }
 
 static void
@@ -90,6 +97,7 @@ sconn_dialed(void *arg, struct dial_result *res)
 	struct bufferevent	*bev;
 	int			 status;
 	const char		*code;
+	char			 why[600];	/* res->detail and more */
 
 	sc->d = NULL;
 	if (res->error != DIAL_OK) {
@@ -110,8 +118,10 @@ sconn_dialed(void *arg, struct dial_result *res)
 			status = 502, code = "proxy";
 			break;
 		}
+		snprintf(why, sizeof(why), "refused: %d %s: %s", status, code,
+		    res->detail);
 		sconn_refuse(sc, status, code, res->detail);
-		sconn_free(sc);
+		sconn_close(sc, why);
 		return;
 	}
 	bev = bufferevent_socket_new(sc->svc->base, res->fd,
@@ -120,7 +130,7 @@ sconn_dialed(void *arg, struct dial_result *res)
 	    sc->opts.port, res->peer, dial_now_ms() - sc->started);
 	tunnel_stream_set_cb(s, NULL, NULL);
 	sc->s = NULL;
-	sconn_free(sc);
+	sconn_close(sc, "dialled: the stream carries it now");
 	if (bev == NULL) {
 		tunnel_stream_refuse(s, 502, "internal", "out of memory");
 		return;
@@ -256,5 +266,5 @@ void
 streams_free(struct service *svc)
 {
 	while (svc->conns != NULL)
-		sconn_free(svc->conns);
+		sconn_close(svc->conns, "the connector is stopping");
 }

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <sodium.h>
@@ -131,8 +132,8 @@ apikey_parse(const char *text, char id[APIKEY_ID_SIZE],
 }
 
 int
-apikey_verify(struct store *st, const char *text,
-    char scope[APIKEY_SCOPE_SIZE], char *err, size_t errlen)
+apikey_verify(struct store *st, const char *text, struct store_apikey *out,
+    char *err, size_t errlen)
 {
 	struct store_apikey	 k;
 	unsigned char		 hash[APIKEY_HASH_LEN];
@@ -140,8 +141,8 @@ apikey_verify(struct store *st, const char *text,
 	int64_t			 now = time(NULL);
 	int			 rc;
 
-	if (scope != NULL)
-		scope[0] = '\0';
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
 	rc = apikey_parse(text, id, hash, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
@@ -158,7 +159,175 @@ apikey_verify(struct store *st, const char *text,
 		    APIKEY_REFUSED);
 	if (now - k.last_used > APIKEY_TOUCH_SECS)
 		(void)store_apikey_touch(st, id, now, NULL, 0);
-	if (scope != NULL)
-		snprintf(scope, APIKEY_SCOPE_SIZE, "%s", k.scope);
+	if (out != NULL) {
+		*out = k;
+		sodium_memzero(out->secret_hash, sizeof(out->secret_hash));
+	}
 	return UPLINK_OK;
+}
+
+/* ---- scopes */
+
+/*
+ * Every scope a key can have. A new one is a row here (with a new right
+ * if none of the present ones fits) and a line in docs/cloud.md and
+ * docs/api.md; the database takes any lowercase name (schema version 4).
+ */
+static const struct apikey_scope apikey_scopes[] = {
+	{ "full", APIKEY_API_READ | APIKEY_API_WRITE | APIKEY_INGRESS,
+	    "the whole API, and the ingress proxy into every site" },
+	{ "read", APIKEY_API_READ, "the API's reads only" },
+	{ "ingress", APIKEY_INGRESS | APIKEY_SITE_BOUND,
+	    "the ingress proxy, into the sites given with it only" },
+};
+
+#define APIKEY_NSCOPES	(sizeof(apikey_scopes) / sizeof(apikey_scopes[0]))
+
+const struct apikey_scope *
+apikey_scope_find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; name != NULL && i < APIKEY_NSCOPES; i++)
+		if (strcmp(apikey_scopes[i].name, name) == 0)
+			return &apikey_scopes[i];
+	return NULL;
+}
+
+const char *
+apikey_scope_names(void)
+{
+	static char	 names[128];
+	size_t		 i, n = 0;
+
+	if (names[0] != '\0')
+		return names;
+	for (i = 0; i < APIKEY_NSCOPES && n < sizeof(names); i++)
+		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s",
+		    i == 0 ? "" : i + 1 == APIKEY_NSCOPES ? " or " : ", ",
+		    apikey_scopes[i].name);
+	return names;
+}
+
+bool
+apikey_allows(const char *scope, unsigned rights)
+{
+	const struct apikey_scope	*sc = apikey_scope_find(scope);
+
+	return sc != NULL && (sc->rights & rights) == rights;
+}
+
+/* Whether site is one of the comma-separated names in sites (any case). */
+static bool
+apikey_site_listed(const char *sites, const char *site)
+{
+	size_t		 len = strlen(site), n;
+	const char	*p;
+
+	for (p = sites; *p != '\0'; p += n + (p[n] == ',')) {
+		n = strcspn(p, ",");
+		if (n == len && strncasecmp(p, site, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Appends site's stored spelling to k->sites; refuses repeats. */
+static int
+apikey_add_site(struct store *st, struct store_apikey *k, const char *site,
+    char *err, size_t errlen)
+{
+	char		 name[STORE_NAME_MAX + 1], why[256];
+	int64_t		 id;
+	size_t		 n = strlen(k->sites);
+	int		 rc;
+
+	if (!store_name_check("site name", site, err, errlen))
+		return UPLINK_EINVAL;
+	rc = store_site_find(st, site, &id, why, sizeof(why));
+	if (rc == UPLINK_OK)
+		rc = store_site_name(st, id, name, why, sizeof(why));
+	if (rc == UPLINK_ENOTFOUND)
+		return apikey_fail(UPLINK_EINVAL, err, errlen, "there is no "
+		    "site named \"%s\" (see GET /api/v1/sites or \"uplink-cloud "
+		    "connector list\"; a site exists once a token was made "
+		    "for it)", site);
+	if (rc != UPLINK_OK)
+		return apikey_fail(rc, err, errlen, "%s", why);
+	if (apikey_site_listed(k->sites, name))
+		return apikey_fail(UPLINK_EINVAL, err, errlen, "site \"%s\" "
+		    "is given twice", name);
+	if (n + strlen(name) + 2 > sizeof(k->sites))
+		return apikey_fail(UPLINK_EINVAL, err, errlen, "too many "
+		    "sites: a key is bound to at most %d", APIKEY_SITES_MAX);
+	snprintf(k->sites + n, sizeof(k->sites) - n, "%s%s", n ? "," : "",
+	    name);
+	return UPLINK_OK;
+}
+
+int
+apikey_prepare(struct store *st, struct store_apikey *k, const char *name,
+    const char *scope, const char *sites, char *err, size_t errlen)
+{
+	const struct apikey_scope	*sc = apikey_scope_find(scope);
+	char				 one[STORE_NAME_MAX + 2];
+	const char			*p;
+	size_t				 n, count = 0;
+	int				 rc;
+
+	if (!store_name_check("key name", name, err, errlen))
+		return UPLINK_EINVAL;
+	if (sc == NULL)
+		return apikey_fail(UPLINK_EINVAL, err, errlen, "the scope is "
+		    "%s, not \"%.32s\"", apikey_scope_names(), scope);
+	if (sites == NULL)
+		sites = "";
+	if ((sc->rights & APIKEY_SITE_BOUND) && *sites == '\0')
+		return apikey_fail(UPLINK_EINVAL, err, errlen, "scope %s needs "
+		    "the sites the key may reach (e.g. hq,branch)", sc->name);
+	if (!(sc->rights & APIKEY_SITE_BOUND) && *sites != '\0')
+		return apikey_fail(UPLINK_EINVAL, err, errlen, "scope %s is "
+		    "not bound to sites: give sites with scope ingress only",
+		    sc->name);
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	snprintf(k->scope, sizeof(k->scope), "%s", sc->name);
+	k->sites[0] = '\0';
+	for (p = sites; *p != '\0'; p += n + (p[n] == ',')) {
+		n = strcspn(p, ",");
+		if (++count > APIKEY_SITES_MAX)
+			return apikey_fail(UPLINK_EINVAL, err, errlen, "too "
+			    "many sites: a key is bound to at most %d",
+			    APIKEY_SITES_MAX);
+		snprintf(one, sizeof(one), "%.*s", (int)(n < sizeof(one) ? n :
+		    sizeof(one) - 1), p);
+		rc = apikey_add_site(st, k, one, err, errlen);
+		if (rc != UPLINK_OK)
+			return rc;
+		if (p[n] == ',' && p[n + 1] == '\0')
+			return apikey_fail(UPLINK_EINVAL, err, errlen, "the "
+			    "list of sites ends with a comma");
+	}
+	return UPLINK_OK;
+}
+
+int
+apikey_ingress_check(const struct store_apikey *k, const char *site,
+    char *why, size_t whylen)
+{
+	const struct apikey_scope	*sc = apikey_scope_find(k->scope);
+
+	if (sc == NULL || !(sc->rights & APIKEY_INGRESS)) {
+		apikey_fail(-1, why, whylen, "API key %s has scope %s, which "
+		    "does not open the ingress proxy: use a key with scope "
+		    "full, or ingress for this site", k->id, k->scope);
+		return -1;
+	}
+	if ((sc->rights & APIKEY_SITE_BOUND) &&
+	    !apikey_site_listed(k->sites, site)) {
+		apikey_fail(-1, why, whylen, "API key %s (scope %s) is not "
+		    "bound to site \"%s\"; it reaches %s", k->id, k->scope,
+		    site, k->sites);
+		return -1;
+	}
+	return 0;
 }

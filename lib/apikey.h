@@ -1,6 +1,7 @@
 #ifndef UPLINK_APIKEY_H
 #define UPLINK_APIKEY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "store.h"
@@ -49,9 +50,61 @@ int apikey_parse(const char *text, char id[APIKEY_ID_SIZE],
     unsigned char hash[APIKEY_HASH_LEN], char *err, size_t errlen);
 
 /*
+ * Scopes: what a key may do. Each scope is one row of a table in
+ * lib/apikey.c: its name and the rights it grants. A new scope (a
+ * "metrics" one, say) is a new right and a new row; callers ask
+ * apikey_allows() for the right they need and never compare names.
+ *
+ *	full	the whole API, and the ingress proxy into every site
+ *	read	the API's reads only
+ *	ingress	the ingress proxy, into the sites bound to the key only
+ */
+#define APIKEY_API_READ		0x01u	/* GET of the API */
+#define APIKEY_API_WRITE	0x02u	/* every other method of the API */
+#define APIKEY_INGRESS		0x04u	/* the ingress proxy */
+#define APIKEY_SITE_BOUND	0x08u	/* ingress: only into k->sites */
+
+#define APIKEY_SITES_MAX	STORE_KEY_SITES_MAX	/* sites per key */
+
+struct apikey_scope {
+	const char	*name;
+	unsigned	 rights;
+	const char	*what;		/* for usage texts */
+};
+
+/* The scope called name (exact, lowercase), or NULL. */
+const struct apikey_scope *apikey_scope_find(const char *name);
+
+/* "full, read or ingress": the scope names, for messages. */
+const char *apikey_scope_names(void);
+
+/* Whether a key of scope (a name) has every right in rights. */
+bool apikey_allows(const char *scope, unsigned rights);
+
+/*
+ * Fills k (but its id and hash) for a new key: name, scope and the
+ * comma-separated names of the sites it is bound to (NULL or "" for
+ * none). A scope that is site-bound needs at least one site, the others
+ * take none; each site must exist (its stored spelling is kept), at most
+ * APIKEY_SITES_MAX, no repeats. UPLINK_EINVAL with what is wrong and how
+ * to fix it in err; UPLINK_EIO when the database fails.
+ */
+int apikey_prepare(struct store *st, struct store_apikey *k,
+    const char *name, const char *scope, const char *sites, char *err,
+    size_t errlen);
+
+/*
+ * Whether key k may open the ingress proxy into site: 0, or -1 with the
+ * reason in why (safe to show the client: it names the key's id, scope and
+ * sites, never its secret).
+ */
+int apikey_ingress_check(const struct store_apikey *k, const char *site,
+    char *why, size_t whylen);
+
+/*
  * Checks a presented key against the store: it must parse, exist, not be
  * revoked, and its secret must match (sodium_memcmp). Returns UPLINK_OK
- * and the key's scope ("full" or "read") in scope (which may be NULL);
+ * and the key's row in out (which may be NULL: id, name, scope, sites);
  * UPLINK_EINVAL for a malformed key and UPLINK_ENOTFOUND for an unknown,
  * revoked or wrong one, with a message in err that is safe to show the
  * client ("unknown or revoked API key"); UPLINK_EIO or UPLINK_ENOMEM when
@@ -63,6 +116,6 @@ int apikey_parse(const char *text, char id[APIKEY_ID_SIZE],
  * because a timestamp could not be written).
  */
 int apikey_verify(struct store *st, const char *text,
-    char scope[APIKEY_SCOPE_SIZE], char *err, size_t errlen);
+    struct store_apikey *out, char *err, size_t errlen);
 
 #endif

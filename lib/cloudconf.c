@@ -147,16 +147,32 @@ static const struct cloudconf_key cloudconf_keys[] = {
 	{ SEC_PUBLISH, "site", K_SITE, PUB(site), NO_FLAG, 0, 0, NULL, "hq" },
 	{ SEC_PUBLISH, "target", K_HOSTPORT, PUB(target), NO_FLAG, 0, 0, NULL,
 	    "intranet.corp.example:80" },
+	/* Ingress and published services: deadlines and connection caps. */
+	{ SEC_INGRESS, "head_timeout", K_DURATION, CFG(ingress_head_timeout),
+	    NO_FLAG, 1, 300, "1s to 5m", "10s" },
+	{ SEC_INGRESS, "connections_per_address", K_COUNT,
+	    CFG(ingress_per_address), NO_FLAG, 1, 100000, "1 to 100000", "256" },
+	{ SEC_LIMITS, "service_connections", K_COUNT, CFG(service_connections),
+	    NO_FLAG, 1, 100000, "1 to 100000", "1000" },
+	{ SEC_LIMITS, "service_connections_per_address", K_COUNT,
+	    CFG(service_per_address), NO_FLAG, 1, 100000, "1 to 100000", "128" },
+	{ SEC_PUBLISH, "connections", K_COUNT, PUB(connections), NO_FLAG, 1,
+	    100000, "1 to 100000", "1000" },
+	{ SEC_PUBLISH, "connections_per_address", K_COUNT,
+	    PUB(connections_per_address), NO_FLAG, 1, 100000, "1 to 100000",
+	    "128" },
 };
 
 #define CLOUDCONF_NKEYS	(sizeof(cloudconf_keys) / sizeof(cloudconf_keys[0]))
 #define PUB_LISTEN	0	/* indexes into cloudconf_pub.lines */
 #define PUB_SITE	1
 #define PUB_TARGET	2
+#define PUB_CONNS	3	/* connections */
+#define PUB_CONNS_ADDR	4	/* connections_per_address */
 
 /* Where the keys of one publish section were set (0: not set). */
 struct cloudconf_pub {
-	int	 lines[3];
+	int	 lines[5];
 };
 
 struct cloudconf_parse {
@@ -256,6 +272,10 @@ cloudconf_defaults(struct cloud_config *cfg)
 	cfg->tls_first_byte_timeout = 3;
 	cfg->tls_handshake_timeout = 10;
 	cfg->request_head_timeout = 10;
+	cfg->ingress_head_timeout = 10;
+	cfg->ingress_per_address = 256;
+	cfg->service_connections = 1000;
+	cfg->service_per_address = 128;
 	cfg->log_level = LOG_LEVEL_INFO;
 }
 
@@ -458,6 +478,10 @@ cloudconf_key_line(struct cloudconf_parse *cp, const struct cloudconf_key *k)
 		i = PUB_LISTEN;
 	else if (strcmp(k->name, "site") == 0)
 		i = PUB_SITE;
+	else if (strcmp(k->name, "connections") == 0)
+		i = PUB_CONNS;
+	else if (strcmp(k->name, "connections_per_address") == 0)
+		i = PUB_CONNS_ADDR;
 	else
 		i = PUB_TARGET;
 	return &cp->pub[cp->cfg->npublish - 1].lines[i];

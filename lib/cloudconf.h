@@ -23,6 +23,9 @@ struct cloud_publish {
 	char		 site[CLOUDCONF_NAME_MAX + 1];
 	struct hostport	 target;	/* port set */
 	int		 line;		/* line of the [publish NAME] header */
+	/* Connection caps of this service; 0: [limits] service_connections* */
+	uint32_t	 connections;
+	uint32_t	 connections_per_address;
 };
 
 struct cloud_config {
@@ -55,6 +58,11 @@ struct cloud_config {
 	int64_t		 tls_first_byte_timeout;	/* seconds, default 3 */
 	int64_t		 tls_handshake_timeout;	/* seconds, default 10 */
 	int64_t		 request_head_timeout;	/* seconds, default 10 */
+	/* Ingress and published services (docs/cloud.md): */
+	int64_t		 ingress_head_timeout;	/* seconds, default 10 */
+	uint32_t	 ingress_per_address;	/* connections, default 256 */
+	uint32_t	 service_connections;	/* per service, default 1000 */
+	uint32_t	 service_per_address;	/* per service and address, 128 */
 	int		 log_level;		/* LOG_LEVEL_INFO (lib/log.h) by default */
 	struct cloud_publish *publish;
 	size_t		 npublish;

@@ -45,6 +45,14 @@
  * and subject) and the audit log. Connectors gain a drained flag, 0 for
  * the rows that exist.
  *
+ * Version 4. API keys gain scopes beyond "full" and "read" (lib/apikey.c
+ * keeps the list; "ingress" first) and the sites a key is bound to, as
+ * the comma-separated names of existing sites (sites are never renamed
+ * or deleted). The scope's CHECK becomes one of shape only, so that the
+ * next scope needs no table rebuild; lib/store_apikey.c refuses a name
+ * lib/apikey.c does not know. SQLite cannot change a CHECK in place, so
+ * the table is rebuilt (create, copy, drop, rename).
+ *
  * The array is visible to the unit tests, which build older files from
  * the first steps alone to test the upgrades.
  */
@@ -173,6 +181,23 @@ UNITTEST const char *const store_migrations[] = {
 	") STRICT;"
 	"ALTER TABLE connectors ADD COLUMN"
 	"  drained INTEGER NOT NULL DEFAULT 0 CHECK (drained IN (0, 1));",
+
+	"CREATE TABLE api_keys_v4 ("
+	"  id TEXT PRIMARY KEY CHECK (length(id) = 12),"
+	"  name TEXT NOT NULL,"
+	"  scope TEXT NOT NULL CHECK (length(scope) BETWEEN 1 AND 15"
+	"    AND scope NOT GLOB '*[^a-z]*'),"
+	"  secret_hash BLOB NOT NULL CHECK (length(secret_hash) = 32),"
+	"  created_at INTEGER NOT NULL,"
+	"  last_used INTEGER,"
+	"  revoked_at INTEGER,"
+	"  sites TEXT NOT NULL DEFAULT ''"
+	") STRICT;"
+	"INSERT INTO api_keys_v4(id, name, scope, secret_hash, created_at,"
+	"  last_used, revoked_at) SELECT id, name, scope, secret_hash,"
+	"  created_at, last_used, revoked_at FROM api_keys;"
+	"DROP TABLE api_keys;"
+	"ALTER TABLE api_keys_v4 RENAME TO api_keys;",
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

@@ -19,7 +19,7 @@
  * UPLINK_EIO when SQLite fails, UPLINK_ENOMEM.
  */
 
-#define STORE_SCHEMA_VERSION	3
+#define STORE_SCHEMA_VERSION	4
 #define STORE_BUSY_MS		5000
 #define STORE_NAME_MAX		63	/* site and connector names */
 #define STORE_ID_MAX		31	/* connector and token ids */
@@ -30,7 +30,9 @@
 #define STORE_HASH_LEN		32
 #define STORE_SETTING_MAX	1023	/* a setting's text value */
 #define STORE_KEY_ID_LEN	12	/* API key id: 12 lowercase hex */
-#define STORE_SCOPE_SIZE	8	/* "full" or "read", and a NUL */
+#define STORE_SCOPE_SIZE	16	/* API key scope: [a-z]{1,15} */
+#define STORE_KEY_SITES_MAX	16	/* sites bound to one API key */
+#define STORE_KEY_SITES_SIZE	(STORE_KEY_SITES_MAX * (STORE_NAME_MAX + 1))
 
 struct store;
 
@@ -74,7 +76,8 @@ struct store_token {
 struct store_apikey {
 	char		 id[STORE_KEY_ID_LEN + 1];	/* 12 lowercase hex */
 	char		 name[STORE_NAME_MAX + 1];
-	char		 scope[STORE_SCOPE_SIZE];	/* "full" or "read" */
+	char		 scope[STORE_SCOPE_SIZE];	/* lib/apikey.h */
+	char		 sites[STORE_KEY_SITES_SIZE];	/* "hq,branch" or "" */
 	unsigned char	 secret_hash[STORE_HASH_LEN];
 	int64_t		 created_at;	/* store_apikey_add: 0 means now */
 	int64_t		 last_used;	/* 0 if never used */
@@ -290,8 +293,10 @@ int store_setting_set(struct store *st, const char *key, const char *value,
 /*
  * Adds an API key. k->id is the 12 hex digits of the key text (see
  * lib/apikey.h), k->name a name as store_name_check() accepts ("key
- * name"), k->scope "full" or "read". A taken id is UPLINK_EINVAL: the
- * caller makes a new key. last_used and revoked_at are ignored (0).
+ * name"), k->scope one of lib/apikey.c's scopes, k->sites "" or the
+ * comma-separated names of existing sites (apikey_prepare() makes it).
+ * A taken id is UPLINK_EINVAL: the caller makes a new key. last_used and
+ * revoked_at are ignored (0).
  */
 int store_apikey_add(struct store *st, const struct store_apikey *k,
     char *err, size_t errlen);

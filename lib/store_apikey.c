@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "apikey.h"
 #include "error.h"
 #include "store.h"
 #include "store_impl.h"
@@ -36,6 +37,38 @@ store_key_id_check(const char *id, char *err, size_t errlen)
 	    "lowercase hex digits (see \"uplink-cloud key list\")");
 }
 
+/*
+ * The sites of a key: "" or up to STORE_KEY_SITES_MAX valid site names
+ * separated by commas (lib/apikey.c checks that they exist).
+ */
+static int
+store_key_sites_check(const char *sites, char *err, size_t errlen)
+{
+	char		 one[STORE_NAME_MAX + 2];
+	const char	*p, *end;
+	size_t		 n = 0, len;
+
+	for (p = sites; *p != '\0'; p = *end == ',' ? end + 1 : end) {
+		end = p + strcspn(p, ",");
+		len = (size_t)(end - p);
+		if (++n > STORE_KEY_SITES_MAX)
+			return store_msg(UPLINK_EINVAL, err, errlen, "an API "
+			    "key is bound to at most %d sites",
+			    STORE_KEY_SITES_MAX);
+		snprintf(one, sizeof(one), "%.*s", (int)(len < sizeof(one) ?
+		    len : sizeof(one) - 1), p);
+		if (len >= sizeof(one) - 1 || !store_name_check("site name",
+		    one, err, errlen))
+			return len >= sizeof(one) - 1 ? store_msg(UPLINK_EINVAL,
+			    err, errlen, "a site name has at most %d "
+			    "characters", STORE_NAME_MAX) : UPLINK_EINVAL;
+		if (*end == ',' && end[1] == '\0')
+			return store_msg(UPLINK_EINVAL, err, errlen, "the "
+			    "list of sites ends with a comma");
+	}
+	return UPLINK_OK;
+}
+
 static int
 store_apikey_check(const struct store_apikey *k, char *err, size_t errlen)
 {
@@ -46,10 +79,11 @@ store_apikey_check(const struct store_apikey *k, char *err, size_t errlen)
 		return rc;
 	if (!store_name_check("key name", k->name, err, errlen))
 		return UPLINK_EINVAL;
-	if (strcmp(k->scope, "full") != 0 && strcmp(k->scope, "read") != 0)
+	if (apikey_scope_find(k->scope) == NULL)
 		return store_msg(UPLINK_EINVAL, err, errlen, "API key scope "
-		    "\"%.8s\" is neither \"full\" nor \"read\"", k->scope);
-	return UPLINK_OK;
+		    "\"%.15s\" is not one of %s", k->scope,
+		    apikey_scope_names());
+	return store_key_sites_check(k->sites, err, errlen);
 }
 
 int
@@ -63,7 +97,8 @@ store_apikey_add(struct store *st, const struct store_apikey *k, char *err,
 	rc = store_apikey_check(k, err, errlen);
 	if (rc == UPLINK_OK)
 		rc = store_prepare(st, "INSERT INTO api_keys(id, name, scope, "
-		    "secret_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+		    "secret_hash, created_at, sites) VALUES (?1, ?2, ?3, ?4, "
+		    "?5, ?6)",
 		    &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
@@ -72,7 +107,7 @@ store_apikey_add(struct store *st, const struct store_apikey *k, char *err,
 	    store_str(stmt, 3, k->scope) | sqlite3_bind_blob(stmt, 4,
 	    k->secret_hash, STORE_HASH_LEN, SQLITE_STATIC) |
 	    sqlite3_bind_int64(stmt, 5, k->created_at != 0 ? k->created_at :
-	    time(NULL))) != SQLITE_OK)
+	    time(NULL)) | store_str(stmt, 6, k->sites)) != SQLITE_OK)
 		rc = store_sqlfail(st, err, errlen, "%s", what);
 	else if (sqlite3_step(stmt) != SQLITE_DONE)
 		rc = store_insert_fail(st, what, "this id is taken; create "
@@ -83,7 +118,7 @@ store_apikey_add(struct store *st, const struct store_apikey *k, char *err,
 
 #define STORE_APIKEY_SELECT \
 	"SELECT id, name, scope, secret_hash, created_at, " \
-	"coalesce(last_used, 0), coalesce(revoked_at, 0) FROM api_keys "
+	"coalesce(last_used, 0), coalesce(revoked_at, 0), sites FROM api_keys "
 
 static void
 store_apikey_read(sqlite3_stmt *stmt, void *arg)
@@ -102,6 +137,7 @@ store_apikey_read(sqlite3_stmt *stmt, void *arg)
 	k->created_at = sqlite3_column_int64(stmt, 4);
 	k->last_used = sqlite3_column_int64(stmt, 5);
 	k->revoked_at = sqlite3_column_int64(stmt, 6);
+	store_column(stmt, 7, k->sites, sizeof(k->sites));
 }
 
 static int

@@ -93,6 +93,8 @@ struct tunnel_stream {
 	char			 code[32];
 	char			 reason[TUNNEL_REASON_MAX + 1];
 	char			 name[40];
+	void			(*gone)(void *);	/* stream_free() */
+	void			*gone_arg;
 };
 
 struct tunnel {
@@ -197,7 +199,11 @@ static void
 stream_free(struct tunnel_stream *s)
 {
 	struct tunnel	*t = s->t;
+	void		(*gone)(void *) = s->gone;
 
+	s->gone = NULL;
+	if (gone != NULL)
+		gone(s->gone_arg);
 	stream_detach(s);
 	log_debug("%s %s: closed, %llu bytes to the peer, %llu from it, %ld ms",
 	    s->name, s->authority, (unsigned long long)s->up,
@@ -1551,4 +1557,20 @@ tunnel_stats(const struct tunnel *t, struct tunnel_stats *st)
 	st->bytes_out = t->bytes_out;
 	st->rtt_ms = t->rtt_ms;
 	st->draining = t->draining;
+}
+
+void
+tunnel_stream_on_gone(struct tunnel_stream *s, void (*gone)(void *),
+    void *arg)
+{
+	s->gone = gone;
+	s->gone_arg = arg;
+}
+
+void
+tunnel_stream_close(struct tunnel_stream *s, const char *why)
+{
+	log_info("%s %s: closed: %s", s->name, s->authority, why);
+	s->cb = NULL;
+	stream_abort(s, NGHTTP2_CANCEL);
 }

@@ -191,6 +191,22 @@ void tunnel_stream_set_cb(struct tunnel_stream *s, tunnel_stream_cb *cb,
 /* Cloud only: gives up on an unanswered stream (RST_STREAM); it is gone. */
 void tunnel_stream_cancel(struct tunnel_stream *s);
 
+/*
+ * Cloud: asks to hear when a bound stream is gone, whatever the reason
+ * (both sides done, a reset, the tunnel closed, tunnel_stream_close()).
+ * gone(arg) runs once, as the stream is being freed: it must not use the
+ * stream. gone NULL stops it.
+ */
+void tunnel_stream_on_gone(struct tunnel_stream *s, void (*gone)(void *),
+    void *arg);
+
+/*
+ * Ends a stream now: RST_STREAM (CANCEL) to the peer, a TCP reset of the
+ * local socket, and why in the log with the stream's name. Its gone
+ * callback runs; the stream is gone afterwards.
+ */
+void tunnel_stream_close(struct tunnel_stream *s, const char *why);
+
 /* "t3/s17", for log lines. */
 const char *tunnel_stream_name(const struct tunnel_stream *s);
 

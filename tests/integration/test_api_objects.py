@@ -35,7 +35,7 @@ CONNECTOR_FIELDS = {"id", "name", "site", "state", "version", "created_at", "las
 TOKEN_FIELDS = {"id", "site", "created_at", "expires_at", "used_at", "used_by", "revoked_at",
                 "state"}
 SERVICE_FIELDS = {"name", "site", "target", "listen", "source", "created_at", "updated_at"}
-KEY_FIELDS = {"id", "name", "scope", "created_at", "last_used", "revoked_at"}
+KEY_FIELDS = {"id", "name", "scope", "sites", "created_at", "last_used", "revoked_at"}
 NOTE_FIELDS = {"id", "kind", "severity", "subject", "message", "created_at", "resolved_at",
                "read_at"}
 AUDIT_FIELDS = {"id", "at", "actor", "actor_kind", "address", "action", "target", "detail"}

@@ -91,7 +91,10 @@ class Net:
         os.makedirs(self.dir, exist_ok=True)
         self.svc = cp.Services(os.path.join(self.dir, "services"), slow_rate=100 * MB).start()
         self.dead = peers.DeadPort()
-        self.cloud = cp.Cloud(os.path.join(self.dir, "cloud"), publish=self.publish_map())
+        # test_1000_concurrent_streams opens 1,000 connections from one address
+        self.cloud = cp.Cloud(os.path.join(self.dir, "cloud"), publish=self.publish_map(),
+                              options={"limits": {"service_connections_per_address": "1100",
+                                                  "service_connections": "1100"}})
         self.cloud.init().start()
         self.key = self.cloud.key("tests")
         # A: tunnels through squid; B: direct (its bypass names the cloud).

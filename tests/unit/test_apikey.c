@@ -1,7 +1,9 @@
 /*
  * apikey: the text form of API keys (new, parse) and their check against
  * the store (verify), including revoked, wrong and malformed keys, the
- * messages a client may see, and the throttled last_used.
+ * messages a client may see, and the throttled last_used; the scope table
+ * (rights per scope), a new key's scope and sites (prepare) and the
+ * ingress check per site.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -213,11 +215,15 @@ static void
 expect_verify(struct store *st, const char *text, int rc, const char *scope,
     const char *why)
 {
-	char	 got[APIKEY_SCOPE_SIZE], err[256] = "";
+	struct store_apikey	 got;
+	unsigned char		 zero[APIKEY_HASH_LEN] = { 0 };
+	char			 err[256] = "";
 
-	if (apikey_verify(st, text, got, err, sizeof(err)) != rc)
+	if (apikey_verify(st, text, &got, err, sizeof(err)) != rc)
 		fail_msg("want %d: %s", rc, err);
-	assert_string_equal(got, scope);
+	assert_string_equal(got.scope, scope);
+	/* The row comes back without its hash. */
+	assert_memory_equal(got.secret_hash, zero, sizeof(zero));
 	if (why != NULL)
 		assert_string_equal(err, why);
 }
@@ -289,6 +295,211 @@ test_verify_touch(void **state)
 	assert_true(k.last_used >= now);
 }
 
+/* ---- scopes */
+
+struct rights_row {
+	const char	*scope;
+	unsigned	 rights;
+	bool		 allowed;
+};
+
+static const struct rights_row rights_rows[] = {
+	{ "full", APIKEY_API_READ, true },
+	{ "full", APIKEY_API_WRITE, true },
+	{ "full", APIKEY_INGRESS, true },
+	{ "full", APIKEY_API_READ | APIKEY_API_WRITE | APIKEY_INGRESS, true },
+	{ "full", APIKEY_SITE_BOUND, false },
+	{ "read", APIKEY_API_READ, true },
+	{ "read", APIKEY_API_WRITE, false },
+	{ "read", APIKEY_INGRESS, false },
+	{ "read", APIKEY_API_READ | APIKEY_INGRESS, false },
+	{ "ingress", APIKEY_INGRESS, true },
+	{ "ingress", APIKEY_SITE_BOUND, true },
+	{ "ingress", APIKEY_API_READ, false },
+	{ "ingress", APIKEY_API_WRITE, false },
+	{ "Full", APIKEY_API_READ, false },
+	{ "", APIKEY_API_READ, false },
+	{ "admin", APIKEY_API_READ, false },
+	{ NULL, APIKEY_API_READ, false },
+};
+
+static void
+test_scopes(void **state)
+{
+	const struct rights_row	*r;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rights_rows) / sizeof(rights_rows[0]); i++) {
+		r = &rights_rows[i];
+		if (apikey_allows(r->scope, r->rights) != r->allowed)
+			fail_msg("row %zu: %s 0x%x", i, r->scope ? r->scope :
+			    "NULL", r->rights);
+	}
+	assert_string_equal(apikey_scope_names(), "full, read or ingress");
+	assert_string_equal(apikey_scope_find("ingress")->name, "ingress");
+	assert_null(apikey_scope_find("INGRESS"));
+	assert_null(apikey_scope_find(NULL));
+}
+
+struct prepare_row {
+	const char	*name;
+	const char	*scope;
+	const char	*sites;
+	int		 rc;
+	const char	*want;	/* k.sites when good, else a part of err */
+};
+
+static const struct prepare_row prepare_rows[] = {
+	{ "ci", "full", NULL, UPLINK_OK, "" },
+	{ "ci", "full", "", UPLINK_OK, "" },
+	{ "ci", "read", NULL, UPLINK_OK, "" },
+	{ "ci", "ingress", "hq", UPLINK_OK, "hq" },
+	/* Sites keep their stored spelling. */
+	{ "ci", "ingress", "HQ,branch", UPLINK_OK, "hq,Branch" },
+	{ "ci", "ingress", NULL, UPLINK_EINVAL, "scope ingress needs the "
+	    "sites the key may reach (e.g. hq,branch)" },
+	{ "ci", "ingress", "", UPLINK_EINVAL, "needs the sites" },
+	{ "ci", "full", "hq", UPLINK_EINVAL, "scope full is not bound to "
+	    "sites: give sites with scope ingress only" },
+	{ "ci", "read", "hq", UPLINK_EINVAL, "scope read is not bound" },
+	{ "ci", "ingress", "paris", UPLINK_EINVAL, "there is no site named "
+	    "\"paris\"" },
+	{ "ci", "ingress", "hq,hq", UPLINK_EINVAL, "site \"hq\" is given "
+	    "twice" },
+	{ "ci", "ingress", "hq,HQ", UPLINK_EINVAL, "given twice" },
+	{ "ci", "ingress", "hq,", UPLINK_EINVAL, "the list of sites ends with "
+	    "a comma" },
+	{ "ci", "ingress", ",hq", UPLINK_EINVAL, "site name has 0" },
+	{ "ci", "ingress", "hq,,Branch", UPLINK_EINVAL, "site name has 0" },
+	{ "ci", "ingress", "hq branch", UPLINK_EINVAL, "byte 0x20 at position 3" },
+	{ "ci", "ingress", "hq,b\nx", UPLINK_EINVAL, "site name" },
+	{ "ci", "admin", NULL, UPLINK_EINVAL, "the scope is full, read or "
+	    "ingress, not \"admin\"" },
+	{ "ci", "", NULL, UPLINK_EINVAL, "the scope is full, read or ingress" },
+	{ "", "full", NULL, UPLINK_EINVAL, "key name has 0" },
+	{ "my key", "full", NULL, UPLINK_EINVAL, "key name" },
+};
+
+static void
+test_prepare(void **state)
+{
+	const struct prepare_row	*r;
+	struct fixture			*f = *state;
+	struct store_apikey		 k;
+	char				 err[512], many[2048];
+	int64_t				 id;
+	size_t				 i, n = 0;
+	int				 rc;
+
+	assert_int_equal(store_site_ensure(f->st, "hq", &id, err,
+	    sizeof(err)), UPLINK_OK);
+	assert_int_equal(store_site_ensure(f->st, "Branch", &id, err,
+	    sizeof(err)), UPLINK_OK);
+	for (i = 0; i < sizeof(prepare_rows) / sizeof(prepare_rows[0]); i++) {
+		r = &prepare_rows[i];
+		memset(&k, 0, sizeof(k));
+		err[0] = '\0';
+		rc = apikey_prepare(f->st, &k, r->name, r->scope, r->sites, err,
+		    sizeof(err));
+		if (rc != r->rc)
+			fail_msg("row %zu: rc %d: %s", i, rc, err);
+		if (rc == UPLINK_OK && strcmp(k.sites, r->want) != 0)
+			fail_msg("row %zu: sites \"%s\"", i, k.sites);
+		if (rc != UPLINK_OK && strstr(err, r->want) == NULL)
+			fail_msg("row %zu: \"%s\" lacks \"%s\"", i, err,
+			    r->want);
+	}
+	/* At most APIKEY_SITES_MAX sites: the 17th is refused. */
+	for (i = 0; i <= APIKEY_SITES_MAX; i++) {
+		char	 name[16];
+
+		snprintf(name, sizeof(name), "s%zu", i);
+		store_site_ensure(f->st, name, &id, err, sizeof(err));
+		n += (size_t)snprintf(many + n, sizeof(many) - n, "%s%s",
+		    i ? "," : "", name);
+		if (i + 1 == APIKEY_SITES_MAX)
+			assert_int_equal(apikey_prepare(f->st, &k, "ci",
+			    "ingress", many, err, sizeof(err)), UPLINK_OK);
+	}
+	assert_int_equal(apikey_prepare(f->st, &k, "ci", "ingress", many, err,
+	    sizeof(err)), UPLINK_EINVAL);
+	assert_non_null(strstr(err, "at most 16"));
+}
+
+struct ingress_row {
+	const char	*scope;
+	const char	*sites;
+	const char	*site;
+	int		 rc;
+	const char	*why;
+};
+
+static const struct ingress_row ingress_rows[] = {
+	{ "full", "", "hq", 0, NULL },
+	{ "full", "", "anything", 0, NULL },
+	{ "ingress", "hq,Branch", "hq", 0, NULL },
+	{ "ingress", "hq,Branch", "branch", 0, NULL },
+	{ "ingress", "hq,Branch", "HQ", 0, NULL },
+	{ "ingress", "hq,Branch", "paris", -1, "API key 0123456789ab (scope "
+	    "ingress) is not bound to site \"paris\"; it reaches hq,Branch" },
+	{ "ingress", "hq,Branch", "h", -1, "not bound" },
+	{ "ingress", "hq,Branch", "hq,Branch", -1, "not bound" },
+	{ "ingress", "", "hq", -1, "not bound" },
+	{ "read", "", "hq", -1, "API key 0123456789ab has scope read, which "
+	    "does not open the ingress proxy: use a key with scope full, or "
+	    "ingress for this site" },
+	{ "nonsense", "", "hq", -1, "does not open the ingress proxy" },
+};
+
+static void
+test_ingress_check(void **state)
+{
+	const struct ingress_row	*r;
+	struct store_apikey		 k;
+	char				 why[256];
+	size_t				 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ingress_rows) / sizeof(ingress_rows[0]); i++) {
+		r = &ingress_rows[i];
+		memset(&k, 0, sizeof(k));
+		snprintf(k.id, sizeof(k.id), "0123456789ab");
+		snprintf(k.scope, sizeof(k.scope), "%s", r->scope);
+		snprintf(k.sites, sizeof(k.sites), "%s", r->sites);
+		why[0] = '\0';
+		if (apikey_ingress_check(&k, r->site, why, sizeof(why)) !=
+		    r->rc)
+			fail_msg("row %zu: %s", i, why);
+		if (r->why != NULL && strstr(why, r->why) == NULL)
+			fail_msg("row %zu: \"%s\" lacks \"%s\"", i, why,
+			    r->why);
+	}
+}
+
+/* verify hands back the sites of an ingress key. */
+static void
+test_verify_ingress(void **state)
+{
+	struct fixture		*f = *state;
+	struct store_apikey	 k, got;
+	char			 text[APIKEY_TEXT_SIZE], err[256];
+	int64_t			 id;
+
+	store_site_ensure(f->st, "hq", &id, err, sizeof(err));
+	memset(&k, 0, sizeof(k));
+	assert_int_equal(apikey_prepare(f->st, &k, "ci", "ingress", "hq", err,
+	    sizeof(err)), UPLINK_OK);
+	apikey_new(text, k.id, k.secret_hash);
+	assert_int_equal(store_apikey_add(f->st, &k, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_int_equal(apikey_verify(f->st, text, &got, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_string_equal(got.scope, "ingress");
+	assert_string_equal(got.sites, "hq");
+	assert_int_equal(apikey_ingress_check(&got, "hq", err, sizeof(err)), 0);
+}
+
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -300,6 +511,10 @@ main(void)
 		cmocka_unit_test(test_new),
 		T(test_verify),
 		T(test_verify_touch),
+		cmocka_unit_test(test_scopes),
+		T(test_prepare),
+		cmocka_unit_test(test_ingress_check),
+		T(test_verify_ingress),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

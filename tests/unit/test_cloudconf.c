@@ -178,6 +178,28 @@ static const struct file_row file_rows[] = {
 	{ "[log]\nfile = /x\n", "2: unknown key \"file\" in [log] (known: "
 	    "level)" },
 
+	/* Ingress deadline, connection caps of the ingress and services. */
+	{ "[ingress]\nhead_timeout = 2s\nconnections_per_address = 1\n",
+	    NULL },
+	{ "[limits]\nservice_connections = 100000\n"
+	    "service_connections_per_address = 1\n", NULL },
+	{ PUB "connections = 5\nconnections_per_address = 2\n", NULL },
+	{ "[ingress]\nhead_timeout = 0\n", "2: [ingress] head_timeout" },
+	{ "[ingress]\nhead_timeout = 301s\n", "out of range; use 1s to 5m" },
+	{ "[ingress]\nhead_timeout = soon\n", "2: [ingress] head_timeout" },
+	{ "[ingress]\nconnections_per_address = 0\n", "2: [ingress] "
+	    "connections_per_address = \"0\" is out of range; use 1 to "
+	    "100000" },
+	{ "[limits]\nservice_connections = 0\n", "2: [limits] "
+	    "service_connections = \"0\" is out of range" },
+	{ "[limits]\nservice_connections_per_address = x\n", "2: [limits] "
+	    "service_connections_per_address = \"x\" is not a whole number" },
+	{ PUB "connections = 0\n", "5: [publish web] connections = \"0\" is "
+	    "out of range; use 1 to 100000" },
+	{ PUB "connections_per_address = 1\nconnections_per_address = 2\n",
+	    "6: [publish web] connections_per_address is set twice (first on "
+	    "line 5)" },
+
 	/* [publish NAME]. */
 	{ "[publish]\n", "1: [publish] needs a name" },
 	{ "[publish bad/name]\n", "1: [publish bad/name]: a name has 1 to 63 "
@@ -202,7 +224,8 @@ static const struct file_row file_rows[] = {
 	{ "[publish w]\nlisten = off\n", "2: [publish w] listen cannot be "
 	    "\"off\"" },
 	{ "[publish w]\nport = 1\n", "2: unknown key \"port\" in [publish w] "
-	    "(known: listen, site, target)" },
+	    "(known: listen, site, target, connections, "
+	    "connections_per_address)" },
 	{ "[publish w]\nlisten = 127.0.0.1:1\nlisten = 127.0.0.1:2\n",
 	    "3: [publish w] listen is set twice (first on line 2)" },
 
@@ -305,6 +328,10 @@ test_defaults(void **state)
 	assert_int_equal(cfg.tls_first_byte_timeout, 3);
 	assert_int_equal(cfg.tls_handshake_timeout, 10);
 	assert_int_equal(cfg.request_head_timeout, 10);
+	assert_int_equal(cfg.ingress_head_timeout, 10);
+	assert_int_equal(cfg.ingress_per_address, 256);
+	assert_int_equal(cfg.service_connections, 1000);
+	assert_int_equal(cfg.service_per_address, 128);
 	assert_int_equal(cfg.log_level, LOG_LEVEL_INFO);
 	assert_null(cfg.publish);
 	assert_int_equal(cfg.npublish, 0);

@@ -1180,8 +1180,8 @@ static const struct key_row key_rows[] = {
 	{ "00000000000c", "my key", "full", UPLINK_EINVAL, "key name \"my...\""
 	},
 	{ "00000000000c", "ci", "admin", UPLINK_EINVAL, "API key scope "
-	    "\"admin\" is neither \"full\" nor \"read\"" },
-	{ "00000000000c", "ci", "", UPLINK_EINVAL, "neither" },
+	    "\"admin\" is not one of full, read or ingress" },
+	{ "00000000000c", "ci", "", UPLINK_EINVAL, "is not one of" },
 };
 
 struct key_listing {
@@ -1261,15 +1261,106 @@ test_apikeys(void **state)
 	assert_string_equal(l.k[1].scope, "read");
 	assert_int_equal(l.k[1].last_used, 0);
 	/* The table refuses what the API would never write. */
-	assert_int_not_equal(sqlite3_exec(store_db(st), "INSERT INTO api_keys "
-	    "VALUES ('00000000000c', 'x', 'admin', zeroblob(32), 1, NULL, "
+#define KEY_INSERT	"INSERT INTO api_keys(id, name, scope, secret_hash, " \
+	"created_at, last_used, revoked_at) VALUES "
+	assert_int_not_equal(sqlite3_exec(store_db(st), KEY_INSERT
+	    "('00000000000c', 'x', 'Admin', zeroblob(32), 1, NULL, "
 	    "NULL)", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(store_db(st), "INSERT INTO api_keys "
-	    "VALUES ('00000000000c', 'x', 'full', zeroblob(31), 1, NULL, "
+	assert_int_not_equal(sqlite3_exec(store_db(st), KEY_INSERT
+	    "('00000000000c', 'x', '', zeroblob(32), 1, NULL, "
 	    "NULL)", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(store_db(st), "INSERT INTO api_keys "
-	    "VALUES ('c', 'x', 'full', zeroblob(32), 1, NULL, NULL)", NULL,
+	assert_int_not_equal(sqlite3_exec(store_db(st), KEY_INSERT
+	    "('00000000000c', 'x', 'full', zeroblob(31), 1, NULL, "
+	    "NULL)", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(store_db(st), KEY_INSERT
+	    "('c', 'x', 'full', zeroblob(32), 1, NULL, NULL)", NULL,
 	    NULL, NULL), SQLITE_OK);
+	/*
+	 * The scope's CHECK is one of shape (schema version 4), so a new
+	 * scope needs no rebuild; the code refuses a name it does not know.
+	 */
+	assert_int_equal(sqlite3_exec(store_db(st), KEY_INSERT
+	    "('00000000000e', 'x', 'metrics', zeroblob(32), 1, NULL, NULL)",
+	    NULL, NULL, NULL), SQLITE_OK);
+	make_key(&k, "00000000000f", "m", "metrics", 9);
+	assert_int_equal(store_apikey_add(st, &k, err, sizeof(err)),
+	    UPLINK_EINVAL);
+	store_close(st);
+}
+
+/* An ingress key keeps its sites; their shape is checked. */
+static void
+test_apikey_sites(void **state)
+{
+	static const struct {
+		const char	*sites;
+		int		 rc;
+		const char	*why;
+	} rows[] = {
+		{ "hq", UPLINK_OK, NULL },
+		{ "hq,Branch", UPLINK_OK, NULL },
+		{ "hq,", UPLINK_EINVAL, "ends with a comma" },
+		{ ",hq", UPLINK_EINVAL, "site name has 0" },
+		{ "hq,,b", UPLINK_EINVAL, "site name has 0" },
+		{ "h q", UPLINK_EINVAL, "site name" },
+		{ "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", UPLINK_EINVAL,
+		    "at most 16 sites" },
+	};
+	struct fixture		*f = *state;
+	struct store		*st = open_ok(f->path);
+	struct store_apikey	 k, got;
+	char			 err[512], id[16];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		snprintf(id, sizeof(id), "0000000001%02zx", i);
+		make_key(&k, id, "ci", "ingress", (unsigned char)i);
+		snprintf(k.sites, sizeof(k.sites), "%s", rows[i].sites);
+		err[0] = '\0';
+		if (store_apikey_add(st, &k, err, sizeof(err)) != rows[i].rc)
+			fail_msg("row %zu: %s", i, err);
+		if (rows[i].why != NULL && strstr(err, rows[i].why) == NULL)
+			fail_msg("row %zu: \"%s\" lacks \"%s\"", i, err,
+			    rows[i].why);
+		if (rows[i].rc != UPLINK_OK)
+			continue;
+		assert_int_equal(store_apikey_get(st, id, &got, err,
+		    sizeof(err)), UPLINK_OK);
+		assert_string_equal(got.sites, rows[i].sites);
+	}
+	store_close(st);
+}
+
+/* A version 3 database keeps its keys across the rebuild of version 4. */
+static void
+test_migrate_v3_keys(void **state)
+{
+	struct fixture		*f = *state;
+	struct store_apikey	 got;
+	sqlite3			*db;
+	struct store		*st;
+	char			 err[512];
+	int			 i;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(sqlite3_exec(db, store_migrations[i], NULL,
+		    NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 3;"
+	    KEY_INSERT "('00000000000a', 'ci', 'read', zeroblob(32), 5, 6, "
+	    "7)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	st = open_ok(f->path);
+	assert_int_equal(pragma(st, "PRAGMA user_version"),
+	    STORE_SCHEMA_VERSION);
+	assert_int_equal(store_apikey_get(st, "00000000000a", &got, err,
+	    sizeof(err)), UPLINK_OK);
+	assert_string_equal(got.name, "ci");
+	assert_string_equal(got.scope, "read");
+	assert_string_equal(got.sites, "");
+	assert_int_equal(got.created_at, 5);
+	assert_int_equal(got.last_used, 6);
+	assert_int_equal(got.revoked_at, 7);
 	store_close(st);
 }
 
@@ -1362,6 +1453,8 @@ main(void)
 		T(test_cert_lookup),
 		T(test_settings),
 		T(test_apikeys),
+		T(test_apikey_sites),
+		T(test_migrate_v3_keys),
 		T(test_data_version),
 		T(test_kill9),
 	};

@@ -175,7 +175,8 @@ test_fresh_schema(void **state)
 {
 	struct fixture	*f = *state;
 
-	assert_int_equal(query(f->st, "PRAGMA user_version"), 3);
+	assert_int_equal(query(f->st, "PRAGMA user_version"),
+	    STORE_SCHEMA_VERSION);
 	assert_int_equal(query(f->st, "SELECT count(*) FROM sqlite_schema "
 	    "WHERE type = 'table' AND name IN ('admins', 'sessions', "
 	    "'services', 'requirements', 'checks', 'notifications', "
@@ -230,7 +231,8 @@ test_upgrade_from_v2(void **state)
 
 	assert_int_equal(store_open(f->path, &f->st, err, sizeof(err)),
 	    UPLINK_OK);
-	assert_int_equal(query(f->st, "PRAGMA user_version"), 3);
+	assert_int_equal(query(f->st, "PRAGMA user_version"),
+	    STORE_SCHEMA_VERSION);
 	assert_int_equal(store_connector_get(f->st, "c-1", &c, err,
 	    sizeof(err)), UPLINK_OK);
 	assert_string_equal(c.cert_serial, "0a");
