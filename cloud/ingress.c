@@ -34,7 +34,7 @@
  *
  * A connection ("i12" in the log) lives until its socket is closed, and
  * ends in ic_close() with the reason: while its head is read (an absolute
- * deadline, [ingress] head_timeout, not an idle timeout a byte at a time
+ * deadline, request_head_timeout in [limits], not an idle timeout a byte at a time
  * would renew), while a connector is reached, and once bound to its
  * stream, which then owns the socket and says when it is gone
  * (tunnel_stream_on_gone()). So the streams of a revoked key are found
@@ -149,7 +149,7 @@ ic_gone(void *arg)
 static void
 ic_deadline_start(struct ingress_conn *ic)
 {
-	struct timeval	 tv = { ic->in->c->cfg.ingress_head_timeout, 0 };
+	struct timeval	 tv = { ic->in->c->cfg.request_head_timeout, 0 };
 
 	event_add(ic->deadline, &tv);
 }
@@ -172,7 +172,7 @@ status_text(int status)
 
 /*
  * Answers the client with an error and closes once it is written, or when
- * the client has not taken it within another head_timeout.
+ * the client has not taken it within another request_head_timeout.
  */
 static void
 ic_reply(struct ingress_conn *ic, int status, const char *code,
@@ -409,8 +409,8 @@ ic_deadline_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	snprintf(why, sizeof(why), "no complete request head within %llds "
-	    "([ingress] head_timeout)",
-	    (long long)ic->in->c->cfg.ingress_head_timeout);
+	    "(request_head_timeout in [limits])",
+	    (long long)ic->in->c->cfg.request_head_timeout);
 	ic_reply(ic, 408, "timeout", why);
 }
 

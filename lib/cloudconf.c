@@ -147,9 +147,7 @@ static const struct cloudconf_key cloudconf_keys[] = {
 	{ SEC_PUBLISH, "site", K_SITE, PUB(site), NO_FLAG, 0, 0, NULL, "hq" },
 	{ SEC_PUBLISH, "target", K_HOSTPORT, PUB(target), NO_FLAG, 0, 0, NULL,
 	    "intranet.corp.example:80" },
-	/* Ingress and published services: deadlines and connection caps. */
-	{ SEC_INGRESS, "head_timeout", K_DURATION, CFG(ingress_head_timeout),
-	    NO_FLAG, 1, 300, "1s to 5m", "10s" },
+	/* Ingress and published services: connection caps. */
 	{ SEC_INGRESS, "connections_per_address", K_COUNT,
 	    CFG(ingress_per_address), NO_FLAG, 1, 100000, "1 to 100000", "256" },
 	{ SEC_LIMITS, "service_connections", K_COUNT, CFG(service_connections),
@@ -272,7 +270,6 @@ cloudconf_defaults(struct cloud_config *cfg)
 	cfg->tls_first_byte_timeout = 3;
 	cfg->tls_handshake_timeout = 10;
 	cfg->request_head_timeout = 10;
-	cfg->ingress_head_timeout = 10;
 	cfg->ingress_per_address = 256;
 	cfg->service_connections = 1000;
 	cfg->service_per_address = 128;

@@ -59,7 +59,6 @@ struct cloud_config {
 	int64_t		 tls_handshake_timeout;	/* seconds, default 10 */
 	int64_t		 request_head_timeout;	/* seconds, default 10 */
 	/* Ingress and published services (docs/cloud.md): */
-	int64_t		 ingress_head_timeout;	/* seconds, default 10 */
 	uint32_t	 ingress_per_address;	/* connections, default 256 */
 	uint32_t	 service_connections;	/* per service, default 1000 */
 	uint32_t	 service_per_address;	/* per service and address, 128 */

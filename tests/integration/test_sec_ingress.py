@@ -26,7 +26,7 @@ from apiclient import Client
 SAN = cp.SAN
 SLOW = 3.0 if SAN else 1.0
 INTRANET = cp.INTRANET
-HEAD_TIMEOUT = 2            # [ingress] head_timeout in this cloud, seconds
+HEAD_TIMEOUT = 2            # [limits] request_head_timeout in this cloud, seconds
 INGRESS_PER_ADDR = 6        # [ingress] connections_per_address
 SVC_PER_ADDR = 4            # [limits] service_connections_per_address
 SVC_TOTAL = 10              # [limits] service_connections
@@ -50,9 +50,9 @@ class Net:
             os.path.join(self.dir, "cloud"),
             publish={"web": ("hq", f"{INTRANET}:{p['http']}"),
                      "echo": ("hq", f"{INTRANET}:{p['echo']}")},
-            options={"ingress": {"head_timeout": f"{HEAD_TIMEOUT}s",
-                                 "connections_per_address": str(INGRESS_PER_ADDR)},
-                     "limits": {"service_connections": str(SVC_TOTAL),
+            options={"ingress": {"connections_per_address": str(INGRESS_PER_ADDR)},
+                     "limits": {"request_head_timeout": f"{HEAD_TIMEOUT}s",
+                                "service_connections": str(SVC_TOTAL),
                                 "service_connections_per_address": str(SVC_PER_ADDR)}})
         self.cloud.init().start()
         self.full = self.cloud.key("full")
@@ -340,7 +340,7 @@ def test_slowloris_head_is_cut_off(net):
           f"(head_timeout {HEAD_TIMEOUT} s)")
     assert HEAD_TIMEOUT - 0.1 <= closed <= 5 * HEAD_TIMEOUT * SLOW, closed
     assert reply.startswith(b"HTTP/1.1 408 "), reply
-    assert b"no complete request head within 2s ([ingress] head_timeout)" in reply, reply
+    assert b"no complete request head within 2s (request_head_timeout in [limits])" in reply, reply
     net.cloud.wait_log(r"ingress i\d+ .*408 timeout: no complete request head", 5,
                        since=before)
     # a normal request still goes through

@@ -178,15 +178,14 @@ static const struct file_row file_rows[] = {
 	{ "[log]\nfile = /x\n", "2: unknown key \"file\" in [log] (known: "
 	    "level)" },
 
-	/* Ingress deadline, connection caps of the ingress and services. */
-	{ "[ingress]\nhead_timeout = 2s\nconnections_per_address = 1\n",
+	/* Connection caps of the ingress and services (its deadline is [limits]'). */
+	{ "[ingress]\nconnections_per_address = 1\n",
 	    NULL },
 	{ "[limits]\nservice_connections = 100000\n"
 	    "service_connections_per_address = 1\n", NULL },
 	{ PUB "connections = 5\nconnections_per_address = 2\n", NULL },
-	{ "[ingress]\nhead_timeout = 0\n", "2: [ingress] head_timeout" },
-	{ "[ingress]\nhead_timeout = 301s\n", "out of range; use 1s to 5m" },
-	{ "[ingress]\nhead_timeout = soon\n", "2: [ingress] head_timeout" },
+	{ "[ingress]\nhead_timeout = 10s\n", "2: unknown key \"head_timeout\" in "
+	    "[ingress]" },
 	{ "[ingress]\nconnections_per_address = 0\n", "2: [ingress] "
 	    "connections_per_address = \"0\" is out of range; use 1 to "
 	    "100000" },
@@ -328,7 +327,6 @@ test_defaults(void **state)
 	assert_int_equal(cfg.tls_first_byte_timeout, 3);
 	assert_int_equal(cfg.tls_handshake_timeout, 10);
 	assert_int_equal(cfg.request_head_timeout, 10);
-	assert_int_equal(cfg.ingress_head_timeout, 10);
 	assert_int_equal(cfg.ingress_per_address, 256);
 	assert_int_equal(cfg.service_connections, 1000);
 	assert_int_equal(cfg.service_per_address, 128);
