@@ -125,21 +125,6 @@ key_make(struct datadir *dd, const struct key_req *r,
 	return EXIT_OK;
 }
 
-/* "hq,branch" as ["hq", "branch"]. */
-static json_t *
-key_sites_json(const char *sites)
-{
-	json_t		*a = json_array();
-	const char	*p;
-	size_t		 n;
-
-	for (p = sites; a != NULL && *p != '\0'; p += n + (p[n] == ',')) {
-		n = strcspn(p, ",");
-		json_array_append_new(a, json_stringn(p, n));
-	}
-	return a;
-}
-
 static int
 key_create(int argc, char **argv)
 {
@@ -157,11 +142,13 @@ key_create(int argc, char **argv)
 		return rc;
 	rc = key_make(&dd, &r, text, &k);
 	datadir_close(&dd);
-	if (rc == EXIT_OK && r.o.json)
-		rc = cli_json_print(json_pack("{s:s, s:s, s:s, s:s, s:o}",
-		    "key", text, "id", k.id, "name", k.name, "scope", k.scope,
-		    "sites", key_sites_json(k.sites)));
-	else if (rc == EXIT_OK) {
+	if (rc == EXIT_OK && r.o.json) {
+		json_t	*o = apikey_json(&k);
+
+		if (o != NULL)
+			json_object_set_new(o, "key", json_string(text));
+		rc = cli_json_print(o);
+	} else if (rc == EXIT_OK) {
 		printf("%s\n", text);
 		fflush(stdout);
 		fprintf(stderr, "uplink-cloud: API key %s (\"%s\", scope %s%s%s)."
@@ -178,11 +165,7 @@ key_row_json(void *arg, const struct store_apikey *k)
 {
 	json_t	*o;
 
-	o = json_pack("{s:s, s:s, s:s, s:o, s:I, s:o, s:o}", "id", k->id,
-	    "name", k->name, "scope", k->scope, "sites",
-	    key_sites_json(k->sites), "created_at", (json_int_t)k->created_at,
-	    "last_used", cli_json_time(k->last_used), "revoked_at",
-	    cli_json_time(k->revoked_at));
+	o = apikey_json(k);
 	if (o == NULL || json_array_append_new(arg, o) != 0)
 		return UPLINK_ENOMEM;
 	return 0;

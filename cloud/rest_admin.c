@@ -271,31 +271,6 @@ rest_admin_delete(struct rest *r)
 
 /* ---- API keys */
 
-/* "hq,branch" as ["hq", "branch"]. */
-static json_t *
-key_sites_json(const char *sites)
-{
-	json_t		*a = json_array();
-	const char	*p;
-	size_t		 n;
-
-	for (p = sites; a != NULL && *p != '\0'; p += n + (p[n] == ',')) {
-		n = strcspn(p, ",");
-		json_array_append_new(a, json_stringn(p, n));
-	}
-	return a;
-}
-
-static json_t *
-key_json(const struct store_apikey *k)
-{
-	return json_pack("{s:s, s:s, s:s, s:o, s:I, s:o, s:o}", "id", k->id,
-	    "name", k->name, "scope", k->scope, "sites",
-	    key_sites_json(k->sites), "created_at", (json_int_t)k->created_at,
-	    "last_used", rest_time(k->last_used), "revoked_at",
-	    rest_time(k->revoked_at));
-}
-
 struct key_find {
 	const char	*id;
 	json_t		*arr, *one;
@@ -307,9 +282,9 @@ key_row_cb(void *arg, const struct store_apikey *k)
 	struct key_find	*f = arg;
 
 	if (f->id == NULL)
-		json_array_append_new(f->arr, key_json(k));
+		json_array_append_new(f->arr, apikey_json(k));
 	else if (strcmp(f->id, k->id) == 0)
-		f->one = key_json(k);
+		f->one = apikey_json(k);
 	return 0;
 }
 

@@ -331,3 +331,34 @@ apikey_ingress_check(const struct store_apikey *k, const char *site,
 	}
 	return 0;
 }
+
+/* "hq,branch" as ["hq", "branch"]. */
+static json_t *
+apikey_sites_json(const char *sites)
+{
+	json_t		*a = json_array();
+	const char	*p;
+	size_t		 n;
+
+	for (p = sites; a != NULL && *p != '\0'; p += n + (p[n] == ',')) {
+		n = strcspn(p, ",");
+		json_array_append_new(a, json_stringn(p, n));
+	}
+	return a;
+}
+
+static json_t *
+apikey_time_json(int64_t t)
+{
+	return t != 0 ? json_integer((json_int_t)t) : json_null();
+}
+
+json_t *
+apikey_json(const struct store_apikey *k)
+{
+	return json_pack("{s:s, s:s, s:s, s:o, s:I, s:o, s:o}", "id", k->id,
+	    "name", k->name, "scope", k->scope, "sites",
+	    apikey_sites_json(k->sites), "created_at", (json_int_t)k->created_at,
+	    "last_used", apikey_time_json(k->last_used), "revoked_at",
+	    apikey_time_json(k->revoked_at));
+}

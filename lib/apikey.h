@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "store.h"
 
 /*
@@ -117,5 +119,12 @@ int apikey_ingress_check(const struct store_apikey *k, const char *site,
  */
 int apikey_verify(struct store *st, const char *text,
     struct store_apikey *out, char *err, size_t errlen);
+
+/*
+ * A key's row as the API and `key list --json` show it: id, name, scope,
+ * sites as an array, and the times as epoch seconds or null. NULL when out
+ * of memory. Never the secret or its hash.
+ */
+json_t *apikey_json(const struct store_apikey *k);
 
 #endif
