@@ -217,6 +217,41 @@ def test_allow_list(net):
     net.cloud.wait_log(r"metrics: 127\.0\.0\.2:\d+: refused")
 
 
+def test_connection_cap(net):
+    """Four kept-alive connections per client address (the fifth gets 503
+    and is counted); a slot comes back when a connection closes."""
+    def one(c):
+        c.request("GET", "/metrics")
+        r = c.getresponse()
+        r.read()
+        return r.status
+
+    held = [http.client.HTTPConnection("127.0.0.1", net.mport, timeout=10 * SLOW,
+                                       source_address=("127.0.0.4", 0)) for _ in range(4)]
+    extra = None
+    try:
+        # 127.0.0.4 is not allowed: 403, but each connection holds a slot
+        assert [one(c) for c in held] == [403] * 4
+        extra = http.client.HTTPConnection("127.0.0.1", net.mport, timeout=10 * SLOW,
+                                           source_address=("127.0.0.4", 0))
+        assert one(extra) == 503
+        extra.close()
+        assert get(net.mport)[0] == 200          # other addresses are served
+        held.pop().close()
+
+        def again():
+            c = http.client.HTTPConnection("127.0.0.1", net.mport, timeout=10 * SLOW,
+                                           source_address=("127.0.0.4", 0))
+            try:
+                return one(c) == 403
+            finally:
+                c.close()
+        cp.wait_for(again, 10 * SLOW, "a slot back after a close", interval=0.2)
+    finally:
+        for c in held:
+            c.close()
+
+
 def test_keys(net):
     """From 127.0.0.2 (not allowed): a metrics key (CLI or API) and a full
     key work; a read key gets 403, a wrong key 401. The metrics key does
