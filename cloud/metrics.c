@@ -444,10 +444,8 @@ render(struct evbuffer *out)
 
 /* ---- serving ---- */
 
-bool metrics_allowed(const struct cloud_cidr *allow, size_t n,
-    const struct sockaddr *sa);
-
-bool
+/* Whether sa is inside one of the n entries of allow. */
+static bool
 metrics_allowed(const struct cloud_cidr *allow, size_t n,
     const struct sockaddr *sa)
 {
