@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
+#include "metrics.h"
 #include "xmalloc.h"
 
 /*
@@ -88,6 +89,7 @@ run_finish(struct check_run *run, int status, const char *code,
 	struct check_run	**pp;
 	struct waiter		*w;
 
+	metrics_check(status, code, check);
 	for (pp = &ck->runs; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == run) {
 			*pp = run->next;

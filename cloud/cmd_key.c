@@ -16,7 +16,8 @@ static void
 key_usage(FILE *fp)
 {
 	fprintf(fp,
-"usage: uplink-cloud key create --name NAME [--scope full|read|ingress]\n"
+"usage: uplink-cloud key create --name NAME\n"
+"                               [--scope full|read|ingress|metrics]\n"
 "                               [--sites SITE,...] [WHERE] [--json]\n"
 "       uplink-cloud key list [WHERE] [--json]\n"
 "       uplink-cloud key revoke ID [WHERE] [--json]\n"
@@ -40,6 +41,8 @@ key_usage(FILE *fp)
 "                     read     the API's reads only (no ingress)\n"
 "                     ingress  the ingress proxy into the sites given with\n"
 "                              --sites only (no API)\n"
+"                     metrics  GET /metrics on [metrics] listen only\n"
+"                              (Authorization: Bearer KEY; no API)\n"
 "  --sites S1,S2    the sites an ingress key reaches (existing sites, at\n"
 "                   most 16); only with --scope ingress\n"
 "  --data-dir DIR   the data directory made by \"uplink-cloud init\"\n"

@@ -13,6 +13,7 @@
 #include "enroll.h"
 #include "error.h"
 #include "log.h"
+#include "metrics.h"
 #include "pki.h"
 #include "store.h"
 #include "token.h"
@@ -457,6 +458,7 @@ enroll_handle(const struct enroll_ctx *c, const char *body, size_t len,
 		    j.peer, j.token_id, j.connector_id, j.name, j.site,
 		    j.version != NULL ? j.version : "unknown", j.cert.serial,
 		    enroll_time(j.cert.not_after, when));
+	metrics_enroll(false, status);
 	enroll_job_free(&j);
 	return status;
 }
@@ -566,6 +568,7 @@ renew_handle(const struct enroll_ctx *c, X509 *client_cert, const char *body,
 		log_info("renew from %s: connector %s (site \"%s\"): "
 		    "certificate %s valid until %s", j.peer, j.connector_id,
 		    j.site, j.cert.serial, enroll_time(j.cert.not_after, when));
+	metrics_enroll(true, status);
 	enroll_job_free(&j);
 	return status;
 }

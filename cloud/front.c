@@ -25,6 +25,7 @@
 #include "headscan.h"
 #include "keyfile.h"
 #include "log.h"
+#include "metrics.h"
 #include "tls.h"
 #include "tunnel.h"
 #include "xmalloc.h"
@@ -601,6 +602,7 @@ handshake_close(struct handshake *h, bool notable, const char *why)
 {
 	handshake_unlink(h);
 	addrcount_release(h->f->tls_ac, (struct sockaddr *)&h->sa);
+	metrics_handshake(notable ? METRICS_HS_FAILED : METRICS_HS_CLOSED);
 	if (notable)
 		front_note(&h->f->close_rate, "%s: %s: closed: %s", h->id, h->peer, why);
 	else
@@ -621,6 +623,7 @@ handshake_done(struct handshake *h)
 	struct sockaddr_storage	 sa;
 	char			 peer[64], id[16];
 
+	metrics_handshake(METRICS_HS_OK);
 	SSL_get0_alpn_selected(h->ssl, &alpn, &alpnlen);
 	bev = bufferevent_openssl_socket_new(f->c->base, h->fd, h->ssl,
 	    BUFFEREVENT_SSL_OPEN, BEV_OPT_CLOSE_ON_FREE);

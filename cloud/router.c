@@ -15,6 +15,7 @@
 #include "error.h"
 #include "dial.h"
 #include "log.h"
+#include "metrics.h"
 #include "pki.h"
 #include "store.h"
 #include "tunnel.h"
@@ -105,6 +106,7 @@ struct router_conn {
 	int			 status;
 	char			 code[32];
 	char			 reason[256];
+	long			 t0;		/* ms: when asked (metrics) */
 };
 
 /* What a connector said of itself, kept while it is offline. */
@@ -236,6 +238,7 @@ tunnel_closed_cb(void *arg, struct tunnel *t, const char *why)
 	struct router		*r = rt->r;
 	unsigned		 nt, nc;
 
+	metrics_tunnel_down(t);
 	rt_unlink(rt);
 	site_counts(r, cn->site, &nt, &nc);
 	log_info("%s: tunnel from connector %s (site %s, %s) closed: %s; the "
@@ -551,6 +554,7 @@ router_accept(struct router *r, struct bufferevent *bev, X509 *cert,
 		return;
 	}
 	rt_link(cn, rt);
+	metrics_tunnel_up();
 	site_counts(r, cn->site, &nt, &nc);
 	log_info("%s: tunnel up: connector %s (%s, site %s) from %s; the site "
 	    "has %u tunnel%s over %u connector%s", name, cn->connector,
@@ -858,6 +862,7 @@ conn_report_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	snprintf(code, sizeof(code), "%s", rc->code);
 	snprintf(reason, sizeof(reason), "%s", rc->reason);
+	metrics_stream_open(status, code, dial_now_ms() - rc->t0);
 	conn_free(rc);
 	cb(cbarg, NULL, status, code, reason);
 }
@@ -928,6 +933,7 @@ conn_answer_cb(void *arg, struct tunnel_stream *s, int status,
 		conn_try(rc);
 		return;
 	}
+	metrics_stream_open(status, code, dial_now_ms() - rc->t0);
 	conn_free(rc);
 	if (status == 0)
 		cb(cbarg, NULL, strcmp(code, "timeout") == 0 ? 504 : 502, code,
@@ -1023,6 +1029,7 @@ router_connect(struct router *r, const char *site, const char *host,
 	rc->port = port;
 	rc->cb = cb;
 	rc->arg = arg;
+	rc->t0 = dial_now_ms();
 	rc->ev = event_new(r->c->base, -1, 0, conn_report_cb, rc);
 	rc->slow = evtimer_new(r->c->base, conn_slow_cb, rc);
 	rc->next = r->rconns;
@@ -1042,6 +1049,7 @@ router_conn_cancel(struct router_conn *rc)
 	if (rc->s != NULL)
 		tunnel_stream_cancel(rc->s);
 	rc_done(rc);
+	metrics_stream_open(-1, NULL, 0);
 	conn_free(rc);
 }
 

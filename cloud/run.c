@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "dial.h"
 #include "log.h"
+#include "metrics.h"
 #include "nofile.h"
 #include "servercert.h"
 #include "version.h"
@@ -353,7 +354,8 @@ cloud_start(struct cloud *c, char *err, size_t errlen)
 	    status_start(c, err, errlen) != 0 ||
 	    checks_start(c, err, errlen) != 0 ||
 	    notify_start(c, err, errlen) != 0 ||
-	    pwverify_start(c, err, errlen) != 0)
+	    pwverify_start(c, err, errlen) != 0 ||
+	    metrics_start(c, err, errlen) != 0)
 		return -1;
 	c->watch = event_new(c->base, -1, EV_PERSIST, watch_cb, c);
 	event_add(c->watch, &tv);
@@ -371,6 +373,7 @@ cloud_stop(struct cloud *c)
 	publish_free(c->publish);
 	ingress_free(c->ingress);
 	front_free(c->front);
+	metrics_free(c);
 	notify_free(c);
 	pwverify_free(c);
 	/* Checks in flight end when their tunnels do, so the router first. */

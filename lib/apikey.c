@@ -174,11 +174,13 @@ apikey_verify(struct store *st, const char *text, struct store_apikey *out,
  * docs/api.md; the database takes any lowercase name (schema version 4).
  */
 static const struct apikey_scope apikey_scopes[] = {
-	{ "full", APIKEY_API_READ | APIKEY_API_WRITE | APIKEY_INGRESS,
-	    "the whole API, and the ingress proxy into every site" },
+	{ "full", APIKEY_API_READ | APIKEY_API_WRITE | APIKEY_INGRESS |
+	    APIKEY_METRICS, "the whole API, the ingress proxy into every site "
+	    "and /metrics" },
 	{ "read", APIKEY_API_READ, "the API's reads only" },
 	{ "ingress", APIKEY_INGRESS | APIKEY_SITE_BOUND,
 	    "the ingress proxy, into the sites given with it only" },
+	{ "metrics", APIKEY_METRICS, "/metrics on [metrics] listen only" },
 };
 
 #define APIKEY_NSCOPES	(sizeof(apikey_scopes) / sizeof(apikey_scopes[0]))

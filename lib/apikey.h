@@ -60,11 +60,13 @@ int apikey_parse(const char *text, char id[APIKEY_ID_SIZE],
  *	full	the whole API, and the ingress proxy into every site
  *	read	the API's reads only
  *	ingress	the ingress proxy, into the sites bound to the key only
+ *	metrics	the Prometheus endpoint ([metrics] listen) only
  */
 #define APIKEY_API_READ		0x01u	/* GET of the API */
 #define APIKEY_API_WRITE	0x02u	/* every other method of the API */
 #define APIKEY_INGRESS		0x04u	/* the ingress proxy */
 #define APIKEY_SITE_BOUND	0x08u	/* ingress: only into k->sites */
+#define APIKEY_METRICS		0x10u	/* GET /metrics ([metrics] listen) */
 
 #define APIKEY_SITES_MAX	STORE_KEY_SITES_MAX	/* sites per key */
 

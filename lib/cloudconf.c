@@ -42,6 +42,7 @@ enum cloudconf_section {
 	SEC_INGRESS,
 	SEC_LIMITS,
 	SEC_LOG,
+	SEC_METRICS,
 	SEC_PUBLISH,
 	SEC_BAD,		/* a header that was refused: keys are ignored */
 };
@@ -51,6 +52,7 @@ static const char *const cloudconf_section_names[] = {
 	[SEC_INGRESS] = "ingress",
 	[SEC_LIMITS] = "limits",
 	[SEC_LOG] = "log",
+	[SEC_METRICS] = "metrics",
 };
 
 enum cloudconf_kind {
@@ -62,6 +64,8 @@ enum cloudconf_kind {
 	K_COUNT,		/* a whole number, min..max, uint32_t */
 	K_SIZE,			/* cloudconf_size_parse, min..max, size_t */
 	K_LEVEL,		/* debug | info | warning */
+	K_ALLOW,		/* [metrics] allow: addresses and CIDRs */
+	K_INSTANCE,		/* [metrics] instance: a label value */
 };
 
 #define NO_FLAG		((size_t)-1)
@@ -142,6 +146,13 @@ static const struct cloudconf_key cloudconf_keys[] = {
 	    CFG(request_head_timeout), NO_FLAG, 1, 300, "1s to 5m", "10s" },
 	{ SEC_LOG, "level", K_LEVEL, CFG(log_level), NO_FLAG, 0, 0, NULL,
 	    "info" },
+	/* The Prometheus endpoint (cloud/metrics.c); off unless listen is set. */
+	{ SEC_METRICS, "listen", K_LISTEN, CFG(metrics_listen),
+	    CFG(metrics_enabled), 0, 0, NULL, "127.0.0.1:9464" },
+	{ SEC_METRICS, "allow", K_ALLOW, CFG(metrics_allow), NO_FLAG, 0, 0,
+	    NULL, "127.0.0.1, 10.0.0.0/8, ::1" },
+	{ SEC_METRICS, "instance", K_INSTANCE, CFG(metrics_instance), NO_FLAG,
+	    0, 0, NULL, "cloud-eu-1" },
 	{ SEC_PUBLISH, "listen", K_LISTEN, PUB(listen), NO_FLAG, 0, 0, NULL,
 	    "127.0.0.1:9000" },
 	{ SEC_PUBLISH, "site", K_SITE, PUB(site), NO_FLAG, 0, 0, NULL, "hq" },
@@ -256,6 +267,7 @@ cloudconf_defaults(struct cloud_config *cfg)
 	cloudconf_hostport(&cfg->http_listen, "0.0.0.0", HOST_IPV4, 80);
 	cfg->ingress_enabled = true;
 	cloudconf_hostport(&cfg->ingress_listen, "127.0.0.1", HOST_IPV4, 3128);
+	cloudconf_hostport(&cfg->metrics_listen, "127.0.0.1", HOST_IPV4, 9464);
 	cfg->cert_lifetime = 30 * 86400;
 	cfg->drain_timeout = 30;
 	cfg->check_interval = 3600;
@@ -442,6 +454,107 @@ cloudconf_set_level(struct cloudconf_parse *cp, const struct cloudconf_key *k,
 	return 1;
 }
 
+/*
+ * [metrics] allow: addresses (192.0.2.7, ::1) and networks (10.0.0.0/8,
+ * 2001:db8::/32), separated by commas or spaces. A network with host bits
+ * set is refused: 10.1.2.3/8 is likelier a typo than a wish.
+ */
+static int
+cloudconf_cidr_parse(const char *s, size_t len, struct cloud_cidr *out,
+    char *why, size_t whylen)
+{
+	char		 text[INET6_ADDRSTRLEN + 8], *slash;
+	unsigned	 max, bits, i;
+	uint32_t	 prefix = 0;
+
+	if (len >= sizeof(text)) {
+		snprintf(why, whylen, "too long for an address");
+		return -1;
+	}
+	memcpy(text, s, len);
+	text[len] = '\0';
+	slash = strchr(text, '/');
+	if (slash != NULL)
+		*slash++ = '\0';
+	memset(out, 0, sizeof(*out));
+	out->family = strchr(text, ':') != NULL ? AF_INET6 : AF_INET;
+	max = out->family == AF_INET6 ? 128 : 32;
+	if (inet_pton(out->family, text, out->addr) != 1) {
+		snprintf(why, whylen, "\"%s\" is not an IPv4 or IPv6 address",
+		    text);
+		return -1;
+	}
+	if (slash != NULL && (!cloudconf_count_parse(slash, &prefix) ||
+	    prefix > max)) {
+		snprintf(why, whylen, "the prefix length of %s must be 0 to %u",
+		    text, max);
+		return -1;
+	}
+	out->prefix = slash != NULL ? prefix : max;
+	for (i = out->prefix; i < max; i++) {
+		bits = out->addr[i / 8] & (0x80u >> (i % 8));
+		if (bits != 0) {
+			snprintf(why, whylen, "%s/%u has host bits set (write "
+			    "the network address)", text, out->prefix);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+cloudconf_set_allow(struct cloudconf_parse *cp, const char *value)
+{
+	struct cloud_config	*cfg = cp->cfg;
+	const char		*p = value;
+	char			 why[160];
+	size_t			 n;
+
+	cfg->metrics_nallow = 0;
+	for (;;) {
+		p += strspn(p, ", \t");
+		if (*p == '\0')
+			break;
+		n = strcspn(p, ", \t");
+		if (cfg->metrics_nallow == CLOUDCONF_ALLOW_MAX)
+			return cloudconf_fail(cp, "[metrics] allow lists more "
+			    "than %d entries; use networks (10.0.0.0/8)",
+			    CLOUDCONF_ALLOW_MAX);
+		if (cloudconf_cidr_parse(p, n, &cfg->metrics_allow[
+		    cfg->metrics_nallow], why, sizeof(why)) != 0)
+			return cloudconf_fail(cp, "[metrics] allow: %s; write "
+			    "addresses or networks separated by commas, e.g. "
+			    "127.0.0.1, 10.0.0.0/8, ::1", why);
+		cfg->metrics_nallow++;
+		p += n;
+	}
+	if (cfg->metrics_nallow == 0)
+		return cloudconf_fail(cp, "[metrics] allow is empty; list "
+		    "addresses or networks (e.g. 127.0.0.1), or drop the line "
+		    "to let API keys with scope metrics in only");
+	return 1;
+}
+
+/* [metrics] instance: the instance_id label of every series. */
+static int
+cloudconf_set_instance(struct cloudconf_parse *cp, const char *value)
+{
+	size_t	 i, len = strlen(value);
+
+	for (i = 0; i < len; i++)
+		if (!((value[i] >= 'a' && value[i] <= 'z') || (value[i] >= 'A'
+		    && value[i] <= 'Z') || (value[i] >= '0' && value[i] <= '9')
+		    || strchr("._-:", value[i]) != NULL))
+			break;
+	if (len == 0 || len > CLOUDCONF_NAME_MAX || i < len)
+		return cloudconf_fail(cp, "[metrics] instance = \"%.*s\": write "
+		    "1 to %d letters, digits, '.', '_', '-' or ':', e.g. "
+		    "cloud-eu-1", cloudconf_show(value), value,
+		    CLOUDCONF_NAME_MAX);
+	memcpy(cp->cfg->metrics_instance, value, len + 1);
+	return 1;
+}
+
 static int
 cloudconf_set(struct cloudconf_parse *cp, const struct cloudconf_key *k,
     const char *value)
@@ -459,6 +572,10 @@ cloudconf_set(struct cloudconf_parse *cp, const struct cloudconf_key *k,
 		return cloudconf_set_text(cp, k, value);
 	case K_LEVEL:
 		return cloudconf_set_level(cp, k, value);
+	case K_ALLOW:
+		return cloudconf_set_allow(cp, value);
+	case K_INSTANCE:
+		return cloudconf_set_instance(cp, value);
 	}
 	return 0;
 }
@@ -517,7 +634,7 @@ cloudconf_handler(void *user, const char *section, const char *name,
 		return 1;
 	if (cp->sect == SEC_NONE)
 		return cloudconf_fail(cp, "\"%.*s\" is outside any section; put "
-		    "it under [cloud], [ingress], [limits], [log] or "
+		    "it under [cloud], [ingress], [limits], [log], [metrics] or "
 		    "[publish NAME]", cloudconf_show(name), name);
 	for (i = 0; i < CLOUDCONF_NKEYS; i++) {
 		k = &cloudconf_keys[i];
@@ -617,7 +734,7 @@ cloudconf_section(struct cloudconf_parse *cp, const char *s)
 	snprintf(cp->sect_text, sizeof(cp->sect_text), "[%.*s]",
 	    (int)(len < CLOUDCONF_SHOW ? len : CLOUDCONF_SHOW), in);
 	cp->sect = SEC_BAD;
-	for (i = SEC_CLOUD; i <= SEC_LOG; i++)
+	for (i = SEC_CLOUD; i <= SEC_METRICS; i++)
 		if (strlen(cloudconf_section_names[i]) == len &&
 		    strncasecmp(cloudconf_section_names[i], in, len) == 0) {
 			cp->sect = (enum cloudconf_section)i;
@@ -637,7 +754,7 @@ cloudconf_section(struct cloudconf_parse *cp, const char *s)
 		return;
 	}
 	cloudconf_fail(cp, "unknown section %s (known: [cloud], [ingress], "
-	    "[limits], [log], [publish NAME])", cp->sect_text);
+	    "[limits], [log], [metrics], [publish NAME])", cp->sect_text);
 }
 
 /*
@@ -788,7 +905,7 @@ cloudconf_check_sockets(struct cloudconf_parse *cp)
 	char			 what[96];
 	size_t			 n = 0, i, j;
 
-	s = calloc(cfg->npublish + 3, sizeof(*s));
+	s = calloc(cfg->npublish + 4, sizeof(*s));
 	if (s == NULL) {
 		cloudconf_fail_at(cp, 0, UPLINK_ENOMEM, "out of memory");
 		return;
@@ -802,6 +919,10 @@ cloudconf_check_sockets(struct cloudconf_parse *cp)
 	if (cfg->ingress_enabled)
 		cloudconf_sock_add(s, &n, "[ingress] listen",
 		    &cfg->ingress_listen, cloudconf_line_of(cp, SEC_INGRESS,
+		    "listen"));
+	if (cfg->metrics_enabled)
+		cloudconf_sock_add(s, &n, "[metrics] listen",
+		    &cfg->metrics_listen, cloudconf_line_of(cp, SEC_METRICS,
 		    "listen"));
 	for (i = 0; i < cfg->npublish; i++) {
 		snprintf(what, sizeof(what), "[publish %s] listen",

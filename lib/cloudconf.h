@@ -28,6 +28,14 @@ struct cloud_publish {
 	uint32_t	 connections_per_address;
 };
 
+/* One entry of [metrics] allow: an address and its prefix length. */
+#define CLOUDCONF_ALLOW_MAX	32
+struct cloud_cidr {
+	int		 family;	/* AF_INET or AF_INET6 */
+	unsigned char	 addr[16];	/* network byte order, host bits 0 */
+	unsigned	 prefix;	/* 0..32 or 0..128 */
+};
+
 struct cloud_config {
 	char		 path[CLOUDCONF_PATH_MAX];
 	char		 data_dir[CLOUDCONF_PATH_MAX];	/* default CLOUDCONF_DEFAULT_DATA */
@@ -62,6 +70,12 @@ struct cloud_config {
 	uint32_t	 ingress_per_address;	/* connections, default 256 */
 	uint32_t	 service_connections;	/* per service, default 1000 */
 	uint32_t	 service_per_address;	/* per service and address, 128 */
+	/* [metrics] (cloud/metrics.c, docs/metrics.md): off by default. */
+	bool		 metrics_enabled;
+	struct hostport	 metrics_listen;	/* 127.0.0.1:9464 when on */
+	struct cloud_cidr metrics_allow[CLOUDCONF_ALLOW_MAX];
+	size_t		 metrics_nallow;	/* 0: API keys only */
+	char		 metrics_instance[CLOUDCONF_NAME_MAX + 1]; /* "": the url's host */
 	int		 log_level;		/* LOG_LEVEL_INFO (lib/log.h) by default */
 	struct cloud_publish *publish;
 	size_t		 npublish;

@@ -234,7 +234,7 @@ def test_ingress_key_made_through_the_api(net):
                       ({"name": "x", "scope": "full", "sites": ["hq"]}, "not bound to sites"),
                       ({"name": "x", "scope": "ingress", "sites": "hq"}, "must be an array"),
                       ({"name": "x", "scope": "ingress", "sites": [1]}, "array of at most"),
-                      ({"name": "x", "scope": "metrics"}, "full, read or ingress")]:
+                      ({"name": "x", "scope": "admin"}, "full, read, ingress or metrics")]:
         r = api.post("/api/v1/keys", body)
         assert r.status == 400 and r.body["error"] == "bad-field", (body, r)
         assert why in r.body["message"], (body, r.body)
@@ -250,8 +250,8 @@ def test_key_create_cli(net):
     r = net.cloud.admin(["key", "create", "--name", "x", "--scope", "ingress",
                          "--sites", "hq,nosuch"])
     assert r.rc != 0 and "no site named \"nosuch\"" in r.stderr, r
-    r = net.cloud.admin(["key", "create", "--name", "x", "--scope", "metrics"])
-    assert r.rc == 2 and "--scope is full, read or ingress" in r.stderr, r
+    r = net.cloud.admin(["key", "create", "--name", "x", "--scope", "admin"])
+    assert r.rc == 2 and "--scope is full, read, ingress or metrics" in r.stderr, r
     _, kid = net.key("two", "ingress", "branch,hq")
     r = net.cloud.admin(["key", "list", "--json"])
     assert r.rc == 0, r

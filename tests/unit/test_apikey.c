@@ -317,6 +317,13 @@ static const struct rights_row rights_rows[] = {
 	{ "ingress", APIKEY_SITE_BOUND, true },
 	{ "ingress", APIKEY_API_READ, false },
 	{ "ingress", APIKEY_API_WRITE, false },
+	{ "ingress", APIKEY_METRICS, false },
+	{ "read", APIKEY_METRICS, false },
+	{ "full", APIKEY_METRICS, true },
+	{ "metrics", APIKEY_METRICS, true },
+	{ "metrics", APIKEY_API_READ, false },
+	{ "metrics", APIKEY_INGRESS, false },
+	{ "metrics", APIKEY_SITE_BOUND, false },
 	{ "Full", APIKEY_API_READ, false },
 	{ "", APIKEY_API_READ, false },
 	{ "admin", APIKEY_API_READ, false },
@@ -336,7 +343,8 @@ test_scopes(void **state)
 			fail_msg("row %zu: %s 0x%x", i, r->scope ? r->scope :
 			    "NULL", r->rights);
 	}
-	assert_string_equal(apikey_scope_names(), "full, read or ingress");
+	assert_string_equal(apikey_scope_names(),
+	    "full, read, ingress or metrics");
 	assert_string_equal(apikey_scope_find("ingress")->name, "ingress");
 	assert_null(apikey_scope_find("INGRESS"));
 	assert_null(apikey_scope_find(NULL));
@@ -374,9 +382,13 @@ static const struct prepare_row prepare_rows[] = {
 	{ "ci", "ingress", "hq,,Branch", UPLINK_EINVAL, "site name has 0" },
 	{ "ci", "ingress", "hq branch", UPLINK_EINVAL, "byte 0x20 at position 3" },
 	{ "ci", "ingress", "hq,b\nx", UPLINK_EINVAL, "site name" },
-	{ "ci", "admin", NULL, UPLINK_EINVAL, "the scope is full, read or "
-	    "ingress, not \"admin\"" },
-	{ "ci", "", NULL, UPLINK_EINVAL, "the scope is full, read or ingress" },
+	{ "ci", "admin", NULL, UPLINK_EINVAL, "the scope is full, read, "
+	    "ingress or metrics, not \"admin\"" },
+	{ "ci", "", NULL, UPLINK_EINVAL, "the scope is full, read, ingress "
+	    "or metrics" },
+	{ "ci", "metrics", NULL, UPLINK_OK, "" },
+	{ "ci", "metrics", "hq", UPLINK_EINVAL, "scope metrics is not bound "
+	    "to sites" },
 	{ "", "full", NULL, UPLINK_EINVAL, "key name has 0" },
 	{ "my key", "full", NULL, UPLINK_EINVAL, "key name" },
 };
@@ -425,6 +437,13 @@ test_prepare(void **state)
 	assert_int_equal(apikey_prepare(f->st, &k, "ci", "ingress", many, err,
 	    sizeof(err)), UPLINK_EINVAL);
 	assert_non_null(strstr(err, "at most 16"));
+	/* A metrics key is stored and verified: no schema change needed. */
+	{
+		char	 text[APIKEY_TEXT_SIZE], kid[APIKEY_ID_SIZE];
+
+		add_key(f->st, "metrics", text, kid);
+		expect_verify(f->st, text, UPLINK_OK, "metrics", NULL);
+	}
 }
 
 struct ingress_row {

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -86,7 +87,8 @@ static const struct file_row file_rows[] = {
 	{ "[cloud]\nlisten\n", "2: not INI syntax" },
 	{ "[cloud\nlisten = 0.0.0.0:1\n", "1: not INI syntax" },
 	{ "[cloud]\nlisten = x:1\n[oops]\n", "3: unknown section [oops] "
-	    "(known: [cloud], [ingress], [limits], [log], [publish NAME])" },
+	    "(known: [cloud], [ingress], [limits], [log], [metrics], "
+	    "[publish NAME])" },
 	{ "[cloud]\nport = 443\n", "2: unknown key \"port\" in [cloud] (known: "
 	    "data_dir, listen, http_listen, cert, key, cert_lifetime, "
 	    "drain_timeout, check_interval)" },
@@ -131,6 +133,28 @@ static const struct file_row file_rows[] = {
 	{ "[limits]\nping_misses = 0\n", "out of range; use 1 to 10" },
 	{ "[cloud]\ncert_lifetime = 366d\n", "out of range; use 30s to 365d" },
 	{ "[cloud]\ncert_lifetime = 30x\n", "2: [cloud] cert_lifetime" },
+
+	/* [metrics] (cloud/metrics.c). */
+	{ "[metrics]\nlisten = 127.0.0.1:9464\nallow = 127.0.0.1, "
+	    "10.0.0.0/8 ::1\tfd00::/8 0.0.0.0/0\ninstance = eu-1.x:443\n", NULL },
+	{ "[metrics]\nlisten = off\n", NULL },
+	{ "[metrics]\nallow = 10.1.2.3/8\n", "2: [metrics] allow: 10.1.2.3/8 "
+	    "has host bits set (write the network address)" },
+	{ "[metrics]\nallow = ::1/129\n", "2: [metrics] allow: the prefix "
+	    "length of ::1 must be 0 to 128" },
+	{ "[metrics]\nallow = 10.0.0.0/\n", "must be 0 to 32" },
+	{ "[metrics]\nallow = host.example\n", "2: [metrics] allow: "
+	    "\"host.example\" is not an IPv4 or IPv6 address" },
+	{ "[metrics]\nallow = , ,\n", "2: [metrics] allow is empty" },
+	{ "[metrics]\ninstance = a b\n", "2: [metrics] instance = \"a b\": "
+	    "write 1 to 63" },
+	{ "[metrics]\nlisten = 127.0.0.1\n", "2: [metrics] listen = "
+	    "\"127.0.0.1\" has no port" },
+	{ "[metrics]\nport = 1\n", "2: unknown key \"port\" in [metrics] "
+	    "(known: listen, allow, instance)" },
+	{ "[ingress]\nlisten = 127.0.0.1:9464\n[metrics]\n"
+	    "listen = 127.0.0.1:9464\n", "4: [metrics] listen 127.0.0.1:9464 "
+	    "collides with [ingress] listen" },
 
 	/* [limits] values. */
 	{ "[limits]\nstreams_per_tunnel = 0\n", "2: [limits] "
@@ -313,6 +337,9 @@ test_defaults(void **state)
 	assert_true(cfg.ingress_enabled);
 	assert_string_equal(cfg.ingress_listen.host, "127.0.0.1");
 	assert_int_equal(cfg.ingress_listen.port, 3128);
+	assert_false(cfg.metrics_enabled);
+	assert_int_equal(cfg.metrics_nallow, 0);
+	assert_string_equal(cfg.metrics_instance, "");
 	assert_string_equal(cfg.cert, "");
 	assert_string_equal(cfg.key, "");
 	assert_int_equal(cfg.cert_lifetime, 30 * 86400);
@@ -411,6 +438,22 @@ test_full(void **state)
 	    UPLINK_OK);
 	assert_int_equal(cfg.log_level, LOG_LEVEL_WARN);
 	assert_true(cfg.http_enabled);
+	cloudconf_free(&cfg);
+	/* [metrics]: listen turns it on; allow is parsed into networks. */
+	assert_int_equal(load("[metrics]\nlisten = [::1]:9464\nallow = "
+	    "192.0.2.7 10.0.0.0/8, fd00::/8\n", &cfg, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_true(cfg.metrics_enabled);
+	assert_string_equal(cfg.metrics_listen.host, "::1");
+	assert_int_equal(cfg.metrics_listen.port, 9464);
+	assert_int_equal(cfg.metrics_nallow, 3);
+	assert_int_equal(cfg.metrics_allow[0].family, AF_INET);
+	assert_int_equal(cfg.metrics_allow[0].prefix, 32);
+	assert_int_equal(cfg.metrics_allow[0].addr[3], 7);
+	assert_int_equal(cfg.metrics_allow[1].prefix, 8);
+	assert_int_equal(cfg.metrics_allow[2].family, AF_INET6);
+	assert_int_equal(cfg.metrics_allow[2].prefix, 8);
+	assert_int_equal(cfg.metrics_allow[2].addr[0], 0xfd);
 	cloudconf_free(&cfg);
 }
 

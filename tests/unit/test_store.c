@@ -1180,7 +1180,7 @@ static const struct key_row key_rows[] = {
 	{ "00000000000c", "my key", "full", UPLINK_EINVAL, "key name \"my...\""
 	},
 	{ "00000000000c", "ci", "admin", UPLINK_EINVAL, "API key scope "
-	    "\"admin\" is not one of full, read or ingress" },
+	    "\"admin\" is not one of full, read, ingress or metrics" },
 	{ "00000000000c", "ci", "", UPLINK_EINVAL, "is not one of" },
 };
 
@@ -1282,7 +1282,7 @@ test_apikeys(void **state)
 	assert_int_equal(sqlite3_exec(store_db(st), KEY_INSERT
 	    "('00000000000e', 'x', 'metrics', zeroblob(32), 1, NULL, NULL)",
 	    NULL, NULL, NULL), SQLITE_OK);
-	make_key(&k, "00000000000f", "m", "metrics", 9);
+	make_key(&k, "00000000000f", "m", "audit", 9);
 	assert_int_equal(store_apikey_add(st, &k, err, sizeof(err)),
 	    UPLINK_EINVAL);
 	store_close(st);
