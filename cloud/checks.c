@@ -6,9 +6,13 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "checks.h"
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
+#include "notify.h"
+#include "router.h"
+#include "status.h"
 #include "xmalloc.h"
 
 /*

@@ -15,9 +15,12 @@
 #include "apikey.h"
 #include "daemon.h"
 #include "error.h"
+#include "front.h"
 #include "hostport.h"
 #include "httpreq.h"
+#include "ingress.h"
 #include "log.h"
+#include "router.h"
 #include "store.h"
 #include "xmalloc.h"
 

@@ -12,8 +12,11 @@
 #include "addrcount.h"
 #include "daemon.h"
 #include "error.h"
+#include "front.h"
 #include "hostport.h"
 #include "log.h"
+#include "publish.h"
+#include "router.h"
 #include "xmalloc.h"
 
 /*

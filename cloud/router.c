@@ -10,12 +10,14 @@
 
 #include <jansson.h>
 
+#include "checks.h"
 #include "daemon.h"
 #include "error.h"
 #include "error.h"
 #include "dial.h"
 #include "log.h"
 #include "pki.h"
+#include "router.h"
 #include "store.h"
 #include "tunnel.h"
 #include "xmalloc.h"

@@ -12,6 +12,7 @@
 #include "cloud.h"
 #include "daemon.h"
 #include "error.h"
+#include "front.h"
 #include "hostport.h"
 #include "log.h"
 #include "pki.h"
