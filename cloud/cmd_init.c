@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "cloud.h"
 #include "cloudconf.h"
 #include "crl.h"

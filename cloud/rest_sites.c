@@ -9,7 +9,6 @@
 
 #include "api.h"
 #include "checks.h"
-#include "cloud.h"
 #include "daemon.h"
 #include "duration.h"
 #include "log.h"
@@ -17,6 +16,7 @@
 #include "rest.h"
 #include "router.h"
 #include "status.h"
+#include "tokens.h"
 
 /*
  * Sites, connectors (with their live figures), connectivity checks and

@@ -9,7 +9,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "cloud.h"
+#include "cli.h"
 #include "daemon.h"
 #include "error.h"
 #include "front.h"
