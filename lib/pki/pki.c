@@ -90,7 +90,7 @@ pki_fail(int rc, char *err, size_t errlen, const char *fmt, ...)
 
 	ERR_clear_error();
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	rc = uplink_vfail(rc, err, errlen, fmt, ap);
 	va_end(ap);
 	return rc;
 }
