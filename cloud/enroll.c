@@ -127,7 +127,7 @@ enroll_field_set(struct enroll_field *fields, const char *key, json_t *v,
 		    enroll_quote(key, q, sizeof(q)));
 	if (!json_is_string(v))
 		return uplink_fail(UPLINK_EINVAL, why, whylen,
-		    "the field \"%s\" must be a " "string", f->name);
+		    "the field \"%s\" must be a string", f->name);
 	*f->out = json_string_value(v);
 	return UPLINK_OK;
 }
@@ -149,23 +149,23 @@ enroll_parse(const char *body, size_t len, struct enroll_field *fields,
 	*root = NULL;
 	if (len > ENROLL_BODY_MAX)
 		return uplink_fail(UPLINK_EINVAL, why, whylen,
-		    "the request body is %zu bytes; " "at most %d are accepted",
+		    "the request body is %zu bytes; at most %d are accepted",
 		    len, ENROLL_BODY_MAX);
 	*root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (*root == NULL)
 		return uplink_fail(UPLINK_EINVAL, why, whylen,
-		    "the request body is not JSON: " "%s (line %d, column %d)",
+		    "the request body is not JSON: %s (line %d, column %d)",
 		    jerr.text, jerr.line, jerr.column);
 	if (!json_is_object(*root))
 		return uplink_fail(UPLINK_EINVAL, why, whylen,
-		    "the request body must be a " "JSON object");
+		    "the request body must be a JSON object");
 	json_object_foreach(*root, key, v)
 		if (enroll_field_set(fields, key, v, why, whylen) != UPLINK_OK)
 			return UPLINK_EINVAL;
 	for (f = fields; f->name != NULL; f++)
 		if (f->required && *f->out == NULL)
 			return uplink_fail(UPLINK_EINVAL, why, whylen,
-			    "the request has no " "\"%s\" field", f->name);
+			    "the request has no \"%s\" field", f->name);
 	return UPLINK_OK;
 }
 

@@ -134,7 +134,7 @@ hostport_label_check(const char *s, size_t len, char *why, size_t whylen)
 	}
 	if (s[0] == '-' || s[len - 1] == '-') {
 		uplink_fail(UPLINK_EINVAL, why, whylen,
-		    "label '%.*s' starts or ends with " "'-'", (int)len, s);
+		    "label '%.*s' starts or ends with '-'", (int)len, s);
 		return false;
 	}
 	return true;
@@ -151,7 +151,7 @@ host_name_check(const char *name, size_t len, char *why, size_t whylen)
 	}
 	if (len > HOSTPORT_HOST_MAX) {
 		uplink_fail(UPLINK_EINVAL, why, whylen,
-		    "host name is %zu characters long; " "the limit is 253",
+		    "host name is %zu characters long; the limit is 253",
 		    len);
 		return false;
 	}

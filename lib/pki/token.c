@@ -59,7 +59,7 @@ token_url_check(const char *url, char *why, size_t whylen)
 
 	if (len > TOKEN_URL_MAX) {
 		uplink_fail(UPLINK_EINVAL, why, whylen,
-		    "cloud URL is %zu bytes long; the " "limit is %d", len,
+		    "cloud URL is %zu bytes long; the limit is %d", len,
 		    TOKEN_URL_MAX);
 		return false;
 	}
@@ -299,7 +299,7 @@ token_unpack(const unsigned char *p, size_t len, struct token *out,
 		    "contains a NUL byte): create a new token");
 	if (!token_url_check(out->url, why, sizeof(why)))
 		return uplink_fail(UPLINK_EINVAL, err, errlen,
-		    "malformed (%s): create a new " "token", why);
+		    "malformed (%s): create a new token", why);
 	return UPLINK_OK;
 }
 
