@@ -30,10 +30,17 @@ WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wimplicit-fallthrough -Wcast-align -Wwrite-strings -Wold-style-definition \
 	   -Wno-format-truncation
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -pthread $(WARN) $(OPT) $(SANFLAGS) $(PKG_CFLAGS) \
-	     -Ilib -MMD -MP $(CFLAGS)
+	     $(LIB_INC) -MMD -MP $(CFLAGS)
 ALL_LDFLAGS = -pthread -Wl,--as-needed $(SANFLAGS) $(LDFLAGS)
 
-LIB_SRC	 := $(sort $(wildcard lib/*.c))
+# lib/ has one folder per concern (docs/internals/layout.md); each folder is
+# on the include path so #include "name.h" finds a header wherever it
+# lives (a folder may have subfolders, as a backend's). Flat lib/*.c files
+# still build (new files land there first).
+LIB_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard lib/*/*.h lib/*/*.c \
+	    lib/*/*/*.h lib/*/*/*.c))))
+LIB_INC	 := -Ilib $(addprefix -I,$(LIB_DIRS))
+LIB_SRC	 := $(sort $(wildcard lib/*.c lib/*/*.c lib/*/*/*.c))
 LIB_OBJ	 := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TLIB_OBJ := $(LIB_SRC:lib/%.c=$(BUILD)/tlib/%.o)
 CONN_SRC := $(sort $(wildcard connector/*.c))

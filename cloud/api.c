@@ -6,8 +6,10 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "api.h"
 #include "daemon.h"
 #include "error.h"
+#include "front.h"
 #include "log.h"
 #include "rest.h"
 #include "xmalloc.h"

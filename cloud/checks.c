@@ -6,10 +6,14 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "checks.h"
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
+#include "router.h"
+#include "status.h"
 #include "xmalloc.h"
 
 /*

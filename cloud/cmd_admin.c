@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "cli.h"
 #include "cloud.h"
 #include "cloudconf.h"
 #include "datadir.h"

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "cloud.h"
 #include "cloudconf.h"
 #include "datadir.h"

@@ -11,7 +11,9 @@
 
 #include <openssl/x509v3.h>
 
+#include "atomicfile.h"
 #include "buf.h"
+#include "cli.h"
 #include "cloud.h"
 #include "cloudconf.h"
 #include "crl.h"
@@ -407,8 +409,8 @@ init_write_pki(struct init_made *m, const struct init_req *r,
 	if (rc == UPLINK_OK)
 		rc = pki_chain_pem(chain, 2, &pem, err, sizeof(err));
 	if (rc == UPLINK_OK)
-		rc = datadir_write_file(init_track(m, r, DATADIR_SERVER_CERT),
-		    pem.ptr, pem.len, 0644, err, sizeof(err));
+		rc = atomicfile_write(init_track(m, r, DATADIR_SERVER_CERT),
+		    pem.ptr, pem.len, 0644, "certificate", err, sizeof(err));
 	buf_free(&pem);
 	return rc == UPLINK_OK ? EXIT_OK : cli_fail("%s", err);
 }
@@ -506,8 +508,8 @@ init_write_conf(struct init_made *m, const struct init_req *r)
 		snprintf(err, sizeof(err), "cannot write cloud.conf: %s",
 		    uplink_strerror(rc));
 	else
-		rc = datadir_write_file(init_track(m, r, DATADIR_CONF), b.ptr,
-		    b.len, 0644, err, sizeof(err));
+		rc = atomicfile_write(init_track(m, r, DATADIR_CONF), b.ptr,
+		    b.len, 0644, "configuration", err, sizeof(err));
 	buf_free(&b);
 	return rc == UPLINK_OK ? EXIT_OK : cli_fail("%s", err);
 }

@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "apikey.h"
+#include "cli.h"
 #include "cloud.h"
 #include "cloudconf.h"
 #include "datadir.h"

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 
+#include "cli.h"
 #include "cloud.h"
 #include "cloudconf.h"
 #include "datadir.h"

@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "cli.h"
 #include "cloud.h"
 #include "cloudconf.h"
 #include "datadir.h"
@@ -13,6 +14,7 @@
 #include "pki.h"
 #include "store.h"
 #include "token.h"
+#include "tokens.h"
 
 #define TOKEN_TTL_DEFAULT	"24h"
 #define TOKEN_TTL_MAX		(365 * 86400)
@@ -112,37 +114,6 @@ token_create_args(int argc, char **argv, struct token_req *r)
 	return EXIT_OK;
 }
 
-int
-token_issue(struct datadir *dd, const char *conf, const char *site_name,
-    int64_t ttl, struct token_made *m, char *err, size_t errlen)
-{
-	unsigned char	 pin[PKI_PIN_LEN], hash[TOKEN_HASH_LEN];
-	struct token	 t;
-	int64_t		 site;
-	int		 rc;
-
-	rc = datadir_tls_pin(dd, conf, pin, m->source, sizeof(m->source), err,
-	    errlen);
-	if (rc == UPLINK_OK)
-		rc = store_site_ensure(dd->st, site_name, &site, err, errlen);
-	if (rc == UPLINK_OK)
-		rc = token_new(dd->url, pin, &t, err, errlen);
-	if (rc != UPLINK_OK)
-		return rc;
-	rc = token_encode(&t, m->text, sizeof(m->text));
-	token_id(t.secret, m->id);
-	token_secret_hash(t.secret, hash);
-	token_clear(&t);
-	m->expires_at = time(NULL) + ttl;
-	if (rc != UPLINK_OK) {
-		snprintf(err, errlen, "cannot encode the token for %s: %s",
-		    dd->url, uplink_strerror(rc));
-		return rc;
-	}
-	return store_token_add(dd->st, site, m->id, hash, m->expires_at, err,
-	    errlen);
-}
-
 /* Makes the token and records it; the text is only ever on stdout. */
 static int
 token_make(struct datadir *dd, const char *conf, const struct token_req *r,
@@ -199,18 +170,6 @@ token_create(int argc, char **argv)
 		rc = token_print(&r, &m);
 	sodium_memzero(m.text, sizeof(m.text));
 	return rc;
-}
-
-const char *
-token_state(const struct store_token *t, int64_t now)
-{
-	if (t->used_at != 0)
-		return "used";
-	if (t->revoked_at != 0)
-		return "revoked";
-	if (now >= t->expires_at)
-		return "expired";
-	return "valid";
 }
 
 static int

@@ -25,23 +25,6 @@ struct datadir_revoked {
 	int64_t			 now;
 };
 
-static int
-datadir_fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-datadir_fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 int
 datadir_join(const char *dir, const char *name, char *buf, size_t len)
 {
@@ -65,7 +48,7 @@ datadir_path(const struct datadir *dd, const char *name, char *buf,
 static int
 datadir_uninit(const char *dir, const char *path, char *err, size_t errlen)
 {
-	return datadir_fail(UPLINK_ENOTFOUND, err, errlen, "%s does not "
+	return uplink_fail(UPLINK_ENOTFOUND, err, errlen, "%s does not "
 	    "exist: %s is not an uplink-cloud data directory; run "
 	    "\"uplink-cloud init --data-dir %s --name HOST\" first, or point "
 	    "--data-dir (or data_dir in the configuration file) at the right "
@@ -82,11 +65,11 @@ datadir_key_mode(const char *path, char *err, size_t errlen)
 	struct stat	 st;
 
 	if (stat(path, &st) == -1)
-		return datadir_fail(UPLINK_EIO, err, errlen, "%s: %s: restore "
+		return uplink_fail(UPLINK_EIO, err, errlen, "%s: %s: restore "
 		    "the CA key from a backup (without it no connector can "
 		    "enroll or renew)", path, strerror(errno));
 	if ((st.st_mode & 077) != 0)
-		return datadir_fail(UPLINK_EINVAL, err, errlen, "%s can be "
+		return uplink_fail(UPLINK_EINVAL, err, errlen, "%s can be "
 		    "read by other users (mode %04o): run \"chmod 600 %s\"",
 		    path, (unsigned)(st.st_mode & 07777), path);
 	return UPLINK_OK;
@@ -108,9 +91,9 @@ datadir_load_ca(struct datadir *dd, char *err, size_t errlen)
 	if (rc != UPLINK_OK)
 		return rc;
 	if (X509_check_private_key(dd->ca_cert, dd->ca_key) != 1)
-		return datadir_fail(UPLINK_EINVAL, err, errlen, "%s does not "
-		    "belong to %s: restore the pair from the same backup",
-		    key, cert);
+		return uplink_fail(UPLINK_EINVAL, err, errlen, "%s does not "
+		    "belong to %s: restore the pair from the same backup", key,
+		    cert);
 	return UPLINK_OK;
 }
 
@@ -138,7 +121,7 @@ datadir_open(const char *dir, struct datadir *dd, char *err, size_t errlen)
 	if (snprintf(dd->dir, sizeof(dd->dir), "%s", dir) >=
 	    (int)sizeof(dd->dir) || datadir_path(dd, DATADIR_DB, db,
 	    sizeof(db)) != UPLINK_OK)
-		return datadir_fail(UPLINK_EINVAL, err, errlen, "the data "
+		return uplink_fail(UPLINK_EINVAL, err, errlen, "the data "
 		    "directory path \"%.60s...\" is too long", dir);
 	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode))
 		return datadir_uninit(dir, dir, err, errlen);
@@ -177,7 +160,7 @@ datadir_last_cert(const char *path, X509 **last, char *err, size_t errlen)
 	*last = NULL;
 	fp = fopen(path, "re");
 	if (fp == NULL)
-		return datadir_fail(UPLINK_EIO, err, errlen, "%s: cannot open "
+		return uplink_fail(UPLINK_EIO, err, errlen, "%s: cannot open "
 		    "the certificate chain: %s", path, strerror(errno));
 	while ((cert = PEM_read_X509(fp, NULL, NULL, NULL)) != NULL) {
 		X509_free(*last);
@@ -186,9 +169,8 @@ datadir_last_cert(const char *path, X509 **last, char *err, size_t errlen)
 	fclose(fp);
 	ERR_clear_error();
 	if (*last == NULL)
-		return datadir_fail(UPLINK_EINVAL, err, errlen, "%s: no PEM "
-		    "certificate (\"-----BEGIN CERTIFICATE-----\") found",
-		    path);
+		return uplink_fail(UPLINK_EINVAL, err, errlen, "%s: no PEM "
+		    "certificate (\"-----BEGIN CERTIFICATE-----\") found", path);
 	return UPLINK_OK;
 }
 
@@ -303,7 +285,7 @@ datadir_crl(struct datadir *dd, long next_update_secs, struct buf *der,
 	rc = store_revoked_serials(dd->st, datadir_revoked_add, &v, err,
 	    errlen);
 	if (rc == UPLINK_ENOMEM)
-		datadir_fail(rc, err, errlen, "out of memory listing revoked "
+		uplink_fail(rc, err, errlen, "out of memory listing revoked "
 		    "certificates");
 	if (rc == UPLINK_OK)
 		rc = store_crl_next_number(dd->st, &number, err, errlen);
@@ -319,10 +301,10 @@ datadir_copy(const char *what, const char *src, char *dst, size_t dstlen,
     char *err, size_t errlen)
 {
 	if (src[0] == '\0')
-		return datadir_fail(UPLINK_EINVAL, err, errlen, "%s is empty: "
+		return uplink_fail(UPLINK_EINVAL, err, errlen, "%s is empty: "
 		    "give a directory", what);
 	if (snprintf(dst, dstlen, "%s", src) >= (int)dstlen)
-		return datadir_fail(UPLINK_EINVAL, err, errlen, "%s "
+		return uplink_fail(UPLINK_EINVAL, err, errlen, "%s "
 		    "\"%.60s...\" is longer than %zu bytes", what, src,
 		    dstlen - 1);
 	return UPLINK_OK;
@@ -340,7 +322,7 @@ datadir_resolve_conf(const char *data_dir_flag, const char *config_flag,
 	if (conf != NULL && conflen > 0)
 		conf[0] = '\0';
 	if (data_dir_flag != NULL && config_flag != NULL)
-		return datadir_fail(UPLINK_EINVAL, err, errlen, "give either "
+		return uplink_fail(UPLINK_EINVAL, err, errlen, "give either "
 		    "--data-dir or --config, not both");
 	if (data_dir_flag != NULL)
 		return datadir_copy("--data-dir", data_dir_flag, dir, dirlen,
@@ -366,84 +348,4 @@ datadir_resolve(const char *data_dir_flag, const char *config_flag,
 {
 	return datadir_resolve_conf(data_dir_flag, config_flag, dir, dirlen,
 	    NULL, 0, err, errlen);
-}
-
-/* The directory part of path: "." for "x", "/" for "/x". */
-static void
-datadir_parent(const char *path, char *dir, size_t dirlen)
-{
-	const char	*slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		snprintf(dir, dirlen, ".");
-	else if (slash == path)
-		snprintf(dir, dirlen, "/");
-	else
-		snprintf(dir, dirlen, "%.*s", (int)(slash - path), path);
-}
-
-/* Writes all of data to fd with mode mode and forces it to disk. */
-static int
-datadir_fd_write(int fd, mode_t mode, const char *data, size_t len)
-{
-	ssize_t	 n;
-
-	if (fchmod(fd, mode) == -1)
-		return -1;
-	while (len > 0) {
-		n = write(fd, data, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return fsync(fd);
-}
-
-static void
-datadir_sync_dir(const char *path)
-{
-	char	 dir[DATADIR_PATH_MAX];
-	int	 fd;
-
-	datadir_parent(path, dir, sizeof(dir));
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd == -1)
-		return;
-	(void)fsync(fd);
-	close(fd);
-}
-
-int
-datadir_write_file(const char *path, const void *data, size_t len,
-    mode_t mode, char *err, size_t errlen)
-{
-	char	 tmp[DATADIR_PATH_MAX + 16];
-	int	 fd, saved;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
-		return datadir_fail(UPLINK_EINVAL, err, errlen, "%.60s...: the "
-		    "path is too long", path);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd == -1)
-		return datadir_fail(UPLINK_EIO, err, errlen, "%s: cannot "
-		    "create a temporary file: %s", tmp, strerror(errno));
-	saved = datadir_fd_write(fd, mode, data, len) == -1 ? errno : 0;
-	if (close(fd) == -1 && saved == 0)
-		saved = errno;
-	if (saved != 0) {
-		unlink(tmp);
-		return datadir_fail(UPLINK_EIO, err, errlen, "%s: cannot "
-		    "write: %s", tmp, strerror(saved));
-	}
-	if (rename(tmp, path) == -1) {
-		saved = errno;
-		unlink(tmp);
-		return datadir_fail(UPLINK_EIO, err, errlen, "%s: cannot put "
-		    "the file in place: %s", path, strerror(saved));
-	}
-	datadir_sync_dir(path);
-	return UPLINK_OK;
 }

@@ -114,12 +114,4 @@ int datadir_resolve_conf(const char *data_dir_flag, const char *config_flag,
     char *dir, size_t dirlen, char *conf, size_t conflen, char *err,
     size_t errlen);
 
-/*
- * Replaces path with len bytes of data, mode mode whatever the umask:
- * a temporary file in the same directory, fsync, rename, fsync of the
- * directory. Readers see the old file or the new one, never a part.
- */
-int datadir_write_file(const char *path, const void *data, size_t len,
-    mode_t mode, char *err, size_t errlen);
-
 #endif

@@ -110,22 +110,6 @@ enroll_error(struct buf *resp, int status, const char *code,
 	return status;
 }
 
-/* Writes why a request is refused into why; returns UPLINK_EINVAL. */
-static int
-enroll_why(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-enroll_why(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-	return UPLINK_EINVAL;
-}
-
 /* Sets the field called key, or says why the body is refused. */
 static int
 enroll_field_set(struct enroll_field *fields, const char *key, json_t *v,
@@ -138,12 +122,13 @@ enroll_field_set(struct enroll_field *fields, const char *key, json_t *v,
 		if (strcmp(f->name, key) == 0)
 			break;
 	if (f->name == NULL)
-		return enroll_why(why, whylen, "unknown field \"%s\" in the "
+		return uplink_fail(UPLINK_EINVAL, why, whylen,
+		    "unknown field \"%s\" in the "
 		    "request: is the connector newer than the cloud?",
 		    enroll_quote(key, q, sizeof(q)));
 	if (!json_is_string(v))
-		return enroll_why(why, whylen, "the field \"%s\" must be a "
-		    "string", f->name);
+		return uplink_fail(UPLINK_EINVAL, why, whylen,
+		    "the field \"%s\" must be a string", f->name);
 	*f->out = json_string_value(v);
 	return UPLINK_OK;
 }
@@ -164,23 +149,24 @@ enroll_parse(const char *body, size_t len, struct enroll_field *fields,
 
 	*root = NULL;
 	if (len > ENROLL_BODY_MAX)
-		return enroll_why(why, whylen, "the request body is %zu bytes; "
-		    "at most %d are accepted", len, ENROLL_BODY_MAX);
+		return uplink_fail(UPLINK_EINVAL, why, whylen,
+		    "the request body is %zu bytes; at most %d are accepted",
+		    len, ENROLL_BODY_MAX);
 	*root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (*root == NULL)
-		return enroll_why(why, whylen, "the request body is not JSON: "
-		    "%s (line %d, column %d)", jerr.text, jerr.line,
-		    jerr.column);
+		return uplink_fail(UPLINK_EINVAL, why, whylen,
+		    "the request body is not JSON: %s (line %d, column %d)",
+		    jerr.text, jerr.line, jerr.column);
 	if (!json_is_object(*root))
-		return enroll_why(why, whylen, "the request body must be a "
-		    "JSON object");
+		return uplink_fail(UPLINK_EINVAL, why, whylen,
+		    "the request body must be a JSON object");
 	json_object_foreach(*root, key, v)
 		if (enroll_field_set(fields, key, v, why, whylen) != UPLINK_OK)
 			return UPLINK_EINVAL;
 	for (f = fields; f->name != NULL; f++)
 		if (f->required && *f->out == NULL)
-			return enroll_why(why, whylen, "the request has no "
-			    "\"%s\" field", f->name);
+			return uplink_fail(UPLINK_EINVAL, why, whylen,
+			    "the request has no \"%s\" field", f->name);
 	return UPLINK_OK;
 }
 
@@ -213,7 +199,8 @@ enroll_check_names(const struct enroll_job *j, char *why, size_t whylen)
 		if (j->version[i] <= ' ' || j->version[i] >= 0x7f)
 			break;
 	if (len == 0 || len > STORE_VERSION_MAX || i < len)
-		return enroll_why(why, whylen, "the version must be 1 to %d "
+		return uplink_fail(UPLINK_EINVAL, why, whylen,
+		    "the version must be 1 to %d "
 		    "printable characters without spaces", STORE_VERSION_MAX);
 	return UPLINK_OK;
 }
@@ -295,7 +282,8 @@ enroll_cert_facts(struct enroll_cert *ec, char *err, size_t errlen)
 	rc = pki_cert_fingerprint(x, ec->fingerprint, err, errlen);
 	nb = X509_get0_notBefore(x);
 	if (rc == UPLINK_OK && ASN1_TIME_to_tm(nb, &tm) != 1)
-		rc = enroll_why(err, errlen, "cannot read the notBefore of "
+		rc = uplink_fail(UPLINK_EINVAL, err, errlen,
+		    "cannot read the notBefore of "
 		    "the certificate just signed");
 	if (rc == UPLINK_OK)
 		ec->not_before = timegm(&tm);

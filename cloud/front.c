@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -22,10 +23,12 @@
 #include "daemon.h"
 #include "dial.h"
 #include "error.h"
+#include "front.h"
 #include "headscan.h"
 #include "keyfile.h"
 #include "log.h"
 #include "metrics.h"
+#include "router.h"
 #include "tls.h"
 #include "tunnel.h"
 #include "xmalloc.h"
@@ -74,7 +77,7 @@ struct front_limits {
 
 struct handshake {
 	struct front		*f;
-	struct handshake	*prev, *next;
+	LIST_ENTRY(handshake)	 entry;
 	evutil_socket_t		 fd;
 	SSL			*ssl;
 	struct event		*ev;
@@ -88,7 +91,7 @@ enum relay_kind { RELAY_HTTPS, RELAY_HTTP };
 
 struct relay {
 	struct front		*f;
-	struct relay		*prev, *next;
+	LIST_ENTRY(relay)	 entry;
 	struct bufferevent	*cl, *in;	/* the client, the internal server */
 	enum relay_kind		 kind;
 	X509			*cert;
@@ -115,8 +118,8 @@ struct front {
 	struct evconnlistener	*lev, *http_lev;
 	struct inner		 api_in, http_in;
 	char			 dir[128];	/* the private directory */
-	struct handshake	*hs;
-	struct relay		*relays;
+	LIST_HEAD(, handshake)	 hs;
+	LIST_HEAD(, relay)	 relays;
 	unsigned		 nhs, seq;
 	struct front_limits	 lim;
 	struct addrcount	*tls_ac;	/* handshakes + HTTPS relays */
@@ -258,12 +261,7 @@ relay_close(struct relay *r, bool notable, const char *why)
 {
 	struct front	*f = r->f;
 
-	if (r->prev != NULL)
-		r->prev->next = r->next;
-	else
-		f->relays = r->next;
-	if (r->next != NULL)
-		r->next->prev = r->prev;
+	LIST_REMOVE(r, entry);
 	addrcount_release(relay_counter(r), (struct sockaddr *)&r->sa);
 	if (notable)
 		front_note(&f->close_rate, "%s: %s: closed: %s", r->id, r->peer, why);
@@ -470,10 +468,7 @@ relay_start(struct front *f, enum relay_kind kind, struct bufferevent *cl,
 	snprintf(r->peer, sizeof(r->peer), "%s", peer);
 	snprintf(r->id, sizeof(r->id), "%s", id);
 	headscan_init(&r->scan);
-	r->next = f->relays;
-	if (f->relays != NULL)
-		f->relays->prev = r;
-	f->relays = r;
+	LIST_INSERT_HEAD(&f->relays, r, entry);
 	r->head_ev = evtimer_new(f->c->base, relay_head_cb, r);
 	if (r->head_ev == NULL)
 		fatalx("out of memory");
@@ -524,7 +519,7 @@ relay_of(struct cloud *c, struct evhttp_request *req)
 	    len <= offsetof(struct sockaddr_un, sun_path) + 1 ||
 	    peer.sun_path[0] != '\0')
 		return NULL;
-	for (r = c->front->relays; r != NULL; r = r->next)
+	LIST_FOREACH(r, &c->front->relays, entry)
 		if (r->namelen == len && memcmp(&r->name, &peer, len) == 0)
 			return r;
 	return NULL;
@@ -582,12 +577,7 @@ handshake_unlink(struct handshake *h)
 {
 	struct front	*f = h->f;
 
-	if (h->prev != NULL)
-		h->prev->next = h->next;
-	else
-		f->hs = h->next;
-	if (h->next != NULL)
-		h->next->prev = h->prev;
+	LIST_REMOVE(h, entry);
 	f->nhs--;
 	addrcount_release(f->hs_ac, (struct sockaddr *)&h->sa);
 	event_free(h->ev);
@@ -799,10 +789,7 @@ tls_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		fatalx("out of memory");
 	SSL_set_accept_state(h->ssl);
 	h->start = dial_now_ms();
-	h->next = f->hs;
-	if (f->hs != NULL)
-		f->hs->prev = h;
-	f->hs = h;
+	LIST_INSERT_HEAD(&f->hs, h, entry);
 	f->nhs++;
 	handshake_step(h);
 }
@@ -986,10 +973,12 @@ front_free(struct front *f)
 		return;
 	cloud_listen_free(f->lev);
 	cloud_listen_free(f->http_lev);
-	while (f->hs != NULL)
-		handshake_close(f->hs, false, "the cloud is stopping");
-	while (f->relays != NULL)
-		relay_close(f->relays, false, "the cloud is stopping");
+	while (!LIST_EMPTY(&f->hs))
+		handshake_close(LIST_FIRST(&f->hs), false,
+		    "the cloud is stopping");
+	while (!LIST_EMPTY(&f->relays))
+		relay_close(LIST_FIRST(&f->relays), false,
+		    "the cloud is stopping");
 	addrcount_free(f->tls_ac);
 	addrcount_free(f->hs_ac);
 	addrcount_free(f->http_ac);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -15,9 +16,12 @@
 #include "apikey.h"
 #include "daemon.h"
 #include "error.h"
+#include "front.h"
 #include "hostport.h"
 #include "httpreq.h"
+#include "ingress.h"
 #include "log.h"
+#include "router.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -56,7 +60,7 @@ static const char ic_done[] = "the stream ended";
 
 struct ingress_conn {
 	struct ingress		*in;
-	struct ingress_conn	*prev, *next;
+	LIST_ENTRY(ingress_conn) entry;
 	struct bufferevent	*bev;		/* until bound */
 	struct router_conn	*rc;		/* reaching a connector */
 	struct tunnel_stream	*s;		/* bound: it owns the socket */
@@ -76,7 +80,7 @@ struct ingress_conn {
 struct ingress {
 	struct cloud		*c;
 	struct evconnlistener	*lev;
-	struct ingress_conn	*conns;
+	LIST_HEAD(, ingress_conn) conns;
 	struct addrcount	*per_addr;
 	struct log_rate		 refuse_log;
 	uint64_t		 refused;
@@ -98,12 +102,7 @@ ic_close(struct ingress_conn *ic, const char *why)
 	else
 		log_info("ingress i%lu %s: %s%s%s closed: %s", ic->id, ic->peer,
 		    ic->site, ic->target[0] ? " -> " : "", ic->target, why);
-	if (ic->prev != NULL)
-		ic->prev->next = ic->next;
-	else
-		in->conns = ic->next;
-	if (ic->next != NULL)
-		ic->next->prev = ic->prev;
+	LIST_REMOVE(ic, entry);
 	if (ic->rc != NULL)
 		router_conn_cancel(ic->rc);
 	if (ic->s != NULL) {
@@ -455,10 +454,7 @@ ingress_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		memcpy(&ic->sa, sa, (size_t)salen);
 	cloud_peer_name(sa, ic->peer, sizeof(ic->peer));
 	buf_init(&ic->head, 1);
-	ic->next = in->conns;
-	if (in->conns != NULL)
-		in->conns->prev = ic;
-	in->conns = ic;
+	LIST_INSERT_HEAD(&in->conns, ic, entry);
 	ic->deadline = evtimer_new(in->c->base, ic_deadline_cb, ic);
 	ic->bev = bufferevent_socket_new(in->c->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (ic->bev == NULL || ic->deadline == NULL) {
@@ -508,8 +504,9 @@ ingress_sweep_revoked(struct ingress *in)
 	char			 err[256], why[128];
 	int			 rc;
 
-	for (ic = in != NULL ? in->conns : NULL; ic != NULL; ic = next) {
-		next = ic->next;
+	for (ic = in != NULL ? LIST_FIRST(&in->conns) : NULL; ic != NULL;
+	    ic = next) {
+		next = LIST_NEXT(ic, entry);
 		if (ic->key_id[0] == '\0')
 			continue;
 		rc = store_apikey_get(in->c->dd.st, ic->key_id, &k, err,
@@ -530,15 +527,17 @@ ingress_sweep_revoked(struct ingress *in)
 void
 ingress_free(struct ingress *in)
 {
+	struct ingress_conn	*ic;
+
 	if (in == NULL)
 		return;
-	while (in->conns != NULL) {
+	while ((ic = LIST_FIRST(&in->conns)) != NULL) {
 		/* Streams are the router's to end at shutdown. */
-		if (in->conns->s != NULL) {
-			tunnel_stream_on_gone(in->conns->s, NULL, NULL);
-			in->conns->s = NULL;
+		if (ic->s != NULL) {
+			tunnel_stream_on_gone(ic->s, NULL, NULL);
+			ic->s = NULL;
 		}
-		ic_close(in->conns, "the cloud is stopping");
+		ic_close(ic, "the cloud is stopping");
 	}
 	if (in->lev != NULL)
 		cloud_listen_free(in->lev);

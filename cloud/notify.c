@@ -10,7 +10,9 @@
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
+#include "notify.h"
 #include "session.h"
+#include "status.h"
 #include "xmalloc.h"
 
 /*

@@ -4,6 +4,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <event2/bufferevent.h>
@@ -12,8 +13,11 @@
 #include "addrcount.h"
 #include "daemon.h"
 #include "error.h"
+#include "front.h"
 #include "hostport.h"
 #include "log.h"
+#include "publish.h"
+#include "router.h"
 #include "xmalloc.h"
 
 /*
@@ -53,7 +57,7 @@ struct pub_service {
 struct pub_conn {
 	struct publish		*p;
 	struct pub_service	*svc;		/* NULL once it was removed */
-	struct pub_conn		*prev, *next;
+	LIST_ENTRY(pub_conn)	 entry;
 	evutil_socket_t		 fd;		/* until bound, else -1 */
 	struct router_conn	*rc;		/* reaching a connector */
 	struct tunnel_stream	*s;		/* bound: it owns the socket */
@@ -67,7 +71,7 @@ struct pub_conn {
 struct publish {
 	struct cloud		*c;
 	struct pub_service	*svc;
-	struct pub_conn		*conns;
+	LIST_HEAD(, pub_conn)	 conns;
 	unsigned long		 next_id;
 };
 
@@ -81,8 +85,6 @@ static const char pub_done[] = "the stream ended";
 static void
 pub_close(struct pub_conn *pc, const char *why)
 {
-	struct publish	*p = pc->p;
-
 	if (why == pub_done)
 		log_debug("publish %s: %s -> %s: %s; closing the client's "
 		    "connection (p%lu)", pc->name, pc->peer, pc->where, why,
@@ -91,12 +93,7 @@ pub_close(struct pub_conn *pc, const char *why)
 		log_info("publish %s: %s -> %s: %s; closing the client's "
 		    "connection (p%lu)", pc->name, pc->peer, pc->where, why,
 		    pc->id);
-	if (pc->prev != NULL)
-		pc->prev->next = pc->next;
-	else
-		p->conns = pc->next;
-	if (pc->next != NULL)
-		pc->next->prev = pc->prev;
+	LIST_REMOVE(pc, entry);
 	if (pc->rc != NULL)
 		router_conn_cancel(pc->rc);
 	if (pc->s != NULL) {
@@ -201,10 +198,7 @@ pub_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	snprintf(pc->where, sizeof(pc->where), "%s (site %s)",
 	    svc->info.target, svc->info.site);
 	cloud_peer_name(sa, pc->peer, sizeof(pc->peer));
-	pc->next = p->conns;
-	if (p->conns != NULL)
-		p->conns->prev = pc;
-	p->conns = pc;
+	LIST_INSERT_HEAD(&p->conns, pc, entry);
 	pc->rc = router_connect(p->c->router, svc->info.site,
 	    svc->target_hp.host, svc->target_hp.port, pub_answer_cb, pc);
 }
@@ -292,8 +286,8 @@ svc_free(struct publish *p, struct pub_service *svc)
 {
 	struct pub_conn	*pc, *next;
 
-	for (pc = p->conns; pc != NULL; pc = next) {
-		next = pc->next;
+	for (pc = LIST_FIRST(&p->conns); pc != NULL; pc = next) {
+		next = LIST_NEXT(pc, entry);
 		if (pc->svc != svc)
 			continue;
 		if (pc->s == NULL)
@@ -412,6 +406,7 @@ void
 publish_free(struct publish *p)
 {
 	struct pub_service	*svc;
+	struct pub_conn		*pc;
 
 	if (p == NULL)
 		return;
@@ -419,13 +414,13 @@ publish_free(struct publish *p)
 		p->svc = svc->next;
 		svc_free(p, svc);
 	}
-	while (p->conns != NULL) {
+	while ((pc = LIST_FIRST(&p->conns)) != NULL) {
 		/* Streams are the router's to end at shutdown. */
-		if (p->conns->s != NULL) {
-			tunnel_stream_on_gone(p->conns->s, NULL, NULL);
-			p->conns->s = NULL;
+		if (pc->s != NULL) {
+			tunnel_stream_on_gone(pc->s, NULL, NULL);
+			pc->s = NULL;
 		}
-		pub_close(p->conns, "the cloud is stopping");
+		pub_close(pc, "the cloud is stopping");
 	}
 	free(p);
 }

@@ -11,6 +11,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "pwverify.h"
 #include "xmalloc.h"
 
 /*

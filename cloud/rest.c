@@ -18,6 +18,7 @@
 #include "input.h"
 #include "log.h"
 #include "rest.h"
+#include "router.h"
 #include "xmalloc.h"
 
 /*

@@ -8,6 +8,7 @@
 
 #include "apikey.h"
 #include "daemon.h"
+#include "ingress.h"
 #include "log.h"
 #include "rest.h"
 

@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "hostport.h"
 #include "log.h"
+#include "publish.h"
 #include "rest.h"
 
 /*

@@ -10,6 +10,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "pwverify.h"
 #include "ratelimit.h"
 #include "rest.h"
 #include "xmalloc.h"

@@ -7,11 +7,16 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "cloud.h"
+#include "api.h"
+#include "checks.h"
 #include "daemon.h"
 #include "duration.h"
 #include "log.h"
+#include "notify.h"
 #include "rest.h"
+#include "router.h"
+#include "status.h"
+#include "tokens.h"
 
 /*
  * Sites, connectors (with their live figures), connectivity checks and

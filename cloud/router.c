@@ -1,3 +1,4 @@
+#include <sys/queue.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "checks.h"
 #include "daemon.h"
 #include "error.h"
 #include "error.h"
@@ -17,6 +19,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pki.h"
+#include "router.h"
 #include "store.h"
 #include "tunnel.h"
 #include "xmalloc.h"
@@ -58,7 +61,7 @@ struct rt_conn;
 struct rt_tunnel {
 	struct router		*r;
 	struct rt_conn		*conn;
-	struct rt_tunnel	*prev, *next;	/* the connector's tunnels */
+	LIST_ENTRY(rt_tunnel)	 entry;	/* the connector's tunnels */
 	struct tunnel		*t;
 	char			 peer[64];
 	long			 since;
@@ -73,10 +76,10 @@ struct rt_tunnel {
 /* A connector with tunnels up, and those tunnels. */
 struct rt_conn {
 	struct router		*r;
-	struct rt_conn		*prev, *next;
+	LIST_ENTRY(rt_conn)	 entry;
 	char			 connector[STORE_ID_MAX + 1];
 	char			 site[STORE_NAME_MAX + 1];
-	struct rt_tunnel	*tunnels;
+	LIST_HEAD(, rt_tunnel)	 tunnels;
 	unsigned		 ntunnels;
 	int			 declared;	/* tunnels it said it keeps, 0 unknown */
 	uint32_t		 pending;	/* stream opens not answered yet */
@@ -85,7 +88,7 @@ struct rt_conn {
 
 struct router_conn {
 	struct router		*r;
-	struct router_conn	*prev, *next;
+	LIST_ENTRY(router_conn)	 entry;
 	char			 site[STORE_NAME_MAX + 1];
 	char			 host[TUNNEL_HOST_MAX + 1];
 	uint16_t		 port;
@@ -119,9 +122,9 @@ struct router {
 	struct cloud		*c;
 	struct rt_known		*known;
 	size_t			 nknown;
-	struct rt_conn		*conns;		/* connectors with tunnels */
+	LIST_HEAD(, rt_conn)	 conns;		/* connectors with tunnels */
 	size_t			 ntunnels;
-	struct router_conn	*rconns;
+	LIST_HEAD(, router_conn) rconns;
 	unsigned		 seq, rr;
 	uint64_t		 refused;	/* tunnels refused over a cap */
 	uint64_t		 refused_quiet;	/* not logged yet */
@@ -145,7 +148,7 @@ conn_find(struct router *r, const char *connector)
 {
 	struct rt_conn	*cn;
 
-	for (cn = r->conns; cn != NULL; cn = cn->next)
+	LIST_FOREACH(cn, &r->conns, entry)
 		if (strcmp(cn->connector, connector) == 0)
 			return cn;
 	return NULL;
@@ -163,10 +166,7 @@ conn_get(struct router *r, const char *connector, const char *site)
 	cn->r = r;
 	snprintf(cn->connector, sizeof(cn->connector), "%s", connector);
 	snprintf(cn->site, sizeof(cn->site), "%s", site);
-	cn->next = r->conns;
-	if (r->conns != NULL)
-		r->conns->prev = cn;
-	r->conns = cn;
+	LIST_INSERT_HEAD(&r->conns, cn, entry);
 	return cn;
 }
 
@@ -174,16 +174,9 @@ conn_get(struct router *r, const char *connector, const char *site)
 static void
 conn_put(struct rt_conn *cn)
 {
-	struct router	*r = cn->r;
-
-	if (cn->ntunnels > 0 || cn->tunnels != NULL)
+	if (cn->ntunnels > 0 || !LIST_EMPTY(&cn->tunnels))
 		return;
-	if (cn->prev != NULL)
-		cn->prev->next = cn->next;
-	else
-		r->conns = cn->next;
-	if (cn->next != NULL)
-		cn->next->prev = cn->prev;
+	LIST_REMOVE(cn, entry);
 	free(cn);
 }
 
@@ -191,11 +184,7 @@ static void
 rt_link(struct rt_conn *cn, struct rt_tunnel *rt)
 {
 	rt->conn = cn;
-	rt->prev = NULL;
-	rt->next = cn->tunnels;
-	if (cn->tunnels != NULL)
-		cn->tunnels->prev = rt;
-	cn->tunnels = rt;
+	LIST_INSERT_HEAD(&cn->tunnels, rt, entry);
 	cn->ntunnels++;
 	cn->r->ntunnels++;
 }
@@ -205,12 +194,7 @@ rt_unlink(struct rt_tunnel *rt)
 {
 	struct rt_conn	*cn = rt->conn;
 
-	if (rt->prev != NULL)
-		rt->prev->next = rt->next;
-	else
-		cn->tunnels = rt->next;
-	if (rt->next != NULL)
-		rt->next->prev = rt->prev;
+	LIST_REMOVE(rt, entry);
 	cn->ntunnels--;
 	cn->r->ntunnels--;
 }
@@ -222,7 +206,7 @@ site_counts(struct router *r, const char *site, unsigned *tunnels,
 	struct rt_conn	*cn;
 
 	*tunnels = *connectors = 0;
-	for (cn = r->conns; cn != NULL; cn = cn->next) {
+	LIST_FOREACH(cn, &r->conns, entry) {
 		if (cn->ntunnels == 0 || strcasecmp(cn->site, site) != 0)
 			continue;
 		*tunnels += cn->ntunnels;
@@ -604,7 +588,7 @@ router_request(struct router *r, const char *connector, const char *path,
 	if (cn == NULL || r->stopping)
 		return -1;
 	for (rank = 0; rank <= 2; rank++)
-		for (rt = cn->tunnels; rt != NULL; rt = rt->next)
+		LIST_FOREACH(rt, &cn->tunnels, entry)
 			if (rt_rank(rt, false) == rank && tunnel_usable(rt->t) &&
 			    tunnel_request(rt->t, path, timeout_ms, cb, arg) == 0)
 				return 0;
@@ -620,13 +604,13 @@ router_sweep_revoked(struct router *r)
 	char			 err[256], why[160];
 
 	/* Shutdowns close later (close_cb): the lists hold still here. */
-	for (cn = r->conns; cn != NULL; cn = cn->next) {
+	LIST_FOREACH(cn, &r->conns, entry) {
 		if (store_connector_get(r->c->dd.st, cn->connector, &sc, err,
 		    sizeof(err)) != 0 || sc.revoked_at == 0)
 			continue;
 		snprintf(why, sizeof(why), "connector %s was revoked; enroll it "
 		    "again with a new token", cn->connector);
-		for (rt = cn->tunnels; rt != NULL; rt = rt->next) {
+		LIST_FOREACH(rt, &cn->tunnels, entry) {
 			log_info("%s: closing: %s", tunnel_name(rt->t), why);
 			tunnel_shutdown(rt->t, why);
 		}
@@ -640,8 +624,8 @@ router_goaway(struct router *r, const char *why)
 	struct rt_tunnel	*rt;
 
 	r->stopping = true;
-	for (cn = r->conns; cn != NULL; cn = cn->next)
-		for (rt = cn->tunnels; rt != NULL; rt = rt->next)
+	LIST_FOREACH(cn, &r->conns, entry)
+		LIST_FOREACH(rt, &cn->tunnels, entry)
 			tunnel_goaway(rt->t, why);
 }
 
@@ -658,8 +642,8 @@ router_foreach(struct router *r, router_tunnel_fn *fn, void *arg)
 	struct rt_tunnel	*rt;
 	struct router_tunnel	 ti;
 
-	for (cn = r->conns; cn != NULL; cn = cn->next)
-		for (rt = cn->tunnels; rt != NULL; rt = rt->next) {
+	LIST_FOREACH(cn, &r->conns, entry)
+		LIST_FOREACH(rt, &cn->tunnels, entry) {
 			ti.connector = cn->connector;
 			ti.site = cn->site;
 			ti.peer = rt->peer;
@@ -677,8 +661,8 @@ router_shutdown(struct router *r, const char *why)
 	struct rt_tunnel	*rt;
 
 	r->stopping = true;
-	for (cn = r->conns; cn != NULL; cn = cn->next)
-		for (rt = cn->tunnels; rt != NULL; rt = rt->next)
+	LIST_FOREACH(cn, &r->conns, entry)
+		LIST_FOREACH(rt, &cn->tunnels, entry)
 			tunnel_shutdown(rt->t, why);
 }
 
@@ -714,7 +698,7 @@ conn_streams(const struct rt_conn *cn)
 	struct tunnel_stats	 st;
 	uint32_t		 n = 0;
 
-	for (rt = cn->tunnels; rt != NULL; rt = rt->next) {
+	LIST_FOREACH(rt, &cn->tunnels, entry) {
 		tunnel_stats(rt->t, &st);
 		n += st.streams;
 	}
@@ -785,7 +769,7 @@ router_pick(struct router *r, struct router_conn *rc, unsigned *seen)
 
 	*seen = 0;
 	memset(&bk, 0, sizeof(bk));
-	for (cn = r->conns; cn != NULL; cn = cn->next) {
+	LIST_FOREACH(cn, &r->conns, entry) {
 		if (strcasecmp(cn->site, rc->site) != 0)
 			continue;
 		*seen += cn->ntunnels;
@@ -794,7 +778,7 @@ router_pick(struct router *r, struct router_conn *rc, unsigned *seen)
 		if (cn->pending >= r->c->cfg.pending_per_connector)
 			continue;
 		cs = conn_streams(cn);
-		for (rt = cn->tunnels; rt != NULL; rt = rt->next) {
+		LIST_FOREACH(rt, &cn->tunnels, entry) {
 			if (!tunnel_usable(rt->t) || conn_tried(rc, rt->t))
 				continue;
 			tunnel_stats(rt->t, &st);
@@ -821,11 +805,11 @@ router_other(struct router *r, struct router_conn *rc)
 	struct rt_conn		*cn;
 	struct rt_tunnel	*rt;
 
-	for (cn = r->conns; cn != NULL; cn = cn->next) {
+	LIST_FOREACH(cn, &r->conns, entry) {
 		if (strcasecmp(cn->site, rc->site) != 0 || cn->drained ||
 		    conn_refused_by(rc, cn))
 			continue;
-		for (rt = cn->tunnels; rt != NULL; rt = rt->next)
+		LIST_FOREACH(rt, &cn->tunnels, entry)
 			if (!rt->suspect && rt != rc->rt &&
 			    tunnel_usable(rt->t) && !conn_tried(rc, rt->t))
 				return true;
@@ -836,14 +820,7 @@ router_other(struct router *r, struct router_conn *rc)
 static void
 conn_free(struct router_conn *rc)
 {
-	struct router	*r = rc->r;
-
-	if (rc->prev != NULL)
-		rc->prev->next = rc->next;
-	else
-		r->rconns = rc->next;
-	if (rc->next != NULL)
-		rc->next->prev = rc->prev;
+	LIST_REMOVE(rc, entry);
 	event_free(rc->ev);
 	event_free(rc->slow);
 	free(rc);
@@ -1032,10 +1009,7 @@ router_connect(struct router *r, const char *site, const char *host,
 	rc->t0 = dial_now_ms();
 	rc->ev = event_new(r->c->base, -1, 0, conn_report_cb, rc);
 	rc->slow = evtimer_new(r->c->base, conn_slow_cb, rc);
-	rc->next = r->rconns;
-	if (r->rconns != NULL)
-		r->rconns->prev = rc;
-	r->rconns = rc;
+	LIST_INSERT_HEAD(&r->rconns, rc, entry);
 	if (r->stopping)
 		conn_fail(rc, 503, "stopping", "the cloud is shutting down");
 	else
@@ -1062,10 +1036,10 @@ router_free(struct router *r)
 	if (r == NULL)
 		return;
 	r->stopping = true;
-	while (r->rconns != NULL)
-		router_conn_cancel(r->rconns);
-	while ((cn = r->conns) != NULL) {
-		while ((rt = cn->tunnels) != NULL) {
+	while (!LIST_EMPTY(&r->rconns))
+		router_conn_cancel(LIST_FIRST(&r->rconns));
+	while ((cn = LIST_FIRST(&r->conns)) != NULL) {
+		while ((rt = LIST_FIRST(&cn->tunnels)) != NULL) {
 			rt_unlink(rt);
 			tunnel_free(rt->t);
 			free(rt);

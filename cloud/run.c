@@ -9,14 +9,23 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include "api.h"
+#include "checks.h"
 #include "cloud.h"
 #include "addrcount.h"
 #include "daemon.h"
 #include "dial.h"
+#include "front.h"
+#include "ingress.h"
 #include "log.h"
 #include "metrics.h"
 #include "nofile.h"
+#include "notify.h"
+#include "publish.h"
+#include "pwverify.h"
+#include "router.h"
 #include "servercert.h"
+#include "status.h"
 #include "version.h"
 #include "xmalloc.h"
 

@@ -9,9 +9,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "cloud.h"
+#include "atomicfile.h"
+#include "cli.h"
 #include "daemon.h"
 #include "error.h"
+#include "front.h"
 #include "hostport.h"
 #include "log.h"
 #include "pki.h"
@@ -166,8 +168,8 @@ servercert_issue(struct cloud *c, struct servercert_now *now, char *err,
 	if (rc == UPLINK_OK)
 		rc = pki_key_save(key, now->key_path, err, errlen);
 	if (rc == UPLINK_OK)
-		rc = datadir_write_file(now->cert_path, pem.ptr, pem.len, 0644,
-		    err, errlen);
+		rc = atomicfile_write(now->cert_path, pem.ptr, pem.len, 0644,
+		    "certificate", err, errlen);
 	if (rc == UPLINK_OK && pki_cert_serial(cert, serial, err, errlen) ==
 	    UPLINK_OK && pki_cert_validity(cert, &nb, &na, err, errlen) ==
 	    UPLINK_OK)

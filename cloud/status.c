@@ -10,6 +10,8 @@
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
+#include "router.h"
+#include "status.h"
 #include "store.h"
 #include "xmalloc.h"
 

@@ -1,6 +1,8 @@
 #ifndef UPLINK_CONNECTOR_SERVICE_H
 #define UPLINK_CONNECTOR_SERVICE_H
 
+#include <sys/queue.h>
+
 #include <stdbool.h>
 
 #include <event2/dns.h>
@@ -35,7 +37,7 @@ struct service {
 	struct tunnel_limits	 lim;
 	struct slot		*slots;
 	int			 nslots;
-	struct sconn		*conns;
+	LIST_HEAD(, sconn)	 conns;
 	bool			 draining;
 	unsigned		 seq;
 	char			 info[512];	/* JSON for GET /v1/info */

@@ -28,7 +28,7 @@
 
 struct sconn {
 	struct service		*svc;
-	struct sconn		*prev, *next;
+	LIST_ENTRY(sconn)	 entry;
 	struct svc_config	*cfg;
 	struct tunnel_stream	*s;
 	struct dial		*d;
@@ -46,15 +46,8 @@ struct sconn {
 static void
 sconn_close(struct sconn *sc, const char *why)
 {
-	struct service	*svc = sc->svc;
-
 	log_debug("%s %s:%u: %s", sc->name, sc->host, sc->opts.port, why);
-	if (sc->prev != NULL)
-		sc->prev->next = sc->next;
-	else
-		svc->conns = sc->next;
-	if (sc->next != NULL)
-		sc->next->prev = sc->prev;
+	LIST_REMOVE(sc, entry);
 	if (sc->d != NULL)
 		dial_cancel(sc->d);
 	if (sc->s != NULL)
@@ -253,10 +246,7 @@ streams_request(struct service *svc, struct tunnel *t,
 	sc->opts.id = sc->name;
 	sc->opts.addr_ok = sconn_addr_ok;
 	sc->opts.addr_arg = sc;
-	sc->next = svc->conns;
-	if (svc->conns != NULL)
-		svc->conns->prev = sc;
-	svc->conns = sc;
+	LIST_INSERT_HEAD(&svc->conns, sc, entry);
 	tunnel_stream_set_cb(s, sconn_abort_cb, sc);
 	sc->d = dial_start(svc->base, svc->dns, &sc->opts, NULL, sconn_dialed,
 	    sc);
@@ -265,6 +255,7 @@ streams_request(struct service *svc, struct tunnel *t,
 void
 streams_free(struct service *svc)
 {
-	while (svc->conns != NULL)
-		sconn_close(svc->conns, "the connector is stopping");
+	while (!LIST_EMPTY(&svc->conns))
+		sconn_close(LIST_FIRST(&svc->conns),
+		    "the connector is stopping");
 }

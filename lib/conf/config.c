@@ -12,6 +12,7 @@
 
 #include <ini.h>
 
+#include "atomicfile.h"
 #include "buf.h"
 #include "config.h"
 #include "duration.h"
@@ -772,45 +773,6 @@ config_slurp(const char *path, struct buf *text, bool *exists, mode_t *mode,
 	return rc;
 }
 
-/* Replaces path with data: a temporary file beside it, fsync, rename. */
-static int
-config_write_atomic(const char *path, const struct buf *data, mode_t mode,
-    char *err, size_t errlen)
-{
-	char	 tmp[CONFIG_PATH_MAX + 16];
-	int	 fd, n;
-	bool	 ok;
-
-	n = snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		snprintf(err, errlen, "%s: the path is too long", path);
-		return UPLINK_EINVAL;
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd == -1) {
-		snprintf(err, errlen, "%s: cannot create a file beside it: %s",
-		    path, strerror(errno));
-		return UPLINK_EIO;
-	}
-	ok = fchmod(fd, mode) == 0 && write(fd, data->ptr, data->len) ==
-	    (ssize_t)data->len && fsync(fd) == 0;
-	if (close(fd) != 0)
-		ok = false;
-	if (!ok) {
-		snprintf(err, errlen, "%s: cannot write: %s", tmp,
-		    strerror(errno));
-		unlink(tmp);
-		return UPLINK_EIO;
-	}
-	if (rename(tmp, path) != 0) {
-		snprintf(err, errlen, "%s: cannot replace: %s", path,
-		    strerror(errno));
-		unlink(tmp);
-		return UPLINK_EIO;
-	}
-	return UPLINK_OK;
-}
-
 /*
  * "bypass = " lines for a list: one per INI line's worth of entries, since
  * inih reads lines of at most INI_MAX_LINE - 1 characters and the lines
@@ -886,7 +848,8 @@ config_save_proxy(const char *path, const char *server, const char *bypass,
 		rc = UPLINK_ETOOBIG;
 	}
 	if (rc == UPLINK_OK)
-		rc = config_write_atomic(path, &text, mode, err, errlen);
+		rc = atomicfile_write(path, text.ptr, text.len, mode,
+		    "configuration", err, errlen);
 	buf_free(&text);
 	buf_free(&tmp);
 	return rc;
@@ -955,7 +918,8 @@ config_save_cloud(const char *path, const char *url, const char *ca,
 		snprintf(err, errlen, "%s: file too large to rewrite", path);
 		goto out;
 	}
-	rc = config_write_atomic(path, &tmp, 0600, err, errlen);
+	rc = atomicfile_write(path, tmp.ptr, tmp.len, 0600, "configuration",
+	    err, errlen);
 out:
 	buf_free(&text);
 	buf_free(&tmp);

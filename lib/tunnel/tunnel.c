@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <netinet/in.h>
@@ -66,7 +67,7 @@
 
 struct tunnel_stream {
 	struct tunnel		*t;
-	struct tunnel_stream	*prev, *next;
+	LIST_ENTRY(tunnel_stream) entry;
 	int32_t			 id;
 	int			 fd;		/* local socket once bound, or -1 */
 	struct event		*rev, *wev;	/* its read and write events */
@@ -106,7 +107,7 @@ struct tunnel {
 	struct tunnel_callbacks	 cb;
 	void			*arg;
 	struct event		*send_ev, *ping_ev, *close_ev, *drain_ev;
-	struct tunnel_stream	*streams;
+	LIST_HEAD(, tunnel_stream) streams;
 	bool			 dead, draining, goaway_sent, notify;
 	bool			 blocked;	/* nghttp2 told to wait for the socket */
 	long			 last_recv, rtt_ms;
@@ -198,7 +199,6 @@ stream_detach(struct tunnel_stream *s)
 static void
 stream_free(struct tunnel_stream *s)
 {
-	struct tunnel	*t = s->t;
 	void		(*gone)(void *) = s->gone;
 
 	s->gone = NULL;
@@ -208,12 +208,7 @@ stream_free(struct tunnel_stream *s)
 	log_debug("%s %s: closed, %llu bytes to the peer, %llu from it, %ld ms",
 	    s->name, s->authority, (unsigned long long)s->up,
 	    (unsigned long long)s->down, dial_now_ms() - s->started);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		t->streams = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
+	LIST_REMOVE(s, entry);
 	if (s->timer != NULL)
 		event_free(s->timer);
 	if (s->rev != NULL)
@@ -271,10 +266,7 @@ stream_new(struct tunnel *t)
 	s->t = t;
 	s->fd = -1;
 	s->started = dial_now_ms();
-	s->next = t->streams;
-	if (t->streams != NULL)
-		t->streams->prev = s;
-	t->streams = s;
+	LIST_INSERT_HEAD(&t->streams, s, entry);
 	t->nstreams++;
 	t->npending++;
 	t->total++;
@@ -1081,7 +1073,7 @@ tunnel_end_streams(struct tunnel *t)
 	tunnel_stream_cb	*cb;
 
 	t->dead = true;
-	while ((s = t->streams) != NULL) {
+	while ((s = LIST_FIRST(&t->streams)) != NULL) {
 		cb = s->cb;
 		s->cb = NULL;
 		stream_detach(s);
@@ -1350,8 +1342,8 @@ tunnel_end_requests(struct tunnel *t)
 	struct tunnel_stream	*s;
 
 	while (!t->dead) {
-		for (s = t->streams; s != NULL && (!s->info ||
-		    s->info_cb == NULL); s = s->next)
+		for (s = LIST_FIRST(&t->streams); s != NULL && (!s->info ||
+		    s->info_cb == NULL); s = LIST_NEXT(s, entry))
 			;
 		if (s == NULL)
 			break;

@@ -19,24 +19,6 @@ _Static_assert(TOKEN_TEXT_MAX == TOKEN_PREFIX_LEN +
     sodium_base64_ENCODED_LEN(TOKEN_PAYLOAD_MAX, TOKEN_B64) - 1,
     "TOKEN_TEXT_MAX must fit the largest payload");
 
-/* snprintf that tolerates a NULL message buffer. */
-static int
-token_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-token_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return UPLINK_EINVAL;
-}
-
 static bool
 token_space(char c)
 {
@@ -76,28 +58,33 @@ token_url_check(const char *url, char *why, size_t whylen)
 	size_t		 len = strlen(url);
 
 	if (len > TOKEN_URL_MAX) {
-		token_fail(why, whylen, "cloud URL is %zu bytes long; the "
-		    "limit is %d", len, TOKEN_URL_MAX);
+		uplink_fail(UPLINK_EINVAL, why, whylen,
+		    "cloud URL is %zu bytes long; the limit is %d", len,
+		    TOKEN_URL_MAX);
 		return false;
 	}
 	if (strncmp(url, "https://", 8) != 0) {
-		token_fail(why, whylen, "cloud URL \"%s\" must start with "
+		uplink_fail(UPLINK_EINVAL, why, whylen,
+		    "cloud URL \"%s\" must start with "
 		    "https://, e.g. https://cloud.example.com:8443", url);
 		return false;
 	}
 	rest = url + 8;
 	if (strpbrk(rest, "/?#@") != NULL) {
-		token_fail(why, whylen, "cloud URL \"%s\" must be "
+		uplink_fail(UPLINK_EINVAL, why, whylen,
+		    "cloud URL \"%s\" must be "
 		    "https://HOST[:PORT], without a path, query or user name",
 		    url);
 		return false;
 	}
 	if (hostport_parse(rest, 443, &hp, hwhy, sizeof(hwhy)) != UPLINK_OK) {
-		token_fail(why, whylen, "cloud URL \"%s\": %s", url, hwhy);
+		uplink_fail(UPLINK_EINVAL, why, whylen, "cloud URL \"%s\": %s",
+		    url, hwhy);
 		return false;
 	}
 	if (hp.kind == HOST_IPV6 && rest[0] != '[') {
-		token_fail(why, whylen, "cloud URL \"%s\": put an IPv6 address "
+		uplink_fail(UPLINK_EINVAL, why, whylen,
+		    "cloud URL \"%s\": put an IPv6 address "
 		    "in brackets, e.g. https://[fd00::1]:8443", url);
 		return false;
 	}
@@ -112,7 +99,8 @@ token_new(const char *url, const unsigned char pin[TOKEN_PIN_LEN],
 	if (!token_url_check(url, err, errlen))
 		return UPLINK_EINVAL;
 	if (sodium_init() < 0) {
-		token_fail(err, errlen, "libsodium failed to initialise its "
+		uplink_fail(UPLINK_EINVAL, err, errlen,
+		    "libsodium failed to initialise its "
 		    "random number generator: check that /dev/urandom is "
 		    "readable");
 		return UPLINK_EIO;
@@ -180,12 +168,14 @@ token_check_prefix(const char *s, size_t len, char *err, size_t errlen)
 		while (i < len && s[i] >= '0' && s[i] <= '9')
 			i++;
 		if (i > 6 && s[6] != '0' && i < len && s[i] == '-')
-			return token_fail(err, errlen, "made by a newer "
+			return uplink_fail(UPLINK_EINVAL, err, errlen,
+			    "made by a newer "
 			    "uplink-cloud (\"%.*s\"; this connector reads "
 			    "\"%s\"): upgrade uplink-connector", (int)(i + 1),
 			    s, TOKEN_PREFIX);
 	}
-	return token_fail(err, errlen, "not an uplink enrollment token (those "
+	return uplink_fail(UPLINK_EINVAL, err, errlen,
+	    "not an uplink enrollment token (those "
 	    "start with \"%s\"): paste the token printed by \"uplink-cloud "
 	    "token create\"", TOKEN_PREFIX);
 }
@@ -200,13 +190,16 @@ token_check_chars(const char *s, size_t len, char *err, size_t errlen)
 		if (token_b64_char(s[i]))
 			continue;
 		if (token_space(s[i]))
-			return token_fail(err, errlen, "white space at "
+			return uplink_fail(UPLINK_EINVAL, err, errlen,
+			    "white space at "
 			    "position %zu: paste the token as one line", i + 1);
 		if (s[i] > ' ' && s[i] < 0x7f)
-			return token_fail(err, errlen, "damaged ('%c' at "
-			    "position %zu cannot be part of a token): "
-			    TOKEN_COPY, s[i], i + 1);
-		return token_fail(err, errlen, "damaged (byte 0x%02x at "
+			return uplink_fail(UPLINK_EINVAL, err, errlen,
+			    "damaged ('%c' at "
+			    "position %zu cannot be part of a token): " TOKEN_COPY,
+			    s[i], i + 1);
+		return uplink_fail(UPLINK_EINVAL, err, errlen,
+		    "damaged (byte 0x%02x at "
 		    "position %zu cannot be part of a token): " TOKEN_COPY,
 		    (unsigned char)s[i], i + 1);
 	}
@@ -226,10 +219,12 @@ token_damaged(const char *s, size_t len, const char *what, char *err,
 
 	again = memmem(s + 1, len - 1, TOKEN_PREFIX, TOKEN_PREFIX_LEN);
 	if (again != NULL)
-		return token_fail(err, errlen, "damaged (a second \"%s\" at "
+		return uplink_fail(UPLINK_EINVAL, err, errlen,
+		    "damaged (a second \"%s\" at "
 		    "position %zu: two tokens run together): copy one whole "
 		    "token", TOKEN_PREFIX, (size_t)(again - s) + 1);
-	return token_fail(err, errlen, "damaged (%s): " TOKEN_COPY, what);
+	return uplink_fail(UPLINK_EINVAL, err, errlen,
+	    "damaged (%s): " TOKEN_COPY, what);
 }
 
 /* Turns the trimmed text into the payload bytes, checksum verified. */
@@ -244,7 +239,8 @@ token_unwrap(const char *s, size_t len, unsigned char p[TOKEN_PAYLOAD_MAX],
 	if (rc != UPLINK_OK)
 		return rc;
 	if (len > TOKEN_TEXT_MAX)
-		return token_fail(err, errlen, "too long (%zu characters; a "
+		return uplink_fail(UPLINK_EINVAL, err, errlen,
+		    "too long (%zu characters; a "
 		    "token has at most %zu): copy only the token", len,
 		    TOKEN_TEXT_MAX);
 	rc = token_check_chars(s, len, err, errlen);
@@ -260,8 +256,8 @@ token_unwrap(const char *s, size_t len, unsigned char p[TOKEN_PAYLOAD_MAX],
 		return token_damaged(s, len, "its length is not that of a "
 		    "whole token", err, errlen);
 	if (*plen < 1 + TOKEN_CHECK_LEN)
-		return token_fail(err, errlen, "damaged (too short): "
-		    TOKEN_COPY);
+		return uplink_fail(UPLINK_EINVAL, err, errlen,
+		    "damaged (too short): " TOKEN_COPY);
 	*plen -= TOKEN_CHECK_LEN;
 	token_checksum(p, *plen, sum);
 	if (memcmp(sum, p + *plen, TOKEN_CHECK_LEN) != 0)
@@ -279,15 +275,18 @@ token_unpack(const unsigned char *p, size_t len, struct token *out,
 	size_t	 ulen;
 
 	if (p[0] > TOKEN_VERSION)
-		return token_fail(err, errlen, "made by a newer uplink-cloud "
+		return uplink_fail(UPLINK_EINVAL, err, errlen,
+		    "made by a newer uplink-cloud "
 		    "(token format %u; this connector reads format %d): "
 		    "upgrade uplink-connector", p[0], TOKEN_VERSION);
 	if (p[0] != TOKEN_VERSION)
-		return token_fail(err, errlen, "malformed (unknown token "
+		return uplink_fail(UPLINK_EINVAL, err, errlen,
+		    "malformed (unknown token "
 		    "format %u): create a new token", p[0]);
 	ulen = len > TOKEN_FIXED_LEN ? p[TOKEN_FIXED_LEN - 1] : 0;
 	if (len != TOKEN_FIXED_LEN + ulen || ulen == 0)
-		return token_fail(err, errlen, "malformed (%zu bytes, not the "
+		return uplink_fail(UPLINK_EINVAL, err, errlen,
+		    "malformed (%zu bytes, not the "
 		    "%zu its layout needs): create a new token", len,
 		    TOKEN_FIXED_LEN + (ulen ? ulen : 1));
 	memcpy(out->secret, p + 1, TOKEN_SECRET_LEN);
@@ -295,11 +294,12 @@ token_unpack(const unsigned char *p, size_t len, struct token *out,
 	memcpy(out->url, p + TOKEN_FIXED_LEN, ulen);
 	out->url[ulen] = '\0';
 	if (strlen(out->url) != ulen)
-		return token_fail(err, errlen, "malformed (the cloud URL "
+		return uplink_fail(UPLINK_EINVAL, err, errlen,
+		    "malformed (the cloud URL "
 		    "contains a NUL byte): create a new token");
 	if (!token_url_check(out->url, why, sizeof(why)))
-		return token_fail(err, errlen, "malformed (%s): create a new "
-		    "token", why);
+		return uplink_fail(UPLINK_EINVAL, err, errlen,
+		    "malformed (%s): create a new token", why);
 	return UPLINK_OK;
 }
 
@@ -319,7 +319,8 @@ token_decode(const char *s, struct token *out, char *err, size_t errlen)
 	while (len > 0 && token_space(s[len - 1]))
 		len--;
 	if (len == 0)
-		return token_fail(err, errlen, "empty: paste the token printed "
+		return uplink_fail(UPLINK_EINVAL, err, errlen,
+		    "empty: paste the token printed "
 		    "by \"uplink-cloud token create\"");
 	rc = token_unwrap(s, len, p, &plen, err, errlen);
 	if (rc == UPLINK_OK)

@@ -29,22 +29,6 @@ struct req_state {
 	size_t		 whylen;
 };
 
-static int httpreq_fail(char *, size_t, int, const char *, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-httpreq_fail(char *why, size_t whylen, int rc, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (why == NULL || whylen == 0)
-		return rc;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 static bool
 httpreq_is_alpha(char c)
 {
@@ -95,15 +79,15 @@ httpreq_authority(struct req_state *st, const char *t, size_t n,
 
 	if (n >= sizeof(tmp) || memchr(t, '/', n) != NULL ||
 	    memchr(t, '@', n) != NULL)
-		return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL,
+		return uplink_fail(UPLINK_EINVAL, st->why, st->whylen,
 		    "CONNECT target \"%s\" is not HOST:PORT", q);
 	memcpy(tmp, t, n);
 	tmp[n] = '\0';
 	if (hostport_parse(tmp, 0, &hp, inner, sizeof(inner)) != UPLINK_OK)
-		return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL,
+		return uplink_fail(UPLINK_EINVAL, st->why, st->whylen,
 		    "CONNECT target \"%s\" is not HOST:PORT: %s", q, inner);
 	if (hp.port == 0)
-		return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL,
+		return uplink_fail(UPLINK_EINVAL, st->why, st->whylen,
 		    "CONNECT target \"%s\" has no port (HOST:PORT)", q);
 	return UPLINK_OK;
 }
@@ -124,7 +108,7 @@ httpreq_target(struct req_state *st, const char *t, size_t n)
 	httptok_quote(q, sizeof(q), t, n);
 	for (i = 0; i < n; i++)
 		if ((unsigned char)t[i] <= 0x20 || (unsigned char)t[i] >= 0x7f)
-			return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL,
+			return uplink_fail(UPLINK_EINVAL, st->why, st->whylen,
 			    "byte \\x%02x not allowed in the request target "
 			    "\"%s\"", (unsigned char)t[i], q);
 	connect = req->methodlen == 7 && memcmp(req->method, "CONNECT", 7) == 0;
@@ -135,7 +119,7 @@ httpreq_target(struct req_state *st, const char *t, size_t n)
 		return UPLINK_OK;
 	if (t[0] == '/' || httpreq_is_absolute(t, n))
 		return UPLINK_OK;
-	return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL, "request "
+	return uplink_fail(UPLINK_EINVAL, st->why, st->whylen, "request "
 	    "target \"%s\" is neither /PATH nor http://HOST/PATH (nor HOST:PORT "
 	    "with CONNECT)", q);
 }
@@ -154,18 +138,18 @@ httpreq_request_line(struct req_state *st, const char *s, size_t n)
 	sp2 = sp1 != NULL ? memchr(sp1 + 1, ' ', n - (size_t)(sp1 + 1 - s)) :
 	    NULL;
 	if (sp1 == NULL || sp2 == NULL || sp1 == s || sp2 == sp1 + 1)
-		return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL,
+		return uplink_fail(UPLINK_EINVAL, st->why, st->whylen,
 		    "request line \"%s\" is not METHOD TARGET HTTP/1.1", q);
 	for (i = 0; s + i < sp1; i++)
 		if (!httptok_is_tchar(s[i]))
-			return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL,
+			return uplink_fail(UPLINK_EINVAL, st->why, st->whylen,
 			    "byte \\x%02x not allowed in the method of request "
 			    "line \"%s\"", (unsigned char)s[i], q);
 	v = sp2 + 1;
 	vn = n - (size_t)(v - s);
 	if (vn != 8 || memcmp(v, "HTTP/1.", 7) != 0 ||
 	    (v[7] != '0' && v[7] != '1'))
-		return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL,
+		return uplink_fail(UPLINK_EINVAL, st->why, st->whylen,
 		    "unsupported version in request line \"%s\": only HTTP/1.0 "
 		    "and HTTP/1.1 are spoken", q);
 	req->method = s;
@@ -187,25 +171,25 @@ httpreq_field_line(struct req_state *st, const char *s, size_t n)
 	char			 q[HTTPREQ_QUOTE_BUF];
 
 	if (req->nheaders == HTTPREQ_MAX_HEADERS)
-		return httpreq_fail(st->why, st->whylen, UPLINK_ETOOBIG,
+		return uplink_fail(UPLINK_ETOOBIG, st->why, st->whylen,
 		    "more than %d header lines", HTTPREQ_MAX_HEADERS);
 	httptok_quote(q, sizeof(q), s, n);
 	if (httptok_is_ows(s[0]))
-		return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL, "line "
+		return uplink_fail(UPLINK_EINVAL, st->why, st->whylen, "line "
 		    "%d: obsolete line folding (a line starting with white "
 		    "space) is not accepted (\"%s\")", st->line, q);
 	colon = memchr(s, ':', n);
 	if (colon == NULL)
-		return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL, "line "
+		return uplink_fail(UPLINK_EINVAL, st->why, st->whylen, "line "
 		    "%d: header without ':' (\"%s\")", st->line, q);
 	nn = (size_t)(colon - s);
 	if (nn == 0 || httptok_is_ows(s[nn - 1]))
-		return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL, "line "
-		    "%d: %s (\"%s\")", st->line, nn == 0 ? "empty header name" :
-		    "white space before ':'", q);
+		return uplink_fail(UPLINK_EINVAL, st->why, st->whylen, "line "
+		    "%d: %s (\"%s\")", st->line,
+		    nn == 0 ? "empty header name" : "white space before ':'", q);
 	for (i = 0; i < nn; i++)
 		if (!httptok_is_tchar(s[i]))
-			return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL,
+			return uplink_fail(UPLINK_EINVAL, st->why, st->whylen,
 			    "line %d: byte \\x%02x not allowed in a header "
 			    "name (\"%s\")", st->line, (unsigned char)s[i], q);
 	v = colon + 1;
@@ -218,7 +202,7 @@ httpreq_field_line(struct req_state *st, const char *s, size_t n)
 		vn--;
 	for (i = 0; i < vn; i++)
 		if (httptok_is_ctl(v[i]))
-			return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL,
+			return uplink_fail(UPLINK_EINVAL, st->why, st->whylen,
 			    "line %d: control byte \\x%02x in a header value "
 			    "(\"%s\")", st->line, (unsigned char)v[i], q);
 	h = &req->headers[req->nheaders++];
@@ -247,12 +231,12 @@ httpreq_incomplete(struct req_state *st, const char *s, size_t n, bool full,
 	for (i = 0; st->line == 0 && i < n && s[i] != ' '; i++)
 		if (!httptok_is_tchar(s[i])) {
 			httptok_quote(q, sizeof(q), s, n);
-			return httpreq_fail(st->why, st->whylen, UPLINK_EINVAL,
+			return uplink_fail(UPLINK_EINVAL, st->why, st->whylen,
 			    "not an HTTP request: \"%s\" (a TLS or other "
 			    "client talking to the plain proxy port?)", q);
 		}
 	if (full)
-		return httpreq_fail(st->why, st->whylen, UPLINK_ETOOBIG,
+		return uplink_fail(UPLINK_ETOOBIG, st->why, st->whylen,
 		    "request head longer than %zu bytes (no blank line after "
 		    "%d lines)", max, st->line);
 	return UPLINK_EAGAIN;
@@ -348,11 +332,11 @@ httpreq_auth_part(const unsigned char *p, size_t n, char *dst, size_t dstlen,
 
 	for (i = 0; i < n; i++)
 		if (httptok_is_ctl((char)p[i]) || p[i] == '\t')
-			return httpreq_fail(why, whylen, UPLINK_EINVAL, "the "
+			return uplink_fail(UPLINK_EINVAL, why, whylen, "the "
 			    "%s in the Basic credentials holds control byte "
 			    "\\x%02x", what, p[i]);
 	if (n >= dstlen)
-		return httpreq_fail(why, whylen, UPLINK_ETOOBIG, "the %s in "
+		return uplink_fail(UPLINK_ETOOBIG, why, whylen, "the %s in "
 		    "the Basic credentials is %zu bytes long; at most %zu fit",
 		    what, n, dstlen > 0 ? dstlen - 1 : 0);
 	memcpy(dst, p, n);
@@ -381,28 +365,28 @@ httpreq_basic_auth(const char *value, size_t len, char *user, size_t userlen,
 	if (sp == NULL || !httpreq_ieq(s, (size_t)(sp - s), "basic", 5)) {
 		httptok_quote(q, sizeof(q), s, sp != NULL ? (size_t)(sp - s) :
 		    (size_t)(end - s));
-		return httpreq_fail(why, whylen, UPLINK_EINVAL, "credentials "
+		return uplink_fail(UPLINK_EINVAL, why, whylen, "credentials "
 		    "use the scheme \"%s\", not Basic (SITE:KEY in base64)", q);
 	}
 	while (sp < end && *sp == ' ')
 		sp++;
 	if (sp == end)
-		return httpreq_fail(why, whylen, UPLINK_EINVAL, "Basic "
+		return uplink_fail(UPLINK_EINVAL, why, whylen, "Basic "
 		    "credentials are empty; send base64(SITE:KEY)");
 	rc = httpreq_base64(sp, (size_t)(end - sp), bin, sizeof(bin), &binlen);
 	if (rc == UPLINK_ETOOBIG)
-		httpreq_fail(why, whylen, rc, "Basic credentials longer than "
+		uplink_fail(rc, why, whylen, "Basic credentials longer than "
 		    "%d bytes", HTTPREQ_AUTH_MAX);
 	else if (rc != UPLINK_OK)
-		httpreq_fail(why, whylen, rc, "Basic credentials are not valid "
+		uplink_fail(rc, why, whylen, "Basic credentials are not valid "
 		    "base64");
 	if (rc != UPLINK_OK)
 		goto out;
 	colon = memchr(bin, ':', binlen);
 	if (colon == NULL || colon == bin) {
-		rc = httpreq_fail(why, whylen, UPLINK_EINVAL, "Basic "
-		    "credentials have %s; send base64(SITE:KEY)", colon == NULL ?
-		    "no ':' between user and password" : "an empty user name");
+		rc = uplink_fail(UPLINK_EINVAL, why, whylen, "Basic "
+		    "credentials have %s; send base64(SITE:KEY)",
+		    colon == NULL ? "no ':' between user and password" : "an empty user name");
 		goto out;
 	}
 	rc = httpreq_auth_part(bin, (size_t)(colon - bin), user, userlen,

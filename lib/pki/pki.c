@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 #include <sodium.h>
 
+#include "atomicfile.h"
 #include "crl.h"
 #include "error.h"
 #include "pki.h"
@@ -90,7 +91,7 @@ pki_fail(int rc, char *err, size_t errlen, const char *fmt, ...)
 
 	ERR_clear_error();
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	rc = uplink_vfail(rc, err, errlen, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -548,86 +549,28 @@ pki_dir_check(const char *path, const char *dir, char *err, size_t errlen)
 }
 
 /*
- * Makes a rename in dir survive a crash. Best effort: the new file is
- * already in place, and failing now would only make the caller retry.
- */
-static void
-pki_dir_sync(const char *dir)
-{
-	int	 fd;
-
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd == -1)
-		return;
-	(void)fsync(fd);
-	close(fd);
-}
-
-/* Writes all of data to fd with the given mode and forces it to disk. */
-static int
-pki_fd_write(int fd, mode_t mode, const char *data, size_t len)
-{
-	ssize_t	 n;
-
-	if (fchmod(fd, mode) == -1)
-		return -1;
-	while (len > 0) {
-		n = write(fd, data, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return fsync(fd);
-}
-
-/*
- * Replaces path with the contents of a memory BIO: a temporary file made
- * with O_EXCL (mkostemp), the exact mode set with fchmod (the umask only
- * applies at creation), fsync, rename. The BIO is freed, which clears it.
+ * Replaces path with the contents of a memory BIO (atomicfile_write(): a
+ * temporary file, the exact mode, fsync, rename), in a directory others
+ * cannot write to. The BIO is freed, which clears it.
  */
 static int
 pki_file_write(const char *path, mode_t mode, BIO *bio, const char *what,
     char *err, size_t errlen)
 {
-	char	 tmp[PATH_MAX], dir[PATH_MAX], *data;
+	char	 dir[PATH_MAX], *data;
 	long	 len = BIO_get_mem_data(bio, &data);
-	int	 fd, rc, n;
+	int	 rc;
 
-	n = snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
+	if (strlen(path) + sizeof(".XXXXXX") > sizeof(dir))
 		rc = pki_fail(UPLINK_EINVAL, err, errlen, "%.80s...: the path "
 		    "is too long", path);
 	else {
 		pki_dir_of(path, dir, sizeof(dir));
 		rc = pki_dir_check(path, dir, err, errlen);
 	}
-	if (rc != UPLINK_OK)
-		goto out;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd == -1) {
-		rc = pki_fail(UPLINK_EIO, err, errlen, "%s: cannot create a "
-		    "temporary file for the %s: %s", tmp, what,
-		    strerror(errno));
-		goto out;
-	}
-	if (pki_fd_write(fd, mode, data, len > 0 ? (size_t)len : 0) == -1) {
-		rc = pki_fail(UPLINK_EIO, err, errlen, "%s: cannot write the "
-		    "%s: %s", tmp, what, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	if (close(fd) == -1 || rename(tmp, path) == -1) {
-		rc = pki_fail(UPLINK_EIO, err, errlen, "%s: cannot put the %s "
-		    "in place: %s", path, what, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	pki_dir_sync(dir);
-out:
+	if (rc == UPLINK_OK)
+		rc = atomicfile_write(path, data, len > 0 ? (size_t)len : 0,
+		    mode, what, err, errlen);
 	BIO_free(bio);
 	return rc;
 }

@@ -1,3 +1,6 @@
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "error.h"
 
 const char *
@@ -15,4 +18,23 @@ uplink_strerror(int err)
 	case UPLINK_EEXIST:	return "already exists";
 	}
 	return "unknown error";
+}
+
+int
+uplink_vfail(int rc, char *err, size_t errlen, const char *fmt, va_list ap)
+{
+	if (err != NULL && errlen > 0)
+		vsnprintf(err, errlen, fmt, ap);
+	return rc;
+}
+
+int
+uplink_fail(int rc, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	rc = uplink_vfail(rc, err, errlen, fmt, ap);
+	va_end(ap);
+	return rc;
 }

@@ -11,23 +11,6 @@
 #define HOSTPORT_LABEL_MAX	63
 #define HOSTPORT_SHOW		64	/* bytes of user input quoted in messages */
 
-/* snprintf that tolerates a NULL message buffer. */
-static void
-hostport_why(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-hostport_why(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (why == NULL || whylen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
-
 /* Quoting length for user input in messages: long input is cut short. */
 static int
 hostport_show(size_t len)
@@ -42,13 +25,15 @@ port_check(const char *s, size_t len, uint16_t *out, char *why, size_t whylen)
 	size_t		 i;
 
 	if (len == 0) {
-		hostport_why(why, whylen, "empty port after ':'; write a port "
+		uplink_fail(UPLINK_EINVAL, why, whylen,
+		    "empty port after ':'; write a port "
 		    "1-65535 or drop the ':'");
 		return false;
 	}
 	for (i = 0; i < len; i++) {
 		if (s[i] < '0' || s[i] > '9') {
-			hostport_why(why, whylen, "port '%.*s' is not a number; "
+			uplink_fail(UPLINK_EINVAL, why, whylen,
+			    "port '%.*s' is not a number; "
 			    "write a port 1-65535", hostport_show(len), s);
 			return false;
 		}
@@ -57,8 +42,9 @@ port_check(const char *s, size_t len, uint16_t *out, char *why, size_t whylen)
 			v = v * 10 + (unsigned long)(s[i] - '0');
 	}
 	if (v == 0 || v > 65535) {
-		hostport_why(why, whylen, "port %.*s is out of range (1-65535)",
-		    hostport_show(len), s);
+		uplink_fail(UPLINK_EINVAL, why, whylen,
+		    "port %.*s is out of range (1-65535)", hostport_show(len),
+		    s);
 		return false;
 	}
 	*out = (uint16_t)v;
@@ -120,7 +106,8 @@ hostport_label_check(const char *s, size_t len, char *why, size_t whylen)
 	size_t	 i;
 
 	if (len == 0) {
-		hostport_why(why, whylen, "empty label in host name (two dots "
+		uplink_fail(UPLINK_EINVAL, why, whylen,
+		    "empty label in host name (two dots "
 		    "in a row or a leading dot); remove the extra '.'");
 		return false;
 	}
@@ -128,23 +115,26 @@ hostport_label_check(const char *s, size_t len, char *why, size_t whylen)
 		if (hostport_label_char(s[i]))
 			continue;
 		if (s[i] >= ' ' && s[i] < 0x7f)
-			hostport_why(why, whylen, "invalid character '%c' in "
+			uplink_fail(UPLINK_EINVAL, why, whylen,
+			    "invalid character '%c' in "
 			    "host name; names use letters, digits, '-' and '_'",
 			    s[i]);
 		else
-			hostport_why(why, whylen, "invalid byte 0x%02x in host "
+			uplink_fail(UPLINK_EINVAL, why, whylen,
+			    "invalid byte 0x%02x in host "
 			    "name; names use letters, digits, '-' and '_'",
 			    (unsigned char)s[i]);
 		return false;
 	}
 	if (len > HOSTPORT_LABEL_MAX) {
-		hostport_why(why, whylen, "label '%.16s...' is %zu characters "
+		uplink_fail(UPLINK_EINVAL, why, whylen,
+		    "label '%.16s...' is %zu characters "
 		    "long; a label holds at most 63", s, len);
 		return false;
 	}
 	if (s[0] == '-' || s[len - 1] == '-') {
-		hostport_why(why, whylen, "label '%.*s' starts or ends with "
-		    "'-'", (int)len, s);
+		uplink_fail(UPLINK_EINVAL, why, whylen,
+		    "label '%.*s' starts or ends with '-'", (int)len, s);
 		return false;
 	}
 	return true;
@@ -156,12 +146,13 @@ host_name_check(const char *name, size_t len, char *why, size_t whylen)
 	const char	*p, *end = name + len, *dot;
 
 	if (len == 0) {
-		hostport_why(why, whylen, "empty host name");
+		uplink_fail(UPLINK_EINVAL, why, whylen, "empty host name");
 		return false;
 	}
 	if (len > HOSTPORT_HOST_MAX) {
-		hostport_why(why, whylen, "host name is %zu characters long; "
-		    "the limit is 253", len);
+		uplink_fail(UPLINK_EINVAL, why, whylen,
+		    "host name is %zu characters long; the limit is 253",
+		    len);
 		return false;
 	}
 	for (p = name; ; p = dot + 1) {
@@ -174,10 +165,11 @@ host_name_check(const char *name, size_t len, char *why, size_t whylen)
 	if (!hostport_label_check(p, (size_t)(end - p), why, whylen))
 		return false;
 	if (hostport_label_numeric(p, (size_t)(end - p))) {
-		hostport_why(why, whylen, "'%.*s' ends in a numeric label, so "
+		uplink_fail(UPLINK_EINVAL, why, whylen,
+		    "'%.*s' ends in a numeric label, so "
 		    "it is neither a host name nor an IPv4 address; write all "
-		    "four octets of an address (192.0.2.1)",
-		    hostport_show(len), name);
+		    "four octets of an address (192.0.2.1)", hostport_show(len),
+		    name);
 		return false;
 	}
 	return true;
@@ -247,7 +239,8 @@ hostport_split(const char *s, const char **host, size_t *hlen, bool *v6,
 	if (s[0] == '[') {
 		rb = strchr(s, ']');
 		if (rb == NULL) {
-			hostport_why(why, whylen, "missing ']' after the IPv6 "
+			uplink_fail(UPLINK_EINVAL, why, whylen,
+			    "missing ']' after the IPv6 "
 			    "address; write [fd00::1] or [fd00::1]:443");
 			return UPLINK_EINVAL;
 		}
@@ -257,7 +250,8 @@ hostport_split(const char *s, const char **host, size_t *hlen, bool *v6,
 		if (rb[1] == ':')
 			*port = rb + 2;
 		else if (rb[1] != '\0') {
-			hostport_why(why, whylen, "unexpected text after ']'; "
+			uplink_fail(UPLINK_EINVAL, why, whylen,
+			    "unexpected text after ']'; "
 			    "write [fd00::1] or [fd00::1]:443");
 			return UPLINK_EINVAL;
 		}
@@ -285,14 +279,16 @@ hostport_set_host(struct hostport *out, const char *h, size_t hlen, bool v6,
 	enum host_kind	 kind;
 
 	if (hlen == 0) {
-		hostport_why(why, whylen, "empty host; write HOST or HOST:PORT");
+		uplink_fail(UPLINK_EINVAL, why, whylen,
+		    "empty host; write HOST or HOST:PORT");
 		return UPLINK_EINVAL;
 	}
 	if (!v6 && hlen > 1 && h[hlen - 1] == '.')
 		hlen--;
 	kind = hostport_literal(h, hlen);
 	if (v6 && kind != HOST_IPV6) {
-		hostport_why(why, whylen, "'%.*s' is not an IPv6 address; an "
+		uplink_fail(UPLINK_EINVAL, why, whylen,
+		    "'%.*s' is not an IPv6 address; an "
 		    "IPv6 address with a port must be bracketed: [fd00::1]:443",
 		    hostport_show(hlen), h);
 		return UPLINK_EINVAL;
@@ -315,7 +311,8 @@ hostport_parse(const char *s, uint16_t default_port, struct hostport *out,
 	int		 rc;
 
 	if (s == NULL || *s == '\0') {
-		hostport_why(why, whylen, "empty host; write HOST or HOST:PORT");
+		uplink_fail(UPLINK_EINVAL, why, whylen,
+		    "empty host; write HOST or HOST:PORT");
 		return UPLINK_EINVAL;
 	}
 	rc = hostport_split(s, &host, &hlen, &v6, &port, why, whylen);

@@ -70,20 +70,6 @@ static const char *const chunk_state_names[] = {
 	[CH_DONE] = "after the end",
 };
 
-static int httpresp_fail(char *, size_t, int, const char *, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-httpresp_fail(char *why, size_t whylen, int rc, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 static char
 httpresp_lower(char c)
 {
@@ -188,16 +174,19 @@ httpresp_on_length(struct head_state *st, const char *v, size_t vn)
 		rc = httpresp_decimal(e, en, &val);
 		httptok_quote(q, sizeof(q), v, vn);
 		if (rc == UPLINK_ETOOBIG)
-			return httpresp_fail(resp->why, sizeof(resp->why),
-			    UPLINK_EINVAL, "line %d: Content-Length \"%s\" is "
+			return uplink_fail(UPLINK_EINVAL, resp->why,
+			    sizeof(resp->why),
+			    "line %d: Content-Length \"%s\" is "
 			    "larger than 2^63-1", st->line, q);
 		if (rc != UPLINK_OK)
-			return httpresp_fail(resp->why, sizeof(resp->why),
-			    UPLINK_EINVAL, "line %d: bad Content-Length \"%s\":"
+			return uplink_fail(UPLINK_EINVAL, resp->why,
+			    sizeof(resp->why),
+			    "line %d: bad Content-Length \"%s\":"
 			    " not a decimal number", st->line, q);
 		if (st->cl_seen && val != resp->content_length)
-			return httpresp_fail(resp->why, sizeof(resp->why),
-			    UPLINK_EINVAL, "line %d: conflicting Content-Length"
+			return uplink_fail(UPLINK_EINVAL, resp->why,
+			    sizeof(resp->why),
+			    "line %d: conflicting Content-Length"
 			    " values %" PRId64 " and %" PRId64, st->line,
 			    resp->content_length, val);
 		st->cl_seen = true;
@@ -232,8 +221,9 @@ httpresp_on_te(struct head_state *st, const char *v, size_t vn)
 			continue;
 		any = true;
 		if (st->te_chunked)
-			return httpresp_fail(resp->why, sizeof(resp->why),
-			    UPLINK_EINVAL, "line %d: Transfer-Encoding \"%s\" "
+			return uplink_fail(UPLINK_EINVAL, resp->why,
+			    sizeof(resp->why),
+			    "line %d: Transfer-Encoding \"%s\" "
 			    "has a coding after chunked; chunked must come "
 			    "last, once", st->line, q);
 		st->te_seen = true;
@@ -243,9 +233,8 @@ httpresp_on_te(struct head_state *st, const char *v, size_t vn)
 			httptok_quote(st->te_last, sizeof(st->te_last), e, en);
 	}
 	if (!any)
-		return httpresp_fail(resp->why, sizeof(resp->why),
-		    UPLINK_EINVAL, "line %d: empty Transfer-Encoding",
-		    st->line);
+		return uplink_fail(UPLINK_EINVAL, resp->why, sizeof(resp->why),
+		    "line %d: empty Transfer-Encoding", st->line);
 	return UPLINK_OK;
 }
 
@@ -324,27 +313,27 @@ httpresp_status_line(struct head_state *st, const char *s, size_t n)
 	sp = memchr(s, ' ', n);
 	vn = sp != NULL ? (size_t)(sp - s) : n;
 	if (vn < 5 || memcmp(s, "HTTP/", 5) != 0)
-		return httpresp_fail(resp->why, sizeof(resp->why),
-		    UPLINK_EINVAL, "status line is not HTTP/1.x: \"%s\"", q);
+		return uplink_fail(UPLINK_EINVAL, resp->why, sizeof(resp->why),
+		    "status line is not HTTP/1.x: \"%s\"", q);
 	if (vn != 8 || memcmp(s, "HTTP/1.", 7) != 0 ||
 	    (s[7] != '0' && s[7] != '1')) {
 		httptok_quote(qv, sizeof(qv), s, vn);
-		return httpresp_fail(resp->why, sizeof(resp->why),
-		    UPLINK_EINVAL, "unsupported version \"%s\" in status line "
+		return uplink_fail(UPLINK_EINVAL, resp->why, sizeof(resp->why),
+		    "unsupported version \"%s\" in status line "
 		    "\"%s\": only HTTP/1.0 and HTTP/1.1 are spoken", qv, q);
 	}
 	resp->version_minor = s[7] - '0';
 	if (n < 12 || (n > 12 && s[12] != ' ') || s[9] < '1' || s[9] > '9' ||
 	    s[10] < '0' || s[10] > '9' || s[11] < '0' || s[11] > '9')
-		return httpresp_fail(resp->why, sizeof(resp->why),
-		    UPLINK_EINVAL, "bad status code in status line \"%s\": "
+		return uplink_fail(UPLINK_EINVAL, resp->why, sizeof(resp->why),
+		    "bad status code in status line \"%s\": "
 		    "expected 3 digits from 100 to 999", q);
 	resp->status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
 	r = n > 12 ? s + 13 : s + n;
 	for (i = 0; r + i < s + n; i++) {
 		if (httptok_is_ctl(r[i]))
-			return httpresp_fail(resp->why, sizeof(resp->why),
-			    UPLINK_EINVAL, "control byte \\x%02x in the "
+			return uplink_fail(UPLINK_EINVAL, resp->why,
+			    sizeof(resp->why), "control byte \\x%02x in the "
 			    "reason phrase of status line \"%s\"",
 			    (unsigned char)r[i], q);
 	}
@@ -361,17 +350,16 @@ httpresp_field_name(struct head_state *st, const char *s, size_t nn,
 	size_t			 i;
 
 	if (nn == 0)
-		return httpresp_fail(resp->why, sizeof(resp->why),
-		    UPLINK_EINVAL, "line %d: empty header name (\"%s\")",
-		    st->line, q);
+		return uplink_fail(UPLINK_EINVAL, resp->why, sizeof(resp->why),
+		    "line %d: empty header name (\"%s\")", st->line, q);
 	if (httptok_is_ows(s[nn - 1]))
-		return httpresp_fail(resp->why, sizeof(resp->why),
-		    UPLINK_EINVAL, "line %d: white space before ':' (\"%s\")",
-		    st->line, q);
+		return uplink_fail(UPLINK_EINVAL, resp->why, sizeof(resp->why),
+		    "line %d: white space before ':' (\"%s\")", st->line, q);
 	for (i = 0; i < nn; i++) {
 		if (!httptok_is_tchar(s[i]))
-			return httpresp_fail(resp->why, sizeof(resp->why),
-			    UPLINK_EINVAL, "line %d: byte \\x%02x not allowed "
+			return uplink_fail(UPLINK_EINVAL, resp->why,
+			    sizeof(resp->why),
+			    "line %d: byte \\x%02x not allowed "
 			    "in a header name (\"%s\")", st->line,
 			    (unsigned char)s[i], q);
 	}
@@ -389,20 +377,18 @@ httpresp_field_line(struct head_state *st, const char *s, size_t n)
 	char			 q[HTTPRESP_QUOTE_BUF];
 
 	if (++st->nfields > HTTPRESP_FIELDS_MAX)
-		return httpresp_fail(resp->why, sizeof(resp->why),
-		    UPLINK_ETOOBIG, "more than %d header lines",
-		    HTTPRESP_FIELDS_MAX);
+		return uplink_fail(UPLINK_ETOOBIG, resp->why, sizeof(resp->why),
+		    "more than %d header lines", HTTPRESP_FIELDS_MAX);
 	httptok_quote(q, sizeof(q), s, n);
 	if (httptok_is_ows(s[0]))
-		return httpresp_fail(resp->why, sizeof(resp->why),
-		    UPLINK_EINVAL, "line %d: obsolete line folding (a line "
+		return uplink_fail(UPLINK_EINVAL, resp->why, sizeof(resp->why),
+		    "line %d: obsolete line folding (a line "
 		    "starting with white space) is not accepted (\"%s\")",
 		    st->line, q);
 	colon = memchr(s, ':', n);
 	if (colon == NULL)
-		return httpresp_fail(resp->why, sizeof(resp->why),
-		    UPLINK_EINVAL, "line %d: header without ':' (\"%s\")",
-		    st->line, q);
+		return uplink_fail(UPLINK_EINVAL, resp->why, sizeof(resp->why),
+		    "line %d: header without ':' (\"%s\")", st->line, q);
 	nn = (size_t)(colon - s);
 	rc = httpresp_field_name(st, s, nn, q);
 	if (rc != UPLINK_OK)
@@ -417,8 +403,9 @@ httpresp_field_line(struct head_state *st, const char *s, size_t n)
 		vn--;
 	for (i = 0; i < vn; i++) {
 		if (httptok_is_ctl(v[i]))
-			return httpresp_fail(resp->why, sizeof(resp->why),
-			    UPLINK_EINVAL, "line %d: control byte \\x%02x in "
+			return uplink_fail(UPLINK_EINVAL, resp->why,
+			    sizeof(resp->why),
+			    "line %d: control byte \\x%02x in "
 			    "a header value (\"%s\")", st->line,
 			    (unsigned char)v[i], q);
 	}
@@ -437,10 +424,9 @@ httpresp_finish(struct head_state *st)
 	struct http_resp	*resp = st->resp;
 
 	if (st->te_seen && !st->te_chunked)
-		return httpresp_fail(resp->why, sizeof(resp->why),
-		    UPLINK_EINVAL, "Transfer-Encoding ends with \"%s\", not "
-		    "chunked: the end of the body cannot be found",
-		    st->te_last);
+		return uplink_fail(UPLINK_EINVAL, resp->why, sizeof(resp->why),
+		    "Transfer-Encoding ends with \"%s\", not "
+		    "chunked: the end of the body cannot be found", st->te_last);
 	if (st->te_chunked) {
 		resp->chunked = true;
 		resp->content_length = -1;
@@ -469,12 +455,12 @@ httpresp_incomplete(struct head_state *st, const char *data, size_t len,
 	if (st->line == 0 && n > 0 &&
 	    memcmp(data, "HTTP/", n < 5 ? n : 5) != 0) {
 		httptok_quote(q, sizeof(q), data, n);
-		return httpresp_fail(resp->why, sizeof(resp->why),
-		    UPLINK_EINVAL, "status line is not HTTP/1.x: \"%s\"", q);
+		return uplink_fail(UPLINK_EINVAL, resp->why, sizeof(resp->why),
+		    "status line is not HTTP/1.x: \"%s\"", q);
 	}
 	if (len >= max)
-		return httpresp_fail(resp->why, sizeof(resp->why),
-		    UPLINK_ETOOBIG, "response head longer than %zu bytes "
+		return uplink_fail(UPLINK_ETOOBIG, resp->why, sizeof(resp->why),
+		    "response head longer than %zu bytes "
 		    "(no blank line after %d lines)", max, st->line);
 	return UPLINK_EAGAIN;
 }

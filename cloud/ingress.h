@@ -1,0 +1,22 @@
+#ifndef UPLINK_CLOUD_INGRESS_H
+#define UPLINK_CLOUD_INGRESS_H
+
+#include <stddef.h>
+
+/*
+ * cloud/ingress.c: the ingress proxy (HTTP CONNECT into a site, with an
+ * API key).
+ */
+
+struct cloud;
+struct ingress;
+
+int ingress_start(struct cloud *c, char *err, size_t errlen);
+void ingress_free(struct ingress *in);
+/* Closes the ingress connections of API keys revoked since checked. */
+void ingress_sweep_revoked(struct ingress *in);
+
+/* Stop accepting new connections (at shutdown). */
+void ingress_stop(struct ingress *in);
+
+#endif
