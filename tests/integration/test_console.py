@@ -62,7 +62,8 @@ def spki_sha256(pem_path):
 def ensure_playwright():
     """npm ci in tests/browser when playwright-core is not installed yet
     (scripts/install-deps normally did it)."""
-    if os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
+    if all(os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", m))
+           for m in ("playwright-core", "axe-core")):
         return
     npm = shutil.which("npm")
     assert npm, "playwright-core is not installed and there is no npm: run scripts/install-deps"
