@@ -10,19 +10,44 @@ export function pad2(n) {
 	return String(n).padStart(2, '0');
 }
 
+/*
+ * Times carry their zone: the browser's own ("CET", "GMT+2") or UTC when
+ * the administrator switched the console to UTC (the button in the top
+ * bar, remembered in this browser).
+ */
+export function zoneName(t) {
+	if (state.utc)
+		return 'UTC';
+	try {
+		const parts = new Intl.DateTimeFormat('en-GB', { timeZoneName: 'short' })
+		    .formatToParts(new Date(t === undefined ? Date.now() : t * 1000));
+		const z = parts.find(p => p.type === 'timeZoneName');
+		return z ? z.value : 'local time';
+	} catch (e) {
+		return 'local time';
+	}
+}
+
+function parts(t) {
+	const d = new Date(t * 1000);
+	return state.utc ?
+	    [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()] :
+	    [d.getFullYear(), d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds()];
+}
+
 export function fmtTime(t) {
 	if (t === null || t === undefined)
 		return '—';
-	const d = new Date(t * 1000);
-	return d.getFullYear() + '-' + pad2(d.getMonth() + 1) + '-' + pad2(d.getDate()) +
-	    ' ' + pad2(d.getHours()) + ':' + pad2(d.getMinutes());
+	const [y, mo, d, h, mi] = parts(t);
+	return y + '-' + pad2(mo) + '-' + pad2(d) + ' ' + pad2(h) + ':' + pad2(mi) + ' ' + zoneName(t);
 }
 
 export function fmtTimeFull(t) {
 	if (t === null || t === undefined)
 		return '';
-	const d = new Date(t * 1000);
-	return fmtTime(t) + ':' + pad2(d.getSeconds()) + ' (local time)';
+	const [y, mo, d, h, mi, sec] = parts(t);
+	return y + '-' + pad2(mo) + '-' + pad2(d) + ' ' + pad2(h) + ':' + pad2(mi) + ':' + pad2(sec) + ' ' +
+	    zoneName(t);
 }
 
 export function fmtAgo(t) {

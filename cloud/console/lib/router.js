@@ -100,11 +100,29 @@ export async function route() {
 		return;
 	}
 	try {
-		await fn(ctx);
+		const done = fn(ctx);
+		focusHeading(main, r.page);
+		await done;
 	} catch (e) {
 		if (!e.handled && !ctx.stale())
 			main.append(errorBox(e, route));
 	}
+}
+
+/*
+ * After a navigation, keyboard and screen reader users land on the new
+ * page's heading rather than on the link they used (the first page after
+ * signing in or loading keeps the browser's own focus).
+ */
+let firstPage = true;
+function focusHeading(main, page) {
+	const h = main.querySelector('h1');
+	if (firstPage || !h) {
+		firstPage = false;
+		return;
+	}
+	h.setAttribute('tabindex', '-1');
+	h.focus({ preventScroll: true });
 }
 
 export function liveNote(ctx) {

@@ -35,6 +35,9 @@ export function updateSession(s) {
 	tickSession();
 }
 
+export const SIGNED_OUT_ELSEWHERE = 'You were signed out elsewhere (in another tab or window, or an ' +
+    'administrator changed your account). Sign in again.';
+
 export function sessionBanner(body, prev) {
 	const reason = body && body.reason;
 	if (reason === 'expired-idle') {
@@ -50,16 +53,17 @@ export function sessionBanner(body, prev) {
 		    'Your session reached its ' + h + '-hour limit. Sign in again.' :
 		    (body.message || 'Your session reached its maximum length. Sign in again.') };
 	}
-	if (reason === 'signed-out') {
-		return state.signingOut ? { kind: 'info', text: 'You signed out.' } :
-		    { kind: 'warn', text: 'This session was signed out (in another tab, or an ' +
-		      'administrator changed your account). Sign in again.' };
-	}
-	if (prev) {
-		return { kind: 'warn', text: (body && body.message) ?
-		    body.message + (/[.!]$/.test(body.message) ? '' : '.') + ' Sign in again.' :
-		    'Your session is no longer valid. Sign in again.' };
-	}
+	if (state.signingOut)
+		return { kind: 'info', text: 'You signed out.' };
+	/*
+	 * Signed out in another tab: the server deleted the session and the
+	 * browser its cookie, so the next request carries none ("missing"),
+	 * or carries one the server no longer knows ("signed-out"). Either
+	 * way the console says so in its own words, never the API's text
+	 * about Authorization headers.
+	 */
+	if (prev)
+		return { kind: 'warn', text: SIGNED_OUT_ELSEWHERE };
 	return null;
 }
 

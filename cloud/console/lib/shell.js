@@ -1,7 +1,8 @@
 /* uplink cloud console: lib/shell.js */
 import { api, bg, get } from './api.js';
 import { el, icon } from './dom.js';
-import { plural } from './format.js';
+import { plural, zoneName } from './format.js';
+import { route } from './router.js';
 import { sessionBar, stopTimers } from './session.js';
 import { showSignin } from './signin.js';
 import { state } from './state.js';
@@ -31,22 +32,54 @@ export function renderShell() {
 	const bell = el('a', { href: '#/notifications', class: 'bell', testid: 'bell',
 	    'aria-label': 'Notifications' }, icon('bell'),
 	    el('span', { class: 'bell-count', testid: 'bell-count', hidden: true, text: '0' }));
-	const top = el('header', { class: 'topbar' }, brand(), el('div', { class: 'topbar-spacer' }),
-	    bell,
+	const menu = el('button', { type: 'button', class: 'btn-icon menu-button', testid: 'menu',
+	    'aria-expanded': 'false', 'aria-controls': 'sidenav', 'aria-label': 'Menu' }, icon('menu'));
+	const utc = el('button', { type: 'button', class: 'btn btn-topbar btn-small', testid: 'utc-toggle',
+	    'aria-pressed': state.utc ? 'true' : 'false', title: 'Show times in UTC or in this browser\'s time zone',
+	    text: 'UTC' });
+	utc.addEventListener('click', () => {
+		state.utc = !state.utc;
+		localStorage.setItem('uplink-console-utc', state.utc ? '1' : '0');
+		utc.setAttribute('aria-pressed', state.utc ? 'true' : 'false');
+		toast(state.utc ? 'Times are shown in UTC.' : 'Times are shown in ' + zoneName() + '.', 'ok');
+		route();
+	});
+	const top = el('header', { class: 'topbar' }, menu, brand(), el('div', { class: 'topbar-spacer' }),
+	    utc, bell,
 	    el('div', { class: 'whoami' },
 		el('span', { class: 'whoami-email', testid: 'topbar-email', text: s.admin.email }),
 		el('span', { class: 'role role-' + s.admin.role, testid: 'topbar-role',
 		    text: s.admin.role === 'full' ? 'full access' : 'read-only' })),
 	    button('Sign out', signOut, { kind: 'topbar', testid: 'signout' }));
-	const nav = el('nav', { class: 'sidenav', 'aria-label': 'Console pages' },
+	const nav = el('nav', { id: 'sidenav', class: 'sidenav', 'aria-label': 'Console pages' },
 	    el('ul', null, NAV.map(([key, label]) => key === '-' ?
 		el('li', { class: 'nav-group', text: label }) :
 		el('li', null, el('a', { href: '#/' + key, testid: 'nav-' + key, dataset: { page: key },
 		    text: label })))));
+	/* At phone width the navigation is a menu that the button opens. */
+	const setMenu = open => {
+		nav.classList.toggle('open', open);
+		menu.setAttribute('aria-expanded', open ? 'true' : 'false');
+	};
+	menu.addEventListener('click', () => setMenu(!nav.classList.contains('open')));
+	nav.addEventListener('click', ev => {
+		if (ev.target.closest('a'))
+			setMenu(false);
+	});
+	nav.addEventListener('keydown', ev => {
+		if (ev.key === 'Escape' && nav.classList.contains('open')) {
+			setMenu(false);
+			menu.focus();
+		}
+	});
 	const main = el('main', { id: 'main', class: 'main', tabindex: '-1' });
 	const app = document.getElementById('app');
 	app.className = 'app shell';
-	app.replaceChildren(top, sessionBar(), nav, main,
+	app.replaceChildren(el('a', { href: '#main', class: 'skip-link', testid: 'skip-link',
+	    text: 'Skip to the page', on: { click: ev => {
+		    ev.preventDefault();
+		    document.getElementById('main').focus();
+	    } } }), top, sessionBar(), nav, main,
 	    el('div', { id: 'toasts', class: 'toasts', 'aria-live': 'polite' }));
 	refreshBell();
 }

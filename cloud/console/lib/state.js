@@ -18,4 +18,5 @@ export const state = {
 	warnDismissed: null,
 	lastSync: 0,
 	sites: [],
+	utc: localStorage.getItem('uplink-console-utc') === '1',
 };

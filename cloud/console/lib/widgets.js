@@ -1,5 +1,7 @@
 /* uplink cloud console: lib/widgets.js */
+import { bg, get } from './api.js';
 import { el, nextId } from './dom.js';
+import { fmtInt, plural } from './format.js';
 import { refreshBellSoon } from './shell.js';
 
 export function toast(text, kind) {
@@ -78,13 +80,16 @@ export function card(title, kids, opts) {
  */
 export function table(cols, rows, rowProps, opts) {
 	opts = opts || {};
+	/* A column of buttons still has a header, for screen readers. */
 	const thead = el('thead', null, el('tr', null, cols.map(c =>
 	    el('th', { scope: 'col', class: (c.num ? 'num' : '') + (c.class ? ' ' + c.class : '') },
-		c.title))));
+		c.title || el('span', { class: 'sr-only', text: 'Actions' })))));
 	const tbody = el('tbody', null, rows.map(r => el('tr', rowProps ? rowProps(r) : null,
 	    cols.map(c => el('td', { class: (c.num ? 'num' : '') + (c.class ? ' ' + c.class : ''),
 		dataset: c.key ? { col: c.key } : null }, c.cell(r))))));
-	return el('div', { class: 'table-wrap' }, el('table', { class: 'table' + (opts.class ? ' ' + opts.class : ''),
+	/* A table wider than a phone scrolls: keyboard users reach it too. */
+	return el('div', { class: 'table-wrap', tabindex: '0', role: 'region',
+	    'aria-label': opts.caption || 'Table' }, el('table', { class: 'table' + (opts.class ? ' ' + opts.class : ''),
 	    testid: opts.testid }, opts.caption ? el('caption', { class: 'sr-only', text: opts.caption }) : null,
 	    thead, tbody));
 }
@@ -239,4 +244,96 @@ export async function act(btn, fn, errTarget) {
 		if (btn && btn.isConnected)
 			btn.disabled = false;
 	}
+}
+
+/*
+ * Search, filter, sort and paging of a list, in the browser: the API
+ * returns these lists whole (tokens, connectors, notifications: at most a
+ * few hundred rows; the audit log a page of 50), so the console narrows
+ * them itself. opts: { name (testids: NAME-search, NAME-filter, NAME-sort,
+ * NAME-prev, NAME-next, NAME-count), what ("tokens"), text(row) -> the
+ * searched text, filter: { label, options: [[value, label]], test(row,
+ * value) }, sorts: [[value, label, compare]], pageSize, render(rows) ->
+ * Node }. `keep` is an object of the page's that holds the choices across
+ * reloads of the list. Returns { node, set(rows) }.
+ */
+export function listView(opts, keep) {
+	keep.q = keep.q || '';
+	keep.page = keep.page || 0;
+	keep.filter = keep.filter || (opts.filter ? opts.filter.options[0][0] : '');
+	keep.sort = keep.sort || (opts.sorts ? opts.sorts[0][0] : '');
+	let rows = [];
+	const n = opts.name;
+	const q = el('input', { type: 'search', testid: n + '-search', value: keep.q, autocomplete: 'off',
+	    spellcheck: 'false' });
+	const tools = el('div', { class: 'list-tools', role: 'search', 'aria-label': 'Search ' + opts.what },
+	    field('Search ' + opts.what, q));
+	let filter = null, sort = null;
+	if (opts.filter) {
+		filter = select(opts.filter.options, keep.filter, { testid: n + '-filter' });
+		tools.append(field(opts.filter.label, filter));
+	}
+	if (opts.sorts) {
+		sort = select(opts.sorts.map(s => [s[0], s[1]]), keep.sort, { testid: n + '-sort' });
+		tools.append(field('Sort by', sort));
+	}
+	const count = el('span', { class: 'list-count', testid: n + '-count', role: 'status' });
+	tools.append(count);
+	const out = el('div');
+	const prev = button('Previous', () => { keep.page--; draw(); }, { small: true, kind: 'secondary',
+	    testid: n + '-prev', label: 'Previous page of ' + opts.what });
+	const next = button('Next', () => { keep.page++; draw(); }, { small: true, kind: 'secondary',
+	    testid: n + '-next', label: 'Next page of ' + opts.what });
+	const pageNo = el('span', { class: 'muted', testid: n + '-page' });
+	const pager = el('div', { class: 'pager' }, prev, pageNo, next);
+	const size = opts.pageSize || 25;
+	function draw() {
+		const words = keep.q.toLowerCase().split(/\s+/).filter(Boolean);
+		let shown = rows.filter(r => {
+			const t = opts.text(r).toLowerCase();
+			return words.every(w => t.includes(w)) &&
+			    (!opts.filter || opts.filter.test(r, keep.filter));
+		});
+		const s = opts.sorts && opts.sorts.find(x => x[0] === keep.sort);
+		if (s)
+			shown = shown.slice().sort(s[2]);
+		const pages = Math.max(1, Math.ceil(shown.length / size));
+		keep.page = Math.min(Math.max(0, keep.page), pages - 1);
+		const slice = shown.slice(keep.page * size, (keep.page + 1) * size);
+		count.textContent = shown.length === rows.length ? plural(rows.length, opts.one, opts.what) :
+		    fmtInt(shown.length) + ' of ' + plural(rows.length, opts.one, opts.what);
+		out.replaceChildren(slice.length ? opts.render(slice) :
+		    emptyState(rows.length ? 'Nothing matches: change the search or the filter.' : opts.empty));
+		pageNo.textContent = 'Page ' + (keep.page + 1) + ' of ' + pages;
+		prev.disabled = keep.page === 0;
+		next.disabled = keep.page >= pages - 1;
+		pager.hidden = pages === 1;
+	}
+	q.addEventListener('input', () => { keep.q = q.value; keep.page = 0; draw(); });
+	if (filter)
+		filter.addEventListener('change', () => { keep.filter = filter.value; keep.page = 0; draw(); });
+	if (sort)
+		sort.addEventListener('change', () => { keep.sort = sort.value; draw(); });
+	return {
+		node: el('div', { class: 'list-view', testid: n + '-list' }, tools, out, pager),
+		set(r) {
+			rows = r;
+			draw();
+		},
+	};
+}
+
+/*
+ * A <datalist> of the site names, with an id of its own, for a site field
+ * on the page that uses it: list ids only resolve within one document, and
+ * each page builds its own.
+ */
+export function siteDatalist(input) {
+	const list = el('datalist', { id: nextId('sites') });
+	input.setAttribute('list', list.id);
+	get('/sites', bg).then(r => {
+		for (const s of r.sites)
+			list.append(el('option', { value: s.name }));
+	}).catch(() => {});
+	return list;
 }

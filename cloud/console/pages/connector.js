@@ -1,7 +1,7 @@
 /* uplink cloud console: pages/connector.js */
 import { api, bg, get } from '../lib/api.js';
 import { dl, stateBadge } from '../lib/connectors.js';
-import { el } from '../lib/dom.js';
+import { el, patch } from '../lib/dom.js';
 import { fmtBytes, fmtInt, fmtMs, fmtTime, plural, timeCell } from '../lib/format.js';
 import { liveNote, route } from '../lib/router.js';
 import { canWrite } from '../lib/session.js';
@@ -157,7 +157,7 @@ export async function pageConnector(ctx) {
 		conn = c;
 		title.textContent = 'Connector ' + (c.name || c.id);
 		document.title = title.textContent + ' · uplink cloud console';
-		facts.replaceChildren(connectorFacts(c));
+		patch(facts, connectorFacts(c));
 		if (!ctx.main.contains(actions) || actions.dataset.sig !== c.state + ':' + c.drained) {
 			actions.dataset.sig = c.state + ':' + c.drained;
 			renderActions(c);

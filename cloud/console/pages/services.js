@@ -4,7 +4,7 @@ import { el } from '../lib/dom.js';
 import { timeCell } from '../lib/format.js';
 import { loadInto } from '../lib/router.js';
 import { canWrite } from '../lib/session.js';
-import { act, alertBox, badge, button, card, confirmDialog, emptyState, field, formDialog, linkTo, pageHeader, table, toast } from '../lib/widgets.js';
+import { act, alertBox, badge, button, card, confirmDialog, emptyState, field, formDialog, linkTo, pageHeader, table, toast, siteDatalist } from '../lib/widgets.js';
 
 export async function pageServices(ctx) {
 	const list = el('div');
@@ -12,7 +12,7 @@ export async function pageServices(ctx) {
 	if (canWrite()) {
 		const inputs = {
 			name: el('input', { type: 'text', testid: 'service-name', autocomplete: 'off', spellcheck: 'false' }),
-			site: el('input', { type: 'text', testid: 'service-site', list: 'site-names', autocomplete: 'off', spellcheck: 'false' }),
+			site: el('input', { type: 'text', testid: 'service-site', autocomplete: 'off', spellcheck: 'false' }),
 			target: el('input', { type: 'text', testid: 'service-target', placeholder: 'intranet.corp.example:80', spellcheck: 'false' }),
 			listen: el('input', { type: 'text', testid: 'service-listen', placeholder: '127.0.0.1:8080', spellcheck: 'false' }),
 		};
@@ -41,7 +41,7 @@ export async function pageServices(ctx) {
 				loadList();
 			}
 		});
-		ctx.main.append(card('Publish a service', [form, err]));
+		ctx.main.append(card('Publish a service', [form, err, siteDatalist(inputs.site)]));
 	}
 	ctx.main.append(card('Services', list, { class: 'card-flush' }));
 	const loadList = () => loadInto(ctx, list, 'services', () => get('/services'), r => {

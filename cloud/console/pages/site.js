@@ -1,7 +1,7 @@
 /* uplink cloud console: pages/site.js */
 import { bg, get } from '../lib/api.js';
 import { connectorTable, dl, redundancyWarning, stateBadge } from '../lib/connectors.js';
-import { el } from '../lib/dom.js';
+import { el, patch } from '../lib/dom.js';
 import { fmtInt, timeCell } from '../lib/format.js';
 import { liveNote, loadInto } from '../lib/router.js';
 import { canWrite } from '../lib/session.js';
@@ -35,6 +35,6 @@ export async function pageSite(ctx) {
 	ctx.every(LIVE_MS, async () => {
 		const s = await fetchSite(true);
 		if (!ctx.stale())
-			body.replaceChildren(render(s));
+			patch(body, render(s));
 	});
 }

@@ -5,18 +5,19 @@ import { fmtTime, timeCell } from '../lib/format.js';
 import { loadInto } from '../lib/router.js';
 import { canWrite } from '../lib/session.js';
 import { state } from '../lib/state.js';
-import { act, alertBox, badge, button, card, confirmDialog, copyBox, emptyState, field, linkTo, pageHeader, select, table } from '../lib/widgets.js';
+import { act, alertBox, badge, button, card, confirmDialog, copyBox, field, linkTo, listView, pageHeader, select, siteDatalist, table } from '../lib/widgets.js';
 
 export const TTLS = [['30m', '30 minutes'], ['1h', '1 hour'], ['24h', '24 hours'], ['7d', '7 days'], ['30d', '30 days']];
 
 export async function pageTokens(ctx) {
 	const list = el('div');
+	const keep = {};
 	const secret = el('div', { 'aria-live': 'polite' });
 	ctx.main.append(pageHeader('Enrollment tokens', 'A token lets one connector enroll into a site, once, before it expires.'));
 	if (canWrite()) {
 		const site = el('input', { type: 'text', name: 'site', required: true, testid: 'token-site',
-		    list: 'site-names', autocomplete: 'off', value: ctx.query.get('site') || '', spellcheck: 'false' });
-		const datalist = el('datalist', { id: 'site-names' });
+		    autocomplete: 'off', value: ctx.query.get('site') || '', spellcheck: 'false' });
+		const datalist = siteDatalist(site);
 		const ttl = select(TTLS, '24h', { name: 'ttl', testid: 'token-ttl' });
 		const err = el('div', { class: 'form-error', testid: 'token-error', 'aria-live': 'assertive' });
 		const submit = button('Create token', null, { submit: true, testid: 'token-create' });
@@ -37,15 +38,21 @@ export async function pageTokens(ctx) {
 			loadList();
 		});
 		ctx.main.append(card('Create a token', [form, err, datalist]), secret);
-		get('/sites').then(r => {
-			for (const s of r.sites)
-				datalist.append(el('option', { value: s.name }));
-		}).catch(() => {});
 	}
 	ctx.main.append(card('Tokens', list, { class: 'card-flush' }));
+	const view = listView({ name: 'tokens', what: 'tokens', one: 'token', empty: 'No enrollment tokens yet.',
+		text: t => [t.id, t.site, t.state, t.used_by || ''].join(' '),
+		filter: { label: 'State', options: [['', 'All'], ['valid', 'Valid'], ['used', 'Used'],
+		    ['expired', 'Expired'], ['revoked', 'Revoked']], test: (t, v) => !v || t.state === v },
+		sorts: [['new', 'Newest first', (a, b) => b.created_at - a.created_at],
+		    ['expires', 'Expiring first', (a, b) => a.expires_at - b.expires_at],
+		    ['site', 'Site', (a, b) => a.site.localeCompare(b.site) || b.created_at - a.created_at]],
+		render: rows => tokenTable(rows) }, keep);
 	const loadList = () => loadInto(ctx, list, 'tokens', () => get('/tokens'), r => {
-		if (!r.tokens.length)
-			return emptyState('No enrollment tokens yet.');
+		view.set(r.tokens);
+		return view.node;
+	});
+	const tokenTable = rows => {
 		return table([
 			{ title: 'ID', cell: t => el('span', { class: 'mono', text: t.id }) },
 			{ title: 'Site', cell: t => t.site },
@@ -56,8 +63,8 @@ export async function pageTokens(ctx) {
 			{ title: '', class: 'actions', cell: t => canWrite() && t.state === 'valid' ?
 			    button('Revoke', ev => revokeToken(ev, t), { small: true, kind: 'danger-quiet', testid: 'token-revoke',
 				label: 'Revoke token ' + t.id }) : null },
-		], r.tokens, t => ({ testid: 'token-row', dataset: { token: t.id, state: t.state } }), { caption: 'Enrollment tokens' });
-	});
+		], rows, t => ({ testid: 'token-row', dataset: { token: t.id, state: t.state } }), { caption: 'Enrollment tokens' });
+	};
 	async function revokeToken(ev, t) {
 		const btn = ev.currentTarget;
 		const ok = await confirmDialog({ title: 'Revoke token ' + t.id + '?',
