@@ -39,7 +39,7 @@ async function boot() {
 			    { kind: 'warn', text: e.body.message || 'Your session ended. Sign in again.' } : null);
 		} else {
 			const app = document.getElementById('app');
-			app.replaceChildren(el('div', { class: 'signin-wrap' }, el('div', { class: 'signin-card' }, brand(),
+			app.replaceChildren(el('main', { class: 'signin-wrap' }, el('div', { class: 'signin-card' }, brand(),
 			    errorBox(e, () => location.reload()))));
 		}
 		return;

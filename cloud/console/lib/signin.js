@@ -52,7 +52,7 @@ export function showSignin(banner) {
 	});
 	const app = document.getElementById('app');
 	app.className = 'app signin';
-	app.replaceChildren(el('div', { class: 'signin-wrap' },
+	app.replaceChildren(el('main', { class: 'signin-wrap' },
 	    el('div', { class: 'signin-card', testid: 'signin-page' },
 		brand(),
 		el('h1', { text: 'Sign in' }),

@@ -4,7 +4,7 @@ import { el } from '../lib/dom.js';
 import { timeCell } from '../lib/format.js';
 import { loadInto } from '../lib/router.js';
 import { canWrite } from '../lib/session.js';
-import { act, alertBox, badge, button, card, confirmDialog, copyBox, emptyState, field, pageHeader, select, table } from '../lib/widgets.js';
+import { act, alertBox, badge, button, card, confirmDialog, copyBox, emptyState, field, pageHeader, select, table, siteDatalist } from '../lib/widgets.js';
 
 export async function pageKeys(ctx) {
 	const list = el('div');
@@ -12,11 +12,19 @@ export async function pageKeys(ctx) {
 	ctx.main.append(pageHeader('API keys', 'Keys let programs use the REST API (Authorization: Bearer) and the ingress proxy.'));
 	if (canWrite()) {
 		const name = el('input', { type: 'text', testid: 'key-name', autocomplete: 'off', spellcheck: 'false' });
-		const scope = select([['read', 'Read: GET only'], ['full', 'Full: everything']], 'read', { testid: 'key-scope' });
+		const scope = select([['read', 'Read: the API, GET only'], ['full', 'Full: the whole API'],
+		    ['ingress', 'Ingress: the ingress proxy, for some sites']], 'read', { testid: 'key-scope' });
+		/* Scope ingress opens only the ingress proxy, to the sites named here (docs/api.md). */
+		const sites = el('input', { type: 'text', testid: 'key-sites', autocomplete: 'off', spellcheck: 'false' });
+		const sitesField = field('Sites', sites, 'Comma-separated site names (at most 16): the key reaches ' +
+		    'only these through the ingress proxy.');
+		const syncScope = () => { sitesField.hidden = scope.value !== 'ingress'; };
+		scope.addEventListener('change', syncScope);
+		syncScope();
 		const err = el('div', { class: 'form-error', 'aria-live': 'assertive' });
 		const submit = button('Create key', null, { submit: true, testid: 'key-create' });
 		const form = el('form', { class: 'form form-inline', novalidate: true },
-		    field('Name', name, 'What uses it, e.g. "backup scripts".'), field('Scope', scope), submit);
+		    field('Name', name, 'What uses it, e.g. "backup-scripts": letters, digits, ".", "_" and "-".'), field('Scope', scope), sitesField, siteDatalist(sites), submit);
 		form.addEventListener('submit', async ev => {
 			ev.preventDefault();
 			err.replaceChildren();
@@ -24,7 +32,15 @@ export async function pageKeys(ctx) {
 				err.append(alertBox('Enter a name for the key.', 'error'));
 				return;
 			}
-			const k = await act(submit, () => api('POST', '/keys', { name: name.value.trim(), scope: scope.value }), err);
+			const body = { name: name.value.trim(), scope: scope.value };
+			if (scope.value === 'ingress') {
+				body.sites = sites.value.split(',').map(x => x.trim()).filter(Boolean);
+				if (!body.sites.length) {
+					err.append(alertBox('Name the sites this ingress key may reach.', 'error'));
+					return;
+				}
+			}
+			const k = await act(submit, () => api('POST', '/keys', body), err);
 			if (!k)
 				return;
 			name.value = '';
@@ -44,7 +60,8 @@ export async function pageKeys(ctx) {
 		return table([
 			{ title: 'Name', cell: k => el('strong', { text: k.name }) },
 			{ title: 'ID', cell: k => el('span', { class: 'mono', text: k.id }) },
-			{ title: 'Scope', cell: k => badge(k.scope, k.scope) },
+			{ title: 'Scope', cell: k => el('div', { class: 'name-cell' }, badge(k.scope, k.scope),
+			    k.sites && k.sites.length ? el('span', { class: 'muted small', text: k.sites.join(', ') }) : null) },
 			{ title: 'Created', cell: k => timeCell(k.created_at) },
 			{ title: 'Last used', cell: k => timeCell(k.last_used, true) },
 			{ title: 'State', cell: k => k.revoked_at ? badge('revoked', 'revoked') : badge('online', 'active') },
