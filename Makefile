@@ -48,7 +48,7 @@ CONN_OBJ := $(CONN_SRC:%.c=$(BUILD)/%.o)
 CLOUD_SRC := $(sort $(wildcard cloud/*.c))
 CLOUD_OBJ := $(CLOUD_SRC:%.c=$(BUILD)/%.o)
 # The web console's files, compiled into uplink-cloud (scripts/embed-assets).
-CONSOLE_FILES := $(sort $(wildcard cloud/console/*))
+CONSOLE_FILES := $(sort $(shell find cloud/console -type f ! -name '.*'))
 CONSOLE_OBJ := $(BUILD)/gen/console_assets.o
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)

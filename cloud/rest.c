@@ -49,6 +49,7 @@ static const struct route routes[] = {
 	{ EVHTTP_REQ_POST,   "session",			rest_session_post, R_OPEN },
 	{ EVHTTP_REQ_GET,    "session",			rest_session_get, 0 },
 	{ EVHTTP_REQ_DELETE, "session",			rest_session_delete, R_READ_OK },
+	{ EVHTTP_REQ_POST,   "session/password",	rest_session_password, R_READ_OK },
 	{ EVHTTP_REQ_GET,    "settings",		rest_settings_get, 0 },
 	{ EVHTTP_REQ_PATCH,  "settings",		rest_settings_patch, 0 },
 	{ EVHTTP_REQ_GET,    "sites",			rest_sites_list, 0 },

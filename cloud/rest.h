@@ -117,6 +117,7 @@ json_t *rest_time(int64_t t);
 void rest_session_post(struct rest *r);
 void rest_session_get(struct rest *r);
 void rest_session_delete(struct rest *r);
+void rest_session_password(struct rest *r);
 void rest_settings_get(struct rest *r);
 void rest_settings_patch(struct rest *r);
 

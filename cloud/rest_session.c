@@ -347,6 +347,107 @@ rest_session_delete(struct rest *r)
 	rest_reply(r, 204, NULL);
 }
 
+/*
+ * POST /api/v1/session/password: the signed-in administrator changes their
+ * own password, read-only ones included. The current password is checked
+ * by the pwverify worker, like a sign-in, and a wrong one counts as a
+ * failed sign-in of the account (so a session left open is no way around
+ * the delays); the new one follows admin_password_check(). The other
+ * sessions of the account end, this one stays.
+ */
+struct pwchange {
+	struct rest		*r;
+	struct store_admin	 a;
+	char			 hash[STORE_PWHASH_MAX + 1];
+	char			 acct[STORE_EMAIL_MAX + 4];
+};
+
+static void
+pwchange_done(void *arg, bool ok)
+{
+	struct pwchange	*pc = arg;
+	struct rest	*r = pc->r;
+	char		 err[256];
+	int		 rc;
+
+	r->now = time(NULL);
+	if (!ok) {
+		rl_fail(rl(), pc->acct, r->now);
+		rest_audit(r, "admin.password", pc->a.email, "refused: wrong "
+		    "current password");
+		rest_fail(r, 403, "bad-password", "the current password is "
+		    "wrong: the password was not changed");
+		goto out;
+	}
+	rc = store_admin_update(r->c->dd.st, pc->a.id, NULL, pc->hash,
+	    r->sess.hash, err, sizeof(err));
+	if (rc != UPLINK_OK) {
+		rest_store_fail(r, rc, err);
+		goto out;
+	}
+	rest_audit(r, "admin.password", pc->a.email, "changed their own "
+	    "password; their other sessions ended");
+	rest_reply(r, 204, NULL);
+out:
+	sodium_memzero(pc, sizeof(*pc));
+	free(pc);
+}
+
+void
+rest_session_password(struct rest *r)
+{
+	static const char *const fields[] = { "!current_password:s",
+	    "!new_password:s", NULL };
+	struct pwchange	*pc;
+	const char	*cur, *pw;
+	char		 err[256], addr[72];
+	int		 rc;
+
+	if (!need_session(r) || !rest_fields(r, fields))
+		return;
+	cur = rest_str(r, "current_password");
+	pw = rest_str(r, "new_password");
+	if (strlen(cur) > PASSWORD_MAX || strlen(pw) > PASSWORD_MAX) {
+		rest_fail(r, 400, "bad-field", "a password is too long (at "
+		    "most %d characters)", PASSWORD_MAX);
+		return;
+	}
+	pc = xcalloc(1, sizeof(*pc));
+	pc->r = r;
+	rc = store_admin_get(r->c->dd.st, r->admin_id, &pc->a, err,
+	    sizeof(err));
+	if (rc != UPLINK_OK) {
+		free(pc);
+		rest_store_fail(r, rc, err);
+		return;
+	}
+	snprintf(pc->acct, sizeof(pc->acct), "a:%s", pc->a.email);
+	snprintf(addr, sizeof(addr), "i:%s", r->addr);
+	if (!admin_password_check(pw, pc->a.email, err, sizeof(err))) {
+		rest_fail(r, 400, "bad-field", "field \"new_password\": %s",
+		    err);
+		goto fail;
+	}
+	if (rate_limited(r, pc->acct, addr))
+		goto fail;
+	if (admin_hash(pw, pc->hash) != 0) {
+		rest_fail(r, 500, "internal", "out of memory hashing the "
+		    "password");
+		goto fail;
+	}
+	if (pwverify(r->c, pc->a.pwhash, cur, true, pwchange_done, pc) != 0) {
+		evhttp_add_header(evhttp_request_get_output_headers(r->req),
+		    "Retry-After", "1");
+		rest_fail(r, 503, "busy", "too many password checks at once: "
+		    "try again in a second");
+		goto fail;
+	}
+	return;
+fail:
+	sodium_memzero(pc, sizeof(*pc));
+	free(pc);
+}
+
 static json_t *
 settings_json(struct cloud *c)
 {

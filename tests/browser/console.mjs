@@ -57,6 +57,9 @@ const CHROMIUM = process.env.UPLINK_CHROMIUM || '/usr/bin/chromium';
 const SPKI = process.env.UPLINK_CONSOLE_SPKI || '';
 
 const T = 20000;                // default wait for what the page shows
+const DESKTOP = { width: 1440, height: 900 };
+const PHONE = { width: 390, height: 844 };
+const AXE = fs.readFileSync(path.join(HERE, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
 
 let browser, context, page;
 let failed = false;
@@ -197,8 +200,9 @@ before(async () => {
 	if (SPKI)
 		args.push(`--ignore-certificate-errors-spki-list=${SPKI}`);
 	browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
-	context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB',
-		timezoneId: 'UTC' });
+	// A time zone that is not UTC, so that the UTC toggle shows a change.
+	context = await browser.newContext({ viewport: DESKTOP, locale: 'en-GB',
+		timezoneId: 'Europe/Berlin' });
 	context.setDefaultTimeout(T);
 	page = await context.newPage();
 	page.on('console', m => {
@@ -279,6 +283,63 @@ step('overview', async () => {
 	assertNoScriptErrors();
 });
 
+// Defect 3: the 5-second refresh used to rebuild the page, so a text
+// selection (copying a connector id) and keyboard focus were lost.
+step('live-refresh-keeps-selection-and-focus', async () => {
+	const row = `${tid('connector-row')}[data-connector="${CONNECTORS[0]}"]`;
+	await page.locator(row).waitFor();
+	await page.evaluate(([sel, id]) => {
+		const span = [...document.querySelectorAll(sel + ' .mono')].find(e => e.textContent === id);
+		span.__mark = 'kept';
+		const r = document.createRange();
+		r.selectNodeContents(span);
+		getSelection().removeAllRanges();
+		getSelection().addRange(r);
+		const link = document.querySelector(sel + ' [data-testid="connector-link"]');
+		link.__mark = 'kept';
+		link.focus({ preventScroll: true });
+		getSelection().removeAllRanges();
+		getSelection().addRange(r);
+	}, [row, CONNECTORS[0]]);
+	// Two live refreshes.
+	for (let i = 0; i < 2; i++) {
+		const stamp = await page.locator(tid('live-note')).innerText();
+		await page.waitForFunction(([sel, was]) => document.querySelector(sel).textContent !== was,
+			[tid('live-note'), stamp], { timeout: 15000 });
+	}
+	const after = await page.evaluate(sel => ({
+		selection: getSelection().toString(),
+		focus: document.activeElement && document.activeElement.dataset.testid,
+		focusKept: document.activeElement && document.activeElement.__mark === 'kept',
+		nodeKept: [...document.querySelectorAll(sel + ' .mono')].some(e => e.__mark === 'kept'),
+	}), row);
+	assert.equal(after.selection, CONNECTORS[0], 'the selected connector id is still selected after the refresh');
+	assert.equal(after.focus, 'connector-link', 'keyboard focus stays on the link');
+	assert.ok(after.focusKept && after.nodeKept, 'the refresh updated the rows in place');
+	// Copying it works: the clipboard gets the id.
+	await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(URL_).origin });
+	await page.keyboard.press('Control+C');
+	const clip = await page.evaluate(() => navigator.clipboard.readText().catch(() => null));
+	if (clip !== null)
+		assert.equal(clip, CONNECTORS[0], 'the clipboard has the connector id');
+	await page.evaluate(() => getSelection().removeAllRanges());
+});
+
+// Defect 10: search and a state filter on the overview's connectors.
+step('overview-search', async () => {
+	await page.fill(tid('connectors-search'), CONNECTORS[1]);
+	await page.waitForFunction(n => document.querySelectorAll('[data-testid="connector-row"]').length === n, 1);
+	assert.equal(await page.locator(`${tid('connector-row')}[data-connector="${CONNECTORS[1]}"]`).count(), 1);
+	await page.fill(tid('connectors-search'), 'no-such-connector');
+	await page.locator(`${tid('overview')} ${tid('empty-state')}`).waitFor();
+	await page.fill(tid('connectors-search'), '');
+	await page.selectOption(tid('connectors-filter'), 'offline');
+	await page.waitForFunction(() => document.querySelectorAll('[data-testid="connector-row"]').length === 0);
+	await page.selectOption(tid('connectors-filter'), '');
+	await page.waitForFunction(n => document.querySelectorAll('[data-testid="connector-row"]').length === n,
+		CONNECTORS.length);
+});
+
 step('token', async () => {
 	await page.click(tid('nav-tokens'));
 	await page.locator(tid('token-site')).waitFor();
@@ -295,6 +356,40 @@ step('token', async () => {
 	assert.match(await page.locator(tid('token-secret-panel')).innerText(), /shown only this once/);
 	await page.locator(`${tid('token-row')}[data-state="valid"]`).first().waitFor();
 	await screenshot('token');
+});
+
+step('lists-and-focus', async () => {
+	// Focus goes to the new page's heading after a navigation.
+	await page.click(tid('nav-services'));
+	await page.locator(tid('service-site')).waitFor();
+	await page.waitForFunction(() => document.activeElement && document.activeElement.dataset.testid === 'page-title');
+	assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Published services');
+	// Defect 6: the site field's suggestion list exists on this page.
+	const dl = await page.evaluate(sel => {
+		const input = document.querySelector(sel);
+		const list = input.list;
+		return list ? { tag: list.tagName, options: [...list.options].map(o => o.value) } : null;
+	}, tid('service-site'));
+	assert.ok(dl, 'the site field points at a datalist that exists on the services page');
+	assert.equal(dl.tag, 'DATALIST');
+	await page.waitForFunction(([sel, site]) => [...document.querySelector(sel).list.options]
+		.some(o => o.value === site), [tid('service-site'), SITE]);
+
+	// Defect 10: search, filter and counts on the tokens list.
+	await page.click(tid('nav-tokens'));
+	await page.locator(tid('tokens-search')).waitFor();
+	await page.locator(tid('token-row')).first().waitFor();
+	const all = await page.locator(tid('token-row')).count();
+	await page.fill(tid('tokens-search'), 'no-such-token');
+	await page.locator(`${tid('tokens-list')} ${tid('empty-state')}`).waitFor();
+	assert.match(await page.locator(tid('tokens-count')).innerText(), new RegExp(`^0 of ${all} token`));
+	await page.fill(tid('tokens-search'), SITE);
+	await page.waitForFunction(n => document.querySelectorAll('[data-testid="token-row"]').length === n, all);
+	await page.selectOption(tid('tokens-filter'), 'valid');
+	const states = await page.locator(tid('token-row')).evaluateAll(rs => rs.map(r => r.dataset.state));
+	assert.ok(states.length >= 1 && states.every(x => x === 'valid'), `only valid tokens: ${states}`);
+	await page.selectOption(tid('tokens-filter'), '');
+	await page.fill(tid('tokens-search'), '');
 });
 
 step('check', async () => {
@@ -525,6 +620,197 @@ step('session-expired', async () => {
 	assertNoScriptErrors();
 });
 
+// Defect 4: signed out in another tab, this one shows the console's
+// "signed out elsewhere" screen, not the API's text.
+step('signed-out-elsewhere', async () => {
+	await page.click(tid('nav-overview'));
+	await page.locator(tid('site-card')).first().waitFor();
+	const other = await context.newPage();
+	await other.goto(URL_ + '#/overview');
+	await other.locator(tid('signout')).click();
+	await other.locator(tid('signin-form')).waitFor();
+	await other.close();
+	await page.click(tid('nav-tokens'));
+	await page.locator(tid('signin-form')).waitFor();
+	const text = (await page.locator(tid('signin-banner')).innerText()).trim();
+	assert.match(text, /^You were signed out elsewhere/, `the console's own sentence: ${text}`);
+	assert.doesNotMatch(text, /Authorization|API key/, 'not the API\'s message');
+	await screenshot('signed-out-elsewhere');
+	await signInAgain();
+	assertNoScriptErrors();
+});
+
+// Defect 10: a role change asks first; the password rules are stated;
+// an administrator changes their own password with the current one.
+step('admins', async () => {
+	await page.click(tid('nav-admins'));
+	const mine = page.locator(`${tid('admin-row')}[data-admin="${EMAIL}"] ${tid('admin-role-select')}`);
+	await mine.waitFor();
+	assert.match(await page.locator('#' + await page.locator(tid('admin-password')).getAttribute('aria-describedby')).innerText(),
+		/12 characters.*not one character repeated.*e-mail address.*not easy to guess/);
+	await mine.selectOption('read');
+	const dlg = page.locator(tid('confirm-dialog'));
+	await dlg.waitFor();
+	assert.match(await dlg.innerText(), /read-only/);
+	await page.click(tid('confirm-cancel'));
+	await dlg.waitFor({ state: 'detached' });
+	assert.equal(await mine.inputValue(), 'full', 'cancelled: the role is unchanged');
+	assert.equal((await inPage('GET', '/api/v1/session')).json.admin.role, 'full');
+
+	const NEW = PASSWORD + ' changed';
+	const change = async (cur, pw) => {
+		await page.fill(tid('own-current'), cur);
+		await page.fill(tid('own-new'), pw);
+		await page.fill(tid('own-again'), pw);
+		await page.click(tid('own-change'));
+	};
+	await change(PASSWORD + '-wrong', NEW);
+	await page.locator(`${tid('own-message')} .alert`).waitFor();
+	assert.match(await page.locator(tid('own-message')).innerText(), /current password is wrong/);
+	await change(PASSWORD, 'aaaaaaaaaaaaaaaa');
+	await page.waitForFunction(sel => /repeated/.test(document.querySelector(sel).textContent), tid('own-message'));
+	await change(PASSWORD, NEW);
+	await page.locator(tid('own-saved')).waitFor();
+	await screenshot('own-password');
+	// The new one signs in (through the API: the session here goes on).
+	const r = await page.evaluate(async ([e, p]) => (await fetch('/api/v1/session', { method: 'POST',
+		headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email: e, password: p }),
+		credentials: 'omit' })).status, [EMAIL, NEW]);
+	assert.equal(r, 201, 'the new password signs in');
+	assert.equal((await inPage('GET', '/api/v1/session')).status, 200, 'this session goes on');
+	await change(NEW, PASSWORD);
+	await page.locator(tid('own-saved')).waitFor();
+});
+
+// The key form offers the scopes that exist: ingress keys name their sites.
+step('keys', async () => {
+	await page.click(tid('nav-keys'));
+	await page.locator(tid('key-scope')).waitFor();
+	assert.equal(await page.locator(tid('key-sites')).isVisible(), false);
+	await page.selectOption(tid('key-scope'), 'ingress');
+	await page.locator(tid('key-sites')).waitFor();
+	await page.fill(tid('key-name'), 'browser-test-ingress');
+	await page.fill(tid('key-sites'), SITE);
+	await page.click(tid('key-create'));
+	await page.locator(tid('key-secret')).waitFor();
+	const row = page.locator(tid('key-row'), { hasText: 'browser-test-ingress' });
+	await row.waitFor();
+	assert.match(await row.innerText(), new RegExp(`ingress[\\s\\S]*${SITE}`));
+});
+
+// Times carry their zone; the UTC toggle switches them.
+step('utc-toggle', async () => {
+	await page.click(tid('nav-audit'));
+	const cell = page.locator(`${tid('audit-row')} time`).first();
+	await cell.waitFor();
+	assert.match(await cell.innerText(), /^\d{4}-\d\d-\d\d \d\d:\d\d (CET|CEST|GMT\+\d)$/, 'local time with its zone');
+	await page.click(tid('utc-toggle'));
+	await page.waitForFunction(sel => / UTC$/.test(document.querySelector(sel)?.textContent),
+		`${tid('audit-row')} time`);
+	assert.equal(await page.getAttribute(tid('utc-toggle'), 'aria-pressed'), 'true');
+	await page.selectOption(tid('audit-filter'), 'session');
+	await page.fill(tid('audit-search'), EMAIL);
+	const actions = await page.locator(`${tid('audit-row')} td:nth-child(4)`).allInnerTexts();
+	assert.ok(actions.length >= 1 && actions.every(a => a.startsWith('session')), `filtered: ${actions}`);
+	await page.fill(tid('audit-search'), '');
+	await page.selectOption(tid('audit-filter'), '');
+	await page.click(tid('utc-toggle'));
+	await page.waitForFunction(sel => /\d (CET|CEST|GMT\+\d)$/.test(document.querySelector(sel)?.textContent),
+		`${tid('audit-row')} time`);
+});
+
+// Every page at desktop and phone width: a screenshot, and axe-core finds
+// no violation of impact serious or critical (defects 8 and 9).
+const PAGES = [
+	['overview', '#/overview', tid('site-card')],
+	['site', `#/sites/${SITE}`, tid('site-detail') + ' ' + tid('connector-row')],
+	['connector', `#/connectors/${CONNECTORS[0]}`, tid('check-history-row')],
+	['tokens', '#/tokens', tid('token-row')],
+	['services', '#/services', tid('service-row')],
+	['requirements', '#/requirements', tid('requirement-row')],
+	['notifications', '#/notifications', tid('notification-row')],
+	['settings', '#/settings', tid('timeout-enabled')],
+	['admins', '#/admins', tid('admin-row')],
+	['keys', '#/keys', tid('key-row')],
+	['audit', '#/audit', tid('audit-row')],
+];
+
+async function axe(where) {
+	if (!await page.evaluate(() => typeof window.axe === 'object'))
+		await page.evaluate(AXE);
+	const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+	return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+		.map(v => `${where}: ${v.id} (${v.impact}): ${v.help}: ` +
+			v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '));
+}
+
+async function everyPage(size, label) {
+	await page.setViewportSize(size);
+	const found = [];
+	for (const [name, hash, ready] of PAGES) {
+		await page.evaluate(h => { location.hash = h; }, hash);
+		// The rows, or the page's empty state (when run alone, with
+		// UPLINK_BROWSER_STEPS, the earlier steps made none).
+		await page.locator(`${ready}, main ${tid('empty-state')}`).first().waitFor();
+		await page.waitForFunction(() => !document.querySelector('[data-testid="loading"]'));
+		await screenshot(`${label}-${name}`);
+		found.push(...await axe(`${label} ${name}`));
+		if (size === PHONE) {
+			const m = await page.evaluate(() => ({
+				scroll: document.documentElement.scrollWidth,
+				width: innerWidth,
+				main: document.getElementById('main').clientWidth,
+				title: document.querySelector('[data-testid="page-title"]').getBoundingClientRect().height,
+			}));
+			assert.ok(m.scroll <= m.width + 1, `${name}: the page does not scroll sideways (${m.scroll} > ${m.width})`);
+			assert.ok(m.main >= size.width - 2, `${name}: the page takes the whole width (${m.main} px)`);
+			assert.ok(m.title < 80, `${name}: the title is not wrapped a few characters per line (${m.title} px high)`);
+		}
+	}
+	return found;
+}
+
+step('every-page-desktop', async () => {
+	const found = await everyPage(DESKTOP, 'desktop');
+	assert.deepEqual(found, [], 'axe-core: serious or critical violations');
+});
+
+step('every-page-phone', async () => {
+	await page.setViewportSize(PHONE);
+	// Defect 8: the navigation collapses behind a menu button.
+	await page.evaluate(() => { location.hash = '#/overview'; });
+	await page.locator(tid('site-card')).first().waitFor();
+	assert.equal(await page.locator(tid('nav-tokens')).isVisible(), false, 'the navigation is collapsed');
+	await page.click(tid('menu'));
+	assert.equal(await page.getAttribute(tid('menu'), 'aria-expanded'), 'true');
+	await screenshot('phone-menu');
+	await page.click(tid('nav-tokens'));
+	await page.locator(tid('tokens-search')).waitFor();
+	assert.equal(await page.locator(tid('nav-tokens')).isVisible(), false, 'the menu closes after a choice');
+	const found = await everyPage(PHONE, 'phone');
+	// Dark mode follows the system setting.
+	await page.emulateMedia({ colorScheme: 'dark' });
+	await page.evaluate(() => { location.hash = '#/overview'; });
+	await page.locator(tid('site-card')).first().waitFor();
+	const bgc = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+	const [r, g, b] = bgc.match(/\d+/g).map(Number);
+	assert.ok(r + g + b < 150, `a dark background in dark mode: ${bgc}`);
+	await screenshot('phone-dark-overview');
+	found.push(...await axe('phone dark overview'));
+	await page.setViewportSize(DESKTOP);
+	await screenshot('desktop-dark-overview');
+	found.push(...await axe('desktop dark overview'));
+	await page.emulateMedia({ colorScheme: 'light' });
+	assert.deepEqual(found, [], 'axe-core: serious or critical violations');
+	// The skip link is the first thing Tab reaches.
+	await page.evaluate(() => { document.activeElement.blur(); window.scrollTo(0, 0); });
+	await page.reload();
+	await page.locator(tid('site-card')).first().waitFor();
+	await page.keyboard.press('Tab');
+	assert.equal(await page.evaluate(() => document.activeElement.dataset.testid), 'skip-link');
+	assertNoScriptErrors();
+});
+
 step('signout', async () => {
 	const cookies = await context.cookies();
 	const sess = cookies.find(c => c.name === 'uplink_session');
@@ -547,5 +833,11 @@ step('signout', async () => {
 	await context.clearCookies();
 	await page.reload();
 	await page.locator(tid('signin-form')).waitFor();
+	const found = await axe('desktop signin');
+	await page.setViewportSize(PHONE);
+	await screenshot('phone-signin');
+	found.push(...await axe('phone signin'));
+	await page.setViewportSize(DESKTOP);
+	assert.deepEqual(found, [], 'axe-core: serious or critical violations');
 	assertNoScriptErrors();
 });

@@ -7,7 +7,12 @@ sign-in, the overview, an enrollment token, a connectivity check, the
 inactivity timeout setting, revoking a connector, the warning before a
 session ends and the sign-in page after it ended (the server's session
 answers rewritten in the browser, since real timeouts last 10 minutes or
-more), and signing out (each step
+more), the defects of issue 16 reproduced (the live refresh keeping a text
+selection and focus, signing out in another tab, the services page's site
+suggestions, search/filter on the lists, a role change confirmed, one's own
+password changed, the UTC switch), every page at 1440x900 and 390x844 with
+a screenshot and axe-core (no serious or critical violation), dark mode,
+and signing out (each step
 asserts what the page shows and saves a screenshot in
 tests/browser/artifacts/). This test asserts that it exits 0 and prints its
 output when it does not.
@@ -62,7 +67,8 @@ def spki_sha256(pem_path):
 def ensure_playwright():
     """npm ci in tests/browser when playwright-core is not installed yet
     (scripts/install-deps normally did it)."""
-    if os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
+    if all(os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", m))
+           for m in ("playwright-core", "axe-core")):
         return
     npm = shutil.which("npm")
     assert npm, "playwright-core is not installed and there is no npm: run scripts/install-deps"
@@ -134,7 +140,11 @@ def test_console_in_browser(site):
     if os.environ.get("UPLINK_UPDATE_DOCS_IMAGES") == "1" or not os.path.exists(DOCS_IMAGE):
         env["UPLINK_DOCS_IMAGE"] = DOCS_IMAGE
     try:
-        r = subprocess.run([NODE, "--test", "--test-reporter=spec", SCRIPT], cwd=BROWSER_DIR, env=env,
+        # UPLINK_BROWSER_STEPS=REGEX runs only the steps whose names match
+        # (e.g. "signin|live-refresh" to see one defect's step alone).
+        steps = os.environ.get("UPLINK_BROWSER_STEPS")
+        args = [f"--test-name-pattern={steps}"] if steps else []
+        r = subprocess.run([NODE, "--test", "--test-reporter=spec", *args, SCRIPT], cwd=BROWSER_DIR, env=env,
                            capture_output=True, text=True, timeout=RUN_TIMEOUT)
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"the browser test did not finish within {RUN_TIMEOUT} s:\n"
