@@ -291,8 +291,18 @@ def test_lifecycle(machine):
         "uplink-cloud:600"
     log = m.journal("uplink-cloud")
     assert "uplink-cloud 0.1.0 running" in log, log
-    # The journal stamps lines itself: none of ours carries a timestamp.
+    # The journal stamps lines itself: none of ours carries a timestamp,
+    # and the "<N>" prefix became the priority (6 info, 4 warning).
     assert not re.search(r"^\d{4}-\d\d-\d\dT", log, re.M), log
+    assert not re.search(r"^<\d>", log, re.M), log
+    export = m.run("journalctl -q --no-pager -o export -u uplink-cloud").stdout
+    prio = [re.search(r"^PRIORITY=(\d)", e, re.M).group(1)
+            for e in export.split("\n\n")
+            if "\nMESSAGE=uplink-cloud 0.1.0 running" in e]
+    assert prio == ["6"], prio
+    # Capabilities: CAP_NET_BIND_SERVICE (bit 10) and nothing else.
+    caps = m.run(f"grep -E '^Cap(Eff|Bnd)' /proc/{pid}/status").stdout.split()
+    assert caps == ["CapEff:", "0000000000000400", "CapBnd:", "0000000000000400"], caps
 
     # A connector enrolled the packaged way: /etc/uplink/connector.conf,
     # readable by the service's group; the unit's condition now holds.
@@ -316,6 +326,10 @@ def test_lifecycle(machine):
         time.sleep(0.5)
     assert m.run("stat -c %U:%a /var/lib/uplink-connector/connector.key"
                  ).stdout.strip() == "uplink-connector:600"
+    cpid = m.show("uplink-connector", "MainPID")
+    assert m.run(f"ps -o user= -p {cpid}").stdout.strip() == "uplink-connector"
+    caps = m.run(f"grep -E '^Cap(Eff|Bnd)' /proc/{cpid}/status").stdout.split()
+    assert caps == ["CapEff:", "0000000000000000", "CapBnd:", "0000000000000000"], caps
 
     # Reload: SIGHUP, RELOADING/READY around it; still active, same process.
     for unit in ("uplink-cloud", "uplink-connector"):
