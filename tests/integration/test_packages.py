@@ -371,3 +371,46 @@ def test_lifecycle(machine):
     m.run("dpkg -P uplink-connector uplink-cloud")
     m.run("test ! -e /var/lib/uplink-cloud && test ! -e /var/lib/uplink-connector "
           "&& test ! -e /etc/uplink/connector.conf && test -f /etc/uplink/cloud.conf")
+
+
+def test_installer(machine):
+    """uplink-connector install (issue 15, section 2) against the cloud in
+    the container: the administrator's proxy from /etc/environment (as
+    after sudo) is dead, so the check fails and nothing is installed; the
+    same token with --bypass for the cloud then installs and starts."""
+    m = machine
+    m.run("rm -f /etc/uplink/cloud.conf; dpkg -i /root/debs/uplink-connector.deb "
+          "/root/debs/uplink-cloud.deb")
+    m.run("uplink-cloud init --data-dir /var/lib/uplink-cloud --name cloud.test")
+    m.run("install -m 0640 -g uplink-cloud /var/lib/uplink-cloud/cloud.conf "
+          "/etc/uplink/cloud.conf && systemctl start uplink-cloud")
+    tok = re.search(r"uplink1-\S+", m.run(
+        "uplink-cloud token create --config /etc/uplink/cloud.conf --site hq"
+    ).stdout).group(0)
+    m.run("echo https_proxy=http://127.0.0.1:9 >> /etc/environment")
+
+    r = m.run(f"uplink-connector install --token {tok} --yes </dev/null", check=False)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Proxy: http://127.0.0.1:9 (from /etc/environment)" in r.stdout, r.stdout
+    assert "cannot be reached" in r.stderr and "Nothing was installed" in r.stderr, r.stderr
+    m.run("test ! -e /etc/uplink/connector.conf && test ! -e /var/lib/uplink-connector")
+    assert m.show("uplink-connector", "ActiveState") == "inactive"
+
+    r = m.run(f"uplink-connector install --token {tok} --yes --bypass cloud.test "
+              "</dev/null", check=False, timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r'Enrolled connector c-[0-9a-f]+ in site "hq"', r.stdout), r.stdout
+    assert "State: active, 2 of 2 tunnels up to https://cloud.test" in r.stdout, r.stdout
+    conf = m.run("cat /etc/uplink/connector.conf").stdout
+    assert "server = http://127.0.0.1:9" in conf and "cloud.test" in conf, conf
+    assert m.run("systemctl is-enabled uplink-connector").stdout.strip() == "enabled"
+
+    r = m.run("uplink-connector uninstall </dev/null", check=False)
+    assert r.returncode == 1 and "nothing removed" in r.stderr, r.stderr
+    m.run("test -f /var/lib/uplink-connector/connector.key")
+    m.run("uplink-connector uninstall --yes")
+    assert m.show("uplink-connector", "ActiveState") == "inactive"
+    assert m.run("systemctl is-enabled uplink-connector",
+                 check=False).stdout.strip() == "disabled"
+    m.run("test ! -e /etc/uplink/connector.conf && test ! -e /var/lib/uplink-connector")
+    m.run("dpkg -P uplink-connector uplink-cloud")
