@@ -414,3 +414,84 @@ def test_installer(machine):
                  check=False).stdout.strip() == "disabled"
     m.run("test ! -e /etc/uplink/connector.conf && test ! -e /var/lib/uplink-connector")
     m.run("dpkg -P uplink-connector uplink-cloud")
+
+
+# ---- sd_notify and the journal format on the host (also run under ASan) ----
+
+def _notify_socket(tmp_path):
+    import socket
+    path = str(tmp_path / "notify.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.settimeout(1.0)
+    return s, path
+
+
+def _wait_notify(sock, want, seen, timeout=60):
+    """Collects datagrams into seen until one contains the text want."""
+    import socket
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            seen.append(sock.recv(4096).decode())
+        except socket.timeout:
+            continue
+        if want in seen[-1]:
+            return seen[-1]
+    raise AssertionError(f"no {want!r} in {seen}")
+
+
+def test_notify_and_journal_lines(tmp_path, monkeypatch):
+    """What systemd would see, without systemd: the daemons started with
+    NOTIFY_SOCKET (a datagram socket of the test) and JOURNAL_STREAM naming
+    their log file. READY=1 with STATUS, STATUS on changes, RELOADING=1
+    then READY=1 around SIGHUP, STOPPING=1; log lines "<N>message" with
+    no timestamp."""
+    import cloudpeers
+    sock, path = _notify_socket(tmp_path)
+    cloud = cloudpeers.Cloud(str(tmp_path / "cloud"))
+    cloud.init()
+    cloud.write_conf()
+    conn = cloudpeers.Connector(str(tmp_path / "conn"))
+    try:
+        for log in (os.path.join(cloud.dir, "cloud.log"), conn.log):
+            open(log, "a").close()
+        st = os.stat(os.path.join(cloud.dir, "cloud.log"))
+        monkeypatch.setenv("NOTIFY_SOCKET", path)
+        monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{st.st_ino}")
+        cloud.start()
+        assert "READY=1\nSTATUS=0 connector tunnels up" in \
+            _wait_notify(sock, "READY=1", [])
+        assert conn.enroll(cloud.token("hq")).rc == 0
+        conn.configure(allow=["127.0.0.1:9"])
+        st = os.stat(conn.log)
+        monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{st.st_ino}")
+        conn.start()
+        monkeypatch.delenv("NOTIFY_SOCKET")
+        monkeypatch.delenv("JOURNAL_STREAM")
+        # The connector is ready after its first attempt; the datagrams of
+        # both daemons arrive on the one socket, told apart by their text.
+        seen = []
+        ready = _wait_notify(sock, "tunnels up to", seen)
+        assert ready.startswith("READY=1\nSTATUS=") and \
+            re.search(r"STATUS=[012] of 2 tunnels up to https://", ready), seen
+        _wait_notify(sock, "STATUS=2 of 2 tunnels up", seen)
+        _wait_notify(sock, "STATUS=2 connector tunnels up", seen)
+
+        for proc, name in ((cloud.proc, "cloud"), (conn.proc, "connector")):
+            seen = []
+            proc.send_signal(signal.SIGHUP)
+            _wait_notify(sock, "RELOADING=1", seen)
+            assert re.search(r"MONOTONIC_USEC=\d+", seen[-1]), seen
+            _wait_notify(sock, "READY=1", seen)
+        cloud.wait_log(r"<6>SIGHUP: reloaded .*cloud.conf: log_level applied", 10)
+        conn.wait_log(r"<6>SIGHUP: reloaded ", 10)
+        conn.stop()
+        _wait_notify(sock, "STOPPING=1", [])
+        for text in (cloud.log_text(), open(conn.log).read()):
+            lines = [ln for ln in text.splitlines() if ln.strip()]
+            assert lines and all(re.match(r"<[2-7]>\S", ln) for ln in lines), lines[:5]
+    finally:
+        conn.stop(check=False)
+        cloud.stop(check=False)
+        sock.close()
