@@ -20,7 +20,7 @@ endif
 
 CC	?= cc
 PKGS	:= openssl libevent_core libevent_extra libevent_openssl libnghttp2 \
-	   sqlite3 jansson libsodium inih
+	   sqlite3 jansson libsodium inih libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
@@ -140,3 +140,57 @@ clean:
 	rm -rf build build-san build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(CONN_OBJ:.o=.d) $(CLOUD_OBJ:.o=.d)
+
+# ---- Installing and packaging (docs/install.md) ----
+#
+#   make install [PREFIX=/usr/local] [DESTDIR=]   programs, manual pages,
+#       systemd units, sysusers.d entries and the documentation
+#   make deb     the Debian packages uplink-connector and uplink-cloud,
+#       built with dpkg-buildpackage in a copy of the tree, into build/deb/
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+DOCDIR	?= $(PREFIX)/share/doc/uplink
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+INSTALL	?= install
+UNITS	:= $(wildcard packaging/systemd/*.service)
+MANPAGES := man/uplink-connector.8 man/uplink-cloud.8 man/connector.conf.5 \
+	    man/cloud.conf.5
+INSTALL_DOCS := $(filter-out docs/security.md,$(wildcard docs/*.md))
+
+.PHONY: install deb
+install: $(PROGS)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)
+	$(INSTALL) -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 0644 $(filter %.8,$(MANPAGES)) $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 $(filter %.5,$(MANPAGES)) $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 0644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
+	@# The units name /usr/bin; another BINDIR is written into them.
+	$(INSTALL) -d $(DESTDIR)$(UNITDIR)
+	for u in $(UNITS); do \
+	    sed 's|/usr/bin/|$(BINDIR)/|' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/} && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done
+	@# SYSUSERSDIR= (empty) leaves them out: debian/ installs its own.
+	if [ -n "$(SYSUSERSDIR)" ]; then \
+	    $(INSTALL) -d $(DESTDIR)$(SYSUSERSDIR) && \
+	    $(INSTALL) -m 0644 packaging/sysusers/*.conf $(DESTDIR)$(SYSUSERSDIR)/; fi
+
+# dpkg-buildpackage writes its results into the parent of the tree it
+# builds, so it builds a copy (tracked and modified files, no build
+# outputs) in a temporary directory and the packages are moved to DEBDIR.
+DEBDIR	?= build/deb
+deb:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	mkdir "$$tmp/uplink"; \
+	git ls-files -co --exclude-standard -z | \
+	    xargs -0 cp -a --parents -t "$$tmp/uplink"; \
+	rm -rf "$$tmp/uplink/build" "$$tmp/uplink/build-san"; \
+	(cd "$$tmp/uplink" && dpkg-buildpackage -us -uc -b >../build.log 2>&1) || \
+	    { tail -40 "$$tmp/build.log"; exit 1; }; \
+	mkdir -p $(DEBDIR); \
+	mv "$$tmp"/*.deb "$$tmp"/*.buildinfo "$$tmp"/*.changes $(DEBDIR)/; \
+	cp "$$tmp/build.log" $(DEBDIR)/; \
+	ls $(DEBDIR)/*.deb

@@ -9,10 +9,10 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
-#include "api.h"
-#include "checks.h"
 #include "cloud.h"
 #include "addrcount.h"
+#include "api.h"
+#include "checks.h"
 #include "daemon.h"
 #include "dial.h"
 #include "front.h"
@@ -24,6 +24,7 @@
 #include "publish.h"
 #include "pwverify.h"
 #include "router.h"
+#include "sdnotify.h"
 #include "servercert.h"
 #include "status.h"
 #include "version.h"
@@ -54,7 +55,10 @@ usage(FILE *fp)
 "                    the TLS files, then exit (0 when all is well)\n"
 "\n"
 "Logs go to standard error. SIGTERM or SIGINT stops the daemon: tunnels\n"
-"are told to go away (GOAWAY) and connections are closed.\n",
+"are told to go away (GOAWAY) and connections are closed. SIGHUP re-reads\n"
+"the configuration and applies log_level (the rest at the next restart).\n"
+"Under systemd (Type=notify) it reports READY and STATUS; see\n"
+"docs/install.md.\n",
 	    CLOUDCONF_DEFAULT_PATH);
 }
 
@@ -280,6 +284,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("%s: stopping; open streams have %lld s to finish",
 	    strsignal(sig), (long long)c->cfg.drain_timeout);
+	sdnotify_stopping();
 	c->stopping = true;
 	front_stop(c->front);
 	publish_stop(c->publish);
@@ -295,6 +300,49 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	status_write(c);
 }
 
+/* systemd's STATUS= line (Type=notify); sent only when it changes. */
+static void
+run_status(struct cloud *c)
+{
+	char	 status[128];
+	size_t	 n = router_tunnels(c->router);
+
+	snprintf(status, sizeof(status), "%zu connector tunnel%s up", n,
+	    n == 1 ? "" : "s");
+	sdnotify_status(status);
+}
+
+/*
+ * SIGHUP (systemctl reload): re-reads the configuration file and applies
+ * its log_level; every other key takes effect at the next restart, which
+ * the log says. A file that no longer loads changes nothing.
+ */
+static const char	*run_config;
+static struct event	*run_sig_hup;
+
+static void
+reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct cloud		*c = arg;
+	struct cloud_config	 cfg;
+	char			 err[1024];
+
+	(void)sig;
+	(void)what;
+	sdnotify_reloading();
+	memset(&cfg, 0, sizeof(cfg));
+	if (cloudconf_load(run_config, &cfg, err, sizeof(err)) != 0)
+		log_warnx("SIGHUP: keeping the running configuration: %s", err);
+	else {
+		c->cfg.log_level = cfg.log_level;
+		log_setlevel(cfg.log_level);
+		log_info("SIGHUP: reloaded %s: log_level applied; other "
+		    "changes take effect at the next restart", run_config);
+		cloudconf_free(&cfg);
+	}
+	sdnotify_reloaded();
+}
+
 static void
 watch_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -304,6 +352,7 @@ watch_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	run_status(c);
 	if (store_data_version(c->dd.st, &v, err, sizeof(err)) != 0) {
 		log_warnx("database: %s", err);
 		return;
@@ -372,6 +421,8 @@ cloud_start(struct cloud *c, char *err, size_t errlen)
 	c->sig_int = evsignal_new(c->base, SIGINT, stop_cb, c);
 	event_add(c->sig_term, NULL);
 	event_add(c->sig_int, NULL);
+	run_sig_hup = evsignal_new(c->base, SIGHUP, reload_cb, c);
+	event_add(run_sig_hup, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }
@@ -407,6 +458,9 @@ cloud_stop(struct cloud *c)
 		event_free(c->sig_term);
 	if (c->sig_int != NULL)
 		event_free(c->sig_int);
+	if (run_sig_hup != NULL)
+		event_free(run_sig_hup);
+	run_sig_hup = NULL;
 	cloud_listen_guards_free();
 	SSL_CTX_free(c->tls);
 	buf_free(&c->ca_pem);
@@ -489,6 +543,7 @@ cmd_run(int argc, char **argv)
 	rv = parse_args(argc, argv, &config, &check);
 	if (rv != -1)
 		return rv;
+	run_config = config;
 	memset(&c, 0, sizeof(c));
 	if (cloudconf_load(config, &c.cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "uplink-cloud: %s\n", err);
@@ -516,6 +571,7 @@ cmd_run(int argc, char **argv)
 	    "published service%s", UPLINK_VERSION, c.dd.url, c.dd.url,
 	    c.cfg.http_enabled ? c.dd.crl_url : "no HTTP listener", n,
 	    n == 1 ? "" : "s");
+	sdnotify_ready("0 connector tunnels up");
 	event_base_dispatch(c.base);
 	status_remove(&c);
 	log_info("stopped");

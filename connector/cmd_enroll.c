@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "version.h"
 
 #define ENROLL_DEFAULT_DIR	"/var/lib/uplink-connector"
+#define ENROLL_SERVICE_USER	"uplink-connector"	/* debian/ */
 #define ENROLL_BODY_MAX		(64 * 1024)
 #define ENROLL_TIMEOUT_MAX	300
 
@@ -90,7 +92,9 @@ enroll_usage(FILE *fp)
 "  --token TOKEN      the enrollment token; \"-\" reads it from standard\n"
 "                     input, which keeps it out of the process list\n"
 "  --state-dir DIR    where keys and certificates go (default %s)\n"
-"  --config FILE      the configuration to write (default DIR/connector.conf)\n"
+"  --config FILE      the configuration to write (default DIR/connector.conf;\n"
+"                     /etc/uplink/connector.conf when DIR is the default and\n"
+"                     /etc/uplink exists, as the packages make it)\n"
 "  --proxy URL        reach the cloud through this HTTP proxy\n"
 "                     (http://HOST:PORT) instead of HTTPS_PROXY\n"
 "  --bypass LIST      destinations that never use the proxy, instead of\n"
@@ -364,7 +368,16 @@ enroll_paths(struct enroll *e)
 	    e->dir);
 	snprintf(e->uplink_ca_path, sizeof(e->uplink_ca_path),
 	    "%s/uplink-ca.pem", e->dir);
-	if (e->a.config == NULL)
+	/*
+	 * The packages (docs/install.md) make /etc/uplink, where the
+	 * service's unit and "run" look: with the default DIR the
+	 * configuration goes there when that directory exists.
+	 */
+	if (e->a.config == NULL && strcmp(e->a.state_dir,
+	    ENROLL_DEFAULT_DIR) == 0 && access(CONFIG_DEFAULT_DIR, F_OK) == 0)
+		n = snprintf(e->config, sizeof(e->config), "%s",
+		    CONFIG_DEFAULT_PATH);
+	else if (e->a.config == NULL)
 		n = snprintf(e->config, sizeof(e->config), "%s/connector.conf",
 		    e->dir);
 	else if (e->a.config[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
@@ -527,6 +540,30 @@ enroll_refused(struct enroll *e, const struct https_result *res)
 }
 
 /* Every file, in an order that leaves a working state at each step. */
+/*
+ * The packaged service runs as the system user uplink-connector, which
+ * must read /etc/uplink/connector.conf (it names the key and may hold the
+ * proxy's password): root owns it, the service's group reads it (0640).
+ * The state directory needs nothing: systemd hands it to the service user
+ * when the service starts (StateDirectory=).
+ */
+static void
+enroll_share_config(const char *path)
+{
+	struct group	*gr;
+
+	if (geteuid() != 0 || strcmp(path, CONFIG_DEFAULT_PATH) != 0)
+		return;
+	gr = getgrnam(ENROLL_SERVICE_USER);
+	if (gr == NULL)
+		return;
+	if (chown(path, 0, gr->gr_gid) != 0 || chmod(path, 0640) != 0)
+		fprintf(stderr, "uplink-connector: warning: cannot let the "
+		    "service's group %s read %s: %s (chgrp %s %s; chmod 640 "
+		    "%s)\n", ENROLL_SERVICE_USER, path, strerror(errno),
+		    ENROLL_SERVICE_USER, path, path);
+}
+
 static bool
 enroll_write(struct enroll *e)
 {
@@ -545,6 +582,7 @@ enroll_write(struct enroll *e)
 	    e->routes.proxy.url : NULL, e->routes.has_proxy ? e->save_bypass :
 	    NULL, err, sizeof(err)) != UPLINK_OK)
 		goto fail;
+	enroll_share_config(e->config);
 	return true;
 fail:
 	fprintf(stderr, "uplink-connector: the cloud enrolled connector %s, "
@@ -582,7 +620,12 @@ enroll_report(struct enroll *e)
 		    "section of\n%s (see docs/config.md).\n", e->config);
 	if (loaded)
 		config_free(&cfg);
-	printf("\nnext: uplink-connector run --config %s\n", e->config);
+	if (strcmp(e->config, CONFIG_DEFAULT_PATH) == 0)
+		printf("\nnext: systemctl enable --now uplink-connector (or: "
+		    "uplink-connector run)\n");
+	else
+		printf("\nnext: uplink-connector run --config %s\n",
+		    e->config);
 }
 
 static void

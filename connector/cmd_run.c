@@ -19,6 +19,7 @@
 #include "log.h"
 #include "nofile.h"
 #include "renew.h"
+#include "sdnotify.h"
 #include "service.h"
 #include "tls.h"
 #include "version.h"
@@ -135,6 +136,29 @@ service_tls_ctx(const struct connector_config *cfg, char *err, size_t errlen)
 	return ctx;
 }
 
+/*
+ * systemd (Type=notify) hears READY once the configuration is loaded and
+ * the first tunnel attempt has ended, whichever way, so that "systemctl
+ * start" neither returns before the connector has tried nor hangs while
+ * the cloud is unreachable; STATUS says how many tunnels are up.
+ */
+void
+service_tunnels_changed(struct service *svc)
+{
+	static bool	 ready;
+	char		 status[128];
+
+	if (svc->draining)
+		return;
+	snprintf(status, sizeof(status), "%d of %d tunnels up to %s",
+	    tunnels_up(svc), svc->nslots, svc->cfg->c.cloud_url);
+	if (!ready)
+		sdnotify_ready(status);
+	else
+		sdnotify_status(status);
+	ready = true;
+}
+
 void
 service_check_done(struct service *svc)
 {
@@ -171,6 +195,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("%s: draining (no new streams; open ones have %lld s)",
 	    strsignal(sig), (long long)svc->cfg->c.drain_timeout);
+	sdnotify_stopping();
 	svc->draining = true;
 	if (r->renew != NULL)
 		renew_cancel(r->renew);
@@ -190,9 +215,11 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)sig;
 	(void)what;
+	sdnotify_reloading();
 	sc = load_config(r->path, err, sizeof(err));
 	if (sc == NULL) {
 		log_warnx("SIGHUP: keeping the running configuration: %s", err);
+		sdnotify_reloaded();
 		return;
 	}
 	if (strcmp(sc->c.cloud_url, old->c.cloud_url) != 0 ||
@@ -207,6 +234,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	    bypass_count(sc->c.routes.bypass),
 	    bypass_count(sc->c.routes.bypass) == 1 ? "y" : "ies");
 	svc_config_unref(old);
+	sdnotify_reloaded();
 }
 
 static void renew_check(struct run *r);

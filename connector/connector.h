@@ -8,6 +8,9 @@ int cmd_check(int argc, char **argv);
 int cmd_route(int argc, char **argv);
 int cmd_enroll(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+/* connector/cmd_install.c */
+int cmd_install(int argc, char **argv);
+int cmd_uninstall(int argc, char **argv);
 
 /* Exit statuses shared by the subcommands. */
 #define EXIT_OK		0

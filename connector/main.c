@@ -24,10 +24,12 @@ usage(FILE *fp)
 "            connector will reach it, and say what to fix\n"
 "  route     show whether a destination goes direct or through the proxy,\n"
 "            and which rule decided it\n"
+"  install   check the way to the cloud, enroll, start the service and\n"
+"            wait for its tunnels (docs/install.md); uninstall undoes it\n"
 "  help      this text; \"uplink-connector COMMAND --help\" for a command\n"
 "  version   print the version\n"
 "\n"
-"Configuration: %s (see uplink-connector.conf(5), docs/config.md).\n",
+"Configuration: %s (see connector.conf(5), docs/config.md).\n",
 	    CONFIG_DEFAULT_PATH);
 }
 
@@ -48,6 +50,10 @@ main(int argc, char **argv)
 		return cmd_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "route") == 0)
 		return cmd_route(argc - 1, argv + 1);
+	if (strcmp(cmd, "install") == 0)
+		return cmd_install(argc - 1, argv + 1);
+	if (strcmp(cmd, "uninstall") == 0)
+		return cmd_uninstall(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
 	    strcmp(cmd, "-h") == 0) {
 		usage(stdout);

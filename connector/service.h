@@ -57,6 +57,8 @@ void tunnels_start(struct service *svc);
 void tunnels_drain(struct service *svc);
 /* Streams open now on every tunnel (answered or not, GETs included). */
 uint32_t tunnels_streams(const struct service *svc);
+/* Tunnels up now. */
+int tunnels_up(const struct service *svc);
 /* True when no tunnel is open or being opened. */
 bool tunnels_idle(const struct service *svc);
 void tunnels_free(struct service *svc);
@@ -72,6 +74,12 @@ void streams_free(struct service *svc);
  */
 #define STREAMS_FD_RESERVE	64
 uint32_t streams_cap(const struct service *svc, unsigned long *fdlimit);
+
+/*
+ * Called when a tunnel attempt ends, up or failed, and when a tunnel
+ * closes: tells systemd (READY after the first attempt, STATUS).
+ */
+void service_tunnels_changed(struct service *svc);
 
 /* Called when a tunnel closes, to finish a drain. */
 void service_check_done(struct service *svc);

@@ -113,6 +113,7 @@ slot_retry(struct slot *sl)
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(sl->timer, &tv);
+	service_tunnels_changed(sl->svc);
 }
 
 static void
@@ -200,6 +201,7 @@ slot_up(struct slot *sl)
 	sl->up_since = dial_now_ms();
 	if (sl->t == NULL)
 		slot_retry(sl);
+	service_tunnels_changed(svc);
 }
 
 /* Explains a failed handshake: interception, expiry, a refused client. */
@@ -375,6 +377,17 @@ tunnels_streams(const struct service *svc)
 		tunnel_stats(svc->slots[i].t, &st);
 		n += st.streams;
 	}
+	return n;
+}
+
+int
+tunnels_up(const struct service *svc)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < svc->nslots; i++)
+		if (svc->slots[i].state == SLOT_UP)
+			n++;
 	return n;
 }
 

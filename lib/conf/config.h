@@ -45,7 +45,8 @@
  * silently change nothing. docs/config.md is the user's reference.
  */
 
-#define CONFIG_DEFAULT_PATH	"/etc/uplink/connector.conf"
+#define CONFIG_DEFAULT_DIR	"/etc/uplink"
+#define CONFIG_DEFAULT_PATH	CONFIG_DEFAULT_DIR "/connector.conf"
 #define CONFIG_LINE_MAX		4096
 #define CONFIG_PATH_MAX		4096
 

@@ -2,8 +2,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -12,6 +14,27 @@
 static const char	*log_ident = "uplink";
 static int		 log_fg = 1;
 static int		 log_level = LOG_LEVEL_INFO;
+static int		 log_journal;
+
+/*
+ * Under systemd, stderr is a stream to the journal when JOURNAL_STREAM
+ * names its device and inode (systemd.exec(5)). The journal stamps every
+ * line with the time and the program's name itself, and reads a "<N>"
+ * prefix as the syslog priority, so lines carry that instead.
+ */
+static int
+log_to_journal(void)
+{
+	const char		*js = getenv("JOURNAL_STREAM");
+	struct stat		 st;
+	unsigned long long	 dev, ino;
+
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2 ||
+	    fstat(STDERR_FILENO, &st) != 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 void
 log_init(const char *ident, int foreground, int level)
@@ -19,6 +42,7 @@ log_init(const char *ident, int foreground, int level)
 	log_ident = ident;
 	log_fg = foreground;
 	log_level = level;
+	log_journal = foreground && log_to_journal();
 	if (!foreground)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -45,7 +69,10 @@ log_vline(int prio, const char *errstr, const char *fmt, va_list ap)
 	int		 saved = errno;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (log_fg) {
+	if (log_journal)
+		fprintf(stderr, "<%d>%s%s%s\n", prio, msg, errstr ? ": " : "",
+		    errstr ? errstr : "");
+	else if (log_fg) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: %s%s%s\n",
