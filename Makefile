@@ -158,7 +158,7 @@ INSTALL	?= install
 UNITS	:= $(wildcard packaging/systemd/*.service)
 MANPAGES := man/uplink-connector.8 man/uplink-cloud.8 man/connector.conf.5 \
 	    man/cloud.conf.5
-INSTALL_DOCS := $(filter-out docs/security.md,$(wildcard docs/*.md))
+INSTALL_DOCS := $(wildcard docs/*.md) docs/grafana-dashboard.json
 
 .PHONY: install deb
 install: $(PROGS)
