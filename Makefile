@@ -20,7 +20,7 @@ endif
 
 CC	?= cc
 PKGS	:= openssl libevent_core libevent_extra libevent_openssl libnghttp2 \
-	   sqlite3 jansson libsodium inih
+	   sqlite3 jansson libsodium inih libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
@@ -30,10 +30,10 @@ WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wimplicit-fallthrough -Wcast-align -Wwrite-strings -Wold-style-definition \
 	   -Wno-format-truncation
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -pthread $(WARN) $(OPT) $(SANFLAGS) $(PKG_CFLAGS) \
-	     -Ilib -MMD -MP $(CFLAGS)
+	     -Ilib -Ilib/store -MMD -MP $(CFLAGS)
 ALL_LDFLAGS = -pthread -Wl,--as-needed $(SANFLAGS) $(LDFLAGS)
 
-LIB_SRC	 := $(sort $(wildcard lib/*.c))
+LIB_SRC	 := $(sort $(wildcard lib/*.c lib/store/*.c))
 LIB_OBJ	 := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TLIB_OBJ := $(LIB_SRC:lib/%.c=$(BUILD)/tlib/%.o)
 CONN_SRC := $(sort $(wildcard connector/*.c))
