@@ -21,6 +21,7 @@
 
 #define STORE_SCHEMA_VERSION	4
 #define STORE_BUSY_MS		5000
+#define STORE_PG_TIMEOUT_MS	2000	/* deadline of one PostgreSQL call */
 #define STORE_NAME_MAX		63	/* site and connector names */
 #define STORE_ID_MAX		31	/* connector and token ids */
 #define STORE_CONNECTOR_ID_SIZE	15	/* "c-" + 12 hex + NUL */
@@ -113,6 +114,28 @@ struct store_token_use {
  * SQLite database.
  */
 int store_open(const char *path, struct store **out, char *err, size_t errlen);
+
+/* How to reach a PostgreSQL database beyond its URL. */
+struct store_opts {
+	const char	*password_file;	/* first line is the password */
+	int		 timeout_ms;	/* per call; 0: STORE_PG_TIMEOUT_MS */
+};
+
+/*
+ * store_open() for a URL: "sqlite:PATH" or a bare path opens SQLite;
+ * "postgresql://...", "postgres://..." or a libpq conninfo ("host=...
+ * dbname=...") connects to PostgreSQL and migrates its schema there, under
+ * an advisory lock so that of several instances starting at once one
+ * migrates and the others wait. o may be NULL.
+ */
+int store_open_opts(const char *url, const struct store_opts *o,
+    struct store **out, char *err, size_t errlen);
+
+/* True when url names a PostgreSQL database rather than an SQLite file. */
+bool store_url_is_pg(const char *url);
+
+/* True when st is on PostgreSQL. */
+bool store_is_pg(const struct store *st);
 
 /* Closes the database; NULL is a no-op. */
 void store_close(struct store *st);
