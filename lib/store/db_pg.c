@@ -46,6 +46,7 @@ struct pgdb {
 	enum db_err	 code;
 	char		 msg[512];
 	bool		 txn_lost;	/* the connection died in a transaction */
+	bool		 in_block;	/* a transaction was open before the call */
 	bool		 down;		/* the breaker is open */
 	bool		 frozen;	/* tests: every call times out */
 	int64_t		 retry_at;	/* ms, monotonic */
@@ -109,8 +110,9 @@ pg_fail(struct pgdb *p, enum db_err code, const char *why)
 static void
 pg_lost(struct pgdb *p)
 {
-	if (p->conn != NULL && PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+	if (p->conn != NULL && p->in_block)
 		p->txn_lost = true;
+	p->in_block = false;
 	PQfinish(p->conn);
 	p->conn = NULL;
 	if (!p->down)
@@ -151,7 +153,8 @@ pg_connect(struct pgdb *p)
 	    "keepalives_count", "tcp_user_timeout", "application_name",
 	    "options", NULL };
 	const char *vals[] = { p->conninfo, p->password, "5", "1", "10", "5",
-	    "3", "10000", "uplink-cloud", "-c synchronous_commit=on", NULL };
+	    "3", "10000", "uplink-cloud",
+	    "-c synchronous_commit=on -c client_min_messages=warning", NULL };
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	int64_t		 deadline = pg_now_ms() + p->timeout_ms;
 	bool		 was_down = p->down;
@@ -201,8 +204,11 @@ pg_ready(struct pgdb *p)
 	if (p->txn_lost)
 		return pg_fail(p, DB_E_UNAVAIL, "the connection to the "
 		    "database was lost in a transaction");
-	if (p->conn != NULL)
+	if (p->conn != NULL) {
+		p->in_block = PQtransactionStatus(p->conn) == PQTRANS_INTRANS ||
+		    PQtransactionStatus(p->conn) == PQTRANS_INERROR;
 		return DB_OK;
+	}
 	if (pg_now_ms() < p->retry_at) {
 		p->code = DB_E_UNAVAIL;
 		return DB_FAIL;

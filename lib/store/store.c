@@ -904,6 +904,31 @@ store_db(struct store *st)
 	return db_sqlite_handle(st->db);
 }
 
+int64_t store_test_query(struct store *st, const char *sql);
+int store_test_exec(struct store *st, const char *sql);
+
+/* The first column of the first row of sql, -1 when none (tests). */
+int64_t
+store_test_query(struct store *st, const char *sql)
+{
+	struct db_stmt	*stmt;
+	int64_t		 v = -1;
+
+	if (db_prepare(st->db, sql, &stmt) != DB_OK)
+		return -2;
+	if (db_step(stmt) == DB_ROW)
+		v = db_column_int64(stmt, 0);
+	db_finalize(stmt);
+	return v;
+}
+
+/* Runs SQL outside the store's checks; 0 when it succeeded (tests). */
+int
+store_test_exec(struct store *st, const char *sql)
+{
+	return db_exec(st->db, sql);
+}
+
 /* Makes every PostgreSQL call time out (the breaker's tests). */
 void
 store_test_freeze(struct store *st, bool on)
@@ -914,7 +939,7 @@ store_test_freeze(struct store *st, bool on)
 
 /*
  * Inserts the site or, when the name exists (in any case), changes nothing:
- * "DO UPDATE SET name = name" writes back the stored spelling, which makes
+ * "DO UPDATE SET name = sites.name" writes back the stored spelling, which makes
  * RETURNING give the existing row's id from the same statement.
  */
 int
@@ -927,7 +952,7 @@ store_site_ensure(struct store *st, const char *name, int64_t *site_id,
 	if (!store_name_check("site name", name, err, errlen))
 		return UPLINK_EINVAL;
 	rc = store_prepare(st, "INSERT INTO sites(name, created_at) "
-	    "VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET name = name "
+	    "VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET name = sites.name "
 	    "RETURNING id", &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;

@@ -422,7 +422,7 @@ store_cert_lookup(struct store *st, const char *serial,
 	int	 rc;
 
 	rc = store_get_one(st, "SELECT k.id, k.name, k.site_id, s.name, "
-	    "c.not_after, coalesce(k.cert_serial = c.serial, 0), "
+	    "c.not_after, coalesce(k.cert_serial = c.serial, FALSE), "
 	    "coalesce(k.revoked_at, 0) FROM certs c JOIN connectors k ON "
 	    "k.id = c.connector_id JOIN sites s ON s.id = k.site_id WHERE "
 	    "c.serial = ?1", serial, store_owner_read, owner, "looking up a "
