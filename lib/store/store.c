@@ -922,6 +922,15 @@ store_test_query(struct store *st, const char *sql)
 	return v;
 }
 
+bool store_test_in_txn(struct store *st);
+
+/* Whether a transaction is open (tests: refused writes leave none). */
+bool
+store_test_in_txn(struct store *st)
+{
+	return db_in_txn(st->db);
+}
+
 /* Runs SQL outside the store's checks; 0 when it succeeded (tests). */
 int
 store_test_exec(struct store *st, const char *sql)

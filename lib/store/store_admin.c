@@ -233,7 +233,7 @@ store_sessions_end(struct store *st, int64_t admin_id,
 	int		 rc;
 
 	rc = store_prepare(st, "DELETE FROM sessions WHERE admin_id = ?1 AND "
-	    "(?2 IS NULL OR hash <> ?2)", &stmt, err, errlen);
+	    "(hash <> ?2 OR ?2 IS NULL)", &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
 	return store_write(st, stmt, db_bind_int64(stmt, 1, admin_id) |
