@@ -213,6 +213,10 @@ rest_store_fail(struct rest *r, int rc, const char *err)
 		rest_fail(r, 409, "conflict", "%s", err);
 	else if (rc == UPLINK_EINVAL)
 		rest_fail(r, 409, "conflict", "%s", err);
+	else if (rc == UPLINK_EUNAVAIL)
+		rest_fail(r, 503, "unavailable", "the database is unavailable, "
+		    "so nothing can be changed now; tunnels keep running; retry "
+		    "later: %s", err);
 	else
 		rest_fail(r, 500, "internal", "the database failed: %s", err);
 }

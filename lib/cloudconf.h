@@ -64,6 +64,10 @@ struct cloud_config {
 	uint32_t	 service_connections;	/* per service, default 1000 */
 	uint32_t	 service_per_address;	/* per service and address, 128 */
 	int		 log_level;		/* LOG_LEVEL_INFO (lib/log.h) by default */
+	/* [store]: "" = sqlite:DATA_DIR/uplink.db; the password from a file. */
+	char		 store_url[CLOUDCONF_PATH_MAX];
+	char		 store_password_file[CLOUDCONF_PATH_MAX];
+	int64_t		 store_timeout;		/* seconds per call, default 2 */
 	struct cloud_publish *publish;
 	size_t		 npublish;
 };
