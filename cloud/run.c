@@ -13,6 +13,7 @@
 #include "addrcount.h"
 #include "daemon.h"
 #include "dial.h"
+#include "error.h"
 #include "log.h"
 #include "nofile.h"
 #include "servercert.h"
