@@ -577,7 +577,11 @@ init_print(const struct init_req *r)
 		printf("\n");
 	} else
 		printf("  (TLS: %s)\n", r->abs_cert);
-	printf("  uplink.db                the database\n  cloud.conf    "
+	if (r->store != NULL)
+		printf("  (the database: PostgreSQL, [store] url in cloud.conf)\n");
+	else
+		printf("  uplink.db                the database\n");
+	printf("  cloud.conf    "
 	    "           configuration for \"uplink-cloud run\"\n\nCloud URL: "
 	    "%s\nCRL URL:   %s\n\nNext steps:\n  1. Let connectors reach %s "
 	    "on TCP %u and %u.\n  2. Review %s/cloud.conf; install it as %s, "

@@ -145,6 +145,29 @@ datadir_use_store(const struct cloud_config *cfg)
 	datadir_store.timeout_ms = (int)cfg->store_timeout * 1000;
 }
 
+/*
+ * A data directory that "init --store" made has no uplink.db: its
+ * cloud.conf names the database. Commands given only --data-dir read
+ * [store] from there.
+ */
+static int
+datadir_conf_store(const struct datadir *dd, char *err, size_t errlen)
+{
+	struct cloud_config	 cfg;
+	char			 conf[DATADIR_PATH_MAX + 16];
+	int			 rc;
+
+	if (datadir_path(dd, DATADIR_CONF, conf, sizeof(conf)) != UPLINK_OK ||
+	    access(conf, F_OK) == -1)
+		return UPLINK_OK;
+	rc = cloudconf_load(conf, &cfg, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	datadir_use_store(&cfg);
+	cloudconf_free(&cfg);
+	return UPLINK_OK;
+}
+
 /* Opens the database [store] url names, or DATA_DIR/uplink.db. */
 static int
 datadir_open_store(struct datadir *dd, const char *db, char *err,
@@ -178,8 +201,13 @@ datadir_open(const char *dir, struct datadir *dd, char *err, size_t errlen)
 		    "directory path \"%.60s...\" is too long", dir);
 	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode))
 		return datadir_uninit(dir, dir, err, errlen);
-	if (datadir_store.url[0] == '\0' && stat(db, &st) == -1)
-		return datadir_uninit(dir, db, err, errlen);
+	if (datadir_store.url[0] == '\0' && stat(db, &st) == -1) {
+		rc = datadir_conf_store(dd, err, errlen);
+		if (rc != UPLINK_OK)
+			return rc;
+		if (datadir_store.url[0] == '\0')
+			return datadir_uninit(dir, db, err, errlen);
+	}
 	rc = datadir_load_ca(dd, err, errlen);
 	if (rc == UPLINK_OK)
 		rc = datadir_open_store(dd, db, err, errlen);
