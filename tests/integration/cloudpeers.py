@@ -1258,5 +1258,43 @@ class PgServer:
         self.conninfo = None
 
 
+
+def _sql_literal(v):
+    if v is None:
+        return "NULL"
+    if isinstance(v, (int, float)):
+        return str(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def _cloud_db(self, sql, args=()):
+    """Runs one statement on the cloud's database, SQLite or PostgreSQL
+    (committed); returns the rows as tuples (numbers as int). Parameters
+    are "?"; on PostgreSQL they are inlined as literals (test data only)."""
+    url = self.options.get("store", {}).get("url")
+    if not url:
+        import sqlite3
+        con = sqlite3.connect(os.path.join(self.data, "uplink.db"), timeout=10)
+        try:
+            rows = con.execute(sql, args).fetchall()
+            con.commit()
+            return rows
+        finally:
+            con.close()
+    parts = sql.split("?")
+    if len(parts) - 1 != len(args):
+        raise PeerError(f"{len(args)} arguments for {len(parts) - 1} '?' in {sql}")
+    text = parts[0] + "".join(_sql_literal(a) + p for a, p in zip(args, parts[1:]))
+    r = subprocess.run(["psql", url, "-qAt", "-F", "\t", "-c", text],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise PeerError(f"psql: {r.stderr}")
+    return [tuple(int(x) if re.fullmatch(r"-?\d+", x) else x for x in line.split("\t"))
+            for line in r.stdout.splitlines() if line]
+
+
+Cloud.db = _cloud_db
+
+
 if __name__ == "__main__":
     sys.exit(_main(sys.argv[1:]))

@@ -1517,7 +1517,7 @@ test_pg_newer_refused(void **state)
 	assert_int_equal(store_open(f->path, &st, err, sizeof(err)),
 	    UPLINK_EINVAL);
 	expect_msg(err, "made by a newer uplink-cloud (schema version 99; "
-	    "this one knows up to %d): upgrade uplink-cloud", 
+	    "this one knows up to %d): upgrade uplink-cloud",
 	    STORE_SCHEMA_VERSION);
 }
 
