@@ -66,6 +66,7 @@ struct pgstmt {
 	bool		 ran;
 	unsigned char	*blob;		/* the last decoded bytea */
 	size_t		 bloblen;
+	int		 blob_row, blob_col;	/* whose it is */
 };
 
 static struct pgdb *
@@ -487,7 +488,11 @@ pg_hex(char c)
 	return -1;
 }
 
-/* Decodes bytea's "\x..." text into the statement's buffer. */
+/*
+ * Decodes bytea's "\x..." text into the statement's buffer, which stays
+ * valid until another column or row is decoded (as SQLite's pointers do:
+ * column_bytes after column_blob must not move it).
+ */
 static const void *
 pgdb_column_blob(struct db_stmt *st, int i)
 {
@@ -495,7 +500,11 @@ pgdb_column_blob(struct db_stmt *st, int i)
 	const char	*t = pgdb_column_text(st, i);
 	size_t		 n, k;
 
+	if (s->blob != NULL && s->blob_row == s->row && s->blob_col == i)
+		return s->blob;
 	free(s->blob);
+	s->blob_row = s->row;
+	s->blob_col = i;
 	s->blob = NULL;
 	s->bloblen = 0;
 	if (t == NULL)
