@@ -883,6 +883,7 @@ store_close(struct store *st)
 		return;
 	/* Every statement is finalized where it was prepared, so this works. */
 	db_close(st->db);
+	free(st->owners);
 	free(st->path);
 	free(st);
 }

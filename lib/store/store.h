@@ -290,7 +290,10 @@ int store_revoked_serials(struct store *st, store_serial_cb cb, void *arg,
  * (lowercase hex, as pki_cert_serial() writes it), current or replaced.
  * UPLINK_ENOTFOUND when this cloud never recorded the serial. A tunnel
  * may be accepted only when the lookup succeeds and owner->revoked_at is
- * 0: revoking a connector revokes every certificate it had.
+ * 0: revoking a connector revokes every certificate it had. While the
+ * database is unavailable (PostgreSQL), a serial looked up before is
+ * answered as it was then, with the revocations store_revoked_serials()
+ * has seen since, so connectors can still open tunnels.
  */
 int store_cert_lookup(struct store *st, const char *serial,
     struct store_cert_owner *owner, char *err, size_t errlen);

@@ -16,8 +16,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include "db.h"
-
 #include "error.h"
 #include "store.h"
 #include "store_impl.h"

@@ -10,8 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "db.h"
-
 #include "apikey.h"
 #include "error.h"
 #include "store.h"

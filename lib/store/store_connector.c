@@ -9,11 +9,11 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <sodium.h>
-#include "db.h"
 
 #include "error.h"
 #include "store.h"
@@ -364,10 +364,49 @@ store_connector_list(struct store *st, int64_t site_id,
 	return rc;
 }
 
+static struct store_owner *
+store_owner_find(struct store *st, const char *serial)
+{
+	size_t	 i;
+
+	for (i = 0; i < st->nowners; i++)
+		if (strcmp(st->owners[i].serial, serial) == 0)
+			return &st->owners[i];
+	return NULL;
+}
+
+/* Remembers (or forgets, owner NULL) who serial belongs to. */
+static void
+store_owner_keep(struct store *st, const char *serial,
+    const struct store_cert_owner *owner)
+{
+	struct store_owner	*o = store_owner_find(st, serial);
+
+	if (owner == NULL) {
+		if (o != NULL)
+			o->serial[0] = '\0';
+		return;
+	}
+	if (o == NULL && st->owners == NULL) {
+		st->owners = calloc(STORE_OWNERS_MAX, sizeof(*st->owners));
+		if (st->owners == NULL)
+			return;
+	}
+	if (o == NULL && st->nowners < STORE_OWNERS_MAX)
+		o = &st->owners[st->nowners++];
+	else if (o == NULL) {
+		o = &st->owners[st->next_owner];
+		st->next_owner = (st->next_owner + 1) % STORE_OWNERS_MAX;
+	}
+	snprintf(o->serial, sizeof(o->serial), "%s", serial);
+	o->owner = *owner;
+}
+
 int
 store_revoked_serials(struct store *st, store_serial_cb cb, void *arg,
     char *err, size_t errlen)
 {
+	struct store_owner	*o;
 	const char		*serial;
 	struct db_stmt	*stmt;
 	int			 rc, step;
@@ -387,6 +426,9 @@ store_revoked_serials(struct store *st, store_serial_cb cb, void *arg,
 			step = DB_FAIL;
 			break;
 		}
+		o = store_owner_find(st, serial);
+		if (o != NULL)
+			o->owner.revoked_at = db_column_int64(stmt, 1);
 		rc = cb(arg, (const char *)serial,
 		    db_column_int64(stmt, 1),
 		    db_column_int64(stmt, 2));
@@ -427,6 +469,16 @@ store_cert_lookup(struct store *st, const char *serial,
 	    "k.id = c.connector_id JOIN sites s ON s.id = k.site_id WHERE "
 	    "c.serial = ?1", serial, store_owner_read, owner, "looking up a "
 	    "certificate serial", err, errlen);
+	if (rc == UPLINK_OK)
+		store_owner_keep(st, serial, owner);
+	else if (rc == UPLINK_ENOTFOUND)
+		store_owner_keep(st, serial, NULL);
+	else if (rc == UPLINK_EUNAVAIL && store_owner_find(st, serial) !=
+	    NULL) {
+		/* As it was when the database last answered. */
+		*owner = store_owner_find(st, serial)->owner;
+		return UPLINK_OK;
+	}
 	if (rc == UPLINK_ENOTFOUND)
 		store_msg(rc, err, errlen, "no connector was issued a "
 		    "certificate with serial %.64s", serial);

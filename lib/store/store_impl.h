@@ -33,9 +33,25 @@
 
 #define STORE_WHEN_SIZE	80	/* "2025-01-02T03:04:05Z (1d2h ago)" */
 
+/* The owner of a certificate serial, as last read (store_cert_lookup()). */
+struct store_owner {
+	char			 serial[STORE_SERIAL_MAX + 1];
+	struct store_cert_owner	 owner;
+};
+
+#define STORE_OWNERS_MAX	16384	/* about 4 MiB at most */
+
 struct store {
 	struct db	*db;
 	char	*path;
+	/*
+	 * The certificate owners looked up lately, so that connectors can
+	 * still open tunnels while PostgreSQL is unavailable. Revocations
+	 * reach it through store_revoked_serials(), which the cloud calls
+	 * whenever the database changes (the CRL).
+	 */
+	struct store_owner *owners;
+	size_t	 nowners, next_owner;
 };
 
 /* A list callback and its argument, for the row functions of store_walk. */

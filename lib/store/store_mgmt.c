@@ -15,7 +15,6 @@
 #include <time.h>
 
 #include <jansson.h>
-#include "db.h"
 
 #include "catalog.h"
 #include "error.h"

@@ -11,8 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "db.h"
-
 #include "error.h"
 #include "store.h"
 #include "store_impl.h"

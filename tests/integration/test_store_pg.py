@@ -13,8 +13,9 @@ initdb in the test's directory, a unix socket, no TCP) and stops it.
     stop of PostgreSQL;
   * PostgreSQL frozen by SIGSTOP: a stream through a published service
     keeps flowing, API writes answer 503 with the reason within a bound,
-    and after SIGCONT the instance logs "database is back" and writes
-    succeed again.
+    a restarted connector gets its tunnels back and new streams go
+    through, and after SIGCONT the instance logs "database is back" and
+    writes succeed again.
 """
 
 import os
@@ -252,15 +253,21 @@ def test_frozen_database(pg, workdir):
         assert r.status == 503, r
         assert time.monotonic() - t0 < 3 * SLOW
         cloud.wait_log(r"database unavailable: ", 10 * SLOW, since=since)
+        # A connector restarted meanwhile gets its tunnels again (the owner
+        # of its certificate is remembered), and new streams go through.
+        s.close()       # it lives on the tunnels the restart closes
+        conn.stop()
+        conn.start(wait_tunnels=2, timeout=60 * SLOW)
+        assert cp.echo_once(cloud.publish_ports["echo"], b"new stream\n",
+                            timeout=30 * SLOW) == b"new stream\n"
 
         pg.thaw()
         frozen = False
         cloud.wait_log(r"database is back", 60 * SLOW, since=since)
         r = api(cloud, key).post("/api/v1/sites", {"name": "after"})
         assert r.status == 201, r
-        s.sendall(b"after\n")
-        assert s.recv(100) == b"after\n"
-        s.close()
+        assert cp.echo_once(cloud.publish_ports["echo"], b"after\n",
+                            timeout=30 * SLOW) == b"after\n"
     finally:
         if frozen:
             pg.thaw()
