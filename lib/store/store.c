@@ -52,6 +52,12 @@
  * lib/apikey.c does not know. SQLite cannot change a CHECK in place, so
  * the table is rebuilt (create, copy, drop, rename).
  *
+ * Version 5. Failed sign-ins per key ("a:EMAIL", "i:ADDRESS"): their
+ * count within the window and the time of the last one, so that on
+ * PostgreSQL every instance of a cluster applies the same limits
+ * (cloud/rest_session.c; a single SQLite instance keeps them in memory
+ * and leaves this table empty).
+ *
  * The array is visible to the unit tests, which build older files from
  * the first steps alone to test the upgrades.
  */
@@ -197,6 +203,13 @@ UNITTEST const char *const store_migrations[] = {
 	"  created_at, last_used, revoked_at FROM api_keys;"
 	"DROP TABLE api_keys;"
 	"ALTER TABLE api_keys_v4 RENAME TO api_keys;",
+
+	"CREATE TABLE signin_failures ("
+	"  key TEXT PRIMARY KEY COLLATE NOCASE,"
+	"  n INTEGER NOT NULL CHECK (n >= 1),"
+	"  last INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE INDEX signin_failures_last ON signin_failures(last);",
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

@@ -19,7 +19,7 @@
  * UPLINK_EIO when SQLite fails, UPLINK_ENOMEM.
  */
 
-#define STORE_SCHEMA_VERSION	4
+#define STORE_SCHEMA_VERSION	5
 #define STORE_BUSY_MS		5000
 #define STORE_PG_TIMEOUT_MS	2000	/* deadline of one PostgreSQL call */
 #define STORE_NAME_MAX		63	/* site and connector names */
@@ -114,6 +114,19 @@ struct store_token_use {
  * SQLite database.
  */
 int store_open(const char *path, struct store **out, char *err, size_t errlen);
+
+/*
+ * Failed sign-ins shared by the instances of a cluster (rest_session.c):
+ * store_signin_fail() counts a failure of key ("a:EMAIL", "i:ADDRESS") at
+ * now, starting again from 1 when the last one is older than window
+ * seconds, and returns the count in *n; rows older than the window are
+ * deleted on the way. store_signin_get() reads the count within the window
+ * (0 when none) and the time of the last failure.
+ */
+int store_signin_fail(struct store *st, const char *key, int64_t now,
+    int64_t window, int *n, char *err, size_t errlen);
+int store_signin_get(struct store *st, const char *key, int64_t now,
+    int64_t window, int *n, int64_t *last, char *err, size_t errlen);
 
 /* How to reach a PostgreSQL database beyond its URL. */
 struct store_opts {

@@ -630,3 +630,63 @@ store_session_purge(struct store *st, int64_t created_before, char *err,
 	    created_before), "removing expired sessions", NULL, NULL, err,
 	    errlen);
 }
+
+int
+store_signin_fail(struct store *st, const char *key, int64_t now,
+    int64_t window, int *n, char *err, size_t errlen)
+{
+	struct db_stmt	*stmt;
+	int		 rc;
+
+	*n = 0;
+	if (!store_line_check("sign-in limit key", key, STORE_EMAIL_MAX + 4,
+	    false, err, errlen))
+		return UPLINK_EINVAL;
+	rc = store_prepare(st, "DELETE FROM signin_failures WHERE last < ?1",
+	    &stmt, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_write(st, stmt, db_bind_int64(stmt, 1, now - window),
+		    "forgetting old failed sign-ins", NULL, NULL, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	/* One statement: two instances counting at once both count. */
+	rc = store_prepare(st, "INSERT INTO signin_failures(key, n, last) "
+	    "VALUES (?1, 1, ?2) ON CONFLICT(key) DO UPDATE SET n = CASE WHEN "
+	    "signin_failures.last >= ?2 - ?3 THEN signin_failures.n + 1 "
+	    "ELSE 1 END, last = ?2 RETURNING n", &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	if ((store_str(stmt, 1, key) | db_bind_int64(stmt, 2, now) |
+	    db_bind_int64(stmt, 3, window)) != DB_OK ||
+	    db_step(stmt) != DB_ROW)
+		rc = store_sqlfail(st, err, errlen, "counting a failed sign-in");
+	else
+		*n = (int)db_column_int64(stmt, 0);
+	db_finalize(stmt);
+	return rc;
+}
+
+int
+store_signin_get(struct store *st, const char *key, int64_t now,
+    int64_t window, int *n, int64_t *last, char *err, size_t errlen)
+{
+	struct db_stmt	*stmt;
+	int		 rc, step;
+
+	*n = 0;
+	*last = 0;
+	rc = store_prepare(st, "SELECT n, last FROM signin_failures WHERE "
+	    "key = ?1 AND last >= ?2", &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	step = store_str(stmt, 1, key) | db_bind_int64(stmt, 2, now - window);
+	if (step == DB_OK)
+		step = db_step(stmt);
+	if (step == DB_ROW) {
+		*n = (int)db_column_int64(stmt, 0);
+		*last = db_column_int64(stmt, 1);
+	} else if (step != DB_DONE)
+		rc = store_sqlfail(st, err, errlen, "reading failed sign-ins");
+	db_finalize(stmt);
+	return rc;
+}

@@ -160,6 +160,13 @@ const char *const store_pg_migrations[] = {
 	"ALTER TABLE api_keys ADD CONSTRAINT api_keys_scope_check"
 	"  CHECK (length(scope) BETWEEN 1 AND 15 AND scope !~ '[^a-z]');"
 	"ALTER TABLE api_keys ADD COLUMN sites TEXT NOT NULL DEFAULT '';",
+
+	/* No data_version trigger: sign-ins change nothing others watch. */
+	"CREATE TABLE signin_failures ("
+	"  key TEXT COLLATE uplink_nocase PRIMARY KEY,"
+	"  n BIGINT NOT NULL CHECK (n >= 1),"
+	"  last BIGINT NOT NULL);"
+	"CREATE INDEX signin_failures_last ON signin_failures(last);",
 };
 
 _Static_assert(sizeof(store_pg_migrations) / sizeof(store_pg_migrations[0])

@@ -11,6 +11,7 @@ initdb in the test's directory, a unix socket, no TCP) and stops it.
     token was already used;
   * a committed write survives kill -9 of the instance and an immediate
     stop of PostgreSQL;
+  * failed sign-ins on one instance delay the account on another;
   * PostgreSQL frozen by SIGSTOP: a stream through a published service
     keeps flowing, API writes answer 503 with the reason within a bound,
     a restarted connector gets its tunnels back and new streams go
@@ -275,3 +276,39 @@ def test_frozen_database(pg, workdir):
             conn.stop()
         cloud.stop(check=False)
         svc.stop()
+
+
+def test_signin_limits_across_instances(pg, workdir):
+    """Failed sign-ins counted on instance A delay the same account on
+    instance B, which has seen none of them (per account, from an address
+    it never signed in from)."""
+    d = os.path.join(workdir, "pg-limits")
+    a = cp.Cloud(os.path.join(d, "a"), options={"store": {"url": pg.database()}})
+    b = None
+    try:
+        a.init().start()
+        a.add_admin("ana@example.net", "correct horse battery staple")
+        b = second_instance(a, os.path.join(d, "b"))
+        b.start()
+        ca = os.path.join(a.data, "ca.pem")
+        on_a = apiclient.Client(a.port, ca, timeout=30 * SLOW)
+        retry = 0
+        for _ in range(12):
+            r = on_a.sign_in("ana@example.net", "wrong password, long enough")
+            if r.status == 429:
+                retry = int(r.headers.get("Retry-After"))
+                if retry >= 4:
+                    break
+                time.sleep(retry + 0.2)
+                continue
+            assert r.status == 401, r
+        assert retry >= 4, "instance A never delayed the account"
+        on_b = apiclient.Client(b.port, ca, timeout=30 * SLOW)
+        r = on_b.sign_in("ana@example.net", "correct horse battery staple")
+        assert r.status == 429, r
+        assert int(r.headers.get("Retry-After")) >= 1, r
+        assert "too many failed sign-ins" in str(r.body), r
+    finally:
+        if b is not None:
+            b.stop(check=False)
+        a.stop()

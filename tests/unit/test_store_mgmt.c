@@ -1701,6 +1701,50 @@ test_durable(void **state)
 	store_close(other);
 }
 
+/*
+ * Failed sign-ins shared by a cluster: counted per key (case-insensitive),
+ * from 1 again after the window, old rows deleted; two connections count
+ * into the same row.
+ */
+static void
+test_signin_failures(void **state)
+{
+	struct fixture	*f = *state;
+	struct store	*other;
+	int64_t		 last;
+	char		 err[512];
+	int		 n, i;
+
+	assert_int_equal(store_signin_get(f->st, "a:ana@example.net", NOW,
+	    900, &n, &last, err, sizeof(err)), UPLINK_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(last, 0);
+	assert_int_equal(store_open(f->path, &other, err, sizeof(err)),
+	    UPLINK_OK);
+	for (i = 1; i <= 6; i++) {
+		assert_int_equal(store_signin_fail(i % 2 ? f->st : other,
+		    i % 3 ? "a:ana@example.net" : "a:ANA@example.net",
+		    NOW + i, 900, &n, err, sizeof(err)), UPLINK_OK);
+		assert_int_equal(n, i);
+	}
+	assert_int_equal(store_signin_get(other, "a:ana@example.net",
+	    NOW + 10, 900, &n, &last, err, sizeof(err)), UPLINK_OK);
+	assert_int_equal(n, 6);
+	assert_int_equal(last, NOW + 6);
+	/* Outside the window: read as none, counted from 1 again. */
+	assert_int_equal(store_signin_get(f->st, "a:ana@example.net",
+	    NOW + 1000, 900, &n, &last, err, sizeof(err)), UPLINK_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_signin_fail(f->st, "i:127.0.0.2", NOW + 2000,
+	    900, &n, err, sizeof(err)), UPLINK_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(query(f->st, "SELECT count(*) FROM signin_failures"),
+	    1);
+	assert_int_equal(store_signin_fail(f->st, "bad\nkey", NOW, 900, &n,
+	    err, sizeof(err)), UPLINK_EINVAL);
+	store_close(other);
+}
+
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup_open, teardown)
 
 int
@@ -1731,6 +1775,7 @@ main(void)
 		T(test_audit_paging),
 		T(test_audit_inputs),
 		T(test_durable),
+		T(test_signin_failures),
 	};
 
 	/* The same assertions on PostgreSQL, but for SQLite's own. */
@@ -1756,6 +1801,7 @@ main(void)
 		T(test_audit_paging),
 		T(test_audit_inputs),
 		T(test_durable),
+		T(test_signin_failures),
 	};
 	int	 rc;
 
