@@ -311,12 +311,15 @@ pg_judge(struct pgdb *p, PGresult *r)
 	}
 }
 
-/* "?12" becomes "$12"; a bare "?" takes the next number. */
+/*
+ * "?12" becomes "$12"; a bare "?" takes the next number. At most 4 bytes
+ * out per byte in (a bare "?" of a statement with 32 parameters: "$32").
+ */
 static char *
 pg_rewrite(const char *sql, int *nparams)
 {
 	size_t	 len = strlen(sql), i, o = 0;
-	char	*out = malloc(len * 2 + 1);
+	char	*out = malloc(len * 4 + 16);
 	int	 next = 1, n, max = 0;
 	bool	 quoted = false;
 
@@ -338,7 +341,7 @@ pg_rewrite(const char *sql, int *nparams)
 		next = n + 1;
 		if (n > max)
 			max = n;
-		o += (size_t)snprintf(out + o, len * 2 + 1 - o, "$%d", n);
+		o += (size_t)snprintf(out + o, len * 4 + 16 - o, "$%d", n);
 	}
 	out[o] = '\0';
 	*nparams = max;
