@@ -37,6 +37,7 @@ init_usage(FILE *fp)
 	fprintf(fp,
 "usage: uplink-cloud init --data-dir DIR --name HOST[,HOST...] [--port N]\n"
 "         [--http-port N] [--listen ADDR] [--cert CHAIN.pem --key KEY.pem]\n"
+"         [--store URL [--store-password-file FILE]]\n"
 "\n"
 "Creates the data directory of a new uplink cloud (mode 0700):\n"
 "  ca.key, ca.pem          the uplink CA, which signs connector certificates\n"
@@ -63,6 +64,12 @@ init_usage(FILE *fp)
 "  --cert FILE      present this certificate chain (PEM, leaf first)\n"
 "                   instead of server.pem, e.g. one from a public CA\n"
 "  --key FILE       the private key of --cert's leaf\n"
+"  --store URL      keep the database in PostgreSQL (postgresql://USER@HOST/DB\n"
+"                   or a libpq conninfo) instead of DIR/uplink.db; init\n"
+"                   creates the schema there and writes [store] url into\n"
+"                   cloud.conf\n"
+"  --store-password-file FILE  the file holding the database password\n"
+"                   (never put it in the URL)\n"
 "\n"
 "With --cert, tokens pin the last certificate of the chain, and neither\n"
 "server.pem nor server.key is made; cloud.conf names the files given.\n"
@@ -84,6 +91,7 @@ struct init_req {
 	uint16_t	 port, http_port;
 	const char	*listen;
 	const char	*cert, *key;
+	const char	*store, *store_pw;	/* --store, --store-password-file */
 	char		 abs_dir[PATH_MAX];
 	char		 abs_cert[PATH_MAX], abs_key[PATH_MAX];
 	char		 url[DATADIR_URL_MAX], crl_url[DATADIR_URL_MAX];
@@ -176,6 +184,12 @@ init_option(struct init_req *r, int ch)
 	case 'k':
 		r->key = optarg;
 		return EXIT_OK;
+	case 's':
+		r->store = optarg;
+		return EXIT_OK;
+	case 'S':
+		r->store_pw = optarg;
+		return EXIT_OK;
 	case 'h':
 		init_usage(stdout);
 		return CLI_HELP;
@@ -194,6 +208,8 @@ init_args(int argc, char **argv, struct init_req *r)
 		{ "listen",	required_argument,	NULL, 'l' },
 		{ "cert",	required_argument,	NULL, 'c' },
 		{ "key",	required_argument,	NULL, 'k' },
+		{ "store",	required_argument,	NULL, 's' },
+		{ "store-password-file", required_argument, NULL, 'S' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -215,6 +231,12 @@ init_args(int argc, char **argv, struct init_req *r)
 		    "required");
 	if ((r->cert == NULL) != (r->key == NULL))
 		return cli_usage("init", "give --cert and --key together");
+	if (r->store != NULL && !store_url_is_pg(r->store))
+		return cli_usage("init", "--store \"%s\" is not a PostgreSQL URL "
+		    "(postgresql://USER@HOST/DB) or conninfo; without --store "
+		    "the database is DIR/uplink.db", r->store);
+	if (r->store_pw != NULL && r->store == NULL)
+		return cli_usage("init", "--store-password-file needs --store");
 	return EXIT_OK;
 }
 
@@ -416,15 +438,33 @@ init_write_pki(struct init_made *m, const struct init_req *r,
 }
 
 static int
+store_msg_init(char *err, size_t errlen, const char *had)
+{
+	snprintf(err, errlen, "--store: the database already holds the "
+	    "uplink cloud %s; init makes a new cloud only in an empty "
+	    "database (give every instance of one cloud the same [store] url "
+	    "in its cloud.conf instead)", had);
+	return UPLINK_EEXIST;
+}
+
+static int
 init_db_settings(const char *path, const struct init_req *r, char *err,
     size_t errlen)
 {
-	struct store	*st;
-	int		 rc;
+	struct store_opts	 o = { r->store_pw, 0 };
+	struct store		*st;
+	char			 had[DATADIR_URL_MAX];
+	int			 rc;
 
-	rc = store_open(path, &st, err, errlen);
+	rc = store_open_opts(path, &o, &st, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
+	/* A PostgreSQL database may already serve a cloud: keep it. */
+	if (r->store != NULL && store_setting_get(st, "url", had, sizeof(had),
+	    NULL, 0) == UPLINK_OK) {
+		store_close(st);
+		return store_msg_init(err, errlen, had);
+	}
 	rc = store_setting_set(st, "url", r->url, err, errlen);
 	if (rc == UPLINK_OK)
 		rc = store_setting_set(st, "crl_url", r->crl_url, err, errlen);
@@ -443,6 +483,11 @@ init_write_db(struct init_made *m, const struct init_req *r)
 	char	 tmp[INIT_PATH], aux[INIT_PATH + 8], err[1024], *path;
 	int	 rc;
 
+	if (r->store != NULL) {
+		if (init_db_settings(r->store, r, err, sizeof(err)) != UPLINK_OK)
+			return cli_fail("%s", err);
+		return EXIT_OK;
+	}
 	datadir_join(r->abs_dir, INIT_DB_TMP, tmp, sizeof(tmp));
 	snprintf(aux, sizeof(aux), "%s-wal", tmp);
 	unlink(aux);
@@ -487,12 +532,18 @@ init_conf_text(const struct init_req *r, struct buf *b)
 	return buf_appendf(b, "; lifetime of connector certificates, 1h..365d "
 	    "(whole days)\n;cert_lifetime = 30d\n\n[ingress]\n; HTTP CONNECT "
 	    "proxy for clients (Proxy-Authorization: Basic SITE:KEY); \"off\" "
-	    "disables\nlisten = %s\n\n[limits]\n;streams_per_tunnel = 10000\n"
+	    "disables\nlisten = %s\n\n[store]\n%s%s%s%s%s\n[limits]\n;streams_per_tunnel = 10000\n"
 	    ";stream_buffer = 256k\n;header_bytes = 16k\n;pending_connects = "
 	    "1000\n\n[log]\n; debug, info or warning\n;level = info\n\n"
 	    "; Publish a service behind a connector on a local port:\n"
 	    ";[publish intranet]\n;listen = 127.0.0.1:9000\n;site = hq\n"
-	    ";target = intranet.corp.example:80\n", INIT_INGRESS);
+	    ";target = intranet.corp.example:80\n", INIT_INGRESS,
+	    r->store != NULL ? "url = " : "; the database: DATA_DIR/uplink.db, "
+	    "or PostgreSQL (docs/cloud.md)\n;url = postgresql://uplink@"
+	    "db.example.net/uplink\n;password_file = /etc/uplink/db-password",
+	    r->store != NULL ? r->store : "", "\n",
+	    r->store_pw != NULL ? "password_file = " : "",
+	    r->store_pw != NULL ? r->store_pw : "");
 }
 
 static int
@@ -528,7 +579,11 @@ init_print(const struct init_req *r)
 		printf("\n");
 	} else
 		printf("  (TLS: %s)\n", r->abs_cert);
-	printf("  uplink.db                the database\n  cloud.conf    "
+	if (r->store != NULL)
+		printf("  (the database: PostgreSQL, [store] url in cloud.conf)\n");
+	else
+		printf("  uplink.db                the database\n");
+	printf("  cloud.conf    "
 	    "           configuration for \"uplink-cloud run\"\n\nCloud URL: "
 	    "%s\nCRL URL:   %s\n\nNext steps:\n  1. Let connectors reach %s "
 	    "on TCP %u and %u.\n  2. Review %s/cloud.conf; install it as %s, "

@@ -110,6 +110,65 @@ datadir_settings(struct datadir *dd, char *err, size_t errlen)
 	return rc;
 }
 
+/* [store] of the configuration in use (datadir_use_store()). */
+static struct {
+	char	url[CLOUDCONF_PATH_MAX];
+	char	password_file[CLOUDCONF_PATH_MAX];
+	int	timeout_ms;
+} datadir_store;
+
+void
+datadir_use_store(const struct cloud_config *cfg)
+{
+	snprintf(datadir_store.url, sizeof(datadir_store.url), "%s",
+	    cfg->store_url);
+	snprintf(datadir_store.password_file,
+	    sizeof(datadir_store.password_file), "%s",
+	    cfg->store_password_file);
+	datadir_store.timeout_ms = (int)cfg->store_timeout * 1000;
+}
+
+/*
+ * A data directory that "init --store" made has no uplink.db: its
+ * cloud.conf names the database. Commands given only --data-dir read
+ * [store] from there.
+ */
+static int
+datadir_conf_store(const struct datadir *dd, char *err, size_t errlen)
+{
+	struct cloud_config	 cfg;
+	char			 conf[DATADIR_PATH_MAX + 16];
+	int			 rc;
+
+	if (datadir_path(dd, DATADIR_CONF, conf, sizeof(conf)) != UPLINK_OK ||
+	    access(conf, F_OK) == -1)
+		return UPLINK_OK;
+	rc = cloudconf_load(conf, &cfg, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	datadir_use_store(&cfg);
+	cloudconf_free(&cfg);
+	return UPLINK_OK;
+}
+
+/* Opens the database [store] url names, or DATA_DIR/uplink.db. */
+static int
+datadir_open_store(struct datadir *dd, const char *db, char *err,
+    size_t errlen)
+{
+	struct store_opts	 o = { datadir_store.password_file,
+				    datadir_store.timeout_ms };
+	struct stat		 st;
+
+	if (datadir_store.url[0] == '\0')
+		return store_open(db, &dd->st, err, errlen);
+	if (!store_url_is_pg(datadir_store.url) && stat(datadir_store.url + 7,
+	    &st) == -1)
+		return datadir_uninit(dd->dir, datadir_store.url + 7, err,
+		    errlen);
+	return store_open_opts(datadir_store.url, &o, &dd->st, err, errlen);
+}
+
 int
 datadir_open(const char *dir, struct datadir *dd, char *err, size_t errlen)
 {
@@ -125,11 +184,16 @@ datadir_open(const char *dir, struct datadir *dd, char *err, size_t errlen)
 		    "directory path \"%.60s...\" is too long", dir);
 	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode))
 		return datadir_uninit(dir, dir, err, errlen);
-	if (stat(db, &st) == -1)
-		return datadir_uninit(dir, db, err, errlen);
+	if (datadir_store.url[0] == '\0' && stat(db, &st) == -1) {
+		rc = datadir_conf_store(dd, err, errlen);
+		if (rc != UPLINK_OK)
+			return rc;
+		if (datadir_store.url[0] == '\0')
+			return datadir_uninit(dir, db, err, errlen);
+	}
 	rc = datadir_load_ca(dd, err, errlen);
 	if (rc == UPLINK_OK)
-		rc = store_open(db, &dd->st, err, errlen);
+		rc = datadir_open_store(dd, db, err, errlen);
 	if (rc == UPLINK_OK)
 		rc = datadir_settings(dd, err, errlen);
 	if (rc != UPLINK_OK)
@@ -336,6 +400,7 @@ datadir_resolve_conf(const char *data_dir_flag, const char *config_flag,
 	if (rc != UPLINK_OK)
 		return rc;
 	rc = datadir_copy("data_dir", cfg.data_dir, dir, dirlen, err, errlen);
+	datadir_use_store(&cfg);
 	cloudconf_free(&cfg);
 	if (rc == UPLINK_OK && conf != NULL)
 		rc = datadir_copy("--config", path, conf, conflen, err, errlen);

@@ -49,6 +49,14 @@ struct datadir {
  * what to do ("run uplink-cloud init first"). On failure dd holds nothing
  * to free; on success datadir_close() releases it.
  */
+/*
+ * Makes datadir_open() use the [store] section of cfg: its url (empty:
+ * DATA_DIR/uplink.db), password_file and timeout. datadir_resolve_conf()
+ * calls it for the configuration it reads; so does "run".
+ */
+struct cloud_config;
+void datadir_use_store(const struct cloud_config *cfg);
+
 int datadir_open(const char *dir, struct datadir *dd, char *err,
     size_t errlen);
 

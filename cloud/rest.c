@@ -215,6 +215,10 @@ rest_store_fail(struct rest *r, int rc, const char *err)
 		rest_fail(r, 409, "conflict", "%s", err);
 	else if (rc == UPLINK_EINVAL)
 		rest_fail(r, 409, "conflict", "%s", err);
+	else if (rc == UPLINK_EUNAVAIL)
+		rest_fail(r, 503, "unavailable", "the database is unavailable, "
+		    "so nothing can be changed now; tunnels keep running; retry "
+		    "later: %s", err);
 	else
 		rest_fail(r, 500, "internal", "the database failed: %s", err);
 }
@@ -517,6 +521,7 @@ auth_key(struct rest *r, const char *hdr)
 	struct store_apikey k;
 	char	 id[APIKEY_ID_SIZE], err[256];
 	unsigned char hash[APIKEY_HASH_LEN];
+	int	 rc;
 
 	if (strncasecmp(hdr, "Bearer ", 7) != 0) {
 		fail_auth(r, "bad-key", "the Authorization header must be "
@@ -524,7 +529,12 @@ auth_key(struct rest *r, const char *hdr)
 		return false;
 	}
 	hdr += 7;
-	if (apikey_verify(r->c->dd.st, hdr, &k, err, sizeof(err)) != 0) {
+	rc = apikey_verify(r->c->dd.st, hdr, &k, err, sizeof(err));
+	if (rc == UPLINK_EUNAVAIL) {
+		rest_store_fail(r, rc, err);
+		return false;
+	}
+	if (rc != 0) {
 		fail_auth(r, "bad-key", err);
 		return false;
 	}

@@ -99,6 +99,44 @@ random_text(char out[STORE_CSRF_SIZE])
 }
 
 /*
+ * On PostgreSQL the failures are counted in the database as well, so
+ * every instance of a cluster applies the same limits: before judging a
+ * sign-in, what the others counted is merged into this instance's table.
+ * A database error leaves the local count alone (and is logged): the
+ * limits never depend on the database being up.
+ */
+static void
+rl_shared_read(struct rest *r, const char *key)
+{
+	int64_t	 last;
+	char	 err[256];
+	int	 n;
+
+	if (!store_is_pg(r->c->dd.st))
+		return;
+	if (store_signin_get(r->c->dd.st, key, r->now, RL_WINDOW, &n, &last,
+	    err, sizeof(err)) != UPLINK_OK)
+		log_warnx("api: sign-in limits: %s", err);
+	else
+		rl_merge(rl(), key, n, last, r->now);
+}
+
+static void
+rl_shared_fail(struct rest *r, const char *key)
+{
+	char	 err[256];
+	int	 n;
+
+	if (!store_is_pg(r->c->dd.st))
+		return;
+	if (store_signin_fail(r->c->dd.st, key, r->now, RL_WINDOW, &n, err,
+	    sizeof(err)) != UPLINK_OK)
+		log_warnx("api: sign-in limits: %s", err);
+	else
+		rl_merge(rl(), key, n, r->now, r->now);
+}
+
+/*
  * A sign-in from an address the account has not signed in from lately
  * waits out the delay its failures earned: 429 with Retry-After, no
  * password work, and one audit row per key per window (4,000 refused
@@ -111,6 +149,8 @@ rate_limited(struct rest *r, const char *acct, const char *addr)
 	const char	*key, *why;
 	char		 retry[24];
 
+	rl_shared_read(r, acct);
+	rl_shared_read(r, addr);
 	wait_a = rl_wait(rl(), acct, RL_PER_ACCOUNT, r->now);
 	wait_i = rl_wait(rl(), addr, RL_PER_ADDRESS, r->now);
 	if (wait_a == 0 && wait_i == 0)
@@ -184,6 +224,8 @@ signin_failed(struct rest *r, struct signin *si)
 
 	rl_fail(rl(), si->acct, r->now);
 	rl_fail(rl(), si->addr, r->now);
+	rl_shared_fail(r, si->acct);
+	rl_shared_fail(r, si->addr);
 	na = rl_failures(rl(), si->acct, r->now);
 	ni = rl_failures(rl(), si->addr, r->now);
 	if (worth_a_row(na, RL_PER_ACCOUNT) && worth_a_row(ni, RL_PER_ADDRESS))

@@ -17,6 +17,7 @@
 #include "dial.h"
 #include "front.h"
 #include "ingress.h"
+#include "error.h"
 #include "log.h"
 #include "metrics.h"
 #include "nofile.h"
@@ -349,11 +350,16 @@ watch_cb(evutil_socket_t fd, short what, void *arg)
 	struct cloud	*c = arg;
 	int64_t		 v;
 	char		 err[256];
+	int		 rc;
 
 	(void)fd;
 	(void)what;
 	run_status(c);
-	if (store_data_version(c->dd.st, &v, err, sizeof(err)) != 0) {
+	/* While PostgreSQL is unavailable its breaker has logged it once. */
+	rc = store_data_version(c->dd.st, &v, err, sizeof(err));
+	if (rc == UPLINK_EUNAVAIL)
+		return;
+	if (rc != 0) {
 		log_warnx("database: %s", err);
 		return;
 	}
@@ -550,6 +556,7 @@ cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log_init("uplink-cloud", 1, c.cfg.log_level);
+	datadir_use_store(&c.cfg);
 	if (datadir_open(c.cfg.data_dir, &c.dd, err, sizeof(err)) != 0) {
 		fprintf(stderr, "uplink-cloud: %s\n", err);
 		cloudconf_free(&c.cfg);

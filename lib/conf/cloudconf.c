@@ -43,6 +43,7 @@ enum cloudconf_section {
 	SEC_LIMITS,
 	SEC_LOG,
 	SEC_METRICS,
+	SEC_STORE,
 	SEC_PUBLISH,
 	SEC_BAD,		/* a header that was refused: keys are ignored */
 };
@@ -53,6 +54,7 @@ static const char *const cloudconf_section_names[] = {
 	[SEC_LIMITS] = "limits",
 	[SEC_LOG] = "log",
 	[SEC_METRICS] = "metrics",
+	[SEC_STORE] = "store",
 };
 
 enum cloudconf_kind {
@@ -66,6 +68,7 @@ enum cloudconf_kind {
 	K_LEVEL,		/* debug | info | warning */
 	K_ALLOW,		/* [metrics] allow: addresses and CIDRs */
 	K_INSTANCE,		/* [metrics] instance: a label value */
+	K_STORE_URL,		/* sqlite:PATH, postgresql://..., or a conninfo */
 };
 
 #define NO_FLAG		((size_t)-1)
@@ -105,6 +108,13 @@ static const struct cloudconf_key cloudconf_keys[] = {
 	    1, 3600, "1s to 1h", "30s" },
 	{ SEC_CLOUD, "check_interval", K_DURATION, CFG(check_interval),
 	    NO_FLAG, 0, 7 * 86400, "0 (off) to 7d", "1h" },
+	/* [store]: where the database is (lib/store/store.h, docs/cloud.md). */
+	{ SEC_STORE, "url", K_STORE_URL, CFG(store_url), NO_FLAG, 0, 0, NULL,
+	    "postgresql://uplink@db.example.net/uplink" },
+	{ SEC_STORE, "password_file", K_PATH, CFG(store_password_file),
+	    NO_FLAG, 0, 0, NULL, "/etc/uplink/db-password" },
+	{ SEC_STORE, "timeout", K_DURATION, CFG(store_timeout), NO_FLAG, 1, 60,
+	    "1s to 60s", "2s" },
 	{ SEC_INGRESS, "listen", K_LISTEN, CFG(ingress_listen),
 	    CFG(ingress_enabled), 0, 0, NULL, "127.0.0.1:3128" },
 	{ SEC_LIMITS, "streams_per_tunnel", K_COUNT, CFG(streams_per_tunnel),
@@ -271,6 +281,7 @@ cloudconf_defaults(struct cloud_config *cfg)
 	cfg->cert_lifetime = 30 * 86400;
 	cfg->drain_timeout = 30;
 	cfg->check_interval = 3600;
+	cfg->store_timeout = STORE_PG_TIMEOUT_MS / 1000;
 	cfg->ping_interval = 10;
 	cfg->ping_misses = 3;
 	cfg->streams_per_tunnel = 10000;
@@ -435,6 +446,35 @@ cloudconf_set_text(struct cloudconf_parse *cp, const struct cloudconf_key *k,
 	return 1;
 }
 
+/*
+ * [store] url: an SQLite file ("sqlite:PATH") or a PostgreSQL URL or
+ * conninfo, which must not carry the password: that belongs in the file
+ * password_file names, so the configuration can be shown and copied.
+ */
+static int
+cloudconf_set_store_url(struct cloudconf_parse *cp,
+    const struct cloudconf_key *k, const char *value)
+{
+	const char	*scheme = strstr(value, "://"), *at;
+
+	if (strncmp(value, "sqlite:", 7) == 0 && value[7] == '\0')
+		return cloudconf_fail(cp, "[store] url: \"sqlite:\" names no "
+		    "file; write sqlite:/var/lib/uplink/uplink.db or drop the "
+		    "line for DATA_DIR/uplink.db");
+	if (strncmp(value, "sqlite:", 7) != 0 && !store_url_is_pg(value))
+		return cloudconf_fail(cp, "[store] url = \"%.*s\" is neither "
+		    "sqlite:PATH nor a PostgreSQL URL; write e.g. %s",
+		    cloudconf_show(value), value, k->example);
+	at = scheme != NULL ? strchr(scheme + 3, '@') : NULL;
+	if ((at != NULL && memchr(scheme + 3, ':', (size_t)(at - scheme -
+	    3)) != NULL) || strstr(value, "password=") != NULL ||
+	    strstr(value, "password =") != NULL)
+		return cloudconf_fail(cp, "[store] url has a password in it; "
+		    "remove it and put the password alone in a file that only "
+		    "uplink-cloud can read, named by password_file = PATH");
+	return cloudconf_set_text(cp, k, value);
+}
+
 static int
 cloudconf_set_level(struct cloudconf_parse *cp, const struct cloudconf_key *k,
     const char *value)
@@ -570,6 +610,8 @@ cloudconf_set(struct cloudconf_parse *cp, const struct cloudconf_key *k,
 	case K_PATH:
 	case K_SITE:
 		return cloudconf_set_text(cp, k, value);
+	case K_STORE_URL:
+		return cloudconf_set_store_url(cp, k, value);
 	case K_LEVEL:
 		return cloudconf_set_level(cp, k, value);
 	case K_ALLOW:
@@ -734,7 +776,7 @@ cloudconf_section(struct cloudconf_parse *cp, const char *s)
 	snprintf(cp->sect_text, sizeof(cp->sect_text), "[%.*s]",
 	    (int)(len < CLOUDCONF_SHOW ? len : CLOUDCONF_SHOW), in);
 	cp->sect = SEC_BAD;
-	for (i = SEC_CLOUD; i <= SEC_METRICS; i++)
+	for (i = SEC_CLOUD; i <= SEC_STORE; i++)
 		if (strlen(cloudconf_section_names[i]) == len &&
 		    strncasecmp(cloudconf_section_names[i], in, len) == 0) {
 			cp->sect = (enum cloudconf_section)i;
@@ -754,7 +796,7 @@ cloudconf_section(struct cloudconf_parse *cp, const char *s)
 		return;
 	}
 	cloudconf_fail(cp, "unknown section %s (known: [cloud], [ingress], "
-	    "[limits], [log], [metrics], [publish NAME])", cp->sect_text);
+	    "[limits], [log], [metrics], [store], [publish NAME])", cp->sect_text);
 }
 
 /*

@@ -77,6 +77,10 @@ struct cloud_config {
 	size_t		 metrics_nallow;	/* 0: API keys only */
 	char		 metrics_instance[CLOUDCONF_NAME_MAX + 1]; /* "": the url's host */
 	int		 log_level;		/* LOG_LEVEL_INFO (lib/log.h) by default */
+	/* [store]: "" = sqlite:DATA_DIR/uplink.db; the password from a file. */
+	char		 store_url[CLOUDCONF_PATH_MAX];
+	char		 store_password_file[CLOUDCONF_PATH_MAX];
+	int64_t		 store_timeout;		/* seconds per call, default 2 */
 	struct cloud_publish *publish;
 	size_t		 npublish;
 };

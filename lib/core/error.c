@@ -16,6 +16,7 @@ uplink_strerror(int err)
 	case UPLINK_EIO:	return "input/output error";
 	case UPLINK_ENOTFOUND:	return "not found";
 	case UPLINK_EEXIST:	return "already exists";
+	case UPLINK_EUNAVAIL:	return "temporarily unavailable";
 	}
 	return "unknown error";
 }

@@ -20,6 +20,7 @@ enum uplink_err {
 	UPLINK_EIO,		/* a system call failed; errno is kept */
 	UPLINK_ENOTFOUND,	/* lookup found nothing */
 	UPLINK_EEXIST,		/* the name or object is taken */
+	UPLINK_EUNAVAIL,	/* a service (the database) is unavailable */
 };
 
 /* Returns a static, human-readable phrase for an uplink_err value. */

@@ -151,3 +151,20 @@ rl_has(struct rl_table *t, const char *key)
 			return true;
 	return false;
 }
+
+void
+rl_merge(struct rl_table *t, const char *key, int n, int64_t last,
+    int64_t now)
+{
+	struct rl_entry	*e;
+
+	if (n <= 0 || last <= now - RL_WINDOW)
+		return;
+	e = rl_find(t, key, true, now);
+	if (!rl_live(e, now))
+		e->n = 0;
+	if (n > e->n)
+		e->n = n;
+	if (last > e->last)
+		e->last = last;
+}

@@ -49,6 +49,14 @@ void rl_fail(struct rl_table *t, const char *key, int64_t now);
 bool rl_refused(struct rl_table *t, const char *key, int64_t now,
     int64_t *refused);
 
+/*
+ * Takes in what another instance counted for key (n failures, the last
+ * at last, from the shared database): the entry keeps the larger count
+ * and the later time. Nothing when n is 0 or last is outside the window.
+ */
+void rl_merge(struct rl_table *t, const char *key, int n, int64_t last,
+    int64_t now);
+
 /* How many failures key has inside the window (tests, status). */
 int rl_failures(struct rl_table *t, const char *key, int64_t now);
 

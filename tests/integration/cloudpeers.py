@@ -897,9 +897,13 @@ class Cloud:
         self.data = os.path.join(self.dir, "data")
         self.port = port or peers.free_port()
         self.http_port = http_port or peers.free_port()
+        # PostgreSQL: [store] url in options, or UPLINK_TEST_STORE=pg
+        store = self.options.get("store", {}).get("url") or pg_store_for_env()
+        if store:
+            self.options.setdefault("store", {})["url"] = store
         r = self.run(["init", "--data-dir", self.data, "--name", self.names,
                       "--port", self.port, "--http-port", self.http_port,
-                      "--listen", self.listen])
+                      "--listen", self.listen] + (["--store", store] if store else []))
         if r.rc != 0:
             raise PeerError(f"uplink-cloud init failed:\n{r}")
         first = self.names.split(",")[0]
@@ -1170,6 +1174,126 @@ def _cloud_add_admin(self, email, password, role="full", timeout=RUN_TIMEOUT):
 
 
 Cloud.add_admin = _cloud_add_admin
+
+
+
+# --------------------------------------------------------------------------
+# PostgreSQL for the store (issue 14; scripts/pg-test-server)
+
+PG_SERVER = os.path.join(os.path.dirname(os.path.dirname(HERE)), "scripts", "pg-test-server")
+
+
+def pg_create_database(conninfo, prefix="t"):
+    """Creates a fresh database on the server conninfo reaches; returns the
+    conninfo of the new one."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    r = subprocess.run(["psql", conninfo, "-qAtc", f"CREATE DATABASE {name}"],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise PeerError(f"cannot create database {name}: {r.stderr}")
+    return re.sub(r"dbname=\S+", f"dbname={name}", conninfo)
+
+
+def pg_store_for_env():
+    """With UPLINK_TEST_STORE=pg, a fresh database on UPLINK_TEST_PG's server
+    (scripts/run-tests starts one) for a Cloud; None otherwise."""
+    if os.environ.get("UPLINK_TEST_STORE") != "pg":
+        return None
+    base = os.environ.get("UPLINK_TEST_PG")
+    if not base:
+        raise PeerError("UPLINK_TEST_STORE=pg needs UPLINK_TEST_PG (a conninfo): "
+                        "start one with scripts/pg-test-server start DIR")
+    return pg_create_database(base)
+
+
+class PgServer:
+    """A PostgreSQL server of the test's own (unix socket in workdir, no TCP),
+    which a test may freeze (SIGSTOP of every server process) and stop.
+
+      pg = PgServer(dir).start(); pg.conninfo; pg.database(); pg.freeze();
+      pg.thaw(); pg.stop()
+    """
+
+    def __init__(self, workdir):
+        self.dir = workdir
+        self.conninfo = None
+
+    def start(self):
+        os.makedirs(self.dir, exist_ok=True)
+        r = subprocess.run([PG_SERVER, "start", self.dir], capture_output=True,
+                           text=True, timeout=120)
+        if r.returncode != 0:
+            raise PeerError(f"PostgreSQL did not start: {r.stdout}{r.stderr}")
+        self.conninfo = r.stdout.strip()
+        return self
+
+    def database(self, prefix="t"):
+        return pg_create_database(self.conninfo, prefix)
+
+    def pids(self):
+        """The postmaster and every process it started."""
+        real = self.dir
+        if os.path.exists(os.path.join(self.dir, "realdir")):
+            real = read_text(os.path.join(self.dir, "realdir")).strip()
+        with open(os.path.join(real, "data", "postmaster.pid")) as f:
+            main = int(f.readline())
+        out = subprocess.run(["pgrep", "-P", str(main)], capture_output=True, text=True)
+        return [main] + [int(x) for x in out.stdout.split()]
+
+    def freeze(self):
+        for pid in self.pids():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self):
+        for pid in self.pids():
+            os.kill(pid, signal.SIGCONT)
+
+    def stop(self):
+        if self.conninfo is not None:
+            try:
+                self.thaw()
+            except (OSError, ValueError):
+                pass
+        subprocess.run([PG_SERVER, "clean", self.dir], capture_output=True, timeout=60)
+        self.conninfo = None
+
+
+
+def _sql_literal(v):
+    if v is None:
+        return "NULL"
+    if isinstance(v, (int, float)):
+        return str(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def _cloud_db(self, sql, args=()):
+    """Runs one statement on the cloud's database, SQLite or PostgreSQL
+    (committed); returns the rows as tuples (numbers as int). Parameters
+    are "?"; on PostgreSQL they are inlined as literals (test data only)."""
+    url = self.options.get("store", {}).get("url")
+    if not url:
+        import sqlite3
+        con = sqlite3.connect(os.path.join(self.data, "uplink.db"), timeout=10)
+        try:
+            rows = con.execute(sql, args).fetchall()
+            con.commit()
+            return rows
+        finally:
+            con.close()
+    parts = sql.split("?")
+    if len(parts) - 1 != len(args):
+        raise PeerError(f"{len(args)} arguments for {len(parts) - 1} '?' in {sql}")
+    text = parts[0] + "".join(_sql_literal(a) + p for a, p in zip(args, parts[1:]))
+    r = subprocess.run(["psql", url, "-qAt", "-F", "\t", "-c", text],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise PeerError(f"psql: {r.stderr}")
+    return [tuple(int(x) if re.fullmatch(r"-?\d+", x) else x for x in line.split("\t"))
+            for line in r.stdout.splitlines() if line]
+
+
+Cloud.db = _cloud_db
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ the database (the cloud reads sessions from it on every request).
 import itertools
 import os
 import re
-import sqlite3
 import time
 
 import pytest
@@ -125,15 +124,9 @@ class Env:
         return email
 
     def db(self, sql, args=()):
-        """Runs one statement on the cloud's database (committed)."""
-        con = sqlite3.connect(os.path.join(self.cloud.data, "uplink.db"), timeout=10)
-        try:
-            cur = con.execute(sql, args)
-            rows = cur.fetchall()
-            con.commit()
-            return rows
-        finally:
-            con.close()
+        """Runs one statement on the cloud's database (committed), SQLite
+        or PostgreSQL (UPLINK_TEST_STORE=pg)."""
+        return self.cloud.db(sql, args)
 
     def alive(self):
         assert self.cloud.proc is not None and self.cloud.proc.poll() is None, \

@@ -88,7 +88,22 @@ static const struct file_row file_rows[] = {
 	{ "[cloud\nlisten = 0.0.0.0:1\n", "1: not INI syntax" },
 	{ "[cloud]\nlisten = x:1\n[oops]\n", "3: unknown section [oops] "
 	    "(known: [cloud], [ingress], [limits], [log], [metrics], "
-	    "[publish NAME])" },
+	    "[store], [publish NAME])" },
+	/* [store] (issue 14): the database, never with its password. */
+	{ "[store]\nurl = sqlite:/srv/u.db\n", NULL },
+	{ "[store]\nurl = postgresql://uplink@db/uplink\npassword_file = "
+	    "/etc/uplink/pw\ntimeout = 5s\n", NULL },
+	{ "[store]\nurl = host=/run/postgresql dbname=uplink\n", NULL },
+	{ "[store]\nurl = postgresql://u:pw@db/uplink\n", "2: [store] url "
+	    "has a password in it; remove it and put the password alone in a "
+	    "file" },
+	{ "[store]\nurl = host=db password=x\n", "2: [store] url has a "
+	    "password in it" },
+	{ "[store]\nurl = mysql://db\n", "2: [store] url = \"mysql://db\" "
+	    "is neither sqlite:PATH nor a PostgreSQL URL" },
+	{ "[store]\nurl = sqlite:\n", "2: [store] url: \"sqlite:\" names no "
+	    "file" },
+	{ "[store]\ntimeout = 0s\n", "2: [store] timeout" },
 	{ "[cloud]\nport = 443\n", "2: unknown key \"port\" in [cloud] (known: "
 	    "data_dir, listen, http_listen, cert, key, cert_lifetime, "
 	    "drain_timeout, check_interval)" },

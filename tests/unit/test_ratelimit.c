@@ -158,6 +158,31 @@ test_stale_entries_evicted_lru(void **state)
 	rl_free(t);
 }
 
+/* Counts from another instance: the larger count and later time win. */
+static void
+test_merge(void **state)
+{
+	struct rl_table	*t = rl_new(8);
+
+	(void)state;
+	rl_fail(t, "a:x", 1000);
+	rl_merge(t, "a:x", 5, 1010, 1020);
+	assert_int_equal(rl_failures(t, "a:x", 1020), 5);
+	assert_int_equal(rl_wait(t, "a:x", 5, 1020), 0);
+	rl_merge(t, "a:x", 7, 1015, 1020);
+	assert_int_equal(rl_failures(t, "a:x", 1020), 7);
+	/* 2 over 5 allowed: 8 s after the last failure (1015). */
+	assert_int_equal(rl_wait(t, "a:x", 5, 1020), 3);
+	rl_merge(t, "a:x", 2, 1016, 1020);
+	assert_int_equal(rl_failures(t, "a:x", 1020), 7);
+	/* Nothing, or outside the window: no entry made. */
+	rl_merge(t, "i:y", 0, 1000, 1020);
+	rl_merge(t, "i:z", 9, 1020 - RL_WINDOW, 1020);
+	assert_false(rl_has(t, "i:y"));
+	assert_false(rl_has(t, "i:z"));
+	rl_free(t);
+}
+
 int
 main(void)
 {
@@ -167,6 +192,7 @@ main(void)
 		cmocka_unit_test(test_refusals_once_per_window),
 		cmocka_unit_test(test_live_entries_never_evicted),
 		cmocka_unit_test(test_stale_entries_evicted_lru),
+		cmocka_unit_test(test_merge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

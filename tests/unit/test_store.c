@@ -17,8 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "error.h"
@@ -28,7 +30,10 @@
 /* UNITTEST helpers of lib/store.c. */
 int store_migrate(struct store *st, const char *const *steps, size_t nsteps,
     char *err, size_t errlen);
-sqlite3 *store_db(struct store *st);
+void *store_db(struct store *st);
+int64_t store_test_query(struct store *st, const char *sql);
+int store_test_exec(struct store *st, const char *sql);
+void store_test_freeze(struct store *st, bool on);
 extern const char *const store_migrations[];
 
 #define NOW	1700000000
@@ -38,6 +43,35 @@ struct fixture {
 	char	 path[128];
 };
 
+/*
+ * The backend the tests run on: SQLite first, then PostgreSQL when
+ * UPLINK_TEST_PG gives a conninfo (scripts/pg-test-server start prints
+ * one; scripts/run-tests sets it). On PostgreSQL each test starts from an
+ * empty database: the schema is dropped and made again.
+ */
+static const char	*pg_conninfo;
+
+/* Empties the test database; zeroblob() stands in for SQLite's. */
+static int
+pg_wipe(void)
+{
+	PGconn		*c = PQconnectdb(pg_conninfo);
+	PGresult	*r;
+	int		 ok;
+
+	r = PQexec(c, "SET client_min_messages = warning;"
+	    "DROP SCHEMA IF EXISTS public CASCADE;"
+	    "CREATE SCHEMA public;"
+	    "CREATE FUNCTION zeroblob(n int) RETURNS bytea LANGUAGE sql "
+	    "AS $$ SELECT decode(repeat('00', n), 'hex') $$;");
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		fprintf(stderr, "pg_wipe: %s", PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return ok ? 0 : -1;
+}
+
 static int
 setup(void **state)
 {
@@ -45,6 +79,11 @@ setup(void **state)
 
 	if (f == NULL)
 		return -1;
+	if (pg_conninfo != NULL) {
+		snprintf(f->path, sizeof(f->path), "%s", pg_conninfo);
+		*state = f;
+		return pg_wipe();
+	}
 	snprintf(f->dir, sizeof(f->dir), "/tmp/uplink-test-store-XXXXXX");
 	if (mkdtemp(f->dir) == NULL) {
 		free(f);
@@ -61,6 +100,10 @@ teardown(void **state)
 	struct fixture	*f = *state;
 	char		 p[160];
 
+	if (pg_conninfo != NULL) {
+		free(f);
+		return 0;
+	}
 	snprintf(p, sizeof(p), "%s-wal", f->path);
 	unlink(p);
 	snprintf(p, sizeof(p), "%s-shm", f->path);
@@ -85,14 +128,9 @@ open_ok(const char *path)
 static int64_t
 pragma(struct store *st, const char *sql)
 {
-	sqlite3_stmt	*stmt;
-	int64_t		 v = -1;
+	int64_t	 v = store_test_query(st, sql);
 
-	assert_int_equal(sqlite3_prepare_v2(store_db(st), sql, -1, &stmt,
-	    NULL), SQLITE_OK);
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		v = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
+	assert_true(v != -2);
 	return v;
 }
 
@@ -102,6 +140,15 @@ raw_exec(const char *path, const char *sql)
 {
 	sqlite3	*db;
 
+	if (pg_conninfo != NULL) {
+		PGconn		*c = PQconnectdb(path);
+		PGresult	*r = PQexec(c, sql);
+
+		assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+		PQclear(r);
+		PQfinish(c);
+		return;
+	}
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -121,7 +168,7 @@ test_open_fresh_and_reopen(void **state)
 	assert_int_equal(pragma(st, "PRAGMA synchronous"), 2);	/* FULL */
 	assert_int_equal(pragma(st, "PRAGMA foreign_keys"), 1);
 	assert_int_equal(pragma(st, "SELECT count(*) FROM sqlite_schema "
-	    "WHERE type = 'table'"), 13);
+	    "WHERE type = 'table'"), 14);
 	assert_int_equal(store_site_ensure(st, "paris", &id1, err,
 	    sizeof(err)), UPLINK_OK);
 	store_close(st);
@@ -412,8 +459,9 @@ test_sites(void **state)
 	assert_int_equal(store_site_ensure(st, "PARIS", &b, err, sizeof(err)),
 	    UPLINK_OK);
 	assert_int_equal(a, b);
-	assert_int_equal(pragma(st, "SELECT count(*) FROM sites WHERE name = "
-	    "'Paris' COLLATE BINARY"), 1);
+	assert_int_equal(pragma(st, pg_conninfo != NULL ? "SELECT count(*) "
+	    "FROM sites WHERE name = 'Paris' COLLATE \"C\"" : "SELECT count(*) "
+	    "FROM sites WHERE name = 'Paris' COLLATE BINARY"), 1);
 	assert_int_equal(store_site_ensure(st, "lyon", &c, err, sizeof(err)),
 	    UPLINK_OK);
 	assert_true(c != a);
@@ -717,11 +765,11 @@ test_connector_errors(void **state)
 	    UPLINK_EINVAL);
 	assert_string_equal(err, "connector id has 0 bytes; use 1 to 31");
 	/* The database refuses what the API would never write. */
-	assert_int_not_equal(sqlite3_exec(store_db(st), "INSERT INTO "
-	    "certs VALUES ('99', 'c-none', 'f', 1, 1)", NULL, NULL, NULL),
+	assert_int_not_equal(store_test_exec(st, "INSERT INTO "
+	    "certs VALUES ('99', 'c-none', 'f', 1, 1)"),
 	    SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(store_db(st), "INSERT INTO sites "
-	    "(name, created_at) VALUES ('x', 'yesterday')", NULL, NULL, NULL),
+	assert_int_not_equal(store_test_exec(st, "INSERT INTO sites "
+	    "(name, created_at) VALUES ('x', 'yesterday')"),
 	    SQLITE_OK);
 	store_close(st);
 }
@@ -1109,8 +1157,9 @@ test_settings(void **state)
 
 	assert_int_equal(store_setting_get(st, "url", v, sizeof(v), err,
 	    sizeof(err)), UPLINK_ENOTFOUND);
-	assert_non_null(strstr(err, "cloud.db: the setting \"url\" is "
-	    "missing; was the database made by \"uplink-cloud init\"?"));
+	expect_msg(err, "%s: the setting \"url\" is missing; was the "
+	    "database made by \"uplink-cloud init\"?", pg_conninfo != NULL ?
+	    f->path : "cloud.db");
 	for (i = 0; i < sizeof(setting_rows) / sizeof(setting_rows[0]); i++) {
 		r = &setting_rows[i];
 		if (store_setting_set(st, r->key, r->value, err, sizeof(err)) !=
@@ -1263,25 +1312,23 @@ test_apikeys(void **state)
 	/* The table refuses what the API would never write. */
 #define KEY_INSERT	"INSERT INTO api_keys(id, name, scope, secret_hash, " \
 	"created_at, last_used, revoked_at) VALUES "
-	assert_int_not_equal(sqlite3_exec(store_db(st), KEY_INSERT
+	assert_int_not_equal(store_test_exec(st, KEY_INSERT
 	    "('00000000000c', 'x', 'Admin', zeroblob(32), 1, NULL, "
-	    "NULL)", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(store_db(st), KEY_INSERT
+	    "NULL)"), SQLITE_OK);
+	assert_int_not_equal(store_test_exec(st, KEY_INSERT
 	    "('00000000000c', 'x', '', zeroblob(32), 1, NULL, "
-	    "NULL)", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(store_db(st), KEY_INSERT
+	    "NULL)"), SQLITE_OK);
+	assert_int_not_equal(store_test_exec(st, KEY_INSERT
 	    "('00000000000c', 'x', 'full', zeroblob(31), 1, NULL, "
-	    "NULL)", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(store_db(st), KEY_INSERT
-	    "('c', 'x', 'full', zeroblob(32), 1, NULL, NULL)", NULL,
-	    NULL, NULL), SQLITE_OK);
+	    "NULL)"), SQLITE_OK);
+	assert_int_not_equal(store_test_exec(st, KEY_INSERT
+	    "('c', 'x', 'full', zeroblob(32), 1, NULL, NULL)"), SQLITE_OK);
 	/*
 	 * The scope's CHECK is one of shape (schema version 4), so a new
 	 * scope needs no rebuild; the code refuses a name it does not know.
 	 */
-	assert_int_equal(sqlite3_exec(store_db(st), KEY_INSERT
-	    "('00000000000e', 'x', 'metrics', zeroblob(32), 1, NULL, NULL)",
-	    NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(store_test_exec(st, KEY_INSERT
+	    "('00000000000e', 'x', 'metrics', zeroblob(32), 1, NULL, NULL)"), SQLITE_OK);
 	make_key(&k, "00000000000f", "m", "audit", 9);
 	assert_int_equal(store_apikey_add(st, &k, err, sizeof(err)),
 	    UPLINK_EINVAL);
@@ -1427,6 +1474,146 @@ test_kill9(void **state)
 	store_close(st);
 }
 
+/* PostgreSQL: the schema version, kept data, synchronous commit. */
+static void
+test_pg_open_and_reopen(void **state)
+{
+	struct fixture	*f = *state;
+	struct store	*st;
+	int64_t		 id1, id2;
+	char		 err[256];
+
+	st = open_ok(f->path);
+	assert_true(store_is_pg(st));
+	assert_int_equal(pragma(st, "SELECT version FROM uplink_schema"),
+	    STORE_SCHEMA_VERSION);
+	assert_int_equal(pragma(st, "SELECT count(*) FROM pg_settings WHERE "
+	    "name = 'synchronous_commit' AND setting = 'on'"), 1);
+	assert_int_equal(store_site_ensure(st, "paris", &id1, err,
+	    sizeof(err)), UPLINK_OK);
+	store_close(st);
+	st = open_ok(f->path);
+	assert_int_equal(pragma(st, "SELECT version FROM uplink_schema"),
+	    STORE_SCHEMA_VERSION);
+	assert_int_equal(store_site_find(st, "PARIS", &id2, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_int_equal(id1, id2);
+	assert_int_equal(pragma(st, "SELECT value::bigint FROM settings WHERE "
+	    "key = 'crl_number'"), 0);
+	store_close(st);
+}
+
+/* A schema newer than this code is refused, with what to do. */
+static void
+test_pg_newer_refused(void **state)
+{
+	struct fixture	*f = *state;
+	struct store	*st = open_ok(f->path);
+	char		 err[512];
+
+	assert_int_equal(store_test_exec(st, "UPDATE uplink_schema SET "
+	    "version = 99"), 0);
+	store_close(st);
+	assert_int_equal(store_open(f->path, &st, err, sizeof(err)),
+	    UPLINK_EINVAL);
+	expect_msg(err, "made by a newer uplink-cloud (schema version 99; "
+	    "this one knows up to %d): upgrade uplink-cloud",
+	    STORE_SCHEMA_VERSION);
+}
+
+/*
+ * Two processes, each with its own connection, consume the same token at
+ * the same moment, several rounds: exactly one wins each round.
+ */
+static void
+test_pg_token_race(void **state)
+{
+	struct fixture		*f = *state;
+	struct store		*st = open_ok(f->path);
+	struct store_token_use	 use;
+	unsigned char		 h[TOKEN_HASH_LEN];
+	char			 id[TOKEN_ID_SIZE], err[512], go;
+	int64_t			 site;
+	int			 round, k, gate[2], status, wins;
+	pid_t			 pid[2];
+
+	assert_int_equal(store_site_ensure(st, "paris", &site, err,
+	    sizeof(err)), UPLINK_OK);
+	for (round = 0; round < 5; round++) {
+		add_token(st, site, 10 + round, NOW + 86400, h, id);
+		assert_int_equal(pipe(gate), 0);
+		for (k = 0; k < 2; k++) {
+			pid[k] = fork();
+			assert_true(pid[k] >= 0);
+			if (pid[k] != 0)
+				continue;
+			close(gate[1]);
+			struct store *mine = open_ok(f->path);
+			/* Both wait here until the parent closes the pipe. */
+			if (read(gate[0], &go, 1) < 0)
+				_exit(3);
+			_exit(store_token_consume(mine, h, NOW, k == 0 ?
+			    "c-00000000000a" : "c-00000000000b", &use, err,
+			    sizeof(err)) == UPLINK_OK ? 0 : 1);
+		}
+		close(gate[0]);
+		usleep(200000);
+		close(gate[1]);
+		wins = 0;
+		for (k = 0; k < 2; k++) {
+			assert_int_equal(waitpid(pid[k], &status, 0), pid[k]);
+			assert_true(WIFEXITED(status));
+			assert_true(WEXITSTATUS(status) <= 1);
+			wins += WEXITSTATUS(status) == 0;
+		}
+		assert_int_equal(wins, 1);
+	}
+	assert_int_equal(pragma(st, "SELECT count(*) FROM enrollment_tokens "
+	    "WHERE used_at IS NOT NULL"), 5);
+	store_close(st);
+}
+
+/*
+ * The circuit breaker: a call that passes its deadline fails with
+ * UPLINK_EUNAVAIL and a message saying so; further calls fail at once;
+ * after the backoff the store reconnects by itself and writes succeed.
+ */
+static void
+test_pg_breaker(void **state)
+{
+	struct fixture		*f = *state;
+	struct store		*st;
+	struct store_opts	 o = { NULL, 300 };
+	struct timespec		 t0, t1;
+	int64_t			 site;
+	char			 err[512];
+	int			 i, rc = -1;
+
+	assert_int_equal(store_open_opts(f->path, &o, &st, err, sizeof(err)),
+	    UPLINK_OK);
+	store_test_freeze(st, true);
+	assert_int_equal(store_site_ensure(st, "paris", &site, err,
+	    sizeof(err)), UPLINK_EUNAVAIL);
+	expect_msg(err, "no answer from the database within 300 ms");
+	expect_msg(err, "writes are refused until it is back");
+	/* Open breaker: refused without waiting for any deadline. */
+	store_test_freeze(st, false);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(store_site_ensure(st, "lyon", &site, err,
+	    sizeof(err)), UPLINK_EUNAVAIL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec < 1);
+	/* Back after the backoff (0.5 s first): a bounded wait. */
+	for (i = 0; i < 100 && rc != UPLINK_OK; i++) {
+		usleep(100000);
+		rc = store_site_ensure(st, "lyon", &site, err, sizeof(err));
+	}
+	assert_int_equal(rc, UPLINK_OK);
+	assert_int_equal(store_site_find(st, "lyon", &site, err, sizeof(err)),
+	    UPLINK_OK);
+	store_close(st);
+}
+
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1459,5 +1646,38 @@ main(void)
 		T(test_kill9),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* The same assertions on PostgreSQL. */
+	const struct CMUnitTest pg_tests[] = {
+		T(test_pg_open_and_reopen),
+		T(test_sites),
+		T(test_token_consume),
+		T(test_token_errors),
+		T(test_connectors),
+		T(test_connector_errors),
+		T(test_revoke_and_serials),
+		T(test_crl_number),
+		T(test_enroll),
+		T(test_enroll_refusals),
+		T(test_token_list),
+		T(test_cert_lookup),
+		T(test_settings),
+		T(test_apikeys),
+		T(test_apikey_sites),
+		T(test_data_version),
+		T(test_kill9),
+		T(test_pg_newer_refused),
+		T(test_pg_token_race),
+		T(test_pg_breaker),
+	};
+	int	 rc;
+
+	rc = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+	pg_conninfo = getenv("UPLINK_TEST_PG");
+	if (pg_conninfo != NULL && *pg_conninfo != '\0')
+		rc |= cmocka_run_group_tests_name("postgresql", pg_tests, NULL,
+		    NULL);
+	else
+		fprintf(stderr, "test_store: UPLINK_TEST_PG is not set: the "
+		    "PostgreSQL backend is not tested\n");
+	return rc;
 }

@@ -19,13 +19,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "error.h"
 #include "store.h"
 
 /* UNITTEST and store_impl.h helpers of lib/store*.c. */
-sqlite3 *store_db(struct store *st);
+void *store_db(struct store *st);
+int64_t store_test_query(struct store *st, const char *sql);
+bool store_test_in_txn(struct store *st);
 extern const char *const store_migrations[];
 bool store_line_check(const char *what, const char *s, size_t max,
     bool empty_ok, char *err, size_t errlen);
@@ -38,6 +41,31 @@ struct fixture {
 	struct store	*st;
 };
 
+/*
+ * SQLite first, then PostgreSQL when UPLINK_TEST_PG gives a conninfo
+ * (scripts/run-tests sets it); each test starts from an empty database.
+ */
+static const char	*pg_conninfo;
+
+static int
+pg_wipe(void)
+{
+	PGconn		*c = PQconnectdb(pg_conninfo);
+	PGresult	*r;
+	int		 ok;
+
+	r = PQexec(c, "SET client_min_messages = warning;"
+	    "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;"
+	    "CREATE FUNCTION zeroblob(n int) RETURNS bytea LANGUAGE sql "
+	    "AS $$ SELECT decode(repeat('00', n), 'hex') $$;");
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		fprintf(stderr, "pg_wipe: %s", PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return ok ? 0 : -1;
+}
+
 static int
 setup(void **state)
 {
@@ -45,6 +73,11 @@ setup(void **state)
 
 	if (f == NULL)
 		return -1;
+	if (pg_conninfo != NULL) {
+		snprintf(f->path, sizeof(f->path), "%s", pg_conninfo);
+		*state = f;
+		return pg_wipe();
+	}
 	snprintf(f->dir, sizeof(f->dir), "/tmp/uplink-test-mgmt-XXXXXX");
 	if (mkdtemp(f->dir) == NULL) {
 		free(f);
@@ -79,6 +112,10 @@ teardown(void **state)
 	char		 p[160];
 
 	store_close(f->st);
+	if (pg_conninfo != NULL) {
+		free(f);
+		return 0;
+	}
 	snprintf(p, sizeof(p), "%s-wal", f->path);
 	unlink(p);
 	snprintf(p, sizeof(p), "%s-shm", f->path);
@@ -92,14 +129,9 @@ teardown(void **state)
 static int64_t
 query(struct store *st, const char *sql)
 {
-	sqlite3_stmt	*stmt;
-	int64_t		 v = -1;
+	int64_t	 v = store_test_query(st, sql);
 
-	assert_int_equal(sqlite3_prepare_v2(store_db(st), sql, -1, &stmt,
-	    NULL), SQLITE_OK);
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		v = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
+	assert_true(v != -2);
 	return v;
 }
 
@@ -1663,8 +1695,52 @@ test_durable(void **state)
 	/* A refused write left no transaction open behind it. */
 	assert_int_equal(store_admin_delete(f->st, ana, err, sizeof(err)),
 	    UPLINK_EINVAL);
-	assert_int_equal(sqlite3_get_autocommit(store_db(f->st)), 1);
+	assert_false(store_test_in_txn(f->st));
 	assert_int_equal(store_admin_update(other, ana, "read", NULL, NULL,
+	    err, sizeof(err)), UPLINK_EINVAL);
+	store_close(other);
+}
+
+/*
+ * Failed sign-ins shared by a cluster: counted per key (case-insensitive),
+ * from 1 again after the window, old rows deleted; two connections count
+ * into the same row.
+ */
+static void
+test_signin_failures(void **state)
+{
+	struct fixture	*f = *state;
+	struct store	*other;
+	int64_t		 last;
+	char		 err[512];
+	int		 n, i;
+
+	assert_int_equal(store_signin_get(f->st, "a:ana@example.net", NOW,
+	    900, &n, &last, err, sizeof(err)), UPLINK_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(last, 0);
+	assert_int_equal(store_open(f->path, &other, err, sizeof(err)),
+	    UPLINK_OK);
+	for (i = 1; i <= 6; i++) {
+		assert_int_equal(store_signin_fail(i % 2 ? f->st : other,
+		    i % 3 ? "a:ana@example.net" : "a:ANA@example.net",
+		    NOW + i, 900, &n, err, sizeof(err)), UPLINK_OK);
+		assert_int_equal(n, i);
+	}
+	assert_int_equal(store_signin_get(other, "a:ana@example.net",
+	    NOW + 10, 900, &n, &last, err, sizeof(err)), UPLINK_OK);
+	assert_int_equal(n, 6);
+	assert_int_equal(last, NOW + 6);
+	/* Outside the window: read as none, counted from 1 again. */
+	assert_int_equal(store_signin_get(f->st, "a:ana@example.net",
+	    NOW + 1000, 900, &n, &last, err, sizeof(err)), UPLINK_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_signin_fail(f->st, "i:127.0.0.2", NOW + 2000,
+	    900, &n, err, sizeof(err)), UPLINK_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(query(f->st, "SELECT count(*) FROM signin_failures"),
+	    1);
+	assert_int_equal(store_signin_fail(f->st, "bad\nkey", NOW, 900, &n,
 	    err, sizeof(err)), UPLINK_EINVAL);
 	store_close(other);
 }
@@ -1699,7 +1775,43 @@ main(void)
 		T(test_audit_paging),
 		T(test_audit_inputs),
 		T(test_durable),
+		T(test_signin_failures),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* The same assertions on PostgreSQL, but for SQLite's own. */
+	const struct CMUnitTest pg_tests[] = {
+		cmocka_unit_test(test_line_check),
+		T(test_sites_and_drained),
+		T(test_connector_list_drained),
+		T(test_admin_inputs),
+		T(test_admin_bounds),
+		T(test_admin_crud),
+		T(test_last_full_admin),
+		T(test_session_inputs),
+		T(test_sessions),
+		T(test_session_purge),
+		T(test_session_cascade),
+		T(test_service_inputs),
+		T(test_services),
+		T(test_requirements),
+		T(test_check_inputs),
+		T(test_check_retention),
+		T(test_note_dedupe),
+		T(test_note_inputs),
+		T(test_audit_paging),
+		T(test_audit_inputs),
+		T(test_durable),
+		T(test_signin_failures),
+	};
+	int	 rc;
+
+	rc = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+	pg_conninfo = getenv("UPLINK_TEST_PG");
+	if (pg_conninfo != NULL && *pg_conninfo != '\0')
+		rc |= cmocka_run_group_tests_name("postgresql", pg_tests, NULL,
+		    NULL);
+	else
+		fprintf(stderr, "test_store_mgmt: UPLINK_TEST_PG is not set: "
+		    "the PostgreSQL backend is not tested\n");
+	return rc;
 }

@@ -9,11 +9,11 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <sodium.h>
-#include <sqlite3.h>
 
 #include "error.h"
 #include "store.h"
@@ -79,7 +79,7 @@ static int
 store_cert_add(struct store *st, const char *id, const char *serial,
     const char *fpr, int64_t not_after, char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	rc = store_prepare(st, "INSERT INTO certs(serial, connector_id, "
@@ -88,15 +88,15 @@ store_cert_add(struct store *st, const char *id, const char *serial,
 	if (rc != UPLINK_OK)
 		return rc;
 	if ((store_str(stmt, 1, serial) | store_str(stmt, 2, id) |
-	    store_str(stmt, 3, fpr) | sqlite3_bind_int64(stmt, 4, not_after) |
-	    sqlite3_bind_int64(stmt, 5, time(NULL))) != SQLITE_OK)
+	    store_str(stmt, 3, fpr) | db_bind_int64(stmt, 4, not_after) |
+	    db_bind_int64(stmt, 5, time(NULL))) != DB_OK)
 		rc = store_sqlfail(st, err, errlen, "recording certificate %s",
 		    serial);
-	else if (sqlite3_step(stmt) != SQLITE_DONE)
+	else if (db_step(stmt) != DB_DONE)
 		rc = store_insert_fail(st, "recording certificate", "this "
 		    "serial was recorded before; the CA must not reuse "
 		    "serials", 0, err, errlen);
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
@@ -104,7 +104,7 @@ static int
 store_connector_insert(struct store *st, const struct store_connector *c,
     char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	char		 what[96];
 	int64_t		 created;
 	int		 rc;
@@ -117,18 +117,18 @@ store_connector_insert(struct store *st, const struct store_connector *c,
 	snprintf(what, sizeof(what), "adding connector %s", c->id);
 	created = c->created_at != 0 ? c->created_at : time(NULL);
 	/* Zero means "none" in the struct and NULL in the table. */
-	if ((store_str(stmt, 1, c->id) | sqlite3_bind_int64(stmt, 2,
+	if ((store_str(stmt, 1, c->id) | db_bind_int64(stmt, 2,
 	    c->site_id) | store_str(stmt, 3, c->name) | store_opt(stmt, 4,
 	    c->cert_serial) | store_opt(stmt, 5, c->cert_fingerprint) |
-	    store_num(stmt, 6, c->cert_not_after) | sqlite3_bind_int64(stmt,
+	    store_num(stmt, 6, c->cert_not_after) | db_bind_int64(stmt,
 	    7, created) | store_num(stmt, 8, c->last_seen) | store_num(stmt,
-	    9, c->revoked_at) | store_opt(stmt, 10, c->version)) != SQLITE_OK)
+	    9, c->revoked_at) | store_opt(stmt, 10, c->version)) != DB_OK)
 		rc = store_sqlfail(st, err, errlen, "%s", what);
-	else if (sqlite3_step(stmt) != SQLITE_DONE)
+	else if (db_step(stmt) != DB_DONE)
 		rc = store_insert_fail(st, what, "this id is taken; draw "
 		    "another with store_connector_id_new()", c->site_id, err,
 		    errlen);
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
@@ -201,28 +201,28 @@ store_enroll(struct store *st, const unsigned char hash[STORE_HASH_LEN],
 }
 
 static void
-store_connector_read(sqlite3_stmt *stmt, struct store_connector *c)
+store_connector_read(struct db_stmt *stmt, struct store_connector *c)
 {
 	memset(c, 0, sizeof(*c));
 	store_column(stmt, 0, c->id, sizeof(c->id));
-	c->site_id = sqlite3_column_int64(stmt, 1);
+	c->site_id = db_column_int64(stmt, 1);
 	store_column(stmt, 2, c->name, sizeof(c->name));
 	store_column(stmt, 3, c->cert_serial, sizeof(c->cert_serial));
 	store_column(stmt, 4, c->cert_fingerprint,
 	    sizeof(c->cert_fingerprint));
-	c->cert_not_after = sqlite3_column_int64(stmt, 5);
-	c->created_at = sqlite3_column_int64(stmt, 6);
-	c->last_seen = sqlite3_column_int64(stmt, 7);
-	c->revoked_at = sqlite3_column_int64(stmt, 8);
+	c->cert_not_after = db_column_int64(stmt, 5);
+	c->created_at = db_column_int64(stmt, 6);
+	c->last_seen = db_column_int64(stmt, 7);
+	c->revoked_at = db_column_int64(stmt, 8);
 	store_column(stmt, 9, c->version, sizeof(c->version));
-	c->drained = sqlite3_column_int(stmt, 10) != 0;
+	c->drained = db_column_int64(stmt, 10) != 0;
 }
 
 int
 store_connector_get(struct store *st, const char *id,
     struct store_connector *out, char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc, step;
 
 	rc = store_prepare(st, "SELECT " STORE_CONNECTOR_READ " FROM "
@@ -230,15 +230,15 @@ store_connector_get(struct store *st, const char *id,
 	if (rc != UPLINK_OK)
 		return rc;
 	step = store_str(stmt, 1, id);
-	if (step == SQLITE_OK)
-		step = sqlite3_step(stmt);
-	if (step == SQLITE_ROW)
+	if (step == DB_OK)
+		step = db_step(stmt);
+	if (step == DB_ROW)
 		store_connector_read(stmt, out);
-	else if (step == SQLITE_DONE)
+	else if (step == DB_DONE)
 		rc = store_no_connector(id, err, errlen);
 	else
 		rc = store_sqlfail(st, err, errlen, "reading connector %s", id);
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
@@ -267,7 +267,7 @@ store_connector_update_cert(struct store *st, const char *id,
     const char *serial, const char *fingerprint, int64_t not_after,
     char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt = NULL;
+	struct db_stmt *stmt = NULL;
 	int		 rc;
 
 	if (!store_cert_check(serial, fingerprint, false, err, errlen))
@@ -283,11 +283,11 @@ store_connector_update_cert(struct store *st, const char *id,
 	if (rc != UPLINK_OK)
 		goto out;
 	if ((store_str(stmt, 1, id) | store_str(stmt, 2, serial) |
-	    store_str(stmt, 3, fingerprint) | sqlite3_bind_int64(stmt, 4,
-	    not_after)) != SQLITE_OK || sqlite3_step(stmt) != SQLITE_DONE)
+	    store_str(stmt, 3, fingerprint) | db_bind_int64(stmt, 4,
+	    not_after)) != DB_OK || db_step(stmt) != DB_DONE)
 		rc = store_sqlfail(st, err, errlen, "updating the certificate "
 		    "of connector %s", id);
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	if (rc == UPLINK_OK)
 		rc = store_cert_add(st, id, serial, fingerprint, not_after,
 		    err, errlen);
@@ -339,7 +339,7 @@ store_connector_list(struct store *st, int64_t site_id,
     store_connector_cb cb, void *arg, char *err, size_t errlen)
 {
 	struct store_connector	 c;
-	sqlite3_stmt		*stmt;
+	struct db_stmt	*stmt;
 	int			 rc, step;
 
 	rc = store_prepare(st, "SELECT " STORE_CONNECTOR_READ " FROM "
@@ -347,29 +347,68 @@ store_connector_list(struct store *st, int64_t site_id,
 	    "id", &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	step = sqlite3_bind_int64(stmt, 1, site_id);
-	while (step == SQLITE_OK) {
-		step = sqlite3_step(stmt);
-		if (step != SQLITE_ROW)
+	step = db_bind_int64(stmt, 1, site_id);
+	while (step == DB_OK) {
+		step = db_step(stmt);
+		if (step != DB_ROW)
 			break;
 		store_connector_read(stmt, &c);
 		rc = cb(arg, &c);
 		if (rc != 0)
 			break;
-		step = SQLITE_OK;
+		step = DB_OK;
 	}
-	if (rc == UPLINK_OK && step != SQLITE_DONE)
+	if (rc == UPLINK_OK && step != DB_DONE)
 		rc = store_sqlfail(st, err, errlen, "listing connectors");
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
+}
+
+static struct store_owner *
+store_owner_find(struct store *st, const char *serial)
+{
+	size_t	 i;
+
+	for (i = 0; i < st->nowners; i++)
+		if (strcmp(st->owners[i].serial, serial) == 0)
+			return &st->owners[i];
+	return NULL;
+}
+
+/* Remembers (or forgets, owner NULL) who serial belongs to. */
+static void
+store_owner_keep(struct store *st, const char *serial,
+    const struct store_cert_owner *owner)
+{
+	struct store_owner	*o = store_owner_find(st, serial);
+
+	if (owner == NULL) {
+		if (o != NULL)
+			o->serial[0] = '\0';
+		return;
+	}
+	if (o == NULL && st->owners == NULL) {
+		st->owners = calloc(STORE_OWNERS_MAX, sizeof(*st->owners));
+		if (st->owners == NULL)
+			return;
+	}
+	if (o == NULL && st->nowners < STORE_OWNERS_MAX)
+		o = &st->owners[st->nowners++];
+	else if (o == NULL) {
+		o = &st->owners[st->next_owner];
+		st->next_owner = (st->next_owner + 1) % STORE_OWNERS_MAX;
+	}
+	snprintf(o->serial, sizeof(o->serial), "%s", serial);
+	o->owner = *owner;
 }
 
 int
 store_revoked_serials(struct store *st, store_serial_cb cb, void *arg,
     char *err, size_t errlen)
 {
-	const unsigned char	*serial;
-	sqlite3_stmt		*stmt;
+	struct store_owner	*o;
+	const char		*serial;
+	struct db_stmt	*stmt;
 	int			 rc, step;
 
 	rc = store_prepare(st, "SELECT c.serial, k.revoked_at, c.not_after "
@@ -379,40 +418,43 @@ store_revoked_serials(struct store *st, store_serial_cb cb, void *arg,
 	if (rc != UPLINK_OK)
 		return rc;
 	for (;;) {
-		step = sqlite3_step(stmt);
-		if (step != SQLITE_ROW)
+		step = db_step(stmt);
+		if (step != DB_ROW)
 			break;
-		serial = sqlite3_column_text(stmt, 0);
+		serial = db_column_text(stmt, 0);
 		if (serial == NULL) {
-			step = SQLITE_NOMEM;
+			step = DB_FAIL;
 			break;
 		}
+		o = store_owner_find(st, serial);
+		if (o != NULL)
+			o->owner.revoked_at = db_column_int64(stmt, 1);
 		rc = cb(arg, (const char *)serial,
-		    sqlite3_column_int64(stmt, 1),
-		    sqlite3_column_int64(stmt, 2));
+		    db_column_int64(stmt, 1),
+		    db_column_int64(stmt, 2));
 		if (rc != 0)
 			break;
 	}
-	if (rc == UPLINK_OK && step != SQLITE_DONE)
+	if (rc == UPLINK_OK && step != DB_DONE)
 		rc = store_sqlfail(st, err, errlen, "listing revoked "
 		    "certificates");
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
 static void
-store_owner_read(sqlite3_stmt *stmt, void *arg)
+store_owner_read(struct db_stmt *stmt, void *arg)
 {
 	struct store_cert_owner	*o = arg;
 
 	memset(o, 0, sizeof(*o));
 	store_column(stmt, 0, o->connector_id, sizeof(o->connector_id));
 	store_column(stmt, 1, o->connector_name, sizeof(o->connector_name));
-	o->site_id = sqlite3_column_int64(stmt, 2);
+	o->site_id = db_column_int64(stmt, 2);
 	store_column(stmt, 3, o->site_name, sizeof(o->site_name));
-	o->not_after = sqlite3_column_int64(stmt, 4);
-	o->current = sqlite3_column_int(stmt, 5) != 0;
-	o->revoked_at = sqlite3_column_int64(stmt, 6);
+	o->not_after = db_column_int64(stmt, 4);
+	o->current = db_column_int64(stmt, 5) != 0;
+	o->revoked_at = db_column_int64(stmt, 6);
 }
 
 int
@@ -422,11 +464,21 @@ store_cert_lookup(struct store *st, const char *serial,
 	int	 rc;
 
 	rc = store_get_one(st, "SELECT k.id, k.name, k.site_id, s.name, "
-	    "c.not_after, coalesce(k.cert_serial = c.serial, 0), "
+	    "c.not_after, coalesce(k.cert_serial = c.serial, FALSE), "
 	    "coalesce(k.revoked_at, 0) FROM certs c JOIN connectors k ON "
 	    "k.id = c.connector_id JOIN sites s ON s.id = k.site_id WHERE "
 	    "c.serial = ?1", serial, store_owner_read, owner, "looking up a "
 	    "certificate serial", err, errlen);
+	if (rc == UPLINK_OK)
+		store_owner_keep(st, serial, owner);
+	else if (rc == UPLINK_ENOTFOUND)
+		store_owner_keep(st, serial, NULL);
+	else if (rc == UPLINK_EUNAVAIL && store_owner_find(st, serial) !=
+	    NULL) {
+		/* As it was when the database last answered. */
+		*owner = store_owner_find(st, serial)->owner;
+		return UPLINK_OK;
+	}
 	if (rc == UPLINK_ENOTFOUND)
 		store_msg(rc, err, errlen, "no connector was issued a "
 		    "certificate with serial %.64s", serial);

@@ -10,8 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include "apikey.h"
 #include "error.h"
 #include "store.h"
@@ -90,7 +88,7 @@ int
 store_apikey_add(struct store *st, const struct store_apikey *k, char *err,
     size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	char		 what[64];
 	int		 rc;
 
@@ -104,15 +102,15 @@ store_apikey_add(struct store *st, const struct store_apikey *k, char *err,
 		return rc;
 	snprintf(what, sizeof(what), "adding API key %s", k->id);
 	if ((store_str(stmt, 1, k->id) | store_str(stmt, 2, k->name) |
-	    store_str(stmt, 3, k->scope) | sqlite3_bind_blob(stmt, 4,
-	    k->secret_hash, STORE_HASH_LEN, SQLITE_STATIC) |
-	    sqlite3_bind_int64(stmt, 5, k->created_at != 0 ? k->created_at :
-	    time(NULL)) | store_str(stmt, 6, k->sites)) != SQLITE_OK)
+	    store_str(stmt, 3, k->scope) | db_bind_blob(stmt, 4,
+	    k->secret_hash, STORE_HASH_LEN) |
+	    db_bind_int64(stmt, 5, k->created_at != 0 ? k->created_at :
+	    time(NULL)) | store_str(stmt, 6, k->sites)) != DB_OK)
 		rc = store_sqlfail(st, err, errlen, "%s", what);
-	else if (sqlite3_step(stmt) != SQLITE_DONE)
+	else if (db_step(stmt) != DB_DONE)
 		rc = store_insert_fail(st, what, "this id is taken; create "
 		    "the key again", 0, err, errlen);
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
@@ -121,7 +119,7 @@ store_apikey_add(struct store *st, const struct store_apikey *k, char *err,
 	"coalesce(last_used, 0), coalesce(revoked_at, 0), sites FROM api_keys "
 
 static void
-store_apikey_read(sqlite3_stmt *stmt, void *arg)
+store_apikey_read(struct db_stmt *stmt, void *arg)
 {
 	struct store_apikey	*k = arg;
 	const void		*hash;
@@ -131,12 +129,12 @@ store_apikey_read(sqlite3_stmt *stmt, void *arg)
 	store_column(stmt, 1, k->name, sizeof(k->name));
 	store_column(stmt, 2, k->scope, sizeof(k->scope));
 	/* The table's CHECK keeps every hash 32 bytes long. */
-	hash = sqlite3_column_blob(stmt, 3);
-	if (hash != NULL && sqlite3_column_bytes(stmt, 3) == STORE_HASH_LEN)
+	hash = db_column_blob(stmt, 3);
+	if (hash != NULL && db_column_bytes(stmt, 3) == STORE_HASH_LEN)
 		memcpy(k->secret_hash, hash, STORE_HASH_LEN);
-	k->created_at = sqlite3_column_int64(stmt, 4);
-	k->last_used = sqlite3_column_int64(stmt, 5);
-	k->revoked_at = sqlite3_column_int64(stmt, 6);
+	k->created_at = db_column_int64(stmt, 4);
+	k->last_used = db_column_int64(stmt, 5);
+	k->revoked_at = db_column_int64(stmt, 6);
 	store_column(stmt, 7, k->sites, sizeof(k->sites));
 }
 
@@ -163,7 +161,7 @@ store_apikey_get(struct store *st, const char *id, struct store_apikey *out,
 }
 
 static int
-store_apikey_row(sqlite3_stmt *stmt, void *arg)
+store_apikey_row(struct db_stmt *stmt, void *arg)
 {
 	struct store_cb		*cb = arg;
 	struct store_apikey	 k;
@@ -177,7 +175,7 @@ store_apikey_list(struct store *st, store_apikey_cb fn, void *arg, char *err,
     size_t errlen)
 {
 	struct store_cb	 cb = { .fn.apikey = fn, .arg = arg };
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	rc = store_prepare(st, STORE_APIKEY_SELECT "ORDER BY created_at, id",

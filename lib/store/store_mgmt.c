@@ -15,7 +15,6 @@
 #include <time.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "catalog.h"
 #include "error.h"
@@ -93,20 +92,19 @@ store_line_check(const char *what, const char *s, size_t max, bool empty_ok,
  * (the OR of the bind calls), and finalizes it. A taken unique key is
  * UPLINK_EEXIST with "WHAT: DUP", a missing parent row UPLINK_ENOTFOUND
  * with "WHAT: MISSING", when the caller gives those texts. Callers read
- * sqlite3_changes() afterwards.
+ * db_changes() afterwards.
  */
 int
-store_write(struct store *st, sqlite3_stmt *stmt, int bind, const char *what,
+store_write(struct store *st, struct db_stmt *stmt, int bind, const char *what,
     const char *dup, const char *missing, char *err, size_t errlen)
 {
 	int	 rc = UPLINK_OK;
 
-	if (bind != SQLITE_OK)
+	if (bind != DB_OK)
 		rc = store_sqlfail(st, err, errlen, "%s", what);
-	else if (sqlite3_step(stmt) != SQLITE_DONE) {
-		switch (sqlite3_extended_errcode(st->db)) {
-		case SQLITE_CONSTRAINT_PRIMARYKEY:
-		case SQLITE_CONSTRAINT_UNIQUE:
+	else if (db_step(stmt) != DB_DONE) {
+		switch (db_errcode(st->db)) {
+		case DB_E_UNIQUE:
 			if (dup != NULL) {
 				rc = store_msg(UPLINK_EEXIST, err, errlen,
 				    "%s: %s", what, dup);
@@ -114,7 +112,7 @@ store_write(struct store *st, sqlite3_stmt *stmt, int bind, const char *what,
 			}
 			rc = store_sqlfail(st, err, errlen, "%s", what);
 			break;
-		case SQLITE_CONSTRAINT_FOREIGNKEY:
+		case DB_E_FOREIGN:
 			if (missing != NULL) {
 				rc = store_msg(UPLINK_ENOTFOUND, err, errlen,
 				    "%s: %s", what, missing);
@@ -126,18 +124,18 @@ store_write(struct store *st, sqlite3_stmt *stmt, int bind, const char *what,
 			rc = store_sqlfail(st, err, errlen, "%s", what);
 		}
 	}
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
 /* Binds, then walks a list query; finalizes stmt in every case. */
 static int
-store_list(struct store *st, sqlite3_stmt *stmt, int bind,
-    int (*row)(sqlite3_stmt *, void *), struct store_cb *cb,
+store_list(struct store *st, struct db_stmt *stmt, int bind,
+    int (*row)(struct db_stmt *, void *), struct store_cb *cb,
     const char *what, char *err, size_t errlen)
 {
-	if (bind != SQLITE_OK) {
-		sqlite3_finalize(stmt);
+	if (bind != DB_OK) {
+		db_finalize(stmt);
 		return store_sqlfail(st, err, errlen, "%s", what);
 	}
 	return store_walk(st, stmt, row, cb, what, err, errlen);
@@ -178,15 +176,15 @@ store_word_check(const char *what, const char *s, size_t max,
 /* ---- sites and the drained flag ---- */
 
 static int
-store_site_row(sqlite3_stmt *stmt, void *arg)
+store_site_row(struct db_stmt *stmt, void *arg)
 {
 	struct store_cb		*cb = arg;
 	struct store_site	 s;
 
 	memset(&s, 0, sizeof(s));
-	s.id = sqlite3_column_int64(stmt, 0);
+	s.id = db_column_int64(stmt, 0);
 	store_column(stmt, 1, s.name, sizeof(s.name));
-	s.created_at = sqlite3_column_int64(stmt, 2);
+	s.created_at = db_column_int64(stmt, 2);
 	return cb->fn.site(cb->arg, &s);
 }
 
@@ -195,7 +193,7 @@ store_site_list(struct store *st, store_site_cb fn, void *arg, char *err,
     size_t errlen)
 {
 	struct store_cb	 cb = { .fn.site = fn, .arg = arg };
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	rc = store_prepare(st, "SELECT id, name, created_at FROM sites "
@@ -274,7 +272,7 @@ store_service_write(struct store *st, const struct store_service *s,
     int64_t site_id, bool create, int64_t now, const char *what, char *err,
     size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	rc = store_prepare(st, create ? "INSERT INTO services(name, site_id, "
@@ -284,12 +282,12 @@ store_service_write(struct store *st, const struct store_service *s,
 	if (rc != UPLINK_OK)
 		return rc;
 	rc = store_write(st, stmt, store_str(stmt, 1, s->name) |
-	    sqlite3_bind_int64(stmt, 2, site_id) | store_str(stmt, 3,
+	    db_bind_int64(stmt, 2, site_id) | store_str(stmt, 3,
 	    s->target) | store_str(stmt, 4, s->listen) |
-	    sqlite3_bind_int64(stmt, 5, now), what, "a service with this "
+	    db_bind_int64(stmt, 5, now), what, "a service with this "
 	    "name exists already; choose another name or change that service",
 	    NULL, err, errlen);
-	if (rc == UPLINK_OK && !create && sqlite3_changes(st->db) == 0)
+	if (rc == UPLINK_OK && !create && db_changes(st->db) == 0)
 		rc = store_no_service(s->name, err, errlen);
 	return rc;
 }
@@ -328,7 +326,7 @@ store_service_put(struct store *st, const struct store_service *s,
 	"v.updated_at FROM services v JOIN sites s ON s.id = v.site_id"
 
 static void
-store_service_read(sqlite3_stmt *stmt, void *arg)
+store_service_read(struct db_stmt *stmt, void *arg)
 {
 	struct store_service	*s = arg;
 
@@ -337,8 +335,8 @@ store_service_read(sqlite3_stmt *stmt, void *arg)
 	store_column(stmt, 1, s->site, sizeof(s->site));
 	store_column(stmt, 2, s->target, sizeof(s->target));
 	store_column(stmt, 3, s->listen, sizeof(s->listen));
-	s->created_at = sqlite3_column_int64(stmt, 4);
-	s->updated_at = sqlite3_column_int64(stmt, 5);
+	s->created_at = db_column_int64(stmt, 4);
+	s->updated_at = db_column_int64(stmt, 5);
 }
 
 int
@@ -360,7 +358,7 @@ int
 store_service_delete(struct store *st, const char *name, char *err,
     size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	if (!store_name_check("service name", name, err, errlen))
@@ -370,13 +368,13 @@ store_service_delete(struct store *st, const char *name, char *err,
 	if (rc == UPLINK_OK)
 		rc = store_write(st, stmt, store_str(stmt, 1, name),
 		    "removing a service", NULL, NULL, err, errlen);
-	if (rc == UPLINK_OK && sqlite3_changes(st->db) == 0)
+	if (rc == UPLINK_OK && db_changes(st->db) == 0)
 		rc = store_no_service(name, err, errlen);
 	return rc;
 }
 
 static int
-store_service_row(sqlite3_stmt *stmt, void *arg)
+store_service_row(struct db_stmt *stmt, void *arg)
 {
 	struct store_cb		*cb = arg;
 	struct store_service	 s;
@@ -390,7 +388,7 @@ store_service_list(struct store *st, store_service_cb fn, void *arg,
     char *err, size_t errlen)
 {
 	struct store_cb	 cb = { .fn.service = fn, .arg = arg };
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	rc = store_prepare(st, STORE_SERVICE_SELECT " ORDER BY v.name",
@@ -473,7 +471,7 @@ int
 store_requirement_put(struct store *st, const char *name, const char *json,
     int64_t now, char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	size_t		 len = strlen(json);
 	int		 rc;
 
@@ -493,7 +491,7 @@ store_requirement_put(struct store *st, const char *name, const char *json,
 	if (rc != UPLINK_OK)
 		return rc;
 	return store_write(st, stmt, store_str(stmt, 1, name) |
-	    store_str(stmt, 2, json) | sqlite3_bind_int64(stmt, 3, now),
+	    store_str(stmt, 2, json) | db_bind_int64(stmt, 3, now),
 	    "saving a requirement", NULL, NULL, err, errlen);
 }
 
@@ -501,7 +499,7 @@ int
 store_requirement_delete(struct store *st, const char *name, char *err,
     size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	if (!store_name_check("requirement name", name, err, errlen))
@@ -511,18 +509,18 @@ store_requirement_delete(struct store *st, const char *name, char *err,
 	if (rc == UPLINK_OK)
 		rc = store_write(st, stmt, store_str(stmt, 1, name),
 		    "removing a requirement", NULL, NULL, err, errlen);
-	if (rc == UPLINK_OK && sqlite3_changes(st->db) == 0)
+	if (rc == UPLINK_OK && db_changes(st->db) == 0)
 		rc = store_msg(UPLINK_ENOTFOUND, err, errlen, "no requirement "
 		    "is called \"%s\"", name);
 	return rc;
 }
 
 static int
-store_requirement_row(sqlite3_stmt *stmt, void *arg)
+store_requirement_row(struct db_stmt *stmt, void *arg)
 {
 	struct store_cb		*cb = arg;
-	const unsigned char	*name = sqlite3_column_text(stmt, 0);
-	const unsigned char	*json = sqlite3_column_text(stmt, 1);
+	const char		*name = db_column_text(stmt, 0);
+	const char		*json = db_column_text(stmt, 1);
 
 	return cb->fn.requirement(cb->arg, name != NULL ? (const char *)name :
 	    "", json != NULL ? (const char *)json : "");
@@ -533,7 +531,7 @@ store_requirement_list(struct store *st, store_requirement_cb fn, void *arg,
     char *err, size_t errlen)
 {
 	struct store_cb	 cb = { .fn.requirement = fn, .arg = arg };
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	rc = store_prepare(st, "SELECT name, json FROM requirements ORDER BY "
@@ -576,7 +574,7 @@ static int
 store_check_trim(struct store *st, const char *connector_id, char *err,
     size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	rc = store_prepare(st, "DELETE FROM checks WHERE connector_id = ?1 "
@@ -585,7 +583,7 @@ store_check_trim(struct store *st, const char *connector_id, char *err,
 	if (rc != UPLINK_OK)
 		return rc;
 	return store_write(st, stmt, store_str(stmt, 1, connector_id) |
-	    sqlite3_bind_int(stmt, 2, STORE_CHECKS_KEPT), "dropping old "
+	    db_bind_int64(stmt, 2, STORE_CHECKS_KEPT), "dropping old "
 	    "checks", NULL, NULL, err, errlen);
 }
 
@@ -593,7 +591,7 @@ int
 store_check_add(struct store *st, const struct store_check *c, int64_t *id,
     char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	char		 what[80];
 	int		 rc;
 
@@ -609,15 +607,15 @@ store_check_add(struct store *st, const struct store_check *c, int64_t *id,
 		    "?3, ?4, ?5, ?6, ?7)", &stmt, err, errlen);
 	if (rc == UPLINK_OK)
 		rc = store_write(st, stmt, store_str(stmt, 1,
-		    c->connector_id) | sqlite3_bind_int64(stmt, 2, c->at != 0 ?
+		    c->connector_id) | db_bind_int64(stmt, 2, c->at != 0 ?
 		    c->at : time(NULL)) | store_str(stmt, 3, c->trigger) |
-		    sqlite3_bind_int(stmt, 4, c->ok ? 1 : 0) |
-		    sqlite3_bind_int(stmt, 5, c->passed) |
-		    sqlite3_bind_int(stmt, 6, c->failed) |
+		    db_bind_int64(stmt, 4, c->ok ? 1 : 0) |
+		    db_bind_int64(stmt, 5, c->passed) |
+		    db_bind_int64(stmt, 6, c->failed) |
 		    store_str(stmt, 7, c->report), what, NULL, "no such "
 		    "connector", err, errlen);
 	if (rc == UPLINK_OK && id != NULL)
-		*id = sqlite3_last_insert_rowid(st->db);
+		*id = db_last_insert_rowid(st->db);
 	if (rc == UPLINK_OK)
 		rc = store_check_trim(st, c->connector_id, err, errlen);
 	if (rc == UPLINK_OK)
@@ -627,21 +625,21 @@ store_check_add(struct store *st, const struct store_check *c, int64_t *id,
 }
 
 static int
-store_check_row(sqlite3_stmt *stmt, void *arg)
+store_check_row(struct db_stmt *stmt, void *arg)
 {
 	struct store_cb		*cb = arg;
 	struct store_check	 c;
-	const unsigned char	*report;
+	const char		*report;
 
 	memset(&c, 0, sizeof(c));
-	c.id = sqlite3_column_int64(stmt, 0);
+	c.id = db_column_int64(stmt, 0);
 	store_column(stmt, 1, c.connector_id, sizeof(c.connector_id));
-	c.at = sqlite3_column_int64(stmt, 2);
+	c.at = db_column_int64(stmt, 2);
 	store_column(stmt, 3, c.trigger, sizeof(c.trigger));
-	c.ok = sqlite3_column_int(stmt, 4) != 0;
-	c.passed = sqlite3_column_int(stmt, 5);
-	c.failed = sqlite3_column_int(stmt, 6);
-	report = sqlite3_column_text(stmt, 7);
+	c.ok = db_column_int64(stmt, 4) != 0;
+	c.passed = db_column_int64(stmt, 5);
+	c.failed = db_column_int64(stmt, 6);
+	report = db_column_text(stmt, 7);
 	c.report = report != NULL ? (const char *)report : "";
 	return cb->fn.check(cb->arg, &c);
 }
@@ -655,7 +653,7 @@ store_check_list(struct store *st, const char *connector_id, int limit,
     store_check_cb fn, void *arg, char *err, size_t errlen)
 {
 	struct store_cb	 cb = { .fn.check = fn, .arg = arg };
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	rc = store_limit_check("listing checks", limit, STORE_CHECK_LIST_MAX,
@@ -672,9 +670,9 @@ store_check_list(struct store *st, const char *connector_id, int limit,
 	    errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	return store_list(st, stmt, sqlite3_bind_int(stmt, 1, limit) |
+	return store_list(st, stmt, db_bind_int64(stmt, 1, limit) |
 	    (connector_id != NULL ? store_str(stmt, 2, connector_id) :
-	    SQLITE_OK), store_check_row, &cb, "listing checks", err, errlen);
+	    DB_OK), store_check_row, &cb, "listing checks", err, errlen);
 }
 
 /* ---- notifications ---- */
@@ -700,7 +698,7 @@ store_note_open(struct store *st, const char *kind, const char *subject,
     const char *severity, const char *message, int64_t now, bool *created,
     char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	if (created != NULL)
@@ -723,10 +721,10 @@ store_note_open(struct store *st, const char *kind, const char *subject,
 		return rc;
 	rc = store_write(st, stmt, store_str(stmt, 1, kind) | store_str(stmt,
 	    2, severity) | store_str(stmt, 3, subject) | store_str(stmt, 4,
-	    message) | sqlite3_bind_int64(stmt, 5, now), "opening a "
+	    message) | db_bind_int64(stmt, 5, now), "opening a "
 	    "notification", NULL, NULL, err, errlen);
 	if (rc == UPLINK_OK && created != NULL)
-		*created = sqlite3_changes(st->db) == 1;
+		*created = db_changes(st->db) == 1;
 	return rc;
 }
 
@@ -734,7 +732,7 @@ int
 store_note_resolve(struct store *st, const char *kind, const char *subject,
     int64_t now, char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	rc = store_note_key_check(kind, subject, err, errlen);
@@ -745,25 +743,25 @@ store_note_resolve(struct store *st, const char *kind, const char *subject,
 	if (rc != UPLINK_OK)
 		return rc;
 	return store_write(st, stmt, store_str(stmt, 1, kind) |
-	    store_str(stmt, 2, subject) | sqlite3_bind_int64(stmt, 3, now),
+	    store_str(stmt, 2, subject) | db_bind_int64(stmt, 3, now),
 	    "resolving a notification", NULL, NULL, err, errlen);
 }
 
 static int
-store_note_row(sqlite3_stmt *stmt, void *arg)
+store_note_row(struct db_stmt *stmt, void *arg)
 {
 	struct store_cb		*cb = arg;
 	struct store_note	 n;
 
 	memset(&n, 0, sizeof(n));
-	n.id = sqlite3_column_int64(stmt, 0);
+	n.id = db_column_int64(stmt, 0);
 	store_column(stmt, 1, n.kind, sizeof(n.kind));
 	store_column(stmt, 2, n.severity, sizeof(n.severity));
 	store_column(stmt, 3, n.subject, sizeof(n.subject));
 	store_column(stmt, 4, n.message, sizeof(n.message));
-	n.created_at = sqlite3_column_int64(stmt, 5);
-	n.resolved_at = sqlite3_column_int64(stmt, 6);
-	n.read_at = sqlite3_column_int64(stmt, 7);
+	n.created_at = db_column_int64(stmt, 5);
+	n.resolved_at = db_column_int64(stmt, 6);
+	n.read_at = db_column_int64(stmt, 7);
 	return cb->fn.note(cb->arg, &n);
 }
 
@@ -772,7 +770,7 @@ store_note_list(struct store *st, bool unread_only, int limit,
     store_note_cb fn, void *arg, char *err, size_t errlen)
 {
 	struct store_cb	 cb = { .fn.note = fn, .arg = arg };
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	rc = store_limit_check("listing notifications", limit,
@@ -784,27 +782,27 @@ store_note_list(struct store *st, bool unread_only, int limit,
 		    "DESC LIMIT ?2", &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	return store_list(st, stmt, sqlite3_bind_int(stmt, 1, unread_only) |
-	    sqlite3_bind_int(stmt, 2, limit), store_note_row, &cb,
+	return store_list(st, stmt, db_bind_int64(stmt, 1, unread_only) |
+	    db_bind_int64(stmt, 2, limit), store_note_row, &cb,
 	    "listing notifications", err, errlen);
 }
 
 int
 store_note_unread(struct store *st, int64_t *n, char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	rc = store_prepare(st, "SELECT count(*) FROM notifications WHERE "
 	    "read_at IS NULL", &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		*n = sqlite3_column_int64(stmt, 0);
+	if (db_step(stmt) == DB_ROW)
+		*n = db_column_int64(stmt, 0);
 	else
 		rc = store_sqlfail(st, err, errlen, "counting unread "
 		    "notifications");
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
@@ -813,7 +811,7 @@ int
 store_note_read(struct store *st, int64_t id, int64_t now, char *err,
     size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	if (id < 0)
@@ -825,10 +823,10 @@ store_note_read(struct store *st, int64_t id, int64_t now, char *err,
 	    "read_at = coalesce(read_at, ?2) WHERE id = ?1", &stmt, err,
 	    errlen);
 	if (rc == UPLINK_OK)
-		rc = store_write(st, stmt, sqlite3_bind_int64(stmt, 1, id) |
-		    sqlite3_bind_int64(stmt, 2, now), "marking notifications "
+		rc = store_write(st, stmt, db_bind_int64(stmt, 1, id) |
+		    db_bind_int64(stmt, 2, now), "marking notifications "
 		    "read", NULL, NULL, err, errlen);
-	if (rc == UPLINK_OK && id != 0 && sqlite3_changes(st->db) == 0)
+	if (rc == UPLINK_OK && id != 0 && db_changes(st->db) == 0)
 		rc = store_msg(UPLINK_ENOTFOUND, err, errlen, "no notification "
 		    "has the id %lld", (long long)id);
 	return rc;
@@ -887,7 +885,7 @@ store_audit_add(struct store *st, const struct store_audit *in, char *err,
     size_t errlen)
 {
 	struct store_audit	 clean = *in, *a = &clean;
-	sqlite3_stmt		*stmt;
+	struct db_stmt	*stmt;
 	int			 rc;
 
 	store_line_clean(a->actor, sizeof(a->actor));
@@ -900,7 +898,7 @@ store_audit_add(struct store *st, const struct store_audit *in, char *err,
 		    "?2, ?3, ?4, ?5, ?6, ?7)", &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	return store_write(st, stmt, sqlite3_bind_int64(stmt, 1, a->at != 0 ?
+	return store_write(st, stmt, db_bind_int64(stmt, 1, a->at != 0 ?
 	    a->at : time(NULL)) | store_str(stmt, 2, a->actor) |
 	    store_str(stmt, 3, a->actor_kind) | store_opt(stmt, 4,
 	    a->address) | store_str(stmt, 5, a->action) | store_opt(stmt, 6,
@@ -909,14 +907,14 @@ store_audit_add(struct store *st, const struct store_audit *in, char *err,
 }
 
 static int
-store_audit_row(sqlite3_stmt *stmt, void *arg)
+store_audit_row(struct db_stmt *stmt, void *arg)
 {
 	struct store_cb		*cb = arg;
 	struct store_audit	 a;
 
 	memset(&a, 0, sizeof(a));
-	a.id = sqlite3_column_int64(stmt, 0);
-	a.at = sqlite3_column_int64(stmt, 1);
+	a.id = db_column_int64(stmt, 0);
+	a.at = db_column_int64(stmt, 1);
 	store_column(stmt, 2, a.actor, sizeof(a.actor));
 	store_column(stmt, 3, a.actor_kind, sizeof(a.actor_kind));
 	store_column(stmt, 4, a.address, sizeof(a.address));
@@ -932,7 +930,7 @@ store_audit_list(struct store *st, int64_t before, int limit,
     store_audit_cb fn, void *arg, char *err, size_t errlen)
 {
 	struct store_cb	 cb = { .fn.audit = fn, .arg = arg };
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	if (before < 0)
@@ -947,7 +945,7 @@ store_audit_list(struct store *st, int64_t before, int limit,
 		    "ORDER BY id DESC LIMIT ?2", &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	return store_list(st, stmt, sqlite3_bind_int64(stmt, 1, before != 0 ?
-	    before : INT64_MAX) | sqlite3_bind_int(stmt, 2, limit),
+	return store_list(st, stmt, db_bind_int64(stmt, 1, before != 0 ?
+	    before : INT64_MAX) | db_bind_int64(stmt, 2, limit),
 	    store_audit_row, &cb, "listing the audit log", err, errlen);
 }

@@ -5,14 +5,13 @@
  * share through lib/store_impl.h.
  */
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <sqlite3.h>
 
 #include "duration.h"
 #include "error.h"
@@ -52,6 +51,12 @@
  * next scope needs no table rebuild; lib/store_apikey.c refuses a name
  * lib/apikey.c does not know. SQLite cannot change a CHECK in place, so
  * the table is rebuilt (create, copy, drop, rename).
+ *
+ * Version 5. Failed sign-ins per key ("a:EMAIL", "i:ADDRESS"): their
+ * count within the window and the time of the last one, so that on
+ * PostgreSQL every instance of a cluster applies the same limits
+ * (cloud/rest_session.c; a single SQLite instance keeps them in memory
+ * and leaves this table empty).
  *
  * The array is visible to the unit tests, which build older files from
  * the first steps alone to test the upgrades.
@@ -198,6 +203,13 @@ UNITTEST const char *const store_migrations[] = {
 	"  created_at, last_used, revoked_at FROM api_keys;"
 	"DROP TABLE api_keys;"
 	"ALTER TABLE api_keys_v4 RENAME TO api_keys;",
+
+	"CREATE TABLE signin_failures ("
+	"  key TEXT PRIMARY KEY COLLATE NOCASE,"
+	"  n INTEGER NOT NULL CHECK (n >= 1),"
+	"  last INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE INDEX signin_failures_last ON signin_failures(last);",
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==
@@ -220,43 +232,48 @@ store_msg(int rc, char *err, size_t errlen, const char *fmt, ...)
 	return rc;
 }
 
-/* What to do about the SQLite errors an operator can fix. */
+/* What to do about the database errors an operator can fix. */
 static const char *
-store_hint(int code)
+store_hint(const struct store *st, enum db_err code)
 {
-	switch (code & 0xff) {
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return "; another process held the database for over 5 s: is "
+	bool	 pg = db_kind(st->db) == DB_PG;
+
+	switch (code) {
+	case DB_E_BUSY:
+		return pg ? "; another instance held a lock too long: retry" :
+		    "; another process held the database for over 5 s: is "
 		    "a second uplink-cloud running on it?";
-	case SQLITE_FULL:
+	case DB_E_FULL:
 		return "; the disk is full: free space and retry";
-	case SQLITE_READONLY:
-	case SQLITE_CANTOPEN:
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		return "; check that uplink-cloud may read and write the file "
-		    "and its directory";
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
+	case DB_E_PERM:
+		return pg ? "; check the user, the password file and the "
+		    "server's pg_hba.conf" : "; check that uplink-cloud may "
+		    "read and write the file and its directory";
+	case DB_E_CORRUPT:
 		return "; the file is damaged or not an uplink-cloud database: "
 		    "check the path or restore a backup";
-	case SQLITE_IOERR:
+	case DB_E_IO:
 		return "; the disk failed: check the system log";
+	case DB_E_UNAVAIL:
+		return "; the database is unavailable: writes are refused "
+		    "until it is back (check the PostgreSQL server)";
+	default:
+		return "";
 	}
-	return "";
 }
 
 /*
- * Reports a failed SQLite call as "PATH: WHAT: SQLITE MESSAGE; HINT" and
- * returns UPLINK_EIO (UPLINK_ENOMEM when SQLite ran out of memory).
+ * Reports a failed database call as "WHERE: WHAT: MESSAGE; HINT" and
+ * returns UPLINK_EIO (UPLINK_ENOMEM when out of memory, UPLINK_EUNAVAIL
+ * while PostgreSQL is unreachable).
  */
 int
 store_sqlfail(struct store *st, char *err, size_t errlen, const char *fmt,
     ...)
 {
 	va_list	 ap;
-	int	 code = sqlite3_extended_errcode(st->db), n;
+	enum db_err code = db_errcode(st->db);
+	int	 n;
 
 	if (err != NULL && errlen > 0) {
 		n = snprintf(err, errlen, "%s: ", st->path);
@@ -266,57 +283,59 @@ store_sqlfail(struct store *st, char *err, size_t errlen, const char *fmt,
 		va_end(ap);
 		n = (int)strlen(err);
 		snprintf(err + n, errlen - (size_t)n, ": %s%s",
-		    sqlite3_errmsg(st->db), store_hint(code));
+		    db_errmsg(st->db), store_hint(st, code));
 	}
-	return code == SQLITE_NOMEM ? UPLINK_ENOMEM : UPLINK_EIO;
+	if (code == DB_E_UNAVAIL)
+		return UPLINK_EUNAVAIL;
+	return code == DB_E_NOMEM ? UPLINK_ENOMEM : UPLINK_EIO;
 }
 
 int
-store_prepare(struct store *st, const char *sql, sqlite3_stmt **stmt,
+store_prepare(struct store *st, const char *sql, struct db_stmt **stmt,
     char *err, size_t errlen)
 {
 	*stmt = NULL;
-	if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK)
+	if (db_prepare(st->db, sql, stmt) != DB_OK)
 		return store_sqlfail(st, err, errlen, "preparing \"%.60s\"",
 		    sql);
 	return UPLINK_OK;
 }
 
 /*
- * Binding helpers. Callers OR their results together: SQLITE_OK is 0, so
+ * Binding helpers. Callers OR their results together: DB_OK is 0, so
  * the result is non-zero when any bind failed, and checking once keeps
  * the list of parameters readable. store_str binds required text,
  * store_opt binds NULL for NULL or "", store_num binds 0 as NULL.
  */
 int
-store_str(sqlite3_stmt *stmt, int i, const char *s)
+store_str(struct db_stmt *stmt, int i, const char *s)
 {
-	return sqlite3_bind_text(stmt, i, s, -1, SQLITE_STATIC);
+	return db_bind_text(stmt, i, s);
 }
 
 int
-store_opt(sqlite3_stmt *stmt, int i, const char *s)
+store_opt(struct db_stmt *stmt, int i, const char *s)
 {
 	if (s == NULL || *s == '\0')
-		return sqlite3_bind_null(stmt, i);
+		return db_bind_null(stmt, i);
 	return store_str(stmt, i, s);
 }
 
 int
-store_num(sqlite3_stmt *stmt, int i, int64_t v)
+store_num(struct db_stmt *stmt, int i, int64_t v)
 {
 	if (v == 0)
-		return sqlite3_bind_null(stmt, i);
-	return sqlite3_bind_int64(stmt, i, v);
+		return db_bind_null(stmt, i);
+	return db_bind_int64(stmt, i, v);
 }
 
 /* Copies a text column; NULL reads as "". */
 void
-store_column(sqlite3_stmt *stmt, int i, char *dst, size_t dstlen)
+store_column(struct db_stmt *stmt, int i, char *dst, size_t dstlen)
 {
-	const unsigned char	*t = sqlite3_column_text(stmt, i);
+	const char	*t = db_column_text(stmt, i);
 
-	snprintf(dst, dstlen, "%s", t != NULL ? (const char *)t : "");
+	snprintf(dst, dstlen, "%s", t != NULL ? t : "");
 }
 
 /* Runs SQL that takes no parameters and returns no rows. */
@@ -324,7 +343,7 @@ int
 store_exec(struct store *st, const char *sql, const char *what, char *err,
     size_t errlen)
 {
-	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+	if (db_exec(st->db, sql) != DB_OK)
 		return store_sqlfail(st, err, errlen, "%s", what);
 	return UPLINK_OK;
 }
@@ -332,11 +351,18 @@ store_exec(struct store *st, const char *sql, const char *what, char *err,
 /*
  * Write transactions start IMMEDIATE: the write lock is taken before the
  * first read, so a check and the write that depends on it (a token is
- * unused, then mark it used) cannot be split by another writer.
+ * unused, then mark it used) cannot be split by another writer. On
+ * PostgreSQL a transaction-scoped advisory lock gives the same order
+ * across every instance: write transactions run one at a time, as on
+ * SQLite, and a token checked unused is still unused when it is marked.
  */
 int
 store_begin(struct store *st, char *err, size_t errlen)
 {
+	if (db_kind(st->db) == DB_PG)
+		return store_exec(st, "BEGIN; SELECT pg_advisory_xact_lock("
+		    STORE_PG_WRITE_LOCK ")", "starting a transaction", err,
+		    errlen);
 	return store_exec(st, "BEGIN IMMEDIATE", "starting a transaction", err,
 	    errlen);
 }
@@ -351,8 +377,8 @@ store_commit(struct store *st, char *err, size_t errlen)
 void
 store_rollback(struct store *st)
 {
-	if (!sqlite3_get_autocommit(st->db))
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	if (db_in_txn(st->db))
+		db_exec(st->db, "ROLLBACK");
 }
 
 /* Formats t as "2025-01-02T03:04:05Z (1d2h ago)" for messages. */
@@ -441,14 +467,15 @@ int
 store_insert_fail(struct store *st, const char *what, const char *dup,
     int64_t site_id, char *err, size_t errlen)
 {
-	switch (sqlite3_extended_errcode(st->db)) {
-	case SQLITE_CONSTRAINT_FOREIGNKEY:
+	switch (db_errcode(st->db)) {
+	case DB_E_FOREIGN:
 		return store_msg(UPLINK_ENOTFOUND, err, errlen, "%s: site %lld "
 		    "does not exist", what, (long long)site_id);
-	case SQLITE_CONSTRAINT_PRIMARYKEY:
-	case SQLITE_CONSTRAINT_UNIQUE:
+	case DB_E_UNIQUE:
 		return store_msg(UPLINK_EINVAL, err, errlen, "%s: %s", what,
 		    dup);
+	default:
+		break;
 	}
 	return store_sqlfail(st, err, errlen, "%s", what);
 }
@@ -459,23 +486,23 @@ store_insert_fail(struct store *st, const char *what, const char *dup,
  * a failure message ("listing tokens").
  */
 int
-store_walk(struct store *st, sqlite3_stmt *stmt,
-    int (*row)(sqlite3_stmt *, void *), void *arg, const char *what,
+store_walk(struct store *st, struct db_stmt *stmt,
+    int (*row)(struct db_stmt *, void *), void *arg, const char *what,
     char *err, size_t errlen)
 {
 	int	 rc = UPLINK_OK, step;
 
 	for (;;) {
-		step = sqlite3_step(stmt);
-		if (step != SQLITE_ROW)
+		step = db_step(stmt);
+		if (step != DB_ROW)
 			break;
 		rc = row(stmt, arg);
 		if (rc != 0)
 			break;
 	}
-	if (rc == UPLINK_OK && step != SQLITE_DONE)
+	if (rc == UPLINK_OK && step != DB_DONE)
 		rc = store_sqlfail(st, err, errlen, "%s", what);
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
@@ -487,20 +514,20 @@ int
 store_update(struct store *st, const char *sql, const char *id, int64_t t,
     const char *text, const char *what, char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	rc = store_prepare(st, sql, &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	if ((store_str(stmt, 1, id) | sqlite3_bind_int64(stmt, 2, t) |
-	    (text != NULL ? store_str(stmt, 3, text) : SQLITE_OK)) !=
-	    SQLITE_OK || sqlite3_step(stmt) != SQLITE_DONE)
+	if ((store_str(stmt, 1, id) | db_bind_int64(stmt, 2, t) |
+	    (text != NULL ? store_str(stmt, 3, text) : DB_OK)) !=
+	    DB_OK || db_step(stmt) != DB_DONE)
 		rc = store_sqlfail(st, err, errlen, "%s %s", what, id);
-	else if (sqlite3_changes(st->db) != 1)
+	else if (db_changes(st->db) != 1)
 		rc = store_msg(UPLINK_ENOTFOUND, err, errlen, "%s %s: no such "
 		    "row", what, id);
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
@@ -511,32 +538,32 @@ store_update(struct store *st, const char *sql, const char *id, int64_t t,
 /* store_get_one() and store_get_by_id(): the key is text or a number. */
 static int
 store_get_row(struct store *st, const char *sql, const char *text,
-    int64_t num, void (*read)(sqlite3_stmt *, void *), void *out,
+    int64_t num, void (*read)(struct db_stmt *, void *), void *out,
     const char *what, char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc, step;
 
 	rc = store_prepare(st, sql, &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
 	step = text != NULL ? store_str(stmt, 1, text) :
-	    sqlite3_bind_int64(stmt, 1, num);
-	if (step == SQLITE_OK)
-		step = sqlite3_step(stmt);
-	if (step == SQLITE_ROW)
+	    db_bind_int64(stmt, 1, num);
+	if (step == DB_OK)
+		step = db_step(stmt);
+	if (step == DB_ROW)
 		read(stmt, out);
-	else if (step == SQLITE_DONE)
+	else if (step == DB_DONE)
 		rc = UPLINK_ENOTFOUND;
 	else
 		rc = store_sqlfail(st, err, errlen, "%s", what);
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
 int
 store_get_one(struct store *st, const char *sql, const char *key,
-    void (*read)(sqlite3_stmt *, void *), void *out, const char *what,
+    void (*read)(struct db_stmt *, void *), void *out, const char *what,
     char *err, size_t errlen)
 {
 	return store_get_row(st, sql, key, 0, read, out, what, err, errlen);
@@ -548,7 +575,7 @@ store_get_one(struct store *st, const char *sql, const char *key,
  */
 int
 store_get_by_id(struct store *st, const char *sql, int64_t key,
-    void (*read)(sqlite3_stmt *, void *), void *out, const char *what,
+    void (*read)(struct db_stmt *, void *), void *out, const char *what,
     char *err, size_t errlen)
 {
 	return store_get_row(st, sql, NULL, key, read, out, what, err, errlen);
@@ -561,23 +588,26 @@ store_get_by_id(struct store *st, const char *sql, int64_t key,
 static int
 store_configure(struct store *st, char *err, size_t errlen)
 {
-	const unsigned char	*mode = NULL;
-	sqlite3_stmt		*stmt;
-	int			 rc;
+	const char	*mode = NULL;
+	struct db_stmt	*stmt;
+	int		 rc;
 
-	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+	rc = store_exec(st, "PRAGMA busy_timeout = " STORE_STR(STORE_BUSY_MS),
+	    "setting pragmas", err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
 	rc = store_prepare(st, "PRAGMA journal_mode = WAL", &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		mode = sqlite3_column_text(stmt, 0);
+	if (db_step(stmt) == DB_ROW)
+		mode = db_column_text(stmt, 0);
 	if (mode == NULL)
 		rc = store_sqlfail(st, err, errlen, "switching to WAL mode");
-	else if (strcmp((const char *)mode, "wal") != 0)
+	else if (strcmp(mode, "wal") != 0)
 		rc = store_msg(UPLINK_EIO, err, errlen, "%s: SQLite cannot use "
 		    "WAL mode here (it stays in \"%s\" mode): put the database "
 		    "on a local file system", st->path, mode);
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	if (rc == UPLINK_OK)
 		rc = store_exec(st, "PRAGMA synchronous = FULL",
 		    "setting pragmas", err, errlen);
@@ -588,18 +618,18 @@ store_configure(struct store *st, char *err, size_t errlen)
 static int
 store_version(struct store *st, int *version, char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	rc = store_prepare(st, "PRAGMA user_version", &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		*version = sqlite3_column_int(stmt, 0);
+	if (db_step(stmt) == DB_ROW)
+		*version = db_column_int64(stmt, 0);
 	else
 		rc = store_sqlfail(st, err, errlen, "reading the schema "
 		    "version");
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
@@ -607,21 +637,21 @@ store_version(struct store *st, int *version, char *err, size_t errlen)
 static int
 store_fk_check(struct store *st, int v, char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc, step;
 
 	rc = store_prepare(st, "PRAGMA foreign_key_check", &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	step = sqlite3_step(stmt);
-	if (step == SQLITE_ROW)
+	step = db_step(stmt);
+	if (step == DB_ROW)
 		rc = store_msg(UPLINK_EIO, err, errlen, "%s: upgrading the "
 		    "schema from version %d to %d would leave rows in %s that "
 		    "break a foreign key: the database is left at version %d",
-		    st->path, v, v + 1, sqlite3_column_text(stmt, 0), v);
-	else if (step != SQLITE_DONE)
+		    st->path, v, v + 1, db_column_text(stmt, 0), v);
+	else if (step != DB_DONE)
 		rc = store_sqlfail(st, err, errlen, "checking foreign keys");
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
@@ -637,7 +667,7 @@ store_migrate_step(struct store *st, const char *sql, int v, char *err,
 	char	 set[64];
 	int	 rc;
 
-	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+	if (db_exec(st->db, sql) != DB_OK)
 		return store_sqlfail(st, err, errlen, "upgrading the schema "
 		    "from version %d to %d", v, v + 1);
 	rc = store_fk_check(st, v, err, errlen);
@@ -706,38 +736,144 @@ store_migrate(struct store *st, const char *const *steps, size_t nsteps,
 		rc = store_exec(st, "PRAGMA foreign_keys = ON",
 		    "setting pragmas", err, errlen);
 	else
-		sqlite3_exec(st->db, "PRAGMA foreign_keys = ON", NULL, NULL,
-		    NULL);
+		db_exec(st->db, "PRAGMA foreign_keys = ON");
 	return rc;
 }
 
-int
-store_open(const char *path, struct store **out, char *err, size_t errlen)
+/*
+ * Reads the first line of a password file. The file must not be readable
+ * by others: the password is a secret the configuration only names.
+ */
+static int
+store_password_read(const char *file, char **out, char *err, size_t errlen)
 {
-	struct store	*st;
-	int		 rc, flags;
+	char	 line[1024];
+	FILE	*fp;
+	size_t	 n;
 
 	*out = NULL;
-	st = calloc(1, sizeof(*st));
-	if (st != NULL)
-		st->path = strdup(path);
-	if (st == NULL || st->path == NULL) {
-		free(st);
-		return store_msg(UPLINK_ENOMEM, err, errlen, "%s: out of "
-		    "memory opening the database", path);
-	}
-	flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	    SQLITE_OPEN_EXRESCODE;
-	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
-		rc = st->db == NULL ? store_msg(UPLINK_ENOMEM, err, errlen,
+	fp = fopen(file, "re");
+	if (fp == NULL)
+		return store_msg(UPLINK_ECONFIG, err, errlen, "%s: cannot read "
+		    "the database password file: %s", file, strerror(errno));
+	if (fgets(line, sizeof(line), fp) == NULL)
+		line[0] = '\0';
+	fclose(fp);
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	if (n == 0)
+		return store_msg(UPLINK_ECONFIG, err, errlen, "%s: the database "
+		    "password file is empty; write the password on its first "
+		    "line", file);
+	*out = strdup(line);
+	explicit_bzero(line, sizeof(line));
+	return *out == NULL ? UPLINK_ENOMEM : UPLINK_OK;
+}
+
+bool
+store_url_is_pg(const char *url)
+{
+	return strncmp(url, "postgresql://", 13) == 0 ||
+	    strncmp(url, "postgres://", 11) == 0 || strchr(url, '=') != NULL;
+}
+
+/*
+ * The text that names the database in messages: the SQLite path, or the
+ * PostgreSQL URL with any password in it replaced by "***".
+ */
+static char *
+store_where(const char *url)
+{
+	const char	*at, *scheme, *colon;
+	char		*s;
+	size_t		 len = strlen(url);
+
+	if (strncmp(url, "sqlite:", 7) == 0)
+		return strdup(url + 7);
+	if (!store_url_is_pg(url))
+		return strdup(url);
+	s = malloc(len + 16);
+	if (s == NULL)
+		return NULL;
+	scheme = strstr(url, "://");
+	at = scheme != NULL ? strchr(scheme + 3, '@') : NULL;
+	colon = at != NULL ? memchr(scheme + 3, ':', (size_t)(at -
+	    (scheme + 3))) : NULL;
+	if (colon != NULL)
+		snprintf(s, len + 16, "%.*s:***%s", (int)(colon - url), url,
+		    at);
+	else if (strstr(url, "password") != NULL)
+		snprintf(s, len + 16, "PostgreSQL (conninfo with a password)");
+	else
+		snprintf(s, len + 16, "%s", url);
+	return s;
+}
+
+static int
+store_open_sqlite(struct store *st, const char *path, char *err,
+    size_t errlen)
+{
+	int	 rc;
+
+	if (db_sqlite_open(path, &st->db) != DB_OK)
+		return st->db == NULL ? store_msg(UPLINK_ENOMEM, err, errlen,
 		    "%s: out of memory opening the database", path) :
 		    store_sqlfail(st, err, errlen, "cannot open");
-		goto fail;
-	}
 	rc = store_configure(st, err, errlen);
 	if (rc == UPLINK_OK)
 		rc = store_migrate(st, store_migrations, STORE_SCHEMA_VERSION,
 		    err, errlen);
+	return rc;
+}
+
+static int
+store_open_pg(struct store *st, const char *url,
+    const struct store_opts *o, char *err, size_t errlen)
+{
+	char	*pw = NULL;
+	int	 rc, ms;
+
+	if (o != NULL && o->password_file != NULL &&
+	    o->password_file[0] != '\0') {
+		rc = store_password_read(o->password_file, &pw, err, errlen);
+		if (rc != UPLINK_OK)
+			return rc;
+	}
+	ms = o != NULL && o->timeout_ms > 0 ? o->timeout_ms :
+	    STORE_PG_TIMEOUT_MS;
+	rc = db_pg_open(url, pw, ms, &st->db);
+	if (pw != NULL)
+		explicit_bzero(pw, strlen(pw));
+	free(pw);
+	if (rc != DB_OK)
+		return st->db == NULL ? store_msg(UPLINK_ENOMEM, err, errlen,
+		    "%s: out of memory opening the database", st->path) :
+		    store_sqlfail(st, err, errlen, "cannot connect");
+	return store_pg_migrate(st, store_pg_migrations, STORE_SCHEMA_VERSION,
+	    err, errlen);
+}
+
+int
+store_open_opts(const char *url, const struct store_opts *o,
+    struct store **out, char *err, size_t errlen)
+{
+	struct store	*st;
+	int		 rc;
+
+	*out = NULL;
+	st = calloc(1, sizeof(*st));
+	if (st != NULL)
+		st->path = store_where(url);
+	if (st == NULL || st->path == NULL) {
+		free(st);
+		return store_msg(UPLINK_ENOMEM, err, errlen, "out of memory "
+		    "opening the database");
+	}
+	if (store_url_is_pg(url))
+		rc = store_open_pg(st, url, o, err, errlen);
+	else
+		rc = store_open_sqlite(st, strncmp(url, "sqlite:", 7) == 0 ?
+		    url + 7 : url, err, errlen);
 	if (rc != UPLINK_OK)
 		goto fail;
 	*out = st;
@@ -747,58 +883,113 @@ fail:
 	return rc;
 }
 
+int
+store_open(const char *path, struct store **out, char *err, size_t errlen)
+{
+	return store_open_opts(path, NULL, out, err, errlen);
+}
+
 void
 store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
 	/* Every statement is finalized where it was prepared, so this works. */
-	sqlite3_close(st->db);
+	db_close(st->db);
+	free(st->owners);
 	free(st->path);
 	free(st);
 }
 
-#ifdef UPLINK_UNITTEST
-sqlite3 *store_db(struct store *st);
+bool
+store_is_pg(const struct store *st)
+{
+	return db_kind(st->db) == DB_PG;
+}
 
-/* The connection, for tests that check its pragmas. */
-sqlite3 *
+#ifdef UPLINK_UNITTEST
+void *store_db(struct store *st);
+void store_test_freeze(struct store *st, bool on);
+
+/* The SQLite connection, for tests that check its pragmas. */
+void *
 store_db(struct store *st)
 {
-	return st->db;
+	return db_sqlite_handle(st->db);
+}
+
+int64_t store_test_query(struct store *st, const char *sql);
+int store_test_exec(struct store *st, const char *sql);
+
+/* The first column of the first row of sql, -1 when none (tests). */
+int64_t
+store_test_query(struct store *st, const char *sql)
+{
+	struct db_stmt	*stmt;
+	int64_t		 v = -1;
+
+	if (db_prepare(st->db, sql, &stmt) != DB_OK)
+		return -2;
+	if (db_step(stmt) == DB_ROW)
+		v = db_column_int64(stmt, 0);
+	db_finalize(stmt);
+	return v;
+}
+
+bool store_test_in_txn(struct store *st);
+
+/* Whether a transaction is open (tests: refused writes leave none). */
+bool
+store_test_in_txn(struct store *st)
+{
+	return db_in_txn(st->db);
+}
+
+/* Runs SQL outside the store's checks; 0 when it succeeded (tests). */
+int
+store_test_exec(struct store *st, const char *sql)
+{
+	return db_exec(st->db, sql);
+}
+
+/* Makes every PostgreSQL call time out (the breaker's tests). */
+void
+store_test_freeze(struct store *st, bool on)
+{
+	db_pg_test_freeze(st->db, on);
 }
 #endif
 
 /*
  * Inserts the site or, when the name exists (in any case), changes nothing:
- * "DO UPDATE SET name = name" writes back the stored spelling, which makes
+ * "DO UPDATE SET name = sites.name" writes back the stored spelling, which makes
  * RETURNING give the existing row's id from the same statement.
  */
 int
 store_site_ensure(struct store *st, const char *name, int64_t *site_id,
     char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	if (!store_name_check("site name", name, err, errlen))
 		return UPLINK_EINVAL;
 	rc = store_prepare(st, "INSERT INTO sites(name, created_at) "
-	    "VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET name = name "
+	    "VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET name = sites.name "
 	    "RETURNING id", &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	if ((store_str(stmt, 1, name) | sqlite3_bind_int64(stmt, 2,
-	    time(NULL))) != SQLITE_OK || sqlite3_step(stmt) != SQLITE_ROW)
+	if ((store_str(stmt, 1, name) | db_bind_int64(stmt, 2,
+	    time(NULL))) != DB_OK || db_step(stmt) != DB_ROW)
 		goto fail;
-	*site_id = sqlite3_column_int64(stmt, 0);
-	if (sqlite3_step(stmt) != SQLITE_DONE)
+	*site_id = db_column_int64(stmt, 0);
+	if (db_step(stmt) != DB_DONE)
 		goto fail;
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return UPLINK_OK;
 fail:
 	rc = store_sqlfail(st, err, errlen, "adding site \"%s\"", name);
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
@@ -806,7 +997,7 @@ int
 store_site_find(struct store *st, const char *name, int64_t *site_id,
     char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc, step;
 
 	rc = store_prepare(st, "SELECT id FROM sites WHERE name = ?1", &stmt,
@@ -814,17 +1005,17 @@ store_site_find(struct store *st, const char *name, int64_t *site_id,
 	if (rc != UPLINK_OK)
 		return rc;
 	step = store_str(stmt, 1, name);
-	if (step == SQLITE_OK)
-		step = sqlite3_step(stmt);
-	if (step == SQLITE_ROW)
-		*site_id = sqlite3_column_int64(stmt, 0);
-	else if (step == SQLITE_DONE)
+	if (step == DB_OK)
+		step = db_step(stmt);
+	if (step == DB_ROW)
+		*site_id = db_column_int64(stmt, 0);
+	else if (step == DB_DONE)
 		rc = store_msg(UPLINK_ENOTFOUND, err, errlen, "no site is "
 		    "called \"%s\"", name);
 	else
 		rc = store_sqlfail(st, err, errlen, "looking up site \"%s\"",
 		    name);
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
@@ -832,25 +1023,25 @@ int
 store_site_name(struct store *st, int64_t site_id,
     char name[STORE_NAME_MAX + 1], char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc, step;
 
 	rc = store_prepare(st, "SELECT name FROM sites WHERE id = ?1", &stmt,
 	    err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	step = sqlite3_bind_int64(stmt, 1, site_id);
-	if (step == SQLITE_OK)
-		step = sqlite3_step(stmt);
-	if (step == SQLITE_ROW)
+	step = db_bind_int64(stmt, 1, site_id);
+	if (step == DB_OK)
+		step = db_step(stmt);
+	if (step == DB_ROW)
 		store_column(stmt, 0, name, STORE_NAME_MAX + 1);
-	else if (step == SQLITE_DONE)
+	else if (step == DB_DONE)
 		rc = store_msg(UPLINK_ENOTFOUND, err, errlen, "no site has the "
 		    "id %lld", (long long)site_id);
 	else
 		rc = store_sqlfail(st, err, errlen, "reading site %lld",
 		    (long long)site_id);
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
@@ -881,11 +1072,11 @@ struct store_text {
 };
 
 static void
-store_text_read(sqlite3_stmt *stmt, void *arg)
+store_text_read(struct db_stmt *stmt, void *arg)
 {
 	struct store_text	*t = arg;
 
-	t->fits = (size_t)sqlite3_column_bytes(stmt, 0) < t->len;
+	t->fits = (size_t)db_column_bytes(stmt, 0) < t->len;
 	store_column(stmt, 0, t->dst, t->len);
 }
 
@@ -915,7 +1106,7 @@ int
 store_setting_set(struct store *st, const char *key, const char *value,
     char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	if (!store_setting_key_check(key, err, errlen) || !store_text_check(
@@ -927,49 +1118,59 @@ store_setting_set(struct store *st, const char *key, const char *value,
 	if (rc != UPLINK_OK)
 		return rc;
 	if ((store_str(stmt, 1, key) | store_str(stmt, 2, value)) !=
-	    SQLITE_OK || sqlite3_step(stmt) != SQLITE_DONE)
+	    DB_OK || db_step(stmt) != DB_DONE)
 		rc = store_sqlfail(st, err, errlen, "setting \"%s\"", key);
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
 int
 store_data_version(struct store *st, int64_t *v, char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
-	rc = store_prepare(st, "PRAGMA data_version", &stmt, err, errlen);
+	/*
+	 * PostgreSQL: every write statement bumps data_version.v and, in
+	 * its session, uplink.own (lib/store/store_pg.c), so the difference
+	 * moves on other connections' commits only, as SQLite's pragma.
+	 */
+	rc = store_prepare(st, db_kind(st->db) == DB_PG ? "SELECT v - "
+	    "coalesce(nullif(current_setting('uplink.own', true), '')::bigint,"
+	    " 0) FROM data_version" : "PRAGMA data_version", &stmt, err,
+	    errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		*v = sqlite3_column_int64(stmt, 0);
+	if (db_step(stmt) == DB_ROW)
+		*v = db_column_int64(stmt, 0);
 	else
 		rc = store_sqlfail(st, err, errlen, "reading the data version");
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
 /*
  * One statement, so it is its own transaction: the increment and the read
- * cannot be split, and the number is durable once SQLITE_DONE is returned.
+ * cannot be split, and the number is durable once DB_DONE is returned.
  */
 int
 store_crl_next_number(struct store *st, int64_t *n, char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
-	rc = store_prepare(st, "UPDATE settings SET value = value + 1 "
+	rc = store_prepare(st, db_kind(st->db) == DB_PG ? "UPDATE settings "
+	    "SET value = (value::bigint + 1)::text WHERE key = 'crl_number' "
+	    "RETURNING value" : "UPDATE settings SET value = value + 1 "
 	    "WHERE key = 'crl_number' RETURNING value", &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	if (sqlite3_step(stmt) != SQLITE_ROW)
+	if (db_step(stmt) != DB_ROW)
 		rc = store_sqlfail(st, err, errlen, "taking a CRL number");
 	else
-		*n = sqlite3_column_int64(stmt, 0);
-	if (rc == UPLINK_OK && sqlite3_step(stmt) != SQLITE_DONE)
+		*n = db_column_int64(stmt, 0);
+	if (rc == UPLINK_OK && db_step(stmt) != DB_DONE)
 		rc = store_sqlfail(st, err, errlen, "taking a CRL number");
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }

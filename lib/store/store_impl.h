@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
+#include "db.h"
 
 #include "store.h"
 
@@ -24,11 +24,34 @@
  * lib/store.h stays the whole API. Each is documented where it is defined.
  */
 
+/* pg_advisory_xact_lock() key of write transactions ("upl" "w"). */
+#define STORE_PG_WRITE_LOCK	"7697772"
+/* pg_advisory_lock() key held while migrating ("upl" "m"). */
+#define STORE_PG_MIGRATE_LOCK	"7697773"
+#define STORE_XSTR(x)		#x
+#define STORE_STR(x)		STORE_XSTR(x)
+
 #define STORE_WHEN_SIZE	80	/* "2025-01-02T03:04:05Z (1d2h ago)" */
 
+/* The owner of a certificate serial, as last read (store_cert_lookup()). */
+struct store_owner {
+	char			 serial[STORE_SERIAL_MAX + 1];
+	struct store_cert_owner	 owner;
+};
+
+#define STORE_OWNERS_MAX	16384	/* about 4 MiB at most */
+
 struct store {
-	sqlite3	*db;
+	struct db	*db;
 	char	*path;
+	/*
+	 * The certificate owners looked up lately, so that connectors can
+	 * still open tunnels while PostgreSQL is unavailable. Revocations
+	 * reach it through store_revoked_serials(), which the cloud calls
+	 * whenever the database changes (the CRL).
+	 */
+	struct store_owner *owners;
+	size_t	 nowners, next_owner;
 };
 
 /* A list callback and its argument, for the row functions of store_walk. */
@@ -47,6 +70,11 @@ struct store_cb {
 	void	*arg;
 };
 
+/* The PostgreSQL schema and its migration (lib/store/store_pg.c). */
+extern const char *const store_pg_migrations[];
+int store_pg_migrate(struct store *st, const char *const *steps,
+    size_t nsteps, char *err, size_t errlen);
+
 /* Messages (lib/store.c). */
 int store_msg(int rc, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -61,12 +89,12 @@ bool store_text_check(const char *what, const char *s, size_t max,
     bool empty_ok, char *err, size_t errlen);
 
 /* Statements, bindings and transactions (lib/store.c). */
-int store_prepare(struct store *st, const char *sql, sqlite3_stmt **stmt,
+int store_prepare(struct store *st, const char *sql, struct db_stmt **stmt,
     char *err, size_t errlen);
-int store_str(sqlite3_stmt *stmt, int i, const char *s);
-int store_opt(sqlite3_stmt *stmt, int i, const char *s);
-int store_num(sqlite3_stmt *stmt, int i, int64_t v);
-void store_column(sqlite3_stmt *stmt, int i, char *dst, size_t dstlen);
+int store_str(struct db_stmt *stmt, int i, const char *s);
+int store_opt(struct db_stmt *stmt, int i, const char *s);
+int store_num(struct db_stmt *stmt, int i, int64_t v);
+void store_column(struct db_stmt *stmt, int i, char *dst, size_t dstlen);
 int store_exec(struct store *st, const char *sql, const char *what, char *err,
     size_t errlen);
 int store_begin(struct store *st, char *err, size_t errlen);
@@ -74,22 +102,22 @@ int store_commit(struct store *st, char *err, size_t errlen);
 void store_rollback(struct store *st);
 
 /* Queries that follow a pattern (lib/store.c). */
-int store_walk(struct store *st, sqlite3_stmt *stmt,
-    int (*row)(sqlite3_stmt *, void *), void *arg, const char *what,
+int store_walk(struct store *st, struct db_stmt *stmt,
+    int (*row)(struct db_stmt *, void *), void *arg, const char *what,
     char *err, size_t errlen);
 int store_update(struct store *st, const char *sql, const char *id, int64_t t,
     const char *text, const char *what, char *err, size_t errlen);
 int store_get_one(struct store *st, const char *sql, const char *key,
-    void (*read)(sqlite3_stmt *, void *), void *out, const char *what,
+    void (*read)(struct db_stmt *, void *), void *out, const char *what,
     char *err, size_t errlen);
 
 /* Management-plane helpers (lib/store_mgmt.c). */
 bool store_line_check(const char *what, const char *s, size_t max,
     bool empty_ok, char *err, size_t errlen);
 int store_get_by_id(struct store *st, const char *sql, int64_t key,
-    void (*read)(sqlite3_stmt *, void *), void *out, const char *what,
+    void (*read)(struct db_stmt *, void *), void *out, const char *what,
     char *err, size_t errlen);
-int store_write(struct store *st, sqlite3_stmt *stmt, int bind,
+int store_write(struct store *st, struct db_stmt *stmt, int bind,
     const char *what, const char *dup, const char *missing, char *err,
     size_t errlen);
 

@@ -16,8 +16,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include "error.h"
 #include "store.h"
 #include "store_impl.h"
@@ -75,17 +73,17 @@ static int
 store_count(struct store *st, const char *sql, int64_t *n, const char *what,
     char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	rc = store_prepare(st, sql, &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		*n = sqlite3_column_int64(stmt, 0);
+	if (db_step(stmt) == DB_ROW)
+		*n = db_column_int64(stmt, 0);
 	else
 		rc = store_sqlfail(st, err, errlen, "%s", what);
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
@@ -93,7 +91,7 @@ int
 store_admin_add(struct store *st, const struct store_admin *a, int64_t *id,
     char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	char		 what[STORE_EMAIL_MAX + 32];
 	int		 rc;
 
@@ -111,27 +109,27 @@ store_admin_add(struct store *st, const struct store_admin *a, int64_t *id,
 	snprintf(what, sizeof(what), "adding administrator %s", a->email);
 	rc = store_write(st, stmt, store_str(stmt, 1, a->email) |
 	    store_str(stmt, 2, a->role) | store_str(stmt, 3, a->pwhash) |
-	    sqlite3_bind_int64(stmt, 4, a->created_at != 0 ? a->created_at :
+	    db_bind_int64(stmt, 4, a->created_at != 0 ? a->created_at :
 	    time(NULL)) | store_num(stmt, 5, a->last_sign_in), what, "an "
 	    "administrator has this e-mail address already (compared without "
 	    "regard to case)", NULL, err, errlen);
 	if (rc == UPLINK_OK && id != NULL)
-		*id = sqlite3_last_insert_rowid(st->db);
+		*id = db_last_insert_rowid(st->db);
 	return rc;
 }
 
 static void
-store_admin_read(sqlite3_stmt *stmt, void *arg)
+store_admin_read(struct db_stmt *stmt, void *arg)
 {
 	struct store_admin	*a = arg;
 
 	memset(a, 0, sizeof(*a));
-	a->id = sqlite3_column_int64(stmt, 0);
+	a->id = db_column_int64(stmt, 0);
 	store_column(stmt, 1, a->email, sizeof(a->email));
 	store_column(stmt, 2, a->role, sizeof(a->role));
 	store_column(stmt, 3, a->pwhash, sizeof(a->pwhash));
-	a->created_at = sqlite3_column_int64(stmt, 4);
-	a->last_sign_in = sqlite3_column_int64(stmt, 5);
+	a->created_at = db_column_int64(stmt, 4);
+	a->last_sign_in = db_column_int64(stmt, 5);
 }
 
 int
@@ -167,7 +165,7 @@ store_admin_find(struct store *st, const char *email,
 }
 
 static int
-store_admin_row(sqlite3_stmt *stmt, void *arg)
+store_admin_row(struct db_stmt *stmt, void *arg)
 {
 	struct store_cb		*cb = arg;
 	struct store_admin	 a;
@@ -181,7 +179,7 @@ store_admin_list(struct store *st, store_admin_cb fn, void *arg, char *err,
     size_t errlen)
 {
 	struct store_cb	 cb = { .fn.admin = fn, .arg = arg };
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	rc = store_prepare(st, STORE_ADMIN_SELECT " ORDER BY id", &stmt, err,
@@ -229,16 +227,15 @@ static int
 store_sessions_end(struct store *st, int64_t admin_id,
     const unsigned char *keep, char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	rc = store_prepare(st, "DELETE FROM sessions WHERE admin_id = ?1 AND "
-	    "(?2 IS NULL OR hash <> ?2)", &stmt, err, errlen);
+	    "(hash <> ?2 OR ?2 IS NULL)", &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	return store_write(st, stmt, sqlite3_bind_int64(stmt, 1, admin_id) |
-	    (keep != NULL ? sqlite3_bind_blob(stmt, 2, keep, STORE_HASH_LEN,
-	    SQLITE_STATIC) : SQLITE_OK), "ending the sessions of an "
+	return store_write(st, stmt, db_bind_int64(stmt, 1, admin_id) |
+	    (keep != NULL ? db_bind_blob(stmt, 2, keep, STORE_HASH_LEN) : DB_OK), "ending the sessions of an "
 	    "administrator", NULL, NULL, err, errlen);
 }
 
@@ -250,7 +247,7 @@ store_sessions_end(struct store *st, int64_t admin_id,
  * already, so no migration is needed. Its value is never shown.
  */
 static void
-store_known_column(sqlite3_stmt *stmt, void *arg)
+store_known_column(struct db_stmt *stmt, void *arg)
 {
 	store_column(stmt, 0, arg, STORE_KNOWN_TEXT);
 }
@@ -359,7 +356,7 @@ store_admin_known_add(struct store *st, int64_t id, const char *addr,
 	char			 key[48];
 	struct store_known_q	 q = { .addr = addr, .since = since,
 				       .out = text, .outlen = sizeof(text) };
-	sqlite3_stmt		*stmt;
+	struct db_stmt	*stmt;
 	int			 rc;
 
 	if (!store_line_check("sign-in address", addr, STORE_ADDR_MAX, false,
@@ -387,7 +384,7 @@ store_admin_known_add(struct store *st, int64_t id, const char *addr,
 static int
 store_known_forget(struct store *st, int64_t id, char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	char		 key[48];
 	int		 rc;
 
@@ -405,16 +402,16 @@ static int
 store_admin_set(struct store *st, int64_t id, const char *role,
     const char *pwhash, char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	rc = store_prepare(st, "UPDATE admins SET role = coalesce(?2, role), "
 	    "pwhash = coalesce(?3, pwhash) WHERE id = ?1", &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	return store_write(st, stmt, sqlite3_bind_int64(stmt, 1, id) |
-	    (role != NULL ? store_str(stmt, 2, role) : SQLITE_OK) |
-	    (pwhash != NULL ? store_str(stmt, 3, pwhash) : SQLITE_OK),
+	return store_write(st, stmt, db_bind_int64(stmt, 1, id) |
+	    (role != NULL ? store_str(stmt, 2, role) : DB_OK) |
+	    (pwhash != NULL ? store_str(stmt, 3, pwhash) : DB_OK),
 	    "changing an administrator", NULL, NULL, err, errlen);
 }
 
@@ -454,7 +451,7 @@ int
 store_admin_delete(struct store *st, int64_t id, char *err, size_t errlen)
 {
 	struct store_admin	 a;
-	sqlite3_stmt		*stmt;
+	struct db_stmt	*stmt;
 	int			 rc;
 
 	rc = store_begin(st, err, errlen);
@@ -466,7 +463,7 @@ store_admin_delete(struct store *st, int64_t id, char *err, size_t errlen)
 		rc = store_prepare(st, "DELETE FROM admins WHERE id = ?1",
 		    &stmt, err, errlen);
 	if (rc == UPLINK_OK)
-		rc = store_write(st, stmt, sqlite3_bind_int64(stmt, 1, id),
+		rc = store_write(st, stmt, db_bind_int64(stmt, 1, id),
 		    "removing an administrator", NULL, NULL, err, errlen);
 	if (rc == UPLINK_OK)
 		rc = store_known_forget(st, id, err, errlen);
@@ -501,7 +498,7 @@ static int
 store_session_insert(struct store *st, const struct store_session *s,
     int64_t created, char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	char		 what[80];
 	int		 rc;
 
@@ -512,10 +509,10 @@ store_session_insert(struct store *st, const struct store_session *s,
 		return rc;
 	snprintf(what, sizeof(what), "adding a session for administrator "
 	    "%lld", (long long)s->admin_id);
-	return store_write(st, stmt, sqlite3_bind_blob(stmt, 1, s->hash,
-	    STORE_HASH_LEN, SQLITE_STATIC) | sqlite3_bind_int64(stmt, 2,
-	    s->admin_id) | sqlite3_bind_int64(stmt, 3, created) |
-	    sqlite3_bind_int64(stmt, 4, s->last_active != 0 ? s->last_active :
+	return store_write(st, stmt, db_bind_blob(stmt, 1, s->hash,
+	    STORE_HASH_LEN) | db_bind_int64(stmt, 2,
+	    s->admin_id) | db_bind_int64(stmt, 3, created) |
+	    db_bind_int64(stmt, 4, s->last_active != 0 ? s->last_active :
 	    created) | store_str(stmt, 5, s->csrf) | store_opt(stmt, 6,
 	    s->address), what, "this session exists already; draw a new "
 	    "secret", "no such administrator", err, errlen);
@@ -525,7 +522,7 @@ int
 store_session_add(struct store *st, const struct store_session *s,
     char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int64_t		 created;
 	int		 rc;
 
@@ -540,8 +537,8 @@ store_session_add(struct store *st, const struct store_session *s,
 		rc = store_prepare(st, "UPDATE admins SET last_sign_in = ?2 "
 		    "WHERE id = ?1", &stmt, err, errlen);
 	if (rc == UPLINK_OK)
-		rc = store_write(st, stmt, sqlite3_bind_int64(stmt, 1,
-		    s->admin_id) | sqlite3_bind_int64(stmt, 2, created),
+		rc = store_write(st, stmt, db_bind_int64(stmt, 1,
+		    s->admin_id) | db_bind_int64(stmt, 2, created),
 		    "recording a sign-in", NULL, NULL, err, errlen);
 	if (rc == UPLINK_OK)
 		rc = store_commit(st, err, errlen);
@@ -553,30 +550,30 @@ int
 store_session_get(struct store *st, const unsigned char hash[STORE_HASH_LEN],
     struct store_session *out, char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc, step;
 
 	rc = store_prepare(st, "SELECT admin_id, created_at, last_active, "
 	    "csrf, address FROM sessions WHERE hash = ?1", &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	step = sqlite3_bind_blob(stmt, 1, hash, STORE_HASH_LEN, SQLITE_STATIC);
-	if (step == SQLITE_OK)
-		step = sqlite3_step(stmt);
-	if (step == SQLITE_ROW) {
+	step = db_bind_blob(stmt, 1, hash, STORE_HASH_LEN);
+	if (step == DB_OK)
+		step = db_step(stmt);
+	if (step == DB_ROW) {
 		memset(out, 0, sizeof(*out));
 		memcpy(out->hash, hash, STORE_HASH_LEN);
-		out->admin_id = sqlite3_column_int64(stmt, 0);
-		out->created_at = sqlite3_column_int64(stmt, 1);
-		out->last_active = sqlite3_column_int64(stmt, 2);
+		out->admin_id = db_column_int64(stmt, 0);
+		out->created_at = db_column_int64(stmt, 1);
+		out->last_active = db_column_int64(stmt, 2);
 		store_column(stmt, 3, out->csrf, sizeof(out->csrf));
 		store_column(stmt, 4, out->address, sizeof(out->address));
-	} else if (step == SQLITE_DONE)
+	} else if (step == DB_DONE)
 		rc = store_msg(UPLINK_ENOTFOUND, err, errlen, "no such "
 		    "session: " STORE_SESSION_LOST);
 	else
 		rc = store_sqlfail(st, err, errlen, "reading a session");
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
@@ -586,15 +583,15 @@ store_session_change(struct store *st, const char *sql,
     const unsigned char *hash, int64_t t, const char *what, char *err,
     size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	rc = store_prepare(st, sql, &stmt, err, errlen);
 	if (rc == UPLINK_OK)
-		rc = store_write(st, stmt, sqlite3_bind_blob(stmt, 1, hash,
-		    STORE_HASH_LEN, SQLITE_STATIC) | sqlite3_bind_int64(stmt,
+		rc = store_write(st, stmt, db_bind_blob(stmt, 1, hash,
+		    STORE_HASH_LEN) | db_bind_int64(stmt,
 		    2, t), what, NULL, NULL, err, errlen);
-	if (rc == UPLINK_OK && sqlite3_changes(st->db) == 0)
+	if (rc == UPLINK_OK && db_changes(st->db) == 0)
 		rc = store_msg(UPLINK_ENOTFOUND, err, errlen, "%s: no such "
 		    "session: " STORE_SESSION_LOST, what);
 	return rc;
@@ -622,14 +619,74 @@ int
 store_session_purge(struct store *st, int64_t created_before, char *err,
     size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	rc = store_prepare(st, "DELETE FROM sessions WHERE created_at < ?1",
 	    &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	return store_write(st, stmt, sqlite3_bind_int64(stmt, 1,
+	return store_write(st, stmt, db_bind_int64(stmt, 1,
 	    created_before), "removing expired sessions", NULL, NULL, err,
 	    errlen);
+}
+
+int
+store_signin_fail(struct store *st, const char *key, int64_t now,
+    int64_t window, int *n, char *err, size_t errlen)
+{
+	struct db_stmt	*stmt;
+	int		 rc;
+
+	*n = 0;
+	if (!store_line_check("sign-in limit key", key, STORE_EMAIL_MAX + 4,
+	    false, err, errlen))
+		return UPLINK_EINVAL;
+	rc = store_prepare(st, "DELETE FROM signin_failures WHERE last < ?1",
+	    &stmt, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_write(st, stmt, db_bind_int64(stmt, 1, now - window),
+		    "forgetting old failed sign-ins", NULL, NULL, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	/* One statement: two instances counting at once both count. */
+	rc = store_prepare(st, "INSERT INTO signin_failures(key, n, last) "
+	    "VALUES (?1, 1, ?2) ON CONFLICT(key) DO UPDATE SET n = CASE WHEN "
+	    "signin_failures.last >= ?2 - ?3 THEN signin_failures.n + 1 "
+	    "ELSE 1 END, last = ?2 RETURNING n", &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	if ((store_str(stmt, 1, key) | db_bind_int64(stmt, 2, now) |
+	    db_bind_int64(stmt, 3, window)) != DB_OK ||
+	    db_step(stmt) != DB_ROW)
+		rc = store_sqlfail(st, err, errlen, "counting a failed sign-in");
+	else
+		*n = (int)db_column_int64(stmt, 0);
+	db_finalize(stmt);
+	return rc;
+}
+
+int
+store_signin_get(struct store *st, const char *key, int64_t now,
+    int64_t window, int *n, int64_t *last, char *err, size_t errlen)
+{
+	struct db_stmt	*stmt;
+	int		 rc, step;
+
+	*n = 0;
+	*last = 0;
+	rc = store_prepare(st, "SELECT n, last FROM signin_failures WHERE "
+	    "key = ?1 AND last >= ?2", &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	step = store_str(stmt, 1, key) | db_bind_int64(stmt, 2, now - window);
+	if (step == DB_OK)
+		step = db_step(stmt);
+	if (step == DB_ROW) {
+		*n = (int)db_column_int64(stmt, 0);
+		*last = db_column_int64(stmt, 1);
+	} else if (step != DB_DONE)
+		rc = store_sqlfail(st, err, errlen, "reading failed sign-ins");
+	db_finalize(stmt);
+	return rc;
 }

@@ -11,8 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include "error.h"
 #include "store.h"
 #include "store_impl.h"
@@ -26,7 +24,7 @@ store_token_add(struct store *st, int64_t site_id, const char *token_id,
     const unsigned char hash[STORE_HASH_LEN], int64_t expires_at, char *err,
     size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	char		 what[96];
 	int		 rc;
 
@@ -39,16 +37,15 @@ store_token_add(struct store *st, int64_t site_id, const char *token_id,
 	if (rc != UPLINK_OK)
 		return rc;
 	snprintf(what, sizeof(what), "adding token %s", token_id);
-	if ((store_str(stmt, 1, token_id) | sqlite3_bind_int64(stmt, 2,
-	    site_id) | sqlite3_bind_blob(stmt, 3, hash, STORE_HASH_LEN,
-	    SQLITE_STATIC) | sqlite3_bind_int64(stmt, 4, time(NULL)) |
-	    sqlite3_bind_int64(stmt, 5, expires_at)) != SQLITE_OK)
+	if ((store_str(stmt, 1, token_id) | db_bind_int64(stmt, 2,
+	    site_id) | db_bind_blob(stmt, 3, hash, STORE_HASH_LEN) | db_bind_int64(stmt, 4, time(NULL)) |
+	    db_bind_int64(stmt, 5, expires_at)) != DB_OK)
 		rc = store_sqlfail(st, err, errlen, "%s", what);
-	else if (sqlite3_step(stmt) != SQLITE_DONE)
+	else if (db_step(stmt) != DB_DONE)
 		rc = store_insert_fail(st, what, "a token with this id or "
 		    "secret exists already; create the token again", site_id,
 		    err, errlen);
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
@@ -58,17 +55,17 @@ store_token_add(struct store *st, int64_t site_id, const char *token_id,
 	"FROM enrollment_tokens t JOIN sites s ON s.id = t.site_id "
 
 static void
-store_token_read(sqlite3_stmt *stmt, struct store_token *t)
+store_token_read(struct db_stmt *stmt, struct store_token *t)
 {
 	memset(t, 0, sizeof(*t));
 	store_column(stmt, 0, t->id, sizeof(t->id));
-	t->site_id = sqlite3_column_int64(stmt, 1);
+	t->site_id = db_column_int64(stmt, 1);
 	store_column(stmt, 2, t->site_name, sizeof(t->site_name));
-	t->created_at = sqlite3_column_int64(stmt, 3);
-	t->expires_at = sqlite3_column_int64(stmt, 4);
-	t->used_at = sqlite3_column_int64(stmt, 5);
+	t->created_at = db_column_int64(stmt, 3);
+	t->expires_at = db_column_int64(stmt, 4);
+	t->used_at = db_column_int64(stmt, 5);
 	store_column(stmt, 6, t->used_by, sizeof(t->used_by));
-	t->revoked_at = sqlite3_column_int64(stmt, 7);
+	t->revoked_at = db_column_int64(stmt, 7);
 }
 
 /*
@@ -81,7 +78,7 @@ static int
 store_token_find(struct store *st, const unsigned char *hash, const char *id,
     struct store_token *t, char *err, size_t errlen)
 {
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc, step;
 
 	rc = store_prepare(st, hash != NULL ? STORE_TOKEN_SELECT
@@ -90,19 +87,18 @@ store_token_find(struct store *st, const unsigned char *hash, const char *id,
 	if (rc != UPLINK_OK)
 		return rc;
 	if (hash != NULL)
-		step = sqlite3_bind_blob(stmt, 1, hash, STORE_HASH_LEN,
-		    SQLITE_STATIC);
+		step = db_bind_blob(stmt, 1, hash, STORE_HASH_LEN);
 	else
 		step = store_str(stmt, 1, id);
-	if (step == SQLITE_OK)
-		step = sqlite3_step(stmt);
-	if (step == SQLITE_ROW)
+	if (step == DB_OK)
+		step = db_step(stmt);
+	if (step == DB_ROW)
 		store_token_read(stmt, t);
-	else if (step == SQLITE_DONE)
+	else if (step == DB_DONE)
 		rc = UPLINK_ENOTFOUND;
 	else
 		rc = store_sqlfail(st, err, errlen, "looking up a token");
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
@@ -246,7 +242,7 @@ out:
 }
 
 static int
-store_token_row(sqlite3_stmt *stmt, void *arg)
+store_token_row(struct db_stmt *stmt, void *arg)
 {
 	struct store_cb		*cb = arg;
 	struct store_token	 t;
@@ -260,7 +256,7 @@ store_token_list(struct store *st, store_token_cb fn, void *arg, char *err,
     size_t errlen)
 {
 	struct store_cb	 cb = { .fn.token = fn, .arg = arg };
-	sqlite3_stmt	*stmt;
+	struct db_stmt	*stmt;
 	int		 rc;
 
 	rc = store_prepare(st, STORE_TOKEN_SELECT "ORDER BY t.created_at, "

@@ -19,8 +19,9 @@
  * UPLINK_EIO when SQLite fails, UPLINK_ENOMEM.
  */
 
-#define STORE_SCHEMA_VERSION	4
+#define STORE_SCHEMA_VERSION	5
 #define STORE_BUSY_MS		5000
+#define STORE_PG_TIMEOUT_MS	2000	/* deadline of one PostgreSQL call */
 #define STORE_NAME_MAX		63	/* site and connector names */
 #define STORE_ID_MAX		31	/* connector and token ids */
 #define STORE_CONNECTOR_ID_SIZE	15	/* "c-" + 12 hex + NUL */
@@ -113,6 +114,41 @@ struct store_token_use {
  * SQLite database.
  */
 int store_open(const char *path, struct store **out, char *err, size_t errlen);
+
+/*
+ * Failed sign-ins shared by the instances of a cluster (rest_session.c):
+ * store_signin_fail() counts a failure of key ("a:EMAIL", "i:ADDRESS") at
+ * now, starting again from 1 when the last one is older than window
+ * seconds, and returns the count in *n; rows older than the window are
+ * deleted on the way. store_signin_get() reads the count within the window
+ * (0 when none) and the time of the last failure.
+ */
+int store_signin_fail(struct store *st, const char *key, int64_t now,
+    int64_t window, int *n, char *err, size_t errlen);
+int store_signin_get(struct store *st, const char *key, int64_t now,
+    int64_t window, int *n, int64_t *last, char *err, size_t errlen);
+
+/* How to reach a PostgreSQL database beyond its URL. */
+struct store_opts {
+	const char	*password_file;	/* first line is the password */
+	int		 timeout_ms;	/* per call; 0: STORE_PG_TIMEOUT_MS */
+};
+
+/*
+ * store_open() for a URL: "sqlite:PATH" or a bare path opens SQLite;
+ * "postgresql://...", "postgres://..." or a libpq conninfo ("host=...
+ * dbname=...") connects to PostgreSQL and migrates its schema there, under
+ * an advisory lock so that of several instances starting at once one
+ * migrates and the others wait. o may be NULL.
+ */
+int store_open_opts(const char *url, const struct store_opts *o,
+    struct store **out, char *err, size_t errlen);
+
+/* True when url names a PostgreSQL database rather than an SQLite file. */
+bool store_url_is_pg(const char *url);
+
+/* True when st is on PostgreSQL. */
+bool store_is_pg(const struct store *st);
 
 /* Closes the database; NULL is a no-op. */
 void store_close(struct store *st);
@@ -267,7 +303,10 @@ int store_revoked_serials(struct store *st, store_serial_cb cb, void *arg,
  * (lowercase hex, as pki_cert_serial() writes it), current or replaced.
  * UPLINK_ENOTFOUND when this cloud never recorded the serial. A tunnel
  * may be accepted only when the lookup succeeds and owner->revoked_at is
- * 0: revoking a connector revokes every certificate it had.
+ * 0: revoking a connector revokes every certificate it had. While the
+ * database is unavailable (PostgreSQL), a serial looked up before is
+ * answered as it was then, with the revocations store_revoked_serials()
+ * has seen since, so connectors can still open tunnels.
  */
 int store_cert_lookup(struct store *st, const char *serial,
     struct store_cert_owner *owner, char *err, size_t errlen);
