@@ -168,13 +168,17 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	int64_t			 now = time(NULL);
 	char			 err[256];
 	size_t			 i;
+	int			 rc;
 
 	(void)fd;
 	(void)what;
 	if (n->c->stopping)
 		return;
-	if (live_collect(n->c, 0, false, &l, err, sizeof(err)) != 0) {
-		log_warnx("notifications: %s", err);
+	rc = live_collect(n->c, 0, false, &l, err, sizeof(err));
+	if (rc != UPLINK_OK) {
+		/* An unavailable database has said so once, in its own line. */
+		if (rc != UPLINK_EUNAVAIL)
+			log_warnx("notifications: %s", err);
 		return;
 	}
 	for (i = 0; i < l.n; i++)

@@ -225,9 +225,13 @@ status_write(struct cloud *c)
 	json_t			*j;
 	char			*text, path[DATADIR_PATH_MAX + 16], err[256];
 	int64_t			 now = time(NULL);
+	int			 rc;
 
-	if (live_collect(c, 0, false, &l, err, sizeof(err)) != 0) {
-		log_warnx("status: %s", err);
+	rc = live_collect(c, 0, false, &l, err, sizeof(err));
+	if (rc != UPLINK_OK) {
+		/* An unavailable database has said so once, in its own line. */
+		if (rc != UPLINK_EUNAVAIL)
+			log_warnx("status: %s", err);
 		return;
 	}
 	j = json_pack("{s:I, s:I, s:b, s:o}", "generated_at", (json_int_t)now,
