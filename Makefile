@@ -185,13 +185,14 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 INSTALL	?= install
 UNITS	:= $(wildcard packaging/systemd/*.service)
 MANPAGES := man/uplink-connector.8 man/uplink-cloud.8 man/connector.conf.5 \
-	    man/cloud.conf.5
+	    man/cloud.conf.5 man/uplink-release.1
 INSTALL_DOCS := $(wildcard docs/*.md) docs/grafana-dashboard.json
 
 .PHONY: install deb
 install: $(PROGS)
-	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
-	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)
+	$(INSTALL) -m 0644 $(filter %.1,$(MANPAGES)) $(DESTDIR)$(MANDIR)/man1/
 	$(INSTALL) -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)/
 	$(INSTALL) -m 0644 $(filter %.8,$(MANPAGES)) $(DESTDIR)$(MANDIR)/man8/
 	$(INSTALL) -m 0644 $(filter %.5,$(MANPAGES)) $(DESTDIR)$(MANDIR)/man5/
