@@ -190,6 +190,7 @@ update_copy(struct update *u, size_t i)
 	unsigned char			 chunk[65536], hash[32];
 	char				 src[UPDATE_PATH_MAX];
 	uint64_t			 got = 0;
+	struct stat			 sb;
 	ssize_t				 n = 0;
 	size_t				 want;
 	int				 in, out, rc = RELEASE_EIO;
@@ -197,12 +198,19 @@ update_copy(struct update *u, size_t i)
 	snprintf(src, sizeof(src), "%s/.%s.XXXXXX", u->vdir, f->name);
 	memcpy(u->tmp[i], src, sizeof(u->tmp[i]));
 	snprintf(src, sizeof(src), "%s/%s", u->dir, f->name);
-	in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* Not a FIFO (it would block) nor a link (it would point anywhere). */
+	in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (in < 0) {
 		u->tmp[i][0] = '\0';
 		return uplink_fail(RELEASE_EIO, u->err, sizeof(u->err), "%s: %s "
 		    "(the release's files are looked for in --dir)", src,
 		    strerror(errno));
+	}
+	if (fstat(in, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		u->tmp[i][0] = '\0';
+		close(in);
+		return uplink_fail(RELEASE_EIO, u->err, sizeof(u->err), "%s: not "
+		    "a regular file", src);
 	}
 	out = mkostemp(u->tmp[i], O_CLOEXEC);
 	if (out < 0) {

@@ -141,6 +141,15 @@ def test_sign_verify_by_hand_and_stage(rel):
     r = run(["minisign", "-V", "-p", rel.p("root.pub"), "-m", m])
     assert r.returncode != 0
     doc = json.load(open(m))
+    # As docs/updates.md says: the key and certificate taken out of the
+    # manifest (byte for byte, as jq -j does) verify by hand too.
+    with open(rel.p("carried.pub"), "w") as f:
+        f.write(doc["signing_key"]["public_key"])
+    with open(rel.p("carried.cert"), "w") as f:
+        f.write(doc["signing_key"]["certificate"])
+    r = run(["minisign", "-V", "-p", rel.p("root.pub"), "-m",
+             rel.p("carried.pub"), "-x", rel.p("carried.cert")])
+    assert r.returncode == 0, r.stderr
     assert doc["files"][0]["sha256"] == hashlib.sha256(
         open(rel.binary, "rb").read()).hexdigest()
     assert doc["signing_key"]["public_key"] == open(rel.p("s1.pub")).read()
@@ -319,13 +328,19 @@ def test_pinned_rollback(rel):
                                        "uplink-connector"))
 
 
-def test_missing_file_and_no_root(rel):
+def test_missing_file_fifo_and_no_root(rel):
     m = rel.sign()
     empty = os.path.join(rel.d, "empty")
     os.mkdir(empty)
     r = rel.update(m, dir=empty)
     assert r.returncode == EXIT["io"], r.stderr
     assert "the release's files are looked for in --dir" in r.stderr
+    assert not os.path.exists(os.path.join(rel.state, "versions", "0.2.0"))
+    # A FIFO in place of the file: refused at once, not read forever.
+    os.mkfifo(os.path.join(empty, "uplink-connector"))
+    r = rel.update(m, dir=empty)
+    assert r.returncode == EXIT["io"], r.stderr
+    assert "not a regular file" in r.stderr
     assert not os.path.exists(os.path.join(rel.state, "versions", "0.2.0"))
     with open(rel.conf, "w") as f:
         f.write("[update]\nchannel = stable\n")
