@@ -11,6 +11,8 @@ int cmd_run(int argc, char **argv);
 /* connector/cmd_install.c */
 int cmd_install(int argc, char **argv);
 int cmd_uninstall(int argc, char **argv);
+/* connector/cmd_update.c: verify and stage a signed release */
+int cmd_update(int argc, char **argv);
 
 /* Exit statuses shared by the subcommands. */
 #define EXIT_OK		0

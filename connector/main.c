@@ -26,6 +26,7 @@ usage(FILE *fp)
 "            and which rule decided it\n"
 "  install   check the way to the cloud, enroll, start the service and\n"
 "            wait for its tunnels (docs/install.md); uninstall undoes it\n"
+"  update    verify a signed release and stage it (docs/updates.md)\n"
 "  help      this text; \"uplink-connector COMMAND --help\" for a command\n"
 "  version   print the version\n"
 "\n"
@@ -54,6 +55,8 @@ main(int argc, char **argv)
 		return cmd_install(argc - 1, argv + 1);
 	if (strcmp(cmd, "uninstall") == 0)
 		return cmd_uninstall(argc - 1, argv + 1);
+	if (strcmp(cmd, "update") == 0)
+		return cmd_update(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
 	    strcmp(cmd, "-h") == 0) {
 		usage(stdout);

@@ -45,6 +45,9 @@ enum config_once {
 	ONCE_PING_INTERVAL,
 	ONCE_PING_MISSES,
 	ONCE_MAX_STREAMS,
+	ONCE_ROOT_KEY,
+	ONCE_CHANNEL,
+	ONCE_ALLOW_VERSION,
 	ONCE_MAX,
 };
 
@@ -450,6 +453,106 @@ config_run_key(struct config_parse *cp, const char *name, const char *value)
 	return config_run_health(cp, name, value);
 }
 
+/* [update] root_key: a file (absolute or ./relative) or the base64 line. */
+static int
+config_update_root(struct config_parse *cp, const char *value)
+{
+	struct connector_config	*cfg = cp->cfg;
+	struct release_pubkey	 pk;
+	const char		*slash = strrchr(cfg->path, '/');
+	char			 why[256];
+	int			 n;
+
+	if (value[0] != '/' && value[0] != '.') {
+		if (release_pubkey_parse(value, strlen(value), &pk, why,
+		    sizeof(why)) != UPLINK_OK)
+			return config_fail(cp, "[update] root_key: %s; give the "
+			    "root's .pub file (an absolute or ./relative path) or "
+			    "its base64 line", why);
+		snprintf(cfg->update_root_b64, sizeof(cfg->update_root_b64),
+		    "%s", value);
+		return 1;
+	}
+	if (value[0] == '/' || slash == NULL)
+		n = snprintf(cfg->update_root_path, sizeof(cfg->update_root_path),
+		    "%s", value);
+	else
+		n = snprintf(cfg->update_root_path, sizeof(cfg->update_root_path),
+		    "%.*s/%s", (int)(slash - cfg->path), cfg->path, value);
+	if (n < 0 || (size_t)n >= sizeof(cfg->update_root_path))
+		return config_fail(cp, "[update] root_key: path too long");
+	return 1;
+}
+
+/* [update] revoked_keys: key ids, comma or space separated; lines add up. */
+static int
+config_update_revoked(struct config_parse *cp, const char *value)
+{
+	struct connector_config	*cfg = cp->cfg;
+	const char		*p = value;
+	char			 id[RELEASE_KEYID_TEXT + 1];
+	size_t			 n;
+
+	for (;;) {
+		p += strspn(p, ", \t");
+		if (*p == '\0')
+			return 1;
+		n = strcspn(p, ", \t");
+		if (n != 16)
+			return config_fail(cp, "[update] revoked_keys: \"%.*s\" "
+			    "is not a key id (16 hex digits, as uplink-release "
+			    "keygen prints it)", (int)(n > 40 ? 40 : n), p);
+		memcpy(id, p, n);
+		id[n] = '\0';
+		if (cfg->update_nrevoked == RELEASE_REVOKED_MAX)
+			return config_fail(cp, "[update] revoked_keys: more than "
+			    "%d keys; have the root certify new signing keys "
+			    "and build with a new root instead", RELEASE_REVOKED_MAX);
+		if (!release_keyid_parse(id,
+		    cfg->update_revoked[cfg->update_nrevoked]))
+			return config_fail(cp, "[update] revoked_keys: \"%s\" is "
+			    "not a key id (16 hex digits)", id);
+		cfg->update_nrevoked++;
+		p += n;
+	}
+}
+
+static int
+config_update_key(struct config_parse *cp, const char *name, const char *value)
+{
+	struct connector_config	*cfg = cp->cfg;
+	size_t			 n = strlen(value);
+
+	if (strcasecmp(name, "root_key") == 0)
+		return config_once(cp, ONCE_ROOT_KEY, "update", "root_key") ?
+		    config_update_root(cp, value) : 0;
+	if (strcasecmp(name, "revoked_keys") == 0)
+		return config_update_revoked(cp, value);
+	if (strcasecmp(name, "channel") == 0) {
+		if (!config_once(cp, ONCE_CHANNEL, "update", "channel"))
+			return 0;
+		if (n == 0 || n > RELEASE_WORD_MAX || strspn(value,
+		    "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
+			return config_fail(cp, "[update] channel \"%s\": give 1 "
+			    "to %d of a-z 0-9 - (e.g. stable)", value,
+			    RELEASE_WORD_MAX);
+		memcpy(cfg->update_channel, value, n + 1);
+		return 1;
+	}
+	if (strcasecmp(name, "allow_version") == 0) {
+		if (!config_once(cp, ONCE_ALLOW_VERSION, "update",
+		    "allow_version"))
+			return 0;
+		if (n > RELEASE_VERSION_MAX || !release_version_valid(value))
+			return config_fail(cp, "[update] allow_version \"%s\": "
+			    "give a version such as 0.1.0", value);
+		memcpy(cfg->update_allow_version, value, n + 1);
+		return 1;
+	}
+	return config_fail(cp, "unknown key \"%s\" in [update] (known: "
+	    "root_key, revoked_keys, channel, allow_version)", name);
+}
+
 static int
 config_handler(void *user, const char *section, const char *name,
     const char *value)
@@ -470,12 +573,14 @@ config_handler(void *user, const char *section, const char *name,
 		return config_run_key(cp, name, value);
 	if (strcasecmp(section, "log") == 0)
 		return config_log_key(cp, name, value);
+	if (strcasecmp(section, "update") == 0)
+		return config_update_key(cp, name, value);
 	if (*section == '\0')
 		return config_fail(cp, "\"%s\" is outside any section; put it "
-		    "under [cloud], [proxy], [access], [check], [run] or [log]",
-		    name);
+		    "under [cloud], [proxy], [access], [check], [run], [log] or "
+		    "[update]", name);
 	return config_fail(cp, "unknown section [%s] (known: [cloud], [proxy], "
-	    "[access], [check], [run], [log])", section);
+	    "[access], [check], [run], [log], [update])", section);
 }
 
 /* A [cloud] section needs all four of url, ca, cert and key. */
@@ -572,6 +677,7 @@ config_defaults(struct connector_config *cfg, const char *path)
 	cfg->ping_interval = 10;
 	cfg->ping_misses = 3;
 	cfg->max_streams = CONFIG_MAX_STREAMS_DEFAULT;
+	snprintf(cfg->update_channel, sizeof(cfg->update_channel), "stable");
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 }
 

@@ -8,6 +8,7 @@
 #include "access.h"
 #include "hostport.h"
 #include "proxy.h"
+#include "release.h"
 
 /*
  * The connector's configuration file (INI, read with inih). Errors read
@@ -36,6 +37,11 @@
  *   max_streams = 1000         (connections open to targets at once)
  *   [log]
  *   level = info
+ *   [update]                   (signed releases, docs/updates.md)
+ *   root_key = /etc/uplink/release-root.pub   (or its base64 line)
+ *   revoked_keys = 0123456789ABCDEF, ...
+ *   channel = stable
+ *   allow_version = 0.1.0      (a rollback the operator pinned)
  *
  * Several "bypass =" or "allow =" lines add up; in their values ';' always
  * separates entries and never starts a comment. Every section is optional
@@ -93,6 +99,15 @@ struct connector_config {
 	int64_t			 ping_interval;	/* seconds, 1..300, default 10 */
 	int			 ping_misses;	/* 1..10, default 3 */
 	int			 max_streams;	/* 1..100000, default 1000 */
+
+	/* [update]: which signed releases "update" accepts */
+	char			 update_root_path[CONFIG_PATH_MAX]; /* or "" */
+	char			 update_root_b64[128];	/* or "" */
+	uint8_t			 update_revoked[RELEASE_REVOKED_MAX]
+				     [RELEASE_KEYID_LEN];
+	size_t			 update_nrevoked;
+	char			 update_channel[RELEASE_WORD_MAX + 1];
+	char			 update_allow_version[RELEASE_VERSION_MAX + 1];
 };
 
 /*

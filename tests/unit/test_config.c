@@ -80,7 +80,7 @@ static const struct conf_row rows[] = {
 	    ":2: unknown key \"port\" in [proxy]", NULL, NULL, 0 },
 	{ "[proxies]\nserver = http://a:1\n", UPLINK_ECONFIG,
 	    ":2: unknown section [proxies] (known: [cloud], [proxy], [access], "
-	    "[check], [run], [log])", NULL, NULL, 0 },
+	    "[check], [run], [log], [update])", NULL, NULL, 0 },
 	{ "server = http://a:1\n", UPLINK_ECONFIG,
 	    ":1: \"server\" is outside any section", NULL, NULL, 0 },
 	{ "[proxy]\nthis is not ini\n", UPLINK_ECONFIG, ":2: not INI syntax",
@@ -313,7 +313,7 @@ static const struct sect_row sect_rows[] = {
 	    "destination"),
 	BAD("tunnels = 2\n",
 	    ":1: \"tunnels\" is outside any section; put it under [cloud], "
-	    "[proxy], [access], [check], [run] or [log]"),
+	    "[proxy], [access], [check], [run], [log] or [update]"),
 };
 
 static void
