@@ -99,6 +99,8 @@ static const struct cloudconf_key cloudconf_keys[] = {
 	    "/etc/uplink/chain.pem" },
 	{ SEC_CLOUD, "key", K_PATH, CFG(key), NO_FLAG, 0, 0, NULL,
 	    "/etc/uplink/key.pem" },
+	{ SEC_CLOUD, "packages", K_PATH, CFG(packages), NO_FLAG, 0, 0, NULL,
+	    "/usr/share/uplink-cloud/packages" },
 	{ SEC_CLOUD, "cert_lifetime", K_DURATION, CFG(cert_lifetime), NO_FLAG,
 	    30, 365 * 86400, "30s to 365d", "30d" },
 	{ SEC_CLOUD, "drain_timeout", K_DURATION, CFG(drain_timeout), NO_FLAG,
