@@ -76,6 +76,11 @@ def keyed(cloud):
     return Client(cloud.port, ca=os.path.join(cloud.data, "ca.pem"), key=cloud.apikey)
 
 
+def asan(binary):
+    with open(binary, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def rss_anon_kb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -141,7 +146,10 @@ def test_large_download_is_streamed(net):
     want = sha256_file(os.path.join(net.pkgs, BIG))
     assert hashlib.sha256(r.raw).hexdigest() == want
     assert r.headers["ETag"] == f'"{want}"'
-    assert after - before < 32 * 1024, (before, after)
+    # AddressSanitizer keeps freed memory in quarantine (256 MiB): the
+    # relay's freed buffers count there, so the bound holds in build/ only.
+    if not asan(net.binary):
+        assert after - before < 32 * 1024, (before, after)
 
 
 @pytest.mark.parametrize("path", [
@@ -174,9 +182,13 @@ def test_only_get_and_head(net):
     assert r.status == 405, r
 
 
-def test_404s_are_logged_without_crashing(net):
-    """After every refusal above the daemon is still the same process."""
+def test_cloud_exits_cleanly(net):
+    """After every refusal above the daemon is still the same process, and
+    it exits 0 on SIGTERM with no sanitizer report (leaks included, in the
+    sanitizer build)."""
     assert net.proc.poll() is None
+    assert net.stop(check=False) == 0, cp.tail(net.log, 40)
+    assert cp.sanitizer_reports([net.log]) == []
 
 
 def test_config_errors_and_missing_directory(workdir):
