@@ -25,8 +25,8 @@
  * its bare name relative to the directory with O_NOFOLLOW, and used only
  * when it is a regular file no larger than PACKAGES_FILE_MAX: a symbolic
  * link, a FIFO or a subdirectory with a package's name is not served. A
- * download is streamed from the file (evbuffer_add_file maps it), never
- * copied into memory. SHA-256 sums are kept per file identity (device,
+ * download is streamed from the file a piece at a time (struct pkg_send),
+ * never copied into memory whole. SHA-256 sums are kept per file identity (device,
  * inode, size, modification time) so that a listing or a download hashes
  * a file once, not on every request.
  */
@@ -34,6 +34,7 @@
 #define PACKAGES_TYPE		"application/vnd.debian.binary-package"
 #define PACKAGES_PATH		"/packages/"
 #define PACKAGES_READ_CHUNK	(64 * 1024)
+#define PACKAGES_SEND_CHUNK	(256 * 1024)
 
 struct pkg_sum {
 	dev_t		 dev;
@@ -345,12 +346,111 @@ pkg_fail(struct evhttp_request *req, int status, const char *code,
 	json_decref(j);
 }
 
+/*
+ * One download in progress: the file is read PACKAGES_SEND_CHUNK bytes at
+ * a time, the next piece when the previous one has been written to the
+ * connection, so at most one piece per download sits in memory, and a
+ * package an operator rewrites in place while it is sent ends that
+ * download with a line that says so (a mapped file, evbuffer_add_file's
+ * way, would fail somewhere inside libevent, or with SIGBUS should
+ * anything read the vanished pages).
+ */
+struct pkg_send {
+	struct evhttp_request	*req;
+	int			 fd;
+	off_t			 off, size;
+	char			 name[PACKAGES_NAME_MAX + 1];
+};
+
+static void pkg_send_next(struct evhttp_connection *evcon, void *arg);
+
+/* Ends a download: why is NULL when the whole file went out. */
+static void
+pkg_send_close(struct pkg_send *ps, const char *why)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(ps->req);
+
+	if (evcon != NULL)
+		evhttp_connection_set_closecb(evcon, NULL, NULL);
+	if (why == NULL)
+		evhttp_send_reply_end(ps->req);
+	else {
+		log_warnx("packages: %s: %s after %lld of %lld bytes",
+		    ps->name, why, (long long)ps->off, (long long)ps->size);
+		/*
+		 * The length is promised: a short answer must end the
+		 * connection. A detached request (the client left) is ours
+		 * to free; an attached one goes with its connection.
+		 */
+		if (evcon != NULL)
+			evhttp_connection_free(evcon);
+		else
+			evhttp_request_free(ps->req);
+	}
+	close(ps->fd);
+	free(ps);
+}
+
+/* The client went away (or the server is stopping) mid-download. */
+static void
+pkg_send_gone(struct evhttp_connection *evcon, void *arg)
+{
+	struct pkg_send	*ps = arg;
+
+	(void)evcon;
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	log_info("packages: %s: the client left after %lld of %lld bytes",
+	    ps->name, (long long)ps->off, (long long)ps->size);
+	if (evhttp_request_get_connection(ps->req) == NULL)
+		evhttp_request_free(ps->req);
+	close(ps->fd);
+	free(ps);
+}
+
+static void
+pkg_send_next(struct evhttp_connection *evcon, void *arg)
+{
+	struct pkg_send		*ps = arg;
+	struct evbuffer		*piece;
+	struct evbuffer_iovec	 v;
+	size_t			 want;
+	ssize_t			 n;
+
+	(void)evcon;
+	if (ps->off == ps->size) {
+		pkg_send_close(ps, NULL);
+		return;
+	}
+	want = (size_t)(ps->size - ps->off) < PACKAGES_SEND_CHUNK ?
+	    (size_t)(ps->size - ps->off) : PACKAGES_SEND_CHUNK;
+	piece = evbuffer_new();
+	if (piece == NULL || evbuffer_reserve_space(piece, (ev_ssize_t)want,
+	    &v, 1) < 1)
+		fatalx("out of memory");
+	do
+		n = pread(ps->fd, v.iov_base, want, ps->off);
+	while (n == -1 && errno == EINTR);
+	if (n <= 0) {
+		evbuffer_free(piece);
+		pkg_send_close(ps, n == 0 ? "the file became shorter while "
+		    "it was sent (rewritten in place? copy a new package under "
+		    "another name and rename it)" : strerror(errno));
+		return;
+	}
+	v.iov_len = (size_t)n;
+	evbuffer_commit_space(piece, &v, 1);
+	ps->off += n;
+	evhttp_send_reply_chunk_with_cb(ps->req, piece, pkg_send_next, ps);
+	evbuffer_free(piece);
+}
+
 /* Sends the open package fd (taken) with its headers, or 304. */
 static void
 pkg_send(struct evhttp_request *req, const char *name, int fd,
     const struct stat *st, const char *hex)
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	struct pkg_send		*ps;
 	const char		*inm;
 	char			 etag[2 * 32 + 3], date[64], len[32], disp[192];
 	struct tm		 tm;
@@ -373,6 +473,7 @@ pkg_send(struct evhttp_request *req, const char *name, int fd,
 		evhttp_send_reply(req, 304, "Not Modified", NULL);
 		return;
 	}
+	/* With Content-Length, evhttp sends the pieces as they are. */
 	evhttp_add_header(h, "Content-Length", len);
 	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD ||
 	    st->st_size == 0) {
@@ -380,15 +481,15 @@ pkg_send(struct evhttp_request *req, const char *name, int fd,
 		evhttp_send_reply(req, 200, "OK", NULL);
 		return;
 	}
-	/* evbuffer_add_file takes fd, also when it fails. */
-	if (evbuffer_add_file(evhttp_request_get_output_buffer(req), fd, 0,
-	    st->st_size) != 0) {
-		log_warnx("packages: cannot send %s: out of memory or "
-		    "descriptors", name);
-		evhttp_send_error(req, 503, "try again later");
-		return;
-	}
-	evhttp_send_reply(req, 200, "OK", NULL);
+	ps = xcalloc(1, sizeof(*ps));
+	ps->req = req;
+	ps->fd = fd;
+	ps->size = st->st_size;
+	snprintf(ps->name, sizeof(ps->name), "%s", name);
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req),
+	    pkg_send_gone, ps);
+	evhttp_send_reply_start(req, 200, "OK");
+	pkg_send_next(NULL, ps);
 }
 
 void

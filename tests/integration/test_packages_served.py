@@ -14,6 +14,10 @@ no path, and the cloud's anonymous memory while it sends a large file.
 
 import hashlib
 import os
+import socket
+import ssl
+import time
+import urllib.parse
 
 import pytest
 
@@ -28,6 +32,20 @@ DIRNAME = "uplink-connector_1.0_amd64.deb"
 FIFO = "uplink-connector_2.0_amd64.deb"
 HUGE = "uplink-connector_3.0_amd64.deb"       # over the 256 MiB cap (sparse)
 TYPE = "application/vnd.debian.binary-package"
+# Regular files whose names are not packages': never listed nor served.
+OTHER_NAMES = [
+    "notes.txt",
+    "uplink-connector_1.0_AMD64.deb",         # architecture in capitals
+    "uplink-connector__amd64.deb",            # no version
+    "uplink-connector_1.0_.deb",              # no architecture
+    "uplink-connector_v1.0_amd64.deb",        # version not starting with a digit
+    "uplink-connector_1.0_amd64.deb.part",
+    "uplink-connector_1.0_amd64_x.deb",       # a third part
+    "uplink-cloud_1.0_amd64.deb",
+    "uplink-connector_1 0_amd64.deb",
+    "uplink-connector_1.0_amd64.DEB",
+    "uplink-connector_" + "1" * 120 + "_amd64.deb",   # over 128 bytes
+]
 
 
 def sha256_file(path):
@@ -51,8 +69,9 @@ def net(workdir):
             f.write(bytes([i & 0xff]) + block[1:])
     with open(os.path.join(base, "secret.txt"), "w") as f:
         f.write("not for download\n")
-    with open(os.path.join(pkgs, "notes.txt"), "w") as f:
-        f.write("a file of another name\n")
+    for name in OTHER_NAMES:
+        with open(os.path.join(pkgs, name), "w") as f:
+            f.write("a file of another name\n")
     os.symlink(os.path.join(base, "secret.txt"), os.path.join(pkgs, LINK))
     os.mkdir(os.path.join(pkgs, DIRNAME))
     os.mkfifo(os.path.join(pkgs, FIFO))
@@ -157,7 +176,7 @@ def test_large_download_is_streamed(net):
     "/packages/..%2F..%2Fcloud.conf",
     "/packages/%2e%2e/secret.txt",
     "/packages/../secret.txt",
-    "/packages/notes.txt",
+    *["/packages/" + urllib.parse.quote(n) for n in OTHER_NAMES],
     "/packages/" + LINK,
     "/packages/" + DIRNAME,
     "/packages/" + FIFO,
@@ -180,6 +199,79 @@ def test_not_a_package_is_404_naming_no_path(net, path):
 def test_only_get_and_head(net):
     r = anon(net).post("/packages/" + SMALL, {})
     assert r.status == 405, r
+
+
+def raw_get(cloud, path):
+    """A TLS socket that sent GET path and read the answer's head: (sock,
+    Content-Length, the body bytes already read)."""
+    ctx = ssl.create_default_context(cafile=os.path.join(cloud.data, "ca.pem"))
+    ctx.set_alpn_protocols(["http/1.1"])
+    sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", cloud.port), timeout=20),
+                           server_hostname="127.0.0.1")
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed before the answer's head"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    length = [int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length:")]
+    return sock, length[0], body
+
+
+def read_some(sock, have, want):
+    while len(have) < want:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        have += chunk
+    return have
+
+
+def test_client_leaving_mid_download(net):
+    """A client that closes after 1 MiB of 96: the cloud notices, logs it
+    once and goes on serving."""
+    since = net.log_offset()
+    sock, length, body = raw_get(net, "/packages/" + BIG)
+    assert length == BIG_SIZE
+    body = read_some(sock, body, 1 << 20)
+    assert len(body) >= 1 << 20
+    sock.close()
+    net.wait_log(r"packages: " + BIG.replace(".", r"\.") + r": the client left after \d+ of "
+                 + str(BIG_SIZE) + " bytes", timeout=30, since=since)
+    assert anon(net).get("/packages/" + SMALL).status == 200
+
+
+def test_package_rewritten_during_download(net):
+    """An operator rewrites a package in place (cp over it) while it is
+    being sent: the download ends short (the connection closes before
+    Content-Length), the cloud says why in its log and goes on."""
+    name = "uplink-connector_5.0_amd64.deb"
+    path = os.path.join(net.pkgs, name)
+    with open(path, "wb") as f:
+        block = os.urandom(1 << 20)
+        for _ in range(64):
+            f.write(block)
+    since = net.log_offset()
+    sock, length, body = raw_get(net, "/packages/" + name)
+    assert length == 64 << 20
+    body = read_some(sock, body, 1 << 20)
+    with open(path, "r+b") as f:
+        f.truncate(0)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            break
+        body += chunk
+    sock.close()
+    assert len(body) < length, "the whole length arrived from an emptied file"
+    net.wait_log(r"packages: " + name.replace(".", r"\.") + r": the file became shorter while it was sent",
+                 timeout=30, since=since)
+    assert net.proc.poll() is None
+    assert anon(net).get("/packages/" + SMALL).status == 200
+    os.unlink(path)
 
 
 def test_cloud_exits_cleanly(net):
