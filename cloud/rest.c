@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "input.h"
 #include "log.h"
+#include "packages.h"
 #include "rest.h"
 #include "router.h"
 #include "xmalloc.h"
@@ -84,6 +85,7 @@ static const struct route routes[] = {
 	{ EVHTTP_REQ_POST,   "notifications/read-all",	rest_notes_read_all, 0 },
 	{ EVHTTP_REQ_POST,   "notifications/*/read",	rest_note_read, 0 },
 	{ EVHTTP_REQ_GET,    "audit",			rest_audit_list, 0 },
+	{ EVHTTP_REQ_GET,    "packages",		rest_packages_list, 0 },
 };
 
 static const char *
@@ -825,6 +827,11 @@ rest_handle(struct cloud *c, struct evhttp_request *req, const char *peer,
 
 	if (path == NULL)
 		path = "/";
+	/* Connector packages: public, no session (cloud/packages.c). */
+	if (strncmp(path, "/packages/", 10) == 0) {
+		packages_serve(c, req, path);
+		return;
+	}
 	if (strncmp(path, REST_PREFIX, strlen(REST_PREFIX)) != 0) {
 		if ((evhttp_request_get_command(req) == EVHTTP_REQ_GET ||
 		    evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) &&

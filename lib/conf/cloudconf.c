@@ -108,6 +108,8 @@ static const struct cloudconf_key cloudconf_keys[] = {
 	    1, 3600, "1s to 1h", "30s" },
 	{ SEC_CLOUD, "check_interval", K_DURATION, CFG(check_interval),
 	    NO_FLAG, 0, 7 * 86400, "0 (off) to 7d", "1h" },
+	{ SEC_CLOUD, "packages", K_PATH, CFG(packages), NO_FLAG, 0, 0, NULL,
+	    "/usr/share/uplink-cloud/packages" },
 	/* [store]: where the database is (lib/store/store.h, docs/cloud.md). */
 	{ SEC_STORE, "url", K_STORE_URL, CFG(store_url), NO_FLAG, 0, 0, NULL,
 	    "postgresql://uplink@db.example.net/uplink" },

@@ -46,6 +46,7 @@ struct cloud_config {
 	struct hostport	 ingress_listen;	/* default 127.0.0.1:3128 */
 	char		 cert[CLOUDCONF_PATH_MAX];	/* "" = DATA_DIR/server.pem */
 	char		 key[CLOUDCONF_PATH_MAX];	/* "" = DATA_DIR/server.key */
+	char		 packages[CLOUDCONF_PATH_MAX];	/* "": cloud/packages.h's default */
 	int64_t		 cert_lifetime;		/* seconds, default 30 days */
 	int64_t		 drain_timeout;		/* seconds, default 30 */
 	int64_t		 check_interval;	/* seconds, default 1h; 0 off */

@@ -26,6 +26,8 @@
 //                            checked, the second revoked
 //   UPLINK_ARTIFACTS         where screenshots go (tests/browser/artifacts)
 //   UPLINK_DOCS_IMAGE        if set, the overview screenshot is copied there
+//   UPLINK_PACKAGE, UPLINK_PACKAGE_SHA256   a package the cloud serves
+//                            (the "Add a connector" page), optional
 //                            (docs/images/console-overview.png)
 //
 //   node --test tests/browser/console.mjs     (or: node tests/browser/console.mjs)
@@ -55,6 +57,10 @@ const ARTIFACTS = process.env.UPLINK_ARTIFACTS || path.join(HERE, 'artifacts');
 const DOCS_IMAGE = process.env.UPLINK_DOCS_IMAGE || '';
 const CHROMIUM = process.env.UPLINK_CHROMIUM || '/usr/bin/chromium';
 const SPKI = process.env.UPLINK_CONSOLE_SPKI || '';
+// A (fake) connector package in the cloud's [cloud] packages directory,
+// and its SHA-256: the "Add a connector" page links to it.
+const PACKAGE = process.env.UPLINK_PACKAGE || '';
+const PACKAGE_SHA256 = process.env.UPLINK_PACKAGE_SHA256 || '';
 
 const T = 20000;                // default wait for what the page shows
 const DESKTOP = { width: 1440, height: 900 };
@@ -356,6 +362,86 @@ step('token', async () => {
 	assert.match(await page.locator(tid('token-secret-panel')).innerText(), /shown only this once/);
 	await page.locator(`${tid('token-row')}[data-state="valid"]`).first().waitFor();
 	await screenshot('token');
+});
+
+// Issue 15: the "Add a connector" page, reached from the overview's link:
+// a token made there, the packages the cloud serves with their download
+// link, and the commands with the token and the proxy flags the
+// administrator types (a malformed proxy is refused in the page and left
+// out of the command), at desktop and phone width with axe-core.
+step('add-connector', async () => {
+	await page.setViewportSize(DESKTOP);
+	await page.evaluate(() => { location.hash = '#/overview'; });
+	await page.click(tid('overview-add'));
+	await page.locator(tid('addc-site')).waitFor();
+	assert.match(page.url(), /#\/add-connector$/);
+	assert.equal(await page.locator(tid('page-title')).innerText(), 'Add a connector');
+	assert.equal(await page.getAttribute(tid('nav-overview'), 'aria-current'), 'page');
+	await page.locator(`${tid('addc-package-row')}, ${tid('addc-no-packages')}`).first().waitFor();
+	if (PACKAGE) {
+		const link = page.locator(`${tid('addc-package-row')}[data-name="${PACKAGE}"] ${tid('addc-package-link')}`);
+		assert.equal(await link.getAttribute('href'), `/packages/${PACKAGE}`);
+		// The link downloads without the session: the bytes, by SHA-256.
+		const got = await page.evaluate(async u => {
+			const res = await fetch(u, { credentials: 'omit' });
+			const buf = await res.arrayBuffer();
+			const d = await crypto.subtle.digest('SHA-256', buf);
+			return { status: res.status, type: res.headers.get('content-type'),
+				sha: [...new Uint8Array(d)].map(b => b.toString(16).padStart(2, '0')).join('') };
+		}, `/packages/${PACKAGE}`);
+		assert.equal(got.status, 200);
+		assert.equal(got.type, 'application/vnd.debian.binary-package');
+		assert.equal(got.sha, PACKAGE_SHA256);
+		const dl = (await page.locator(tid('addc-cmd-download')).innerText()).trim();
+		assert.equal(dl, `curl -fO --cacert ca.pem https://${new URL(URL_).host}/packages/${PACKAGE}`);
+		assert.equal((await page.locator(tid('addc-cmd-verify')).innerText()).trim(),
+			`echo '${PACKAGE_SHA256} *${PACKAGE}' | sha256sum -c`);
+		assert.equal((await page.locator(tid('addc-cmd-apt')).innerText()).trim(), `sudo apt install ./${PACKAGE}`);
+	}
+	await page.locator(tid('addc-cmd-install-missing')).waitFor();
+
+	await page.fill(tid('addc-site'), SITE);
+	await page.selectOption(tid('addc-ttl'), '1h');
+	await page.click(tid('addc-create'));
+	const install = page.locator(tid('addc-cmd-install'));
+	await install.waitFor();
+	let cmd = (await install.innerText()).trim();
+	const m = /^sudo uplink-connector install --token (uplink1-\S{20,})$/.exec(cmd);
+	assert.ok(m, `the install command with the token: ${cmd}`);
+	const token = m[1];
+	assert.match(await page.locator(tid('addc-token-note')).innerText(), /shown only now/);
+	const tokens = await inPage('GET', '/api/v1/tokens');
+	assert.ok(tokens.json.tokens.some(t => t.site === SITE && t.state === 'valid'), 'a valid token of the site');
+
+	// A proxy with credentials: refused in the page, not in the command.
+	await page.fill(tid('addc-proxy'), 'http://user:secret@10.0.0.1:3128');
+	await page.locator(tid('addc-proxy-invalid')).waitFor();
+	assert.equal(await page.getAttribute(tid('addc-proxy'), 'aria-invalid'), 'true');
+	cmd = (await install.innerText()).trim();
+	assert.ok(!cmd.includes('--proxy') && !cmd.includes('secret'), `no bad proxy in: ${cmd}`);
+	await page.fill(tid('addc-proxy'), 'https://10.0.0.1:3128');
+	await page.locator(tid('addc-proxy-invalid')).waitFor();
+
+	await page.fill(tid('addc-proxy'), 'http://proxy.corp.example:3128');
+	await page.fill(tid('addc-bypass'), '.corp.example, 10.0.0.0/8');
+	assert.equal(await page.locator(tid('addc-proxy-invalid')).count(), 0);
+	assert.equal(await page.getAttribute(tid('addc-proxy'), 'aria-invalid'), null);
+	cmd = (await install.innerText()).trim();
+	assert.equal(cmd, `sudo uplink-connector install --token ${token} --proxy http://proxy.corp.example:3128 ` +
+		`--bypass '.corp.example, 10.0.0.0/8'`);
+	assert.match((await page.locator(tid('addc-cmd-download')).innerText()).trim(),
+		/^curl -fO --cacert ca\.pem --proxy http:\/\/proxy\.corp\.example:3128 https:\/\//);
+	await screenshot('add-connector');
+	const found = await axe('desktop add-connector');
+
+	await page.setViewportSize(PHONE);
+	await screenshot('phone-add-connector');
+	const w = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: innerWidth }));
+	assert.ok(w.scroll <= w.width + 1, `add-connector: the page does not scroll sideways (${w.scroll} > ${w.width})`);
+	found.push(...await axe('phone add-connector'));
+	await page.setViewportSize(DESKTOP);
+	assert.deepEqual(found, [], 'axe-core: serious or critical violations');
+	assertNoScriptErrors();
 });
 
 step('lists-and-focus', async () => {
@@ -726,6 +812,7 @@ const PAGES = [
 	['site', `#/sites/${SITE}`, tid('site-detail') + ' ' + tid('connector-row')],
 	['connector', `#/connectors/${CONNECTORS[0]}`, tid('check-history-row')],
 	['tokens', '#/tokens', tid('token-row')],
+	['add-connector', '#/add-connector', tid('addc-cmd-apt')],
 	['services', '#/services', tid('service-row')],
 	['requirements', '#/requirements', tid('requirement-row')],
 	['notifications', '#/notifications', tid('notification-row')],

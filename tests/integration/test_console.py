@@ -44,6 +44,7 @@ NODE = shutil.which("node")
 SITE = "hq"
 EMAIL = "ana@example.net"
 PASSWORD = "console test password 1"
+PACKAGE = "uplink-connector_0.1.0-1_amd64.deb"
 RUN_TIMEOUT = 420                    # seconds for the whole browser scenario
 
 pytestmark = pytest.mark.skipif(
@@ -94,7 +95,14 @@ def site(workdir):
     prefix = cp.host_isolation(os.path.join(base, "iso"))
     svc = cp.Services(os.path.join(base, "services")).start()
     target = f"{cp.INTRANET}:{svc.ports['http']}"
-    cloud = cp.Cloud(os.path.join(base, "cloud"), publish={"intranet": (SITE, target)})
+    # A (fake) connector package for the "Add a connector" page to offer.
+    pkgs = os.path.join(base, "packages")
+    os.makedirs(pkgs, exist_ok=True)
+    with open(os.path.join(pkgs, PACKAGE), "wb") as f:
+        f.write(b"!<arch>\n" + bytes(range(256)) * 40)
+    cloud = cp.Cloud(os.path.join(base, "cloud"), publish={"intranet": (SITE, target)},
+                     options={"cloud": {"packages": pkgs}})
+    cloud.packages = pkgs
     conns = []
     try:
         cloud.init().start()
@@ -136,7 +144,10 @@ def test_console_in_browser(site):
                UPLINK_SITE=SITE,
                UPLINK_CONNECTORS=",".join(c.id for c in conns),
                UPLINK_ARTIFACTS=os.path.join(BROWSER_DIR, "artifacts"),
-               UPLINK_CHROMIUM=CHROMIUM)
+               UPLINK_CHROMIUM=CHROMIUM,
+               UPLINK_PACKAGE=PACKAGE,
+               UPLINK_PACKAGE_SHA256=hashlib.sha256(
+                   open(os.path.join(cloud.packages, PACKAGE), "rb").read()).hexdigest())
     if os.environ.get("UPLINK_UPDATE_DOCS_IMAGES") == "1" or not os.path.exists(DOCS_IMAGE):
         env["UPLINK_DOCS_IMAGE"] = DOCS_IMAGE
     try:

@@ -106,7 +106,7 @@ static const struct file_row file_rows[] = {
 	{ "[store]\ntimeout = 0s\n", "2: [store] timeout" },
 	{ "[cloud]\nport = 443\n", "2: unknown key \"port\" in [cloud] (known: "
 	    "data_dir, listen, http_listen, cert, key, cert_lifetime, "
-	    "drain_timeout, check_interval)" },
+	    "drain_timeout, check_interval, packages)" },
 	{ "[limits]\nstreams = 5\n", "2: unknown key \"streams\" in [limits]" },
 	{ "[cloud]\nlisten = 0.0.0.0:1\nlisten = 0.0.0.0:2\n",
 	    "3: [cloud] listen is set twice (first on line 2); keep one" },
@@ -138,6 +138,8 @@ static const struct file_row file_rows[] = {
 	{ "[cloud]\ncert_lifetime = 30s\n", NULL },
 	{ "[cloud]\ndrain_timeout = 1s\n", NULL },
 	{ "[cloud]\ncheck_interval = 0\n", NULL },
+	{ "[cloud]\npackages = /srv/uplink/packages\n", NULL },
+	{ "[cloud]\npackages =\n", "2: [cloud] packages is empty" },
 	{ "[cloud]\ncheck_interval = 30m\n", NULL },
 	{ "[cloud]\ncheck_interval = 8d\n", "2: [cloud] check_interval" },
 	{ "[cloud]\ncheck_interval = soon\n", "2: [cloud]" },

@@ -5,6 +5,7 @@ import { renderShell } from './shell.js';
 import { showSignin } from './signin.js';
 import { state } from './state.js';
 import { emptyState, errorBox, linkTo, loading, pageHeader } from './widgets.js';
+import { pageAddConnector } from '../pages/addconnector.js';
 import { pageAdmins } from '../pages/admins.js';
 import { pageAudit } from '../pages/audit.js';
 import { pageConnector } from '../pages/connector.js';
@@ -22,6 +23,7 @@ export const PAGES = {
 	sites: pageSite,
 	connectors: pageConnector,
 	tokens: pageTokens,
+	'add-connector': pageAddConnector,
 	services: pageServices,
 	requirements: pageRequirements,
 	notifications: pageNotifications,
@@ -54,7 +56,8 @@ export async function route() {
 		r.page = 'overview';
 	}
 	const fn = PAGES[r.page];
-	const navKey = r.page === 'sites' || r.page === 'connectors' ? 'overview' : r.page;
+	const navKey = r.page === 'sites' || r.page === 'connectors' ||
+	    r.page === 'add-connector' ? 'overview' : r.page;
 	for (const a of document.querySelectorAll('.sidenav a')) {
 		if (a.dataset.page === navKey)
 			a.setAttribute('aria-current', 'page');

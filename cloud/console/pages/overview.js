@@ -3,7 +3,6 @@ import { bg, get } from '../lib/api.js';
 import { siteCard, summaryStrip } from '../lib/connectors.js';
 import { el, patch } from '../lib/dom.js';
 import { liveNote, loadInto } from '../lib/router.js';
-import { canWrite } from '../lib/session.js';
 import { LIVE_MS, state } from '../lib/state.js';
 import { emptyState, field, linkTo, pageHeader, select } from '../lib/widgets.js';
 
@@ -39,7 +38,7 @@ function connectorTools(redraw) {
 export async function pageOverview(ctx) {
 	const body = el('div', { class: 'stack', testid: 'overview' });
 	ctx.main.append(pageHeader('Overview', 'Sites, their connectors and their health.',
-	    [liveNote(ctx), canWrite() ? linkTo('/tokens', 'Add a connector', 'overview-add') : null]),
+	    [liveNote(ctx), linkTo('/add-connector', 'Add a connector', 'overview-add')]),
 	    connectorTools(() => last && patch(body, render(last))), body);
 	let last = null;
 	const fetchAll = async background => {
@@ -51,8 +50,8 @@ export async function pageOverview(ctx) {
 		last = d;
 		state.sites = d.sites.map(s => s.name);
 		if (!d.conns.length && !d.sites.length)
-			return emptyState('No connectors yet. Create an enrollment token to add one.',
-			    canWrite() ? linkTo('/tokens', 'Create an enrollment token', 'empty-create-token') : null);
+			return emptyState('No connectors yet.',
+			    linkTo('/add-connector', 'Add a connector', 'empty-create-token'));
 		const bySite = new Map(d.sites.map(s => [s.name, []]));
 		const sites = d.sites.slice();
 		for (const c of d.conns) {
@@ -66,8 +65,8 @@ export async function pageOverview(ctx) {
 		const frag = document.createDocumentFragment();
 		frag.append(summaryStrip(sites, d.conns));
 		if (!d.conns.length)
-			frag.append(emptyState('No connectors yet. Create an enrollment token to add one.',
-			    canWrite() ? linkTo('/tokens', 'Create an enrollment token', 'empty-create-token') : null));
+			frag.append(emptyState('No connectors yet.',
+			    linkTo('/add-connector', 'Add a connector', 'empty-create-token')));
 		const picked = d.conns.filter(pick);
 		const narrowed = picked.length !== d.conns.length;
 		for (const s of sites) {

@@ -13,7 +13,7 @@ export async function pageSite(ctx) {
 	const body = el('div', { class: 'stack', testid: 'site-detail' });
 	ctx.main.append(el('p', { class: 'crumbs' }, linkTo('/overview', 'Overview'), ' / site'),
 	    pageHeader('Site ' + name, 'Connectors of this site and their health.',
-		[liveNote(ctx), canWrite() ? linkTo('/tokens?site=' + encodeURIComponent(name),
+		[liveNote(ctx), canWrite() ? linkTo('/add-connector?site=' + encodeURIComponent(name),
 		    'Add a connector', 'site-add') : null]), body);
 	const fetchSite = background => get('/sites/' + encodeURIComponent(name), background ? bg : undefined);
 	const render = s => {
@@ -27,7 +27,7 @@ export async function pageSite(ctx) {
 		return el('div', { class: 'stack' }, redundancyWarning(s), card('Site', facts),
 		    card('Connectors', conns.length ? connectorTable(conns) :
 			emptyState('No connectors yet. Create an enrollment token to add one.',
-			    canWrite() ? linkTo('/tokens?site=' + encodeURIComponent(name), 'Create an enrollment token') : null)));
+			    canWrite() ? linkTo('/add-connector?site=' + encodeURIComponent(name), 'Create an enrollment token') : null)));
 	};
 	if (!await loadInto(ctx, body, 'the site', fetchSite, render))
 		return;
