@@ -12,9 +12,8 @@
  * exactly these, so a string that passes here always packs.
  */
 
-/* The length of the well-formed character at s (n bytes left), or 0. */
-static size_t
-utf8_char(const unsigned char *s, size_t n)
+size_t
+input_utf8_char(const unsigned char *s, size_t n)
 {
 	size_t		 len, i;
 	unsigned	 cp;
@@ -52,7 +51,7 @@ input_utf8_valid(const char *s, size_t len)
 	size_t			 i = 0, n;
 
 	while (i < len) {
-		n = utf8_char(p + i, len - i);
+		n = input_utf8_char(p + i, len - i);
 		if (n == 0)
 			return false;
 		i += n;
@@ -67,7 +66,7 @@ input_utf8_clean(char *s)
 	size_t		 len = strlen(s), i = 0, n, bad = 0;
 
 	while (i < len) {
-		n = utf8_char(p + i, len - i);
+		n = input_utf8_char(p + i, len - i);
 		if (n == 0) {
 			p[i] = '?';
 			bad++;
@@ -78,8 +77,8 @@ input_utf8_clean(char *s)
 	return bad;
 }
 
-static int
-hexval(char c)
+int
+input_hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -107,8 +106,8 @@ input_segment_decode(const char *raw, size_t len, char *why, size_t whylen)
 			out[n++] = raw[i];
 			continue;
 		}
-		hi = i + 2 < len ? hexval(raw[i + 1]) : -1;
-		lo = hi >= 0 ? hexval(raw[i + 2]) : -1;
+		hi = i + 2 < len ? input_hexval(raw[i + 1]) : -1;
+		lo = hi >= 0 ? input_hexval(raw[i + 2]) : -1;
 		if (hi < 0 || lo < 0) {
 			snprintf(why, whylen, "a '%%' must be followed by two hex "
 			    "digits");

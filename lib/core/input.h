@@ -19,6 +19,16 @@
 bool input_utf8_valid(const char *s, size_t len);
 
 /*
+ * The length of the well-formed UTF-8 character at s, with n bytes left
+ * (1 to 4), or 0 when there is none: a stray continuation byte, an
+ * overlong form, a surrogate, past U+10FFFF, or cut short.
+ */
+size_t input_utf8_char(const unsigned char *s, size_t n);
+
+/* The value of the hex digit c (either case), or -1. */
+int input_hexval(char c);
+
+/*
  * Makes the C string s valid UTF-8 in place: every byte that does not
  * start or belong to a well-formed character becomes '?', so a text cut
  * inside a character (snprintf's truncation, "%.64s") or quoting a

@@ -14,6 +14,7 @@
 #include "error.h"
 #include "httpresp.h"
 #include "httptok.h"
+#include "input.h"
 
 #define HTTPRESP_FIELDS_MAX	100	/* header lines after the status line */
 #define HTTPRESP_QUOTE_BUF	128
@@ -593,18 +594,6 @@ httpbody_size_done(struct http_body *hb)
 	return UPLINK_OK;
 }
 
-static int
-httpbody_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* What may follow the digits of a chunk size on its line. */
 static int
 httpbody_size_rest(struct http_body *hb, char c)
@@ -634,7 +623,7 @@ httpbody_size_byte(struct http_body *hb, char c)
 {
 	int	 d;
 
-	d = httpbody_hex(c);
+	d = input_hexval(c);
 	if (d < 0 && hb->linelen == 1)
 		return httpbody_fail(hb, UPLINK_EINVAL, "byte %" PRIu64 " of "
 		    "the chunked body: expected a hex chunk size, got \\x%02x",

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "error.h"
+#include "input.h"
 #include "release.h"
 
 #define B64		sodium_base64_VARIANT_ORIGINAL
@@ -60,18 +61,6 @@ release_keyid_text(const uint8_t id[RELEASE_KEYID_LEN],
 	out[16] = '\0';
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool
 release_keyid_parse(const char *s, uint8_t id[RELEASE_KEYID_LEN])
 {
@@ -80,8 +69,8 @@ release_keyid_parse(const char *s, uint8_t id[RELEASE_KEYID_LEN])
 	if (strlen(s) != 16)
 		return false;
 	for (i = 0; i < RELEASE_KEYID_LEN; i++) {
-		hi = hexval(s[2 * i]);
-		lo = hexval(s[2 * i + 1]);
+		hi = input_hexval(s[2 * i]);
+		lo = input_hexval(s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return false;
 		id[RELEASE_KEYID_LEN - 1 - i] = (uint8_t)(hi << 4 | lo);
@@ -557,8 +546,8 @@ hex32(const char *s, uint8_t out[32])
 	if (strlen(s) != 64)
 		return false;
 	for (i = 0; i < 32; i++) {
-		hi = hexval(s[2 * i]);
-		lo = hexval(s[2 * i + 1]);
+		hi = input_hexval(s[2 * i]);
+		lo = input_hexval(s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return false;
 		out[i] = (uint8_t)(hi << 4 | lo);

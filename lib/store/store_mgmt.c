@@ -18,41 +18,9 @@
 
 #include "catalog.h"
 #include "error.h"
+#include "input.h"
 #include "store.h"
 #include "store_impl.h"
-
-/* The length of the UTF-8 sequence at s, or 0 when it is not one. */
-static size_t
-store_utf8_len(const unsigned char *s)
-{
-	uint32_t	 cp;
-	size_t		 n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	/* A NUL stops this too: it is not a continuation byte. */
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and code points past U+10FFFF. */
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return n;
-}
 
 /*
  * Checks free text that is stored and later shown (messages, actors,
@@ -74,7 +42,7 @@ store_line_check(const char *what, const char *s, size_t max, bool empty_ok,
 		return false;
 	}
 	while (i < len) {
-		n = p[i] >= 0x20 && p[i] != 0x7f ? store_utf8_len(p + i) : 0;
+		n = p[i] >= 0x20 && p[i] != 0x7f ? input_utf8_char(p + i, len - i) : 0;
 		if (n == 0) {
 			store_msg(0, err, errlen, "%s \"%.*s...\": byte 0x%02x "
 			    "at position %zu is a control character or not "
@@ -848,7 +816,7 @@ store_line_clean(char *s, size_t size)
 
 	s[len] = '\0';
 	while (i < len) {
-		n = p[i] >= 0x20 && p[i] != 0x7f ? store_utf8_len(p + i) : 0;
+		n = p[i] >= 0x20 && p[i] != 0x7f ? input_utf8_char(p + i, len - i) : 0;
 		if (n == 0) {
 			p[i] = '?';
 			n = 1;
