@@ -61,7 +61,7 @@ PROGS	+= $(BUILD)/uplink-cloud
 endif
 PROGS	+= $(BUILD)/uplink-release
 
-.PHONY: all test unit demo fuzz fuzz-replay bench clean deps checksrc
+.PHONY: all test unit demo fuzz fuzz-replay bench clean deps checksrc print-pkgs
 all: $(PROGS) $(UNIT_BIN)
 
 $(BUILD)/libuplink.a: $(LIB_OBJ)
@@ -127,6 +127,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libuplink-test.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DUPLINK_UNITTEST -Wno-missing-prototypes -o $@ $< \
 	    $(BUILD)/libuplink-test.a $(ALL_LDFLAGS) $(PKG_LIBS) $(CMOCKA_LIBS)
+
+# The pkg-config modules, for scripts that compile lib/ themselves (scripts/fuzz).
+print-pkgs:
+	@echo $(PKGS)
 
 deps:
 	@scripts/install-deps
