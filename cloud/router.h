@@ -55,6 +55,8 @@ struct router_tunnel {
 	const char		*version;	/* "" when not known yet */
 	int			 expected;	/* tunnels it keeps, 0 unknown */
 	struct tunnel_stats	 stats;
+	/* Of stats' bytes, and of closed tunnels', what the store lacks. */
+	uint64_t		 unsent_in, unsent_out;
 };
 typedef void router_tunnel_fn(void *arg, const struct router_tunnel *ti);
 void router_foreach(struct router *r, router_tunnel_fn *fn, void *arg);

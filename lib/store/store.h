@@ -275,6 +275,25 @@ int store_connector_touch(struct store *st, const char *id, int64_t now,
     const char *version, char *err, size_t errlen);
 
 /*
+ * What a connector's tunnels did since the last write: seen at `at`,
+ * carried bytes_in from it and bytes_out to it.
+ */
+struct store_seen {
+	const char	*id;
+	int64_t		 at;
+	uint64_t	 bytes_in, bytes_out;
+};
+
+/*
+ * Records n connectors as seen (last_seen = at) and adds their bytes to
+ * their totals, in one transaction: the cloud calls it about once a
+ * minute for all connectors with tunnels up and when a connector's last
+ * tunnel closes. Ids no longer in the table are skipped.
+ */
+int store_connectors_seen(struct store *st, const struct store_seen *v,
+    size_t n, char *err, size_t errlen);
+
+/*
  * Called once per row; a non-zero return stops the walk and is what the
  * walking function returns.
  */

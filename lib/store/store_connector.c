@@ -334,6 +334,43 @@ store_connector_touch(struct store *st, const char *id, int64_t now,
 	return rc;
 }
 
+static int
+store_seen_one(struct store *st, const struct store_seen *s, char *err,
+    size_t errlen)
+{
+	struct db_stmt	*stmt;
+	int		 rc;
+
+	rc = store_prepare(st, "UPDATE connectors SET last_seen = ?2 "
+	    "WHERE id = ?1", &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	if ((store_str(stmt, 1, s->id) | db_bind_int64(stmt, 2, s->at)) !=
+	    DB_OK || db_step(stmt) != DB_DONE)
+		rc = store_sqlfail(st, err, errlen, "recording that connector "
+		    "%s was seen", s->id);
+	db_finalize(stmt);
+	return rc;
+}
+
+int
+store_connectors_seen(struct store *st, const struct store_seen *v,
+    size_t n, char *err, size_t errlen)
+{
+	size_t	 i;
+	int	 rc;
+
+	if (n == 0)
+		return UPLINK_OK;
+	rc = store_begin(st, err, errlen);
+	for (i = 0; i < n && rc == UPLINK_OK; i++)
+		rc = store_seen_one(st, &v[i], err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_commit(st, err, errlen);
+	store_rollback(st);
+	return rc;
+}
+
 int
 store_connector_list(struct store *st, int64_t site_id,
     store_connector_cb cb, void *arg, char *err, size_t errlen)

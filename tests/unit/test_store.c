@@ -718,6 +718,24 @@ test_connectors(void **state)
 	    "4; use printable ASCII without spaces");
 	assert_int_equal(store_connector_get(st, "c-nope", &got, err,
 	    sizeof(err)), UPLINK_ENOTFOUND);
+	/* Seen, in one batch; an id no longer there is skipped. */
+	{
+		struct store_seen	 v[] = {
+			{ "c-00000000000b", NOW + 60, 0, 0 },
+			{ "c-gone", NOW + 60, 0, 0 },
+			{ "c-00000000000a", NOW + 61, 0, 0 },
+		};
+
+		assert_int_equal(store_connectors_seen(st, v, 3, err,
+		    sizeof(err)), UPLINK_OK);
+		assert_int_equal(store_connectors_seen(st, v, 0, err,
+		    sizeof(err)), UPLINK_OK);
+	}
+	store_connector_get(st, "c-00000000000b", &got, err, sizeof(err));
+	assert_int_equal(got.last_seen, NOW + 60);
+	assert_string_equal(got.version, "0.2.0");
+	store_connector_get(st, "c-00000000000a", &got, err, sizeof(err));
+	assert_int_equal(got.last_seen, NOW + 61);
 	store_close(st);
 }
 

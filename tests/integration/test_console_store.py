@@ -1,0 +1,101 @@
+"""Console defects of issue 16 that needed the store (docs/console.md):
+"last seen" of an offline connector, traffic totals that survive a
+disconnection and a restart of the cloud, the audit log's times and
+missing events, sites and connectors renamed and deleted.
+
+One cloud per module (test_api.py's Env: site hq with connector hq-a
+running, idle-1 enrolled in site idle), started with
+UPLINK_TEST_SEEN_SECS=1 so that connectors' last_seen and byte totals are
+written every second instead of every minute.
+"""
+
+import os
+import time
+
+import pytest
+
+import cloudpeers as cp
+import peers
+from test_api import SLOW, expect, make_env
+
+pytestmark = pytest.mark.skipif(
+    not os.access(cp.cloud_path(), os.X_OK) or not os.access(peers.connector_path(), os.X_OK),
+    reason=f"{cp.cloud_path()} or {peers.connector_path()} missing: run make "
+           "(make SAN=1 with UPLINK_BUILD=build-san)")
+
+
+@pytest.fixture(scope="module")
+def env(workdir):
+    old = os.environ.get("UPLINK_TEST_SEEN_SECS")
+    os.environ["UPLINK_TEST_SEEN_SECS"] = "1"
+    try:
+        e = make_env(workdir, "console-store")
+        try:
+            yield e
+        finally:
+            e.stop()
+    finally:
+        if old is None:
+            os.environ.pop("UPLINK_TEST_SEEN_SECS", None)
+        else:
+            os.environ["UPLINK_TEST_SEEN_SECS"] = old
+
+
+def poll(fn, timeout, what):
+    """Calls fn() until it returns something true (returned), bounded."""
+    last = {}
+
+    def once():
+        try:
+            return fn()
+        except AssertionError as e:
+            last["e"] = e
+            return None
+    return cp.wait_for(once, timeout, what, interval=0.2,
+                       on_fail=lambda: f"\nlast: {last.get('e')}")
+
+
+def api_connector(env, cid):
+    return expect(env.key().get(f"/api/v1/connectors/{cid}"), 200)
+
+
+def stored_connector(env, cid):
+    """The connector as the store has it (uplink-cloud connector list)."""
+    for c in env.cloud.connectors():
+        if c["id"] == cid:
+            return c
+    raise AssertionError(f"connector {cid} not listed")
+
+
+# --------------------------------------------------------------------------
+# defect 1: last_seen
+
+def test_last_seen_moves_while_up_and_at_close(env):
+    c = env.connector("seen-1", env.cloud.token("seen"))
+    enrolled = api_connector(env, c.id)["created_at"]
+    up = time.time()
+
+    # While its tunnels are up the store's last_seen moves (every second
+    # here, every minute by default), not only when a tunnel comes up.
+    def moved():
+        s = stored_connector(env, c.id)
+        assert s["last_seen"] is not None and s["last_seen"] >= int(up) + 2, s
+        return s
+    poll(moved, 20 * SLOW, "last_seen written while the tunnels are up")
+
+    time.sleep(1.5)
+    stop = time.time()
+    c.stop()
+
+    def offline():
+        j = api_connector(env, c.id)
+        assert j["state"] == "offline", j
+        return j
+    j = poll(offline, 20 * SLOW, "seen-1 offline")
+    # Written when the last tunnel closed: not its enrollment, not when
+    # its tunnels came up.
+    assert j["last_seen"] >= int(stop) - 1, (j, stop)
+    assert j["last_seen"] > enrolled, (j, enrolled)
+    assert j["last_seen"] <= time.time() + 1, j
+    s = stored_connector(env, c.id)
+    assert s["last_seen"] == j["last_seen"], (s, j)
