@@ -58,6 +58,11 @@
  * (cloud/rest_session.c; a single SQLite instance keeps them in memory
  * and leaves this table empty).
  *
+ * Version 6. Connectors gain bytes_in and bytes_out, the bytes their
+ * tunnels carried from and to them, added to about once a minute and
+ * when their last tunnel closes (cloud/router.c), so a connector's
+ * traffic totals survive its disconnection and the cloud's restart.
+ *
  * The array is visible to the unit tests, which build older files from
  * the first steps alone to test the upgrades.
  */
@@ -210,6 +215,11 @@ UNITTEST const char *const store_migrations[] = {
 	"  last INTEGER NOT NULL"
 	") STRICT;"
 	"CREATE INDEX signin_failures_last ON signin_failures(last);",
+
+	"ALTER TABLE connectors ADD COLUMN"
+	"  bytes_in INTEGER NOT NULL DEFAULT 0 CHECK (bytes_in >= 0);"
+	"ALTER TABLE connectors ADD COLUMN"
+	"  bytes_out INTEGER NOT NULL DEFAULT 0 CHECK (bytes_out >= 0);",
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

@@ -19,7 +19,7 @@
  * UPLINK_EIO when SQLite fails, UPLINK_ENOMEM.
  */
 
-#define STORE_SCHEMA_VERSION	5
+#define STORE_SCHEMA_VERSION	6
 #define STORE_BUSY_MS		5000
 #define STORE_PG_TIMEOUT_MS	2000	/* deadline of one PostgreSQL call */
 #define STORE_NAME_MAX		63	/* site and connector names */
@@ -49,6 +49,8 @@ struct store_connector {
 	int64_t	 revoked_at;	/* 0 if not revoked */
 	char	 version[STORE_VERSION_MAX + 1];	/* "" if unknown */
 	bool	 drained;	/* no new streams routed to it */
+	int64_t	 bytes_in;	/* carried from it, tunnels closed or written */
+	int64_t	 bytes_out;	/* carried to it, likewise */
 };
 
 /* Why store_token_consume() did or did not accept a token. */

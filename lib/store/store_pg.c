@@ -167,6 +167,11 @@ const char *const store_pg_migrations[] = {
 	"  n BIGINT NOT NULL CHECK (n >= 1),"
 	"  last BIGINT NOT NULL);"
 	"CREATE INDEX signin_failures_last ON signin_failures(last);",
+
+	"ALTER TABLE connectors ADD COLUMN"
+	"  bytes_in BIGINT NOT NULL DEFAULT 0 CHECK (bytes_in >= 0);"
+	"ALTER TABLE connectors ADD COLUMN"
+	"  bytes_out BIGINT NOT NULL DEFAULT 0 CHECK (bytes_out >= 0);",
 };
 
 _Static_assert(sizeof(store_pg_migrations) / sizeof(store_pg_migrations[0])

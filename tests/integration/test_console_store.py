@@ -99,3 +99,46 @@ def test_last_seen_moves_while_up_and_at_close(env):
     assert j["last_seen"] <= time.time() + 1, j
     s = stored_connector(env, c.id)
     assert s["last_seen"] == j["last_seen"], (s, j)
+
+
+# --------------------------------------------------------------------------
+# defect 2: traffic totals
+
+def test_traffic_totals_survive_disconnection_and_restart(env):
+    n = 256 * 1024
+    payload = os.urandom(n)
+    port = env.cloud.publish_ports["cfg"]
+    before = api_connector(env, env.a.id)
+    assert cp.echo_once(port, payload, timeout=20 * SLOW) == payload
+
+    def counted():
+        j = api_connector(env, env.a.id)
+        assert j["bytes_in"] >= before["bytes_in"] + n, j
+        assert j["bytes_out"] >= before["bytes_out"] + n, j
+        return j
+    live = poll(counted, 10 * SLOW, "hq-a's bytes counted")
+
+    env.a.stop()
+
+    def offline():
+        j = api_connector(env, env.a.id)
+        assert j["state"] == "offline", j
+        return j
+    j = poll(offline, 20 * SLOW, "hq-a offline")
+    # Offline, its totals stay: they do not fall to 0.
+    assert j["bytes_in"] >= live["bytes_in"] and j["bytes_out"] >= live["bytes_out"], (j, live)
+    sites = expect(env.key().get("/api/v1/connectors"), 200)["connectors"]
+    assert sum(c["bytes_in"] for c in sites) >= n, sites
+
+    # A restarted cloud still has them (the store's, not its memory's).
+    env.cloud.stop()
+    env.cloud.start()
+    j2 = api_connector(env, env.a.id)
+    assert j2["state"] == "offline", j2
+    assert j2["bytes_in"] == j["bytes_in"] and j2["bytes_out"] == j["bytes_out"], (j2, j)
+
+    # Back online, the totals go on from there.
+    env.a.start(wait_tunnels=2, timeout=30 * SLOW)
+    assert cp.echo_once(port, b"y" * 1000, timeout=20 * SLOW) == b"y" * 1000
+    j3 = poll(counted, 10 * SLOW, "hq-a's bytes after the restart")
+    assert j3["bytes_in"] >= j2["bytes_in"] + 1000, (j3, j2)

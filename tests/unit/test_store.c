@@ -721,8 +721,8 @@ test_connectors(void **state)
 	/* Seen, in one batch; an id no longer there is skipped. */
 	{
 		struct store_seen	 v[] = {
-			{ "c-00000000000b", NOW + 60, 0, 0 },
-			{ "c-gone", NOW + 60, 0, 0 },
+			{ "c-00000000000b", NOW + 60, 1000, 20 },
+			{ "c-gone", NOW + 60, 5, 5 },
 			{ "c-00000000000a", NOW + 61, 0, 0 },
 		};
 
@@ -730,9 +730,20 @@ test_connectors(void **state)
 		    sizeof(err)), UPLINK_OK);
 		assert_int_equal(store_connectors_seen(st, v, 0, err,
 		    sizeof(err)), UPLINK_OK);
+		/* Totals are added to, never replaced. */
+		v[0].at = NOW + 60;
+		v[0].bytes_in = 1ULL << 33;
+		v[0].bytes_out = 3;
+		assert_int_equal(store_connectors_seen(st, v, 1, err,
+		    sizeof(err)), UPLINK_OK);
+		v[0].bytes_in = UINT64_MAX;
+		assert_int_equal(store_connectors_seen(st, v, 1, err,
+		    sizeof(err)), UPLINK_EINVAL);
 	}
 	store_connector_get(st, "c-00000000000b", &got, err, sizeof(err));
 	assert_int_equal(got.last_seen, NOW + 60);
+	assert_int_equal(got.bytes_in, 1000 + (1LL << 33));
+	assert_int_equal(got.bytes_out, 23);
 	assert_string_equal(got.version, "0.2.0");
 	store_connector_get(st, "c-00000000000a", &got, err, sizeof(err));
 	assert_int_equal(got.last_seen, NOW + 61);
