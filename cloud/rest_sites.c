@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "checks.h"
+#include "cli.h"
 #include "daemon.h"
 #include "duration.h"
 #include "log.h"
@@ -484,6 +485,7 @@ rest_tokens_post(struct rest *r)
 	struct token_made	 m;
 	const char		*site, *ttl;
 	char			 err[1024], cmd[TOKEN_TEXT_SIZE + 64];
+	char			 until[CLI_TIME_SIZE];
 	int64_t			 secs = TOKEN_TTL_DEFAULT_SECS;
 	int			 rc;
 
@@ -513,8 +515,8 @@ rest_tokens_post(struct rest *r)
 		rest_fail(r, 500, "internal", "%s", err);
 		return;
 	}
-	rest_audit(r, "token.create", m.id, "site %s, valid until %lld", site,
-	    (long long)m.expires_at);
+	rest_audit(r, "token.create", m.id, "site %s, valid until %s", site,
+	    cli_time(m.expires_at, until));
 	snprintf(cmd, sizeof(cmd), "uplink-connector enroll --token %s",
 	    m.text);
 	reply_token(r, 201, m.id, json_pack("{s:s, s:s}", "token", m.text,

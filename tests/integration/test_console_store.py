@@ -10,6 +10,7 @@ written every second instead of every minute.
 """
 
 import os
+import re
 import time
 
 import pytest
@@ -142,3 +143,50 @@ def test_traffic_totals_survive_disconnection_and_restart(env):
     assert cp.echo_once(port, b"y" * 1000, timeout=20 * SLOW) == b"y" * 1000
     j3 = poll(counted, 10 * SLOW, "hq-a's bytes after the restart")
     assert j3["bytes_in"] >= j2["bytes_in"] + 1000, (j3, j2)
+
+
+# --------------------------------------------------------------------------
+# defect 5: the audit log
+
+EPOCH = re.compile(r"\b1[5-9]\d{8}\b")      # Unix seconds from 2017 to 2033
+ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def _audit(env, limit=500):
+    return expect(env.key().get(f"/api/v1/audit?limit={limit}"), 200)["entries"]
+
+
+def test_audit_enrollment_and_cli_creations_with_iso_times(env):
+    # By CLI: a token and a key (another process, the same database).
+    r = env.cloud.admin(["token", "create", "--site", "aud", "--json"])
+    assert r.rc == 0 and r.json, r
+    cli_token = r.json
+    r = env.cloud.admin(["key", "create", "--name", "aud-key", "--json"])
+    assert r.rc == 0 and r.json, r
+    cli_key = r.json["id"]
+    # By API: a token, then a connector enrolled with it.
+    api_token = expect(env.key().post("/api/v1/tokens", {"site": "aud"}), 201)
+    c = env.connector("aud-1", api_token["token"], start=False)
+
+    entries = _audit(env)
+    by = {(e["action"], e["target"]): e for e in entries}
+    t = by.get(("token.create", cli_token["id"]))
+    assert t is not None, entries
+    assert t["actor_kind"] == "cli" and t["actor"], t
+    assert ISO.search(t["detail"]) and "aud" in t["detail"], t
+    k = by.get(("key.create", cli_key))
+    assert k is not None and k["actor_kind"] == "cli", entries
+    assert "aud-key" in k["detail"], k
+    a = by.get(("token.create", api_token["id"]))
+    assert a is not None and a["actor_kind"] == "key", entries
+    assert ISO.search(a["detail"]), a
+    e = by.get(("connector.enroll", c.id))
+    assert e is not None, entries
+    assert api_token["id"] in e["actor"] and e["actor_kind"] == "system", e
+    assert "aud-1" in e["detail"] and "aud" in e["detail"], e
+    assert e["address"].startswith("127.0.0.1"), e
+    # The enrollment comes after the token that allowed it.
+    assert e["id"] > a["id"] and e["at"] >= a["at"], (e, a)
+    # No raw Unix time in any row's details.
+    raw = [x for x in entries if EPOCH.search(x["detail"] or "")]
+    assert raw == [], raw
