@@ -63,6 +63,10 @@
  * when their last tunnel closes (cloud/router.c), so a connector's
  * traffic totals survive its disconnection and the cloud's restart.
  *
+ * Version 7. Sites can be deleted and revoked connectors removed
+ * (lib/store/store_site.c): the certificates of a removed connector move
+ * to removed_certs, so that their serials stay on the CRL.
+ *
  * The array is visible to the unit tests, which build older files from
  * the first steps alone to test the upgrades.
  */
@@ -220,6 +224,12 @@ UNITTEST const char *const store_migrations[] = {
 	"  bytes_in INTEGER NOT NULL DEFAULT 0 CHECK (bytes_in >= 0);"
 	"ALTER TABLE connectors ADD COLUMN"
 	"  bytes_out INTEGER NOT NULL DEFAULT 0 CHECK (bytes_out >= 0);",
+
+	"CREATE TABLE removed_certs ("
+	"  serial TEXT PRIMARY KEY,"
+	"  revoked_at INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL"
+	") STRICT;",
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

@@ -19,7 +19,7 @@
  * UPLINK_EIO when SQLite fails, UPLINK_ENOMEM.
  */
 
-#define STORE_SCHEMA_VERSION	6
+#define STORE_SCHEMA_VERSION	7
 #define STORE_BUSY_MS		5000
 #define STORE_PG_TIMEOUT_MS	2000	/* deadline of one PostgreSQL call */
 #define STORE_NAME_MAX		63	/* site and connector names */
@@ -432,6 +432,40 @@ typedef int (*store_site_cb)(void *arg, const struct store_site *s);
 
 /* Calls cb for each site, by name; cb must not call back into the store. */
 int store_site_list(struct store *st, store_site_cb cb, void *arg, char *err,
+    size_t errlen);
+
+/*
+ * Renames site from to to, and in the API keys bound to it.
+ * UPLINK_ENOTFOUND: no site from; UPLINK_EEXIST: to is taken;
+ * UPLINK_EINVAL: to is not a valid name.
+ */
+int store_site_rename(struct store *st, const char *from, const char *to,
+    char *err, size_t errlen);
+
+/* What keeps a site from being deleted. */
+struct store_site_refs {
+	int64_t	 connectors;	/* enrolled, not revoked */
+	int64_t	 services;	/* published through the API */
+	int64_t	 tokens;	/* not used, revoked or expired at now */
+};
+
+/*
+ * Deletes a site with its revoked connectors (their serials stay on the
+ * CRL) and its tokens. UPLINK_EINVAL with refs filled and err saying
+ * what when something still refers to it; UPLINK_ENOTFOUND if unknown.
+ */
+int store_site_delete(struct store *st, const char *name, int64_t now,
+    struct store_site_refs *refs, char *err, size_t errlen);
+
+/* Renames a connector (its label; id and certificate stay). */
+int store_connector_rename(struct store *st, const char *id,
+    const char *name, char *err, size_t errlen);
+
+/*
+ * Removes a revoked connector, its checks and certificates; their serials
+ * stay on the CRL. UPLINK_EINVAL when it is not revoked.
+ */
+int store_connector_remove(struct store *st, const char *id, char *err,
     size_t errlen);
 
 /* Sets or clears a connector's drained flag; UPLINK_ENOTFOUND if unknown. */

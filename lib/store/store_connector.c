@@ -461,7 +461,8 @@ store_revoked_serials(struct store *st, store_serial_cb cb, void *arg,
 
 	rc = store_prepare(st, "SELECT c.serial, k.revoked_at, c.not_after "
 	    "FROM certs c JOIN connectors k ON k.id = c.connector_id "
-	    "WHERE k.revoked_at IS NOT NULL ORDER BY c.serial", &stmt, err,
+	    "WHERE k.revoked_at IS NOT NULL UNION ALL SELECT serial, "
+	    "revoked_at, not_after FROM removed_certs ORDER BY 1", &stmt, err,
 	    errlen);
 	if (rc != UPLINK_OK)
 		return rc;

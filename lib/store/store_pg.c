@@ -172,6 +172,12 @@ const char *const store_pg_migrations[] = {
 	"  bytes_in BIGINT NOT NULL DEFAULT 0 CHECK (bytes_in >= 0);"
 	"ALTER TABLE connectors ADD COLUMN"
 	"  bytes_out BIGINT NOT NULL DEFAULT 0 CHECK (bytes_out >= 0);",
+
+	"CREATE TABLE removed_certs ("
+	"  serial TEXT PRIMARY KEY,"
+	"  revoked_at BIGINT NOT NULL,"
+	"  not_after BIGINT NOT NULL);"
+	BUMP("removed_certs"),
 };
 
 _Static_assert(sizeof(store_pg_migrations) / sizeof(store_pg_migrations[0])
