@@ -740,6 +740,16 @@ router_sweep_revoked(struct router *r)
 }
 
 void
+router_site_renamed(struct router *r, const char *from, const char *to)
+{
+	struct rt_conn	*cn;
+
+	LIST_FOREACH(cn, &r->conns, entry)
+		if (strcasecmp(cn->site, from) == 0)
+			snprintf(cn->site, sizeof(cn->site), "%s", to);
+}
+
+void
 router_goaway(struct router *r, const char *why)
 {
 	struct rt_conn		*cn;

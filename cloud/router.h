@@ -40,6 +40,9 @@ int router_request(struct router *r, const char *connector, const char *path,
     int timeout_ms, tunnel_reply_cb *cb, void *arg);
 /* Closes the tunnels of connectors revoked in the store since last time. */
 void router_sweep_revoked(struct router *r);
+/* A site was renamed: its connectors' tunnels now serve the new name. */
+void router_site_renamed(struct router *r, const char *from,
+    const char *to);
 /* Stops taking streams and closes every tunnel (shutdown). */
 void router_shutdown(struct router *r, const char *why);
 /* Stops taking streams; tunnels close when their streams are done. */

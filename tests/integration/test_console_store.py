@@ -190,3 +190,82 @@ def test_audit_enrollment_and_cli_creations_with_iso_times(env):
     # No raw Unix time in any row's details.
     raw = [x for x in entries if EPOCH.search(x["detail"] or "")]
     assert raw == [], raw
+
+
+# --------------------------------------------------------------------------
+# defect 10: sites renamed and deleted, connectors renamed and removed
+
+def test_site_rename_follows_connectors_keys_and_tunnels(env):
+    k = env.key()
+    c = env.connector("ren-1", env.cloud.token("ren"), tunnels=1)
+    r = expect(k.post("/api/v1/keys", {"name": "ren-key", "scope": "ingress",
+                                       "sites": ["ren"]}), 201)
+    kid = r["id"]
+    s = expect(k.patch("/api/v1/sites/REN", {"name": "ren-2"}), 200)
+    assert s["name"] == "ren-2" and s["connectors_total"] == 1, s
+    assert [x["id"] for x in s["connectors"]] == [c.id], s
+    expect(k.get("/api/v1/sites/ren"), 404, "not-found")
+    j = api_connector(env, c.id)
+    assert j["site"] == "ren-2" and j["state"] == "online", j
+    keys = {x["id"]: x for x in expect(k.get("/api/v1/keys"), 200)["keys"]}
+    assert keys[kid]["sites"] == ["ren-2"], keys[kid]
+    # Taken, invalid, in cloud.conf, missing.
+    expect(k.patch("/api/v1/sites/ren-2", {"name": "HQ"}), 409, "conflict")
+    expect(k.patch("/api/v1/sites/ren-2", {"name": "a b"}), 400, "bad-field")
+    r = expect(k.patch("/api/v1/sites/hq", {"name": "hq-2"}), 409, "conflict")
+    assert "[publish cfg]" in r["message"] and "cloud.conf" in r["message"], r
+    expect(k.patch("/api/v1/sites/nope", {"name": "x"}), 404, "not-found")
+    audit = [e for e in _audit(env, 50) if e["action"] == "site.rename"]
+    assert audit and audit[0]["target"] == "ren-2" and "ren" in audit[0]["detail"], audit
+    # A published service in the renamed site reaches its connector
+    # (the router follows the new name).
+    port = peers.free_port()
+    expect(k.post("/api/v1/services", {"name": "ren-svc", "site": "ren-2",
+                                       "target": env.target("echo"),
+                                       "listen": f"127.0.0.1:{port}"}), 201)
+    assert cp.echo_once(port, b"renamed", timeout=20 * SLOW) == b"renamed"
+    r = expect(k.patch("/api/v1/sites/ren-2", {"name": "ren-3"}), 409, "conflict")
+    assert "ren-svc" not in r["message"] and "1 published service" in r["message"], r
+    expect(k.delete("/api/v1/services/ren-svc"), 204)
+
+
+def test_site_delete_refused_while_used_then_done(env):
+    k = env.key()
+    tok = expect(k.post("/api/v1/tokens", {"site": "gone"}), 201)
+    c = env.connector("gone-1", tok["token"], start=False)
+    tok2 = expect(k.post("/api/v1/tokens", {"site": "gone"}), 201)
+    r = expect(k.delete("/api/v1/sites/gone"), 409, "conflict")
+    msg = r["message"]
+    assert "1 connector not revoked" in msg and "1 enrollment token" in msg, r
+    expect(k.post(f"/api/v1/connectors/{c.id}/revoke"), 200)
+    r = expect(k.delete("/api/v1/sites/gone"), 409, "conflict")
+    assert "0 connectors not revoked" in r["message"], r
+    expect(k.post(f"/api/v1/tokens/{tok2['id']}/revoke"), 200)
+    expect(k.delete("/api/v1/sites/gone"), 204)
+    expect(k.get("/api/v1/sites/gone"), 404, "not-found")
+    expect(k.get(f"/api/v1/connectors/{c.id}"), 404, "not-found")
+    r = expect(k.delete("/api/v1/sites/hq"), 409, "conflict")
+    assert "[publish cfg]" in r["message"], r
+    expect(k.delete("/api/v1/sites/gone"), 404, "not-found")
+    audit = [e for e in _audit(env, 50) if e["action"] == "site.delete"]
+    assert audit and audit[0]["target"] == "gone", audit
+
+
+def test_connector_rename_and_remove(env):
+    k = env.key()
+    c = env.connector("rm-1", env.cloud.token("rm"), tunnels=1)
+    j = expect(k.patch(f"/api/v1/connectors/{c.id}", {"name": "rm-renamed"}), 200)
+    assert j["name"] == "rm-renamed" and j["state"] == "online", j
+    assert stored_connector(env, c.id)["name"] == "rm-renamed"
+    expect(k.patch(f"/api/v1/connectors/{c.id}", {"name": "-bad"}), 400, "bad-field")
+    expect(k.patch("/api/v1/connectors/c-000000000000", {"name": "x"}), 404, "not-found")
+    r = expect(k.delete(f"/api/v1/connectors/{c.id}"), 409, "conflict")
+    assert "not revoked" in r["message"], r
+    expect(k.post(f"/api/v1/connectors/{c.id}/revoke"), 200)
+    expect(k.delete(f"/api/v1/connectors/{c.id}"), 204)
+    expect(k.get(f"/api/v1/connectors/{c.id}"), 404, "not-found")
+    cs = expect(k.get("/api/v1/connectors"), 200)["connectors"]
+    assert c.id not in [x["id"] for x in cs], cs
+    acts = {(e["action"], e["target"]) for e in _audit(env, 50)}
+    assert ("connector.rename", c.id) in acts and ("connector.remove", c.id) in acts, acts
+    env.alive()
