@@ -67,6 +67,10 @@
  * (lib/store/store_site.c): the certificates of a removed connector move
  * to removed_certs, so that their serials stay on the CRL.
  *
+ * Version 8. Notifications are read per administrator: note_reads holds
+ * who read which and when (deleting either deletes the mark). The
+ * notification's own read_at stays for API keys.
+ *
  * The array is visible to the unit tests, which build older files from
  * the first steps alone to test the upgrades.
  */
@@ -230,6 +234,15 @@ UNITTEST const char *const store_migrations[] = {
 	"  revoked_at INTEGER NOT NULL,"
 	"  not_after INTEGER NOT NULL"
 	") STRICT;",
+
+	"CREATE TABLE note_reads ("
+	"  admin_id INTEGER NOT NULL REFERENCES admins(id) ON DELETE CASCADE,"
+	"  note_id INTEGER NOT NULL"
+	"    REFERENCES notifications(id) ON DELETE CASCADE,"
+	"  read_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (admin_id, note_id)"
+	") STRICT;"
+	"CREATE INDEX note_reads_note ON note_reads(note_id);",
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

@@ -19,7 +19,7 @@
  * UPLINK_EIO when SQLite fails, UPLINK_ENOMEM.
  */
 
-#define STORE_SCHEMA_VERSION	7
+#define STORE_SCHEMA_VERSION	8
 #define STORE_BUSY_MS		5000
 #define STORE_PG_TIMEOUT_MS	2000	/* deadline of one PostgreSQL call */
 #define STORE_NAME_MAX		63	/* site and connector names */
@@ -677,17 +677,24 @@ int store_note_open(struct store *st, const char *kind, const char *subject,
 /* Marks the unresolved (kind, subject) resolved; none is not an error. */
 int store_note_resolve(struct store *st, const char *kind,
     const char *subject, int64_t now, char *err, size_t errlen);
-/* Newest first, at most limit (1..STORE_NOTE_LIST_MAX); cb as above. */
-int store_note_list(struct store *st, bool unread_only, int limit,
-    store_note_cb cb, void *arg, char *err, size_t errlen);
-/* How many notifications are unread. */
-int store_note_unread(struct store *st, int64_t *n, char *err,
-    size_t errlen);
 /*
- * Marks one (id) or every (id 0) notification read; one read before keeps
- * its read_at. An unknown id is UPLINK_ENOTFOUND.
+ * Read state is per administrator (admin_id, from admins.id): read_at is
+ * when that administrator read it. admin_id 0 (an API key) uses the
+ * shared read_at of the notification.
+ *
+ * store_note_list(): newest first, at most limit (1..STORE_NOTE_LIST_MAX);
+ * cb as above. store_note_unread(): how many admin_id has not read.
  */
-int store_note_read(struct store *st, int64_t id, int64_t now, char *err,
+int store_note_list(struct store *st, int64_t admin_id, bool unread_only,
+    int limit, store_note_cb cb, void *arg, char *err, size_t errlen);
+int store_note_unread(struct store *st, int64_t admin_id, int64_t *n,
+    char *err, size_t errlen);
+/*
+ * Marks one (id) or every (id 0) notification read for admin_id; one read
+ * before keeps its read_at. An unknown id is UPLINK_ENOTFOUND.
+ */
+int store_note_read(struct store *st, int64_t admin_id, int64_t id,
+    int64_t now, char *err,
     size_t errlen);
 
 /* The audit log: who did what, when, from where. */

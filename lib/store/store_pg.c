@@ -178,6 +178,15 @@ const char *const store_pg_migrations[] = {
 	"  revoked_at BIGINT NOT NULL,"
 	"  not_after BIGINT NOT NULL);"
 	BUMP("removed_certs"),
+
+	/* No data_version trigger: read marks change nothing others watch. */
+	"CREATE TABLE note_reads ("
+	"  admin_id BIGINT NOT NULL REFERENCES admins(id) ON DELETE CASCADE,"
+	"  note_id BIGINT NOT NULL"
+	"    REFERENCES notifications(id) ON DELETE CASCADE,"
+	"  read_at BIGINT NOT NULL,"
+	"  PRIMARY KEY (admin_id, note_id));"
+	"CREATE INDEX note_reads_note ON note_reads(note_id);",
 };
 
 _Static_assert(sizeof(store_pg_migrations) / sizeof(store_pg_migrations[0])

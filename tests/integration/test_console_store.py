@@ -269,3 +269,40 @@ def test_connector_rename_and_remove(env):
     acts = {(e["action"], e["target"]) for e in _audit(env, 50)}
     assert ("connector.rename", c.id) in acts and ("connector.remove", c.id) in acts, acts
     env.alive()
+
+
+# --------------------------------------------------------------------------
+# defect 7: read state per administrator, subjects by name
+
+def test_notifications_read_per_administrator_and_named(env):
+    k = env.key()
+    c = env.connector("note-1", env.cloud.token("note"), start=False)
+    expect(k.post(f"/api/v1/connectors/{c.id}/revoke"), 200)
+    a = env.session(env.new_admin("full"))
+    b = env.session(env.new_admin("full"))
+
+    def note(client):
+        r = expect(client.get("/api/v1/notifications?limit=500"), 200)
+        ns = [n for n in r["notifications"]
+              if n["kind"] == "connector-revoked" and n["subject"] == c.id]
+        assert len(ns) == 1, r
+        return r["unread"], ns[0]
+    ua, na = note(a)
+    ub, nb = note(b)
+    assert na["read_at"] is None and nb["read_at"] is None, (na, nb)
+    assert na["subject_name"] == "note-1", na
+    r = expect(a.post(f"/api/v1/notifications/{na['id']}/read"), 200)
+    assert r["unread"] == ua - 1, (r, ua)
+    ua2, na2 = note(a)
+    ub2, nb2 = note(b)
+    assert ua2 == ua - 1 and na2["read_at"] is not None, (ua2, na2)
+    # The other administrator's bell and list did not move.
+    assert ub2 == ub and nb2["read_at"] is None, (ub2, nb2)
+    unread_b = expect(b.get("/api/v1/notifications?unread=1&limit=500"), 200)["notifications"]
+    assert na["id"] in [n["id"] for n in unread_b], unread_b
+    unread_a = expect(a.get("/api/v1/notifications?unread=1&limit=500"), 200)["notifications"]
+    assert na["id"] not in [n["id"] for n in unread_a], unread_a
+    # Read all, for b only.
+    assert expect(b.post("/api/v1/notifications/read-all"), 200)["unread"] == 0
+    assert note(b)[0] == 0
+    assert note(a)[0] == ua - 1
