@@ -115,6 +115,27 @@ cli_open(const struct cli_opts *o, struct datadir *dd, char *conf,
 	return EXIT_OK;
 }
 
+void
+cli_audit(struct datadir *dd, const char *action, const char *target,
+    const char *fmt, ...)
+{
+	struct store_audit	 a;
+	char			 err[256];
+	va_list			 ap;
+
+	memset(&a, 0, sizeof(a));
+	snprintf(a.actor, sizeof(a.actor), "%s", getenv("USER") ?
+	    getenv("USER") : "cli");
+	snprintf(a.actor_kind, sizeof(a.actor_kind), "cli");
+	snprintf(a.action, sizeof(a.action), "%s", action);
+	snprintf(a.target, sizeof(a.target), "%s", target);
+	va_start(ap, fmt);
+	vsnprintf(a.detail, sizeof(a.detail), fmt, ap);
+	va_end(ap);
+	if (store_audit_add(dd->st, &a, err, sizeof(err)) != UPLINK_OK)
+		fprintf(stderr, "uplink-cloud: warning: audit log: %s\n", err);
+}
+
 const char *
 cli_time(int64_t t, char buf[CLI_TIME_SIZE])
 {

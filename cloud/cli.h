@@ -108,6 +108,14 @@ int cli_revoke(const char *cmd, int argc, char **argv, void (*usage)(FILE *),
 /* "2025-01-02T03:04:05Z", or "-" for 0. */
 const char *cli_time(int64_t t, char buf[CLI_TIME_SIZE]);
 
+/*
+ * Appends a row to the audit log for a command run on the command line:
+ * actor $USER (or "cli"), kind "cli"; detail from fmt. A failure is a
+ * warning on stderr, not the command's failure.
+ */
+void cli_audit(struct datadir *dd, const char *action, const char *target,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* A Unix time for JSON: an integer, or null for 0. */
 json_t *cli_json_time(int64_t t);
 

@@ -141,24 +141,6 @@ admin_password(const struct admin_req *r, char hash[STORE_PWHASH_MAX + 1])
 	return rc;
 }
 
-static void
-admin_audit(struct datadir *dd, const char *action, const char *target,
-    const char *detail)
-{
-	struct store_audit	 a;
-	char			 err[256];
-
-	memset(&a, 0, sizeof(a));
-	snprintf(a.actor, sizeof(a.actor), "%s", getenv("USER") ?
-	    getenv("USER") : "cli");
-	snprintf(a.actor_kind, sizeof(a.actor_kind), "cli");
-	snprintf(a.action, sizeof(a.action), "%s", action);
-	snprintf(a.target, sizeof(a.target), "%s", target);
-	snprintf(a.detail, sizeof(a.detail), "%s", detail);
-	if (store_audit_add(dd->st, &a, err, sizeof(err)) != UPLINK_OK)
-		fprintf(stderr, "uplink-cloud: warning: audit log: %s\n", err);
-}
-
 static int
 admin_add(int argc, char **argv)
 {
@@ -184,7 +166,7 @@ admin_add(int argc, char **argv)
 	if (store_admin_add(dd.st, &a, &id, err, sizeof(err)) != UPLINK_OK)
 		rc = cli_fail("%s", err);
 	else
-		admin_audit(&dd, "admin.create", a.email, a.role);
+		cli_audit(&dd, "admin.create", a.email, "%s", a.role);
 	datadir_close(&dd);
 	if (rc != EXIT_OK)
 		return rc;
@@ -277,8 +259,8 @@ admin_change(const char *cmd, int argc, char **argv, bool remove)
 	    err, sizeof(err)) != UPLINK_OK)
 		rc = cli_fail("%s", err);
 	if (rc == EXIT_OK)
-		admin_audit(&dd, remove ? "admin.delete" : "admin.update",
-		    a.email, remove ? "removed" : "password");
+		cli_audit(&dd, remove ? "admin.delete" : "admin.update",
+		    a.email, "%s", remove ? "removed" : "password");
 	datadir_close(&dd);
 	if (rc == EXIT_OK)
 		printf("%s administrator %s; its sessions have ended\n",

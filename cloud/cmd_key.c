@@ -145,6 +145,9 @@ key_create(int argc, char **argv)
 	if (rc != EXIT_OK)
 		return rc;
 	rc = key_make(&dd, &r, text, &k);
+	if (rc == EXIT_OK)
+		cli_audit(&dd, "key.create", k.id, "\"%s\", scope %s%s%s",
+		    k.name, k.scope, k.sites[0] ? ", sites " : "", k.sites);
 	datadir_close(&dd);
 	if (rc == EXIT_OK && r.o.json) {
 		json_t	*o = apikey_json(&k);

@@ -153,7 +153,7 @@ token_create(int argc, char **argv)
 	struct token_req	 r;
 	struct token_made	 m;
 	struct datadir		 dd;
-	char			 conf[DATADIR_PATH_MAX];
+	char			 conf[DATADIR_PATH_MAX], when[CLI_TIME_SIZE];
 	int			 rc;
 
 	memset(&r, 0, sizeof(r));
@@ -165,6 +165,9 @@ token_create(int argc, char **argv)
 	if (rc != EXIT_OK)
 		return rc;
 	rc = token_make(&dd, conf, &r, &m);
+	if (rc == EXIT_OK)
+		cli_audit(&dd, "token.create", m.id, "site %s, valid until %s",
+		    r.site, cli_time(m.expires_at, when));
 	datadir_close(&dd);
 	if (rc == EXIT_OK)
 		rc = token_print(&r, &m);

@@ -65,6 +65,31 @@ enroll_time(int64_t t, char buf[32])
 }
 
 /*
+ * The audit log's row for an enrollment: the token is the actor (whoever
+ * made it is in the token.create row), the peer its address. A failure
+ * to write it is logged: the connector is enrolled either way.
+ */
+static void
+enroll_audit(const struct enroll_job *j, const char *until)
+{
+	struct store_audit	 a;
+	char			 err[256];
+
+	memset(&a, 0, sizeof(a));
+	snprintf(a.actor, sizeof(a.actor), "token %s", j->token_id);
+	snprintf(a.actor_kind, sizeof(a.actor_kind), "system");
+	snprintf(a.address, sizeof(a.address), "%s", j->peer);
+	snprintf(a.action, sizeof(a.action), "connector.enroll");
+	snprintf(a.target, sizeof(a.target), "%s", j->connector_id);
+	snprintf(a.detail, sizeof(a.detail), "connector \"%s\" joined site "
+	    "%s with token %s; certificate %s valid until %s", j->name,
+	    j->site, j->token_id, j->cert.serial, until);
+	if (store_audit_add(j->c->dd->st, &a, err, sizeof(err)) != UPLINK_OK)
+		log_warnx("audit: cannot record the enrollment of connector "
+		    "%s: %s", j->connector_id, err);
+}
+
+/*
  * Copies text a peer sent into dst for a message: at most 40 bytes, and
  * anything but printable ASCII as '?', so it cannot forge log lines.
  */
@@ -440,12 +465,14 @@ enroll_handle(const struct enroll_ctx *c, const char *body, size_t len,
 		status = enroll_commit(&j);
 	if (status == 0)
 		status = enroll_reply(&j, "enroll");
-	if (status == 200)
+	if (status == 200) {
 		log_info("enroll from %s: token %s: connector %s \"%s\" joined "
 		    "site \"%s\" (version %s), certificate %s valid until %s",
 		    j.peer, j.token_id, j.connector_id, j.name, j.site,
 		    j.version != NULL ? j.version : "unknown", j.cert.serial,
 		    enroll_time(j.cert.not_after, when));
+		enroll_audit(&j, when);
+	}
 	metrics_enroll(false, status);
 	enroll_job_free(&j);
 	return status;

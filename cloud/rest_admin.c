@@ -409,6 +409,33 @@ note_row_cb(void *arg, const struct store_note *n)
 	return 0;
 }
 
+/*
+ * Adds subject_name: a connector's name for a connector id (after the
+ * walk: its callback may not call back into the store), else the subject.
+ */
+static void
+notes_subject_names(struct rest *r, json_t *arr)
+{
+	struct store_connector	 sc;
+	const char		*subj;
+	json_t			*n;
+	char			 err[256];
+	size_t			 i;
+
+	json_array_foreach(arr, i, n) {
+		subj = json_string_value(json_object_get(n, "subject"));
+		if (subj == NULL)
+			continue;
+		if (strncmp(subj, "c-", 2) == 0 && store_connector_get(
+		    r->c->dd.st, subj, &sc, err, sizeof(err)) == UPLINK_OK)
+			json_object_set_new(n, "subject_name",
+			    json_string(sc.name));
+		else
+			json_object_set_new(n, "subject_name",
+			    json_string(subj));
+	}
+}
+
 void
 rest_notes_list(struct rest *r)
 {
@@ -421,15 +448,18 @@ rest_notes_list(struct rest *r)
 	if (!rest_query_int(r, "limit", 1, 500, 100, &limit))
 		return;
 	arr = json_array();
-	rc = store_note_list(r->c->dd.st, unread != NULL && strcmp(unread,
-	    "1") == 0, (int)limit, note_row_cb, arr, err, sizeof(err));
+	rc = store_note_list(r->c->dd.st, r->admin_id, unread != NULL &&
+	    strcmp(unread, "1") == 0, (int)limit, note_row_cb, arr, err,
+	    sizeof(err));
 	if (rc == UPLINK_OK)
-		rc = store_note_unread(r->c->dd.st, &n, err, sizeof(err));
+		rc = store_note_unread(r->c->dd.st, r->admin_id, &n, err,
+		    sizeof(err));
 	if (rc != UPLINK_OK) {
 		json_decref(arr);
 		rest_store_fail(r, rc, err);
 		return;
 	}
+	notes_subject_names(r, arr);
 	rest_reply(r, 200, json_pack("{s:I, s:o}", "unread", (json_int_t)n,
 	    "notifications", arr));
 }
@@ -441,9 +471,11 @@ notes_read(struct rest *r, int64_t id)
 	int64_t	 n = 0;
 	int	 rc;
 
-	rc = store_note_read(r->c->dd.st, id, r->now, err, sizeof(err));
+	rc = store_note_read(r->c->dd.st, r->admin_id, id, r->now, err,
+	    sizeof(err));
 	if (rc == UPLINK_OK)
-		rc = store_note_unread(r->c->dd.st, &n, err, sizeof(err));
+		rc = store_note_unread(r->c->dd.st, r->admin_id, &n, err,
+		    sizeof(err));
 	if (rc != UPLINK_OK) {
 		rest_store_fail(r, rc, err);
 		return;

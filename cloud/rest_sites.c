@@ -9,10 +9,12 @@
 
 #include "api.h"
 #include "checks.h"
+#include "cli.h"
 #include "daemon.h"
 #include "duration.h"
 #include "log.h"
 #include "notify.h"
+#include "publish.h"
 #include "rest.h"
 #include "router.h"
 #include "status.h"
@@ -215,6 +217,98 @@ rest_site_get(struct rest *r)
 		reply_site(r, 200, &s);
 }
 
+/*
+ * A [publish] section of cloud.conf naming the site: the file, not the
+ * API, decides about it, so renaming or deleting the site is refused.
+ */
+static bool
+site_in_config(struct rest *r, const char *site, const char *doing)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->c->cfg.npublish; i++)
+		if (strcasecmp(r->c->cfg.publish[i].site, site) == 0) {
+			rest_fail(r, 409, "conflict", "cannot %s site \"%s\": "
+			    "[publish %s] at %s:%d names it; edit the file "
+			    "first", doing, site, r->c->cfg.publish[i].name,
+			    r->c->cfg.path, r->c->cfg.publish[i].line);
+			return true;
+		}
+	return false;
+}
+
+/* Counts the services published through the API in site. */
+static void
+site_service_cb(void *arg, const struct publish_info *info)
+{
+	struct { const char *site; int n; } *m = arg;
+
+	if (strcasecmp(info->site, m->site) == 0)
+		m->n++;
+}
+
+void
+rest_site_patch(struct rest *r)
+{
+	static const char *const fields[] = { "!name:s", NULL };
+	struct store_site	 s;
+	struct { const char *site; int n; } m;
+	const char		*name;
+	char			 err[256], old[STORE_NAME_MAX + 1];
+	int			 rc;
+
+	if (!rest_fields(r, fields) || !find_site(r, r->seg[1], &s))
+		return;
+	name = rest_str(r, "name");
+	if (!store_name_check("name", name, err, sizeof(err))) {
+		rest_fail(r, 400, "bad-field", "%s", err);
+		return;
+	}
+	if (site_in_config(r, s.name, "rename"))
+		return;
+	m.site = s.name;
+	m.n = 0;
+	publish_foreach(r->c, site_service_cb, &m);
+	if (m.n > 0) {
+		rest_fail(r, 409, "conflict", "cannot rename site \"%s\": %d "
+		    "published service%s use%s it; delete them first and "
+		    "publish them again in the renamed site", s.name, m.n,
+		    m.n == 1 ? "" : "s", m.n == 1 ? "s" : "");
+		return;
+	}
+	snprintf(old, sizeof(old), "%s", s.name);
+	rc = store_site_rename(r->c->dd.st, old, name, err, sizeof(err));
+	if (rc != UPLINK_OK) {
+		rest_store_fail(r, rc, err);
+		return;
+	}
+	router_site_renamed(r->c->router, old, name);
+	rest_audit(r, "site.rename", name, "was %s", old);
+	if (find_site(r, name, &s))
+		reply_site(r, 200, &s);
+}
+
+void
+rest_site_delete(struct rest *r)
+{
+	struct store_site	 s;
+	struct store_site_refs	 refs;
+	char			 err[512];
+	int			 rc;
+
+	if (!find_site(r, r->seg[1], &s) || site_in_config(r, s.name,
+	    "delete"))
+		return;
+	rc = store_site_delete(r->c->dd.st, s.name, r->now, &refs, err,
+	    sizeof(err));
+	if (rc != UPLINK_OK) {
+		rest_store_fail(r, rc, err);
+		return;
+	}
+	rest_audit(r, "site.delete", s.name, "deleted");
+	rest_reply(r, 204, NULL);
+}
+
 /* The live connector id (answered 404 when unknown); l must be freed. */
 static bool
 find_connector(struct rest *r, const char *id, struct live_list *l,
@@ -311,6 +405,63 @@ rest_connector_revoke(struct rest *r)
 	if (api_crl_refresh(r->c, err, sizeof(err)) != 0)
 		log_warnx("cannot rebuild the CRL: %s", err);
 	reply_connector(r, id);
+}
+
+void
+rest_connector_patch(struct rest *r)
+{
+	static const char *const fields[] = { "!name:s", NULL };
+	struct live_list	 l;
+	struct live_conn	*lc;
+	const char		*name;
+	char			 err[256], id[STORE_ID_MAX + 1];
+	char			 old[STORE_NAME_MAX + 1];
+	int			 rc;
+
+	if (!rest_fields(r, fields))
+		return;
+	name = rest_str(r, "name");
+	if (!store_name_check("name", name, err, sizeof(err))) {
+		rest_fail(r, 400, "bad-field", "%s", err);
+		return;
+	}
+	if (!find_connector(r, r->seg[1], &l, &lc))
+		return;
+	snprintf(id, sizeof(id), "%s", lc->sc.id);
+	snprintf(old, sizeof(old), "%s", lc->sc.name);
+	live_free(&l);
+	rc = store_connector_rename(r->c->dd.st, id, name, err, sizeof(err));
+	if (rc != UPLINK_OK) {
+		rest_store_fail(r, rc, err);
+		return;
+	}
+	rest_audit(r, "connector.rename", id, "\"%s\", was \"%s\"", name, old);
+	reply_connector(r, id);
+}
+
+void
+rest_connector_delete(struct rest *r)
+{
+	struct live_list	 l;
+	struct live_conn	*lc;
+	char			 err[256], id[STORE_ID_MAX + 1];
+	char			 name[STORE_NAME_MAX + 1], site[STORE_NAME_MAX + 1];
+	int			 rc;
+
+	if (!find_connector(r, r->seg[1], &l, &lc))
+		return;
+	snprintf(id, sizeof(id), "%s", lc->sc.id);
+	snprintf(name, sizeof(name), "%s", lc->sc.name);
+	snprintf(site, sizeof(site), "%s", lc->site);
+	live_free(&l);
+	rc = store_connector_remove(r->c->dd.st, id, err, sizeof(err));
+	if (rc != UPLINK_OK) {
+		rest_store_fail(r, rc, err);
+		return;
+	}
+	rest_audit(r, "connector.remove", id, "connector \"%s\" of site %s",
+	    name, site);
+	rest_reply(r, 204, NULL);
 }
 
 static void
@@ -484,6 +635,7 @@ rest_tokens_post(struct rest *r)
 	struct token_made	 m;
 	const char		*site, *ttl;
 	char			 err[1024], cmd[TOKEN_TEXT_SIZE + 64];
+	char			 until[CLI_TIME_SIZE];
 	int64_t			 secs = TOKEN_TTL_DEFAULT_SECS;
 	int			 rc;
 
@@ -513,8 +665,8 @@ rest_tokens_post(struct rest *r)
 		rest_fail(r, 500, "internal", "%s", err);
 		return;
 	}
-	rest_audit(r, "token.create", m.id, "site %s, valid until %lld", site,
-	    (long long)m.expires_at);
+	rest_audit(r, "token.create", m.id, "site %s, valid until %s", site,
+	    cli_time(m.expires_at, until));
 	snprintf(cmd, sizeof(cmd), "uplink-connector enroll --token %s",
 	    m.text);
 	reply_token(r, 201, m.id, json_pack("{s:s, s:s}", "token", m.text,

@@ -1,4 +1,5 @@
 #include <sys/queue.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,7 @@
 #define ROUTER_SLOW_MS		5000	/* unanswered this long: suspect */
 #define ROUTER_REFUSE_LOG_MS	1000	/* one refusal line per second */
 #define ROUTER_RETRY_AFTER	10	/* seconds, told to refused tunnels */
+#define ROUTER_SEEN_SECS	60	/* last_seen and bytes written this often */
 
 struct rt_conn;
 
@@ -71,6 +73,7 @@ struct rt_tunnel {
 	bool			 answered;	/* it answered something */
 	bool			 proven;	/* it answered a stream open */
 	bool			 suspect;	/* left a stream unanswered */
+	uint64_t		 sent_in, sent_out;	/* bytes the store has */
 };
 
 /* A connector with tunnels up, and those tunnels. */
@@ -84,6 +87,7 @@ struct rt_conn {
 	int			 declared;	/* tunnels it said it keeps, 0 unknown */
 	uint32_t		 pending;	/* stream opens not answered yet */
 	bool			 drained;	/* an administrator drained it */
+	uint64_t		 unsent_in, unsent_out;	/* of closed tunnels */
 };
 
 struct router_conn {
@@ -130,16 +134,127 @@ struct router {
 	uint64_t		 refused_quiet;	/* not logged yet */
 	long			 refused_logged;	/* ms of the last line */
 	struct event		*refused_ev;	/* logs refused_quiet */
+	struct event		*seen_ev;	/* router_seen_cb */
 	bool			 stopping;
 };
+
+/*
+ * Connectors' last_seen and byte totals in the store. Written for every
+ * connector with tunnels up every ROUTER_SEEN_SECS (one transaction for
+ * all of them, never per stream) and at once when a connector's last
+ * tunnel closes, so an offline connector shows when it went away and
+ * keeps what it carried. A tunnel's sent_in/out are what the store has
+ * of its counters; a closed tunnel's rest waits in its connector.
+ */
+static void
+rt_unsent(struct rt_tunnel *rt, uint64_t *in, uint64_t *out)
+{
+	struct tunnel_stats	 st;
+
+	tunnel_stats(rt->t, &st);
+	*in = st.bytes_in >= rt->sent_in ? st.bytes_in - rt->sent_in : 0;
+	*out = st.bytes_out >= rt->sent_out ? st.bytes_out - rt->sent_out : 0;
+}
+
+/* What a connector carried since its last write, into s. */
+static void
+conn_seen_fill(struct rt_conn *cn, int64_t now, struct store_seen *s)
+{
+	struct rt_tunnel	*rt;
+	uint64_t		 in, out;
+
+	s->id = cn->connector;
+	s->at = now;
+	s->bytes_in = cn->unsent_in;
+	s->bytes_out = cn->unsent_out;
+	LIST_FOREACH(rt, &cn->tunnels, entry) {
+		rt_unsent(rt, &in, &out);
+		s->bytes_in += in;
+		s->bytes_out += out;
+	}
+}
+
+/* The write of conn_seen_fill() succeeded: the store has it all. */
+static void
+conn_seen_done(struct rt_conn *cn)
+{
+	struct rt_tunnel	*rt;
+	struct tunnel_stats	 st;
+
+	cn->unsent_in = cn->unsent_out = 0;
+	LIST_FOREACH(rt, &cn->tunnels, entry) {
+		tunnel_stats(rt->t, &st);
+		rt->sent_in = st.bytes_in;
+		rt->sent_out = st.bytes_out;
+	}
+}
+
+/* Writes every connector with tunnels up, or (cn != NULL) that one. */
+static void
+router_seen_write(struct router *r, struct rt_conn *only)
+{
+	struct store_seen	*v;
+	struct rt_conn		*cn;
+	size_t			 n = 0, cap = 0;
+	int64_t			 now = time(NULL);
+	char			 err[256];
+
+	LIST_FOREACH(cn, &r->conns, entry)
+		cap++;
+	if (cap == 0)
+		return;
+	v = xcalloc(cap, sizeof(*v));
+	LIST_FOREACH(cn, &r->conns, entry)
+		if (only == NULL || cn == only)
+			conn_seen_fill(cn, now, &v[n++]);
+	if (store_connectors_seen(r->c->dd.st, v, n, err, sizeof(err)) != 0)
+		log_warnx("cannot record when %zu connector%s %s last seen "
+		    "and what %s carried (tried again in %d s): %s", n,
+		    n == 1 ? "" : "s", n == 1 ? "was" : "were",
+		    n == 1 ? "it" : "they", ROUTER_SEEN_SECS, err);
+	else
+		LIST_FOREACH(cn, &r->conns, entry)
+			if (only == NULL || cn == only)
+				conn_seen_done(cn);
+	free(v);
+}
+
+static void
+router_seen_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	router_seen_write(arg, NULL);
+}
+
+/* ROUTER_SEEN_SECS, or a test's UPLINK_TEST_SEEN_SECS (1 to 60). */
+static long
+router_seen_secs(void)
+{
+	const char	*s = getenv("UPLINK_TEST_SEEN_SECS");
+	char		*end;
+	long		 v;
+
+	if (s == NULL || *s == '\0')
+		return ROUTER_SEEN_SECS;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 1 || v > ROUTER_SEEN_SECS)
+		return ROUTER_SEEN_SECS;
+	return v;
+}
 
 struct router *
 router_new(struct cloud *c)
 {
 	struct router	*r;
+	struct timeval	 tv = { 0, 0 };
 
 	r = xcalloc(1, sizeof(*r));
 	r->c = c;
+	r->seen_ev = event_new(c->base, -1, EV_PERSIST, router_seen_cb, r);
+	tv.tv_sec = router_seen_secs();
+	event_add(r->seen_ev, &tv);
 	return r;
 }
 
@@ -221,9 +336,16 @@ tunnel_closed_cb(void *arg, struct tunnel *t, const char *why)
 	struct rt_conn		*cn = rt->conn;
 	struct router		*r = rt->r;
 	unsigned		 nt, nc;
+	uint64_t		 in, out;
 
 	metrics_tunnel_down(t);
+	rt_unsent(rt, &in, &out);
+	cn->unsent_in += in;
+	cn->unsent_out += out;
 	rt_unlink(rt);
+	/* Its last tunnel: when it went away, and what it carried, now. */
+	if (cn->ntunnels == 0)
+		router_seen_write(r, cn);
 	site_counts(r, cn->site, &nt, &nc);
 	log_info("%s: tunnel from connector %s (site %s, %s) closed: %s; the "
 	    "site has %u tunnel%s over %u connector%s", tunnel_name(t),
@@ -618,6 +740,16 @@ router_sweep_revoked(struct router *r)
 }
 
 void
+router_site_renamed(struct router *r, const char *from, const char *to)
+{
+	struct rt_conn	*cn;
+
+	LIST_FOREACH(cn, &r->conns, entry)
+		if (strcasecmp(cn->site, from) == 0)
+			snprintf(cn->site, sizeof(cn->site), "%s", to);
+}
+
+void
 router_goaway(struct router *r, const char *why)
 {
 	struct rt_conn		*cn;
@@ -650,6 +782,12 @@ router_foreach(struct router *r, router_tunnel_fn *fn, void *arg)
 			ti.version = rt->version;
 			ti.expected = rt->expected;
 			tunnel_stats(rt->t, &ti.stats);
+			rt_unsent(rt, &ti.unsent_in, &ti.unsent_out);
+			/* A closed tunnel's rest, counted once. */
+			if (rt == LIST_FIRST(&cn->tunnels)) {
+				ti.unsent_in += cn->unsent_in;
+				ti.unsent_out += cn->unsent_out;
+			}
 			fn(arg, &ti);
 		}
 }
@@ -1038,6 +1176,8 @@ router_free(struct router *r)
 	r->stopping = true;
 	while (!LIST_EMPTY(&r->rconns))
 		router_conn_cancel(LIST_FIRST(&r->rconns));
+	/* Tunnels still up are freed without their close callback. */
+	router_seen_write(r, NULL);
 	while ((cn = LIST_FIRST(&r->conns)) != NULL) {
 		while ((rt = LIST_FIRST(&cn->tunnels)) != NULL) {
 			rt_unlink(rt);
@@ -1048,6 +1188,7 @@ router_free(struct router *r)
 	}
 	if (r->refused_ev != NULL)
 		event_free(r->refused_ev);
+	event_free(r->seen_ev);
 	free(r->known);
 	free(r);
 }

@@ -40,6 +40,9 @@ int router_request(struct router *r, const char *connector, const char *path,
     int timeout_ms, tunnel_reply_cb *cb, void *arg);
 /* Closes the tunnels of connectors revoked in the store since last time. */
 void router_sweep_revoked(struct router *r);
+/* A site was renamed: its connectors' tunnels now serve the new name. */
+void router_site_renamed(struct router *r, const char *from,
+    const char *to);
 /* Stops taking streams and closes every tunnel (shutdown). */
 void router_shutdown(struct router *r, const char *why);
 /* Stops taking streams; tunnels close when their streams are done. */
@@ -55,6 +58,8 @@ struct router_tunnel {
 	const char		*version;	/* "" when not known yet */
 	int			 expected;	/* tunnels it keeps, 0 unknown */
 	struct tunnel_stats	 stats;
+	/* Of stats' bytes, and of closed tunnels', what the store lacks. */
+	uint64_t		 unsent_in, unsent_out;
 };
 typedef void router_tunnel_fn(void *arg, const struct router_tunnel *ti);
 void router_foreach(struct router *r, router_tunnel_fn *fn, void *arg);

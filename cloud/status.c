@@ -42,6 +42,8 @@ collect_cb(void *arg, const struct store_connector *c)
 	memset(&l->v[l->n], 0, sizeof(l->v[0]));
 	l->v[l->n].sc = *c;
 	l->v[l->n].rtt_ms = -1;
+	l->v[l->n].bytes_in = (uint64_t)c->bytes_in;
+	l->v[l->n].bytes_out = (uint64_t)c->bytes_out;
 	l->n++;
 	return 0;
 }
@@ -60,8 +62,9 @@ live_cb(void *arg, const struct router_tunnel *ti)
 		sc->tunnels++;
 		sc->draining += ti->stats.draining;
 		sc->streams += ti->stats.streams;
-		sc->bytes_in += ti->stats.bytes_in;
-		sc->bytes_out += ti->stats.bytes_out;
+		/* Added to what the store has (collect_cb): never falls. */
+		sc->bytes_in += ti->unsent_in;
+		sc->bytes_out += ti->unsent_out;
 		if (ti->stats.rtt_ms >= 0 && (sc->rtt_ms < 0 ||
 		    ti->stats.rtt_ms < sc->rtt_ms))
 			sc->rtt_ms = ti->stats.rtt_ms;

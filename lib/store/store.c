@@ -58,6 +58,19 @@
  * (cloud/rest_session.c; a single SQLite instance keeps them in memory
  * and leaves this table empty).
  *
+ * Version 6. Connectors gain bytes_in and bytes_out, the bytes their
+ * tunnels carried from and to them, added to about once a minute and
+ * when their last tunnel closes (cloud/router.c), so a connector's
+ * traffic totals survive its disconnection and the cloud's restart.
+ *
+ * Version 7. Sites can be deleted and revoked connectors removed
+ * (lib/store/store_site.c): the certificates of a removed connector move
+ * to removed_certs, so that their serials stay on the CRL.
+ *
+ * Version 8. Notifications are read per administrator: note_reads holds
+ * who read which and when (deleting either deletes the mark). The
+ * notification's own read_at stays for API keys.
+ *
  * The array is visible to the unit tests, which build older files from
  * the first steps alone to test the upgrades.
  */
@@ -210,6 +223,26 @@ UNITTEST const char *const store_migrations[] = {
 	"  last INTEGER NOT NULL"
 	") STRICT;"
 	"CREATE INDEX signin_failures_last ON signin_failures(last);",
+
+	"ALTER TABLE connectors ADD COLUMN"
+	"  bytes_in INTEGER NOT NULL DEFAULT 0 CHECK (bytes_in >= 0);"
+	"ALTER TABLE connectors ADD COLUMN"
+	"  bytes_out INTEGER NOT NULL DEFAULT 0 CHECK (bytes_out >= 0);",
+
+	"CREATE TABLE removed_certs ("
+	"  serial TEXT PRIMARY KEY,"
+	"  revoked_at INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL"
+	") STRICT;",
+
+	"CREATE TABLE note_reads ("
+	"  admin_id INTEGER NOT NULL REFERENCES admins(id) ON DELETE CASCADE,"
+	"  note_id INTEGER NOT NULL"
+	"    REFERENCES notifications(id) ON DELETE CASCADE,"
+	"  read_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (admin_id, note_id)"
+	") STRICT;"
+	"CREATE INDEX note_reads_note ON note_reads(note_id);",
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

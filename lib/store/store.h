@@ -19,7 +19,7 @@
  * UPLINK_EIO when SQLite fails, UPLINK_ENOMEM.
  */
 
-#define STORE_SCHEMA_VERSION	5
+#define STORE_SCHEMA_VERSION	8
 #define STORE_BUSY_MS		5000
 #define STORE_PG_TIMEOUT_MS	2000	/* deadline of one PostgreSQL call */
 #define STORE_NAME_MAX		63	/* site and connector names */
@@ -49,6 +49,8 @@ struct store_connector {
 	int64_t	 revoked_at;	/* 0 if not revoked */
 	char	 version[STORE_VERSION_MAX + 1];	/* "" if unknown */
 	bool	 drained;	/* no new streams routed to it */
+	int64_t	 bytes_in;	/* carried from it, tunnels closed or written */
+	int64_t	 bytes_out;	/* carried to it, likewise */
 };
 
 /* Why store_token_consume() did or did not accept a token. */
@@ -275,6 +277,25 @@ int store_connector_touch(struct store *st, const char *id, int64_t now,
     const char *version, char *err, size_t errlen);
 
 /*
+ * What a connector's tunnels did since the last write: seen at `at`,
+ * carried bytes_in from it and bytes_out to it.
+ */
+struct store_seen {
+	const char	*id;
+	int64_t		 at;
+	uint64_t	 bytes_in, bytes_out;
+};
+
+/*
+ * Records n connectors as seen (last_seen = at) and adds their bytes to
+ * their totals, in one transaction: the cloud calls it about once a
+ * minute for all connectors with tunnels up and when a connector's last
+ * tunnel closes. Ids no longer in the table are skipped.
+ */
+int store_connectors_seen(struct store *st, const struct store_seen *v,
+    size_t n, char *err, size_t errlen);
+
+/*
  * Called once per row; a non-zero return stops the walk and is what the
  * walking function returns.
  */
@@ -411,6 +432,40 @@ typedef int (*store_site_cb)(void *arg, const struct store_site *s);
 
 /* Calls cb for each site, by name; cb must not call back into the store. */
 int store_site_list(struct store *st, store_site_cb cb, void *arg, char *err,
+    size_t errlen);
+
+/*
+ * Renames site from to to, and in the API keys bound to it.
+ * UPLINK_ENOTFOUND: no site from; UPLINK_EEXIST: to is taken;
+ * UPLINK_EINVAL: to is not a valid name.
+ */
+int store_site_rename(struct store *st, const char *from, const char *to,
+    char *err, size_t errlen);
+
+/* What keeps a site from being deleted. */
+struct store_site_refs {
+	int64_t	 connectors;	/* enrolled, not revoked */
+	int64_t	 services;	/* published through the API */
+	int64_t	 tokens;	/* not used, revoked or expired at now */
+};
+
+/*
+ * Deletes a site with its revoked connectors (their serials stay on the
+ * CRL) and its tokens. UPLINK_EINVAL with refs filled and err saying
+ * what when something still refers to it; UPLINK_ENOTFOUND if unknown.
+ */
+int store_site_delete(struct store *st, const char *name, int64_t now,
+    struct store_site_refs *refs, char *err, size_t errlen);
+
+/* Renames a connector (its label; id and certificate stay). */
+int store_connector_rename(struct store *st, const char *id,
+    const char *name, char *err, size_t errlen);
+
+/*
+ * Removes a revoked connector, its checks and certificates; their serials
+ * stay on the CRL. UPLINK_EINVAL when it is not revoked.
+ */
+int store_connector_remove(struct store *st, const char *id, char *err,
     size_t errlen);
 
 /* Sets or clears a connector's drained flag; UPLINK_ENOTFOUND if unknown. */
@@ -622,17 +677,24 @@ int store_note_open(struct store *st, const char *kind, const char *subject,
 /* Marks the unresolved (kind, subject) resolved; none is not an error. */
 int store_note_resolve(struct store *st, const char *kind,
     const char *subject, int64_t now, char *err, size_t errlen);
-/* Newest first, at most limit (1..STORE_NOTE_LIST_MAX); cb as above. */
-int store_note_list(struct store *st, bool unread_only, int limit,
-    store_note_cb cb, void *arg, char *err, size_t errlen);
-/* How many notifications are unread. */
-int store_note_unread(struct store *st, int64_t *n, char *err,
-    size_t errlen);
 /*
- * Marks one (id) or every (id 0) notification read; one read before keeps
- * its read_at. An unknown id is UPLINK_ENOTFOUND.
+ * Read state is per administrator (admin_id, from admins.id): read_at is
+ * when that administrator read it. admin_id 0 (an API key) uses the
+ * shared read_at of the notification.
+ *
+ * store_note_list(): newest first, at most limit (1..STORE_NOTE_LIST_MAX);
+ * cb as above. store_note_unread(): how many admin_id has not read.
  */
-int store_note_read(struct store *st, int64_t id, int64_t now, char *err,
+int store_note_list(struct store *st, int64_t admin_id, bool unread_only,
+    int limit, store_note_cb cb, void *arg, char *err, size_t errlen);
+int store_note_unread(struct store *st, int64_t admin_id, int64_t *n,
+    char *err, size_t errlen);
+/*
+ * Marks one (id) or every (id 0) notification read for admin_id; one read
+ * before keeps its read_at. An unknown id is UPLINK_ENOTFOUND.
+ */
+int store_note_read(struct store *st, int64_t admin_id, int64_t id,
+    int64_t now, char *err,
     size_t errlen);
 
 /* The audit log: who did what, when, from where. */

@@ -25,7 +25,8 @@ _Static_assert(STORE_CONNECTOR_ID_SIZE <= STORE_ID_MAX + 1, "id size");
 	"id, site_id, name, cert_serial, cert_fingerprint, cert_not_after, " \
 	"created_at, last_seen, revoked_at, version"
 /* What get and list read: the columns above and the drained flag. */
-#define STORE_CONNECTOR_READ	STORE_CONNECTOR_COLUMNS ", drained"
+#define STORE_CONNECTOR_READ	STORE_CONNECTOR_COLUMNS ", drained, " \
+	"bytes_in, bytes_out"
 
 static int
 store_no_connector(const char *id, char *err, size_t errlen)
@@ -216,6 +217,8 @@ store_connector_read(struct db_stmt *stmt, struct store_connector *c)
 	c->revoked_at = db_column_int64(stmt, 8);
 	store_column(stmt, 9, c->version, sizeof(c->version));
 	c->drained = db_column_int64(stmt, 10) != 0;
+	c->bytes_in = db_column_int64(stmt, 11);
+	c->bytes_out = db_column_int64(stmt, 12);
 }
 
 int
@@ -334,6 +337,51 @@ store_connector_touch(struct store *st, const char *id, int64_t now,
 	return rc;
 }
 
+static int
+store_seen_one(struct store *st, const struct store_seen *s, char *err,
+    size_t errlen)
+{
+	struct db_stmt	*stmt;
+	int		 rc;
+
+	/* Counters past INT64_MAX are not worth a failed write. */
+	if (s->bytes_in > INT64_MAX / 2 || s->bytes_out > INT64_MAX / 2)
+		return store_msg(UPLINK_EINVAL, err, errlen, "connector %s: "
+		    "%llu/%llu bytes since the last write is not believable",
+		    s->id, (unsigned long long)s->bytes_in,
+		    (unsigned long long)s->bytes_out);
+	rc = store_prepare(st, "UPDATE connectors SET last_seen = ?2, "
+	    "bytes_in = bytes_in + ?3, bytes_out = bytes_out + ?4 "
+	    "WHERE id = ?1", &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	if ((store_str(stmt, 1, s->id) | db_bind_int64(stmt, 2, s->at) |
+	    db_bind_int64(stmt, 3, (int64_t)s->bytes_in) | db_bind_int64(stmt,
+	    4, (int64_t)s->bytes_out)) != DB_OK || db_step(stmt) != DB_DONE)
+		rc = store_sqlfail(st, err, errlen, "recording that connector "
+		    "%s was seen", s->id);
+	db_finalize(stmt);
+	return rc;
+}
+
+int
+store_connectors_seen(struct store *st, const struct store_seen *v,
+    size_t n, char *err, size_t errlen)
+{
+	size_t	 i;
+	int	 rc;
+
+	if (n == 0)
+		return UPLINK_OK;
+	rc = store_begin(st, err, errlen);
+	for (i = 0; i < n && rc == UPLINK_OK; i++)
+		rc = store_seen_one(st, &v[i], err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_commit(st, err, errlen);
+	store_rollback(st);
+	return rc;
+}
+
 int
 store_connector_list(struct store *st, int64_t site_id,
     store_connector_cb cb, void *arg, char *err, size_t errlen)
@@ -413,7 +461,8 @@ store_revoked_serials(struct store *st, store_serial_cb cb, void *arg,
 
 	rc = store_prepare(st, "SELECT c.serial, k.revoked_at, c.not_after "
 	    "FROM certs c JOIN connectors k ON k.id = c.connector_id "
-	    "WHERE k.revoked_at IS NOT NULL ORDER BY c.serial", &stmt, err,
+	    "WHERE k.revoked_at IS NOT NULL UNION ALL SELECT serial, "
+	    "revoked_at, not_after FROM removed_certs ORDER BY 1", &stmt, err,
 	    errlen);
 	if (rc != UPLINK_OK)
 		return rc;

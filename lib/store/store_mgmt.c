@@ -733,9 +733,16 @@ store_note_row(struct db_stmt *stmt, void *arg)
 	return cb->fn.note(cb->arg, &n);
 }
 
+/* The read_at of admin_id's mark, or (admin 0) the shared one: ?A. */
+#define STORE_NOTE_READ_AT(a) \
+	"CASE WHEN " a " = 0 THEN n.read_at ELSE m.read_at END"
+#define STORE_NOTE_MARKS(a) \
+	"notifications n LEFT JOIN note_reads m ON m.note_id = n.id " \
+	"AND m.admin_id = " a
+
 int
-store_note_list(struct store *st, bool unread_only, int limit,
-    store_note_cb fn, void *arg, char *err, size_t errlen)
+store_note_list(struct store *st, int64_t admin_id, bool unread_only,
+    int limit, store_note_cb fn, void *arg, char *err, size_t errlen)
 {
 	struct store_cb	 cb = { .fn.note = fn, .arg = arg };
 	struct db_stmt	*stmt;
@@ -744,28 +751,31 @@ store_note_list(struct store *st, bool unread_only, int limit,
 	rc = store_limit_check("listing notifications", limit,
 	    STORE_NOTE_LIST_MAX, err, errlen);
 	if (rc == UPLINK_OK)
-		rc = store_prepare(st, "SELECT id, kind, severity, subject, "
-		    "message, created_at, resolved_at, read_at FROM "
-		    "notifications WHERE ?1 = 0 OR read_at IS NULL ORDER BY id "
-		    "DESC LIMIT ?2", &stmt, err, errlen);
+		rc = store_prepare(st, "SELECT n.id, n.kind, n.severity, "
+		    "n.subject, n.message, n.created_at, n.resolved_at, "
+		    STORE_NOTE_READ_AT("?3") " FROM " STORE_NOTE_MARKS("?3")
+		    " WHERE ?1 = 0 OR " STORE_NOTE_READ_AT("?3") " IS NULL "
+		    "ORDER BY n.id DESC LIMIT ?2", &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
 	return store_list(st, stmt, db_bind_int64(stmt, 1, unread_only) |
-	    db_bind_int64(stmt, 2, limit), store_note_row, &cb,
-	    "listing notifications", err, errlen);
+	    db_bind_int64(stmt, 2, limit) | db_bind_int64(stmt, 3, admin_id),
+	    store_note_row, &cb, "listing notifications", err, errlen);
 }
 
 int
-store_note_unread(struct store *st, int64_t *n, char *err, size_t errlen)
+store_note_unread(struct store *st, int64_t admin_id, int64_t *n, char *err,
+    size_t errlen)
 {
 	struct db_stmt	*stmt;
 	int		 rc;
 
-	rc = store_prepare(st, "SELECT count(*) FROM notifications WHERE "
-	    "read_at IS NULL", &stmt, err, errlen);
+	rc = store_prepare(st, "SELECT count(*) FROM " STORE_NOTE_MARKS("?1")
+	    " WHERE " STORE_NOTE_READ_AT("?1") " IS NULL", &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	if (db_step(stmt) == DB_ROW)
+	if (db_bind_int64(stmt, 1, admin_id) == DB_OK &&
+	    db_step(stmt) == DB_ROW)
 		*n = db_column_int64(stmt, 0);
 	else
 		rc = store_sqlfail(st, err, errlen, "counting unread "
@@ -774,29 +784,62 @@ store_note_unread(struct store *st, int64_t *n, char *err, size_t errlen)
 	return rc;
 }
 
-/* A notification read before keeps its first read_at. */
-int
-store_note_read(struct store *st, int64_t id, int64_t now, char *err,
-    size_t errlen)
+/* Whether notification id exists. */
+static int
+store_note_exists(struct store *st, int64_t id, char *err, size_t errlen)
 {
 	struct db_stmt	*stmt;
+	int		 rc, step;
+
+	rc = store_prepare(st, "SELECT 1 FROM notifications WHERE id = ?1",
+	    &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	step = db_bind_int64(stmt, 1, id) == DB_OK ? db_step(stmt) : DB_FAIL;
+	if (step == DB_DONE)
+		rc = store_msg(UPLINK_ENOTFOUND, err, errlen, "no notification "
+		    "has the id %lld", (long long)id);
+	else if (step != DB_ROW)
+		rc = store_sqlfail(st, err, errlen, "looking up notification "
+		    "%lld", (long long)id);
+	db_finalize(stmt);
+	return rc;
+}
+
+/*
+ * A notification read before keeps its first read_at. SQLite wants a
+ * WHERE in an INSERT ... SELECT ... ON CONFLICT (its parser).
+ */
+int
+store_note_read(struct store *st, int64_t admin_id, int64_t id, int64_t now,
+    char *err, size_t errlen)
+{
+	struct db_stmt	*stmt;
+	const char	*sql;
 	int		 rc;
 
 	if (id < 0)
 		return store_msg(UPLINK_EINVAL, err, errlen, "notification id "
 		    "%lld is negative; use an id from the list, or 0 for all",
 		    (long long)id);
-	rc = store_prepare(st, id == 0 ? "UPDATE notifications SET read_at = "
-	    "?2 WHERE read_at IS NULL AND ?1 = 0" : "UPDATE notifications SET "
-	    "read_at = coalesce(read_at, ?2) WHERE id = ?1", &stmt, err,
-	    errlen);
+	rc = id != 0 ? store_note_exists(st, id, err, errlen) : UPLINK_OK;
+	if (rc != UPLINK_OK)
+		return rc;
+	if (admin_id == 0)
+		sql = id == 0 ? "UPDATE notifications SET read_at = ?2 WHERE "
+		    "read_at IS NULL AND ?1 = 0 AND ?3 = ?3" : "UPDATE "
+		    "notifications SET read_at = coalesce(read_at, ?2) WHERE "
+		    "id = ?1 AND ?3 = ?3";
+	else
+		sql = "INSERT INTO note_reads(admin_id, note_id, read_at) "
+		    "SELECT ?3, id, ?2 FROM notifications WHERE ?1 = 0 OR "
+		    "id = ?1 ON CONFLICT (admin_id, note_id) DO NOTHING";
+	rc = store_prepare(st, sql, &stmt, err, errlen);
 	if (rc == UPLINK_OK)
 		rc = store_write(st, stmt, db_bind_int64(stmt, 1, id) |
-		    db_bind_int64(stmt, 2, now), "marking notifications "
-		    "read", NULL, NULL, err, errlen);
-	if (rc == UPLINK_OK && id != 0 && db_changes(st->db) == 0)
-		rc = store_msg(UPLINK_ENOTFOUND, err, errlen, "no notification "
-		    "has the id %lld", (long long)id);
+		    db_bind_int64(stmt, 2, now) | db_bind_int64(stmt, 3,
+		    admin_id), "marking notifications read", NULL, NULL, err,
+		    errlen);
 	return rc;
 }
 

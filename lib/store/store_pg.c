@@ -167,6 +167,26 @@ const char *const store_pg_migrations[] = {
 	"  n BIGINT NOT NULL CHECK (n >= 1),"
 	"  last BIGINT NOT NULL);"
 	"CREATE INDEX signin_failures_last ON signin_failures(last);",
+
+	"ALTER TABLE connectors ADD COLUMN"
+	"  bytes_in BIGINT NOT NULL DEFAULT 0 CHECK (bytes_in >= 0);"
+	"ALTER TABLE connectors ADD COLUMN"
+	"  bytes_out BIGINT NOT NULL DEFAULT 0 CHECK (bytes_out >= 0);",
+
+	"CREATE TABLE removed_certs ("
+	"  serial TEXT PRIMARY KEY,"
+	"  revoked_at BIGINT NOT NULL,"
+	"  not_after BIGINT NOT NULL);"
+	BUMP("removed_certs"),
+
+	/* No data_version trigger: read marks change nothing others watch. */
+	"CREATE TABLE note_reads ("
+	"  admin_id BIGINT NOT NULL REFERENCES admins(id) ON DELETE CASCADE,"
+	"  note_id BIGINT NOT NULL"
+	"    REFERENCES notifications(id) ON DELETE CASCADE,"
+	"  read_at BIGINT NOT NULL,"
+	"  PRIMARY KEY (admin_id, note_id));"
+	"CREATE INDEX note_reads_note ON note_reads(note_id);",
 };
 
 _Static_assert(sizeof(store_pg_migrations) / sizeof(store_pg_migrations[0])

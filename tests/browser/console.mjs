@@ -582,6 +582,65 @@ step('revoke', async () => {
 	assertNoScriptErrors();
 });
 
+// Sites renamed and deleted, connectors renamed and removed, each behind
+// a dialog (issue 16, defect 10). Self-contained: a site of its own, and
+// the second connector revoked here if the 'revoke' step did not run.
+step('rename-and-remove', async () => {
+	const csrf = (await inPage('GET', '/api/v1/session')).json.csrf_token;
+	const h = { 'X-CSRF-Token': csrf };
+	assert.equal((await inPage('POST', '/api/v1/sites', { name: 'ui-site' }, h)).status, 201);
+	await page.evaluate(() => { location.hash = '#/sites/ui-site'; });
+	await page.locator(tid('site-rename')).waitFor();
+	await page.click(tid('site-rename'));
+	await page.locator(tid('rename-dialog')).waitFor();
+	await page.fill(tid('rename-name'), 'ui-site-2');
+	await page.click(tid('dialog-save'));
+	await page.waitForFunction(() => location.hash === '#/sites/ui-site-2');
+	await page.waitForFunction(sel => /ui-site-2/.test(document.querySelector(sel)?.textContent || ''),
+		tid('page-title'));
+	assert.equal((await inPage('GET', '/api/v1/sites/ui-site')).status, 404);
+	// Delete: the dialog first; cancel keeps it, confirm deletes it.
+	await page.click(tid('site-delete'));
+	await page.locator(tid('confirm-dialog')).waitFor();
+	assert.match(await page.locator(tid('confirm-dialog')).innerText(), /cannot be undone/);
+	await page.click(tid('confirm-cancel'));
+	assert.equal((await inPage('GET', '/api/v1/sites/ui-site-2')).status, 200);
+	await page.click(tid('site-delete'));
+	await page.click(tid('confirm-ok'));
+	await page.waitForFunction(() => location.hash === '#/overview');
+	assert.equal((await inPage('GET', '/api/v1/sites/ui-site-2')).status, 404);
+	// A site with live connectors: refused, and the page says why.
+	await page.evaluate(s => { location.hash = '#/sites/' + s; }, SITE);
+	await page.locator(tid('site-delete')).waitFor();
+	await page.click(tid('site-delete'));
+	await page.click(tid('confirm-ok'));
+	await page.waitForFunction(() => /cannot delete site|not revoked/i.test(document.querySelector('main')?.innerText || ''));
+	await screenshot('site-delete-refused');
+
+	const id = CONNECTORS[1];
+	const c = (await inPage('GET', `/api/v1/connectors/${id}`)).json;
+	if (c.state !== 'revoked')
+		assert.equal((await inPage('POST', `/api/v1/connectors/${id}/revoke`, null, h)).status, 200);
+	await page.evaluate(i => { location.hash = '#/connectors/' + i; }, id);
+	await page.locator(tid('connector-rename')).waitFor();
+	await page.click(tid('connector-rename'));
+	await page.locator(tid('rename-dialog')).waitFor();
+	await page.fill(tid('rename-name'), 'old-gateway');
+	await page.click(tid('dialog-save'));
+	await page.waitForFunction(sel => /old-gateway/.test(document.querySelector(sel)?.textContent || ''),
+		tid('page-title'));
+	assert.equal((await inPage('GET', `/api/v1/connectors/${id}`)).json.name, 'old-gateway');
+	await page.locator(tid('connector-remove')).waitFor();
+	await page.click(tid('connector-remove'));
+	await page.locator(tid('confirm-dialog')).waitFor();
+	assert.match(await page.locator(tid('confirm-dialog')).innerText(), /revocation list/);
+	await page.click(tid('confirm-ok'));
+	await page.waitForFunction(s => location.hash === '#/sites/' + encodeURIComponent(s), SITE);
+	assert.equal((await inPage('GET', `/api/v1/connectors/${id}`)).status, 404);
+	await screenshot('connector-removed');
+	assertNoScriptErrors();
+});
+
 step('session-warning', async () => {
 	const bar = page.locator(tid('session-warning'));
 	const text = bar.locator('.session-bar-text');

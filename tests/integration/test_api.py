@@ -563,6 +563,10 @@ def objs(env):
 
 WRITES = [
     ("POST", "/api/v1/sites", {"name": "ro-site"}),
+    ("PATCH", "/api/v1/sites/idle", {"name": "ro-idle"}),
+    ("DELETE", "/api/v1/sites/idle", None),
+    ("PATCH", "/api/v1/connectors/{idle}", {"name": "ro-name"}),
+    ("DELETE", "/api/v1/connectors/{idle}", None),
     ("POST", "/api/v1/connectors/{idle}/revoke", None),
     ("POST", "/api/v1/connectors/{idle}/drain", None),
     ("POST", "/api/v1/connectors/{idle}/resume", None),
@@ -609,6 +613,7 @@ def test_read_only_changed_nothing(env, objs):
     expect(k.get("/api/v1/sites/ro-site"), 404, "not-found")
     idle = expect(k.get(f"/api/v1/connectors/{env.idle.id}"), 200)
     assert idle["revoked_at"] is None and idle["drained"] is False, idle
+    assert idle["name"] == "idle-1" and idle["site"] == "idle", idle
     toks = {t["id"]: t for t in expect(k.get("/api/v1/tokens"), 200)["tokens"]}
     assert toks[objs["token"]]["state"] == "valid", toks[objs["token"]]
     svc = expect(k.get(f"/api/v1/services/{objs['service']}"), 200)
@@ -650,6 +655,10 @@ def _bodies(env, objs):
                                                 "password": "not the password"},
                     {"password": 12345678901234}, "password", "none"),
         "sites": ("POST", "/api/v1/sites", {"name": "bad-input"}, {"name": 5}, "name", "key"),
+        "sites-patch": ("PATCH", "/api/v1/sites/idle", {"name": "idle"}, {"name": 5}, "name",
+                        "key"),
+        "connectors-patch": ("PATCH", f"/api/v1/connectors/{env.idle.id}", {"name": "idle-1"},
+                             {"name": ["x"]}, "name", "key"),
         "tokens": ("POST", "/api/v1/tokens", {"site": "hq", "ttl": "1h"}, {"ttl": 3600},
                    "site", "key"),
         "services-post": ("POST", "/api/v1/services",
@@ -673,7 +682,7 @@ def _bodies(env, objs):
     }
 
 
-BODY_ENDPOINTS = ["session", "sites", "tokens", "services-post", "services-patch",
+BODY_ENDPOINTS = ["session", "sites", "sites-patch", "connectors-patch", "tokens", "services-post", "services-patch",
                   "requirements", "keys", "admins-post", "admins-patch", "settings"]
 BAD = ["not-json", "empty", "array", "string", "unknown-field", "wrong-type", "missing-field",
        "too-large", "text-plain", "form"]

@@ -36,8 +36,8 @@ TOKEN_FIELDS = {"id", "site", "created_at", "expires_at", "used_at", "used_by", 
                 "state"}
 SERVICE_FIELDS = {"name", "site", "target", "listen", "source", "created_at", "updated_at"}
 KEY_FIELDS = {"id", "name", "scope", "sites", "created_at", "last_used", "revoked_at"}
-NOTE_FIELDS = {"id", "kind", "severity", "subject", "message", "created_at", "resolved_at",
-               "read_at"}
+NOTE_FIELDS = {"id", "kind", "severity", "subject", "subject_name", "message", "created_at",
+               "resolved_at", "read_at"}
 AUDIT_FIELDS = {"id", "at", "actor", "actor_kind", "address", "action", "target", "detail"}
 CHECK_FIELDS = {"id", "connector", "at", "trigger", "ok", "passed", "failed", "report"}
 LAST_CHECK_FIELDS = {"id", "at", "ok", "passed", "failed"}

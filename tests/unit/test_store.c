@@ -168,7 +168,7 @@ test_open_fresh_and_reopen(void **state)
 	assert_int_equal(pragma(st, "PRAGMA synchronous"), 2);	/* FULL */
 	assert_int_equal(pragma(st, "PRAGMA foreign_keys"), 1);
 	assert_int_equal(pragma(st, "SELECT count(*) FROM sqlite_schema "
-	    "WHERE type = 'table'"), 14);
+	    "WHERE type = 'table'"), 16);
 	assert_int_equal(store_site_ensure(st, "paris", &id1, err,
 	    sizeof(err)), UPLINK_OK);
 	store_close(st);
@@ -718,6 +718,35 @@ test_connectors(void **state)
 	    "4; use printable ASCII without spaces");
 	assert_int_equal(store_connector_get(st, "c-nope", &got, err,
 	    sizeof(err)), UPLINK_ENOTFOUND);
+	/* Seen, in one batch; an id no longer there is skipped. */
+	{
+		struct store_seen	 v[] = {
+			{ "c-00000000000b", NOW + 60, 1000, 20 },
+			{ "c-gone", NOW + 60, 5, 5 },
+			{ "c-00000000000a", NOW + 61, 0, 0 },
+		};
+
+		assert_int_equal(store_connectors_seen(st, v, 3, err,
+		    sizeof(err)), UPLINK_OK);
+		assert_int_equal(store_connectors_seen(st, v, 0, err,
+		    sizeof(err)), UPLINK_OK);
+		/* Totals are added to, never replaced. */
+		v[0].at = NOW + 60;
+		v[0].bytes_in = 1ULL << 33;
+		v[0].bytes_out = 3;
+		assert_int_equal(store_connectors_seen(st, v, 1, err,
+		    sizeof(err)), UPLINK_OK);
+		v[0].bytes_in = UINT64_MAX;
+		assert_int_equal(store_connectors_seen(st, v, 1, err,
+		    sizeof(err)), UPLINK_EINVAL);
+	}
+	store_connector_get(st, "c-00000000000b", &got, err, sizeof(err));
+	assert_int_equal(got.last_seen, NOW + 60);
+	assert_int_equal(got.bytes_in, 1000 + (1LL << 33));
+	assert_int_equal(got.bytes_out, 23);
+	assert_string_equal(got.version, "0.2.0");
+	store_connector_get(st, "c-00000000000a", &got, err, sizeof(err));
+	assert_int_equal(got.last_seen, NOW + 61);
 	store_close(st);
 }
 
@@ -1614,6 +1643,117 @@ test_pg_breaker(void **state)
 	store_close(st);
 }
 
+/*
+ * Sites renamed (keys bound to it follow) and deleted (refused while
+ * live things refer to it), connectors renamed and removed (revoked ones
+ * only; their serials stay on the CRL).
+ */
+static void
+test_site_delete_connector_remove(void **state)
+{
+	struct fixture		*f = *state;
+	struct store		*st = open_ok(f->path);
+	struct store_connector	 c;
+	struct store_site_refs	 refs;
+	struct store_apikey	 k;
+	struct serials		 s;
+	unsigned char		 hash[TOKEN_HASH_LEN];
+	char			 tid[TOKEN_ID_SIZE], err[512], name[64];
+	int64_t			 site, other, id;
+
+	store_site_ensure(st, "paris", &site, err, sizeof(err));
+	store_site_ensure(st, "lyon", &other, err, sizeof(err));
+	memset(&k, 0, sizeof(k));
+	snprintf(k.id, sizeof(k.id), "0123456789ab");
+	snprintf(k.name, sizeof(k.name), "ci");
+	snprintf(k.scope, sizeof(k.scope), "ingress");
+	snprintf(k.sites, sizeof(k.sites), "lyon,paris");
+	assert_int_equal(store_apikey_add(st, &k, err, sizeof(err)),
+	    UPLINK_OK);
+	make_connector(&c, "c-1", site, "gw1", "1A");
+	assert_int_equal(store_connector_add(st, &c, err, sizeof(err)),
+	    UPLINK_OK);
+	add_token(st, site, 7, NOW + 3600, hash, tid);
+	/* Rename: the site, the key's list; taken and bad names refused. */
+	assert_int_equal(store_site_rename(st, "PARIS", "paris-2", err,
+	    sizeof(err)), UPLINK_OK);
+	assert_int_equal(store_site_find(st, "paris-2", &id, err,
+	    sizeof(err)), UPLINK_OK);
+	assert_int_equal(id, site);
+	assert_int_equal(store_apikey_get(st, k.id, &k, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_string_equal(k.sites, "lyon,paris-2");
+	assert_int_equal(store_site_rename(st, "paris-2", "Lyon", err,
+	    sizeof(err)), UPLINK_EEXIST);
+	assert_string_equal(err, "a site is already called \"Lyon\"");
+	assert_int_equal(store_site_rename(st, "paris-2", "a b", err,
+	    sizeof(err)), UPLINK_EINVAL);
+	assert_int_equal(store_site_rename(st, "nope", "x", err,
+	    sizeof(err)), UPLINK_ENOTFOUND);
+	/* Delete refused: a live connector and a usable token. */
+	assert_int_equal(store_site_delete(st, "paris-2", NOW, &refs, err,
+	    sizeof(err)), UPLINK_EINVAL);
+	assert_int_equal(refs.connectors, 1);
+	assert_int_equal(refs.services, 0);
+	assert_int_equal(refs.tokens, 1);
+	assert_string_equal(err, "site \"paris-2\" still has 1 connector not "
+	    "revoked, 0 published services and 1 enrollment token that can "
+	    "still be used: revoke, delete or move them first");
+	/* Connectors: rename; remove refused until revoked. */
+	assert_int_equal(store_connector_rename(st, "c-1", "gw-one", err,
+	    sizeof(err)), UPLINK_OK);
+	store_connector_get(st, "c-1", &c, err, sizeof(err));
+	assert_string_equal(c.name, "gw-one");
+	assert_int_equal(store_connector_rename(st, "c-nope", "x", err,
+	    sizeof(err)), UPLINK_ENOTFOUND);
+	assert_int_equal(store_connector_rename(st, "c-1", "", err,
+	    sizeof(err)), UPLINK_EINVAL);
+	assert_int_equal(store_connector_remove(st, "c-1", err, sizeof(err)),
+	    UPLINK_EINVAL);
+	assert_string_equal(err, "connector c-1 (\"gw-one\") is not revoked: "
+	    "revoke it first, then remove it");
+	assert_int_equal(store_connector_revoke(st, "c-1", NOW + 1, err,
+	    sizeof(err)), UPLINK_OK);
+	assert_int_equal(store_connector_remove(st, "c-1", err, sizeof(err)),
+	    UPLINK_OK);
+	assert_int_equal(store_connector_get(st, "c-1", &c, err, sizeof(err)),
+	    UPLINK_ENOTFOUND);
+	assert_int_equal(store_connector_remove(st, "c-1", err, sizeof(err)),
+	    UPLINK_ENOTFOUND);
+	/* Its serial is still on the CRL. */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_revoked_serials(st, serial_cb, &s, err,
+	    sizeof(err)), UPLINK_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.s[0], "1A");
+	/* A revoked connector goes with its site, its serial stays. */
+	make_connector(&c, "c-2", site, "gw2", "2B");
+	assert_int_equal(store_connector_add(st, &c, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_int_equal(store_connector_revoke(st, "c-2", NOW + 2, err,
+	    sizeof(err)), UPLINK_OK);
+	/* The token expired: it no longer holds the site. */
+	assert_int_equal(store_site_delete(st, "paris-2", NOW + 7200, &refs,
+	    err, sizeof(err)), UPLINK_OK);
+	assert_int_equal(store_site_find(st, "paris-2", &id, err,
+	    sizeof(err)), UPLINK_ENOTFOUND);
+	assert_int_equal(store_connector_get(st, "c-2", &c, err, sizeof(err)),
+	    UPLINK_ENOTFOUND);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_revoked_serials(st, serial_cb, &s, err,
+	    sizeof(err)), UPLINK_OK);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.s[1], "2B");
+	assert_int_equal(store_site_delete(st, "paris-2", NOW, &refs, err,
+	    sizeof(err)), UPLINK_ENOTFOUND);
+	/* The name is free again. */
+	snprintf(name, sizeof(name), "paris-2");
+	assert_int_equal(store_site_ensure(st, name, &id, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_true(id != site);
+	store_close(st);
+}
+
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1633,6 +1773,7 @@ main(void)
 		T(test_connectors),
 		T(test_connector_errors),
 		T(test_revoke_and_serials),
+		T(test_site_delete_connector_remove),
 		T(test_crl_number),
 		T(test_enroll),
 		T(test_enroll_refusals),
@@ -1655,6 +1796,7 @@ main(void)
 		T(test_connectors),
 		T(test_connector_errors),
 		T(test_revoke_and_serials),
+		T(test_site_delete_connector_remove),
 		T(test_crl_number),
 		T(test_enroll),
 		T(test_enroll_refusals),

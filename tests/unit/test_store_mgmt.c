@@ -1356,7 +1356,7 @@ test_note_dedupe(void **state)
 	    "check failed", NOW + 7, &created, err, sizeof(err)), UPLINK_OK);
 	assert_true(created);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(store_note_list(f->st, false, 10, note_cb, &l, err,
+	assert_int_equal(store_note_list(f->st, 0, false, 10, note_cb, &l, err,
 	    sizeof(err)), UPLINK_OK);
 	assert_int_equal(l.n, 3);
 	assert_string_equal(l.v[2].message, "connector gw (c-1) is offline");
@@ -1376,43 +1376,93 @@ test_note_dedupe(void **state)
 	    UPLINK_OK);
 	assert_true(created);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(store_note_list(f->st, false, 10, note_cb, &l, err,
+	assert_int_equal(store_note_list(f->st, 0, false, 10, note_cb, &l, err,
 	    sizeof(err)), UPLINK_OK);
 	assert_int_equal(l.n, 4);
 	assert_string_equal(l.v[0].message, "offline again");	/* newest */
 	assert_int_equal(l.v[0].resolved_at, 0);
 	assert_int_equal(l.v[3].resolved_at, NOW + 10);	/* the first kept */
 
-	assert_int_equal(store_note_unread(f->st, &unread, err, sizeof(err)),
+	assert_int_equal(store_note_unread(f->st, 0, &unread, err, sizeof(err)),
 	    UPLINK_OK);
 	assert_int_equal(unread, 4);
-	assert_int_equal(store_note_read(f->st, l.v[3].id, NOW + 30, err,
+	assert_int_equal(store_note_read(f->st, 0, l.v[3].id, NOW + 30, err,
 	    sizeof(err)), UPLINK_OK);
-	assert_int_equal(store_note_read(f->st, l.v[3].id, NOW + 40, err,
+	assert_int_equal(store_note_read(f->st, 0, l.v[3].id, NOW + 40, err,
 	    sizeof(err)), UPLINK_OK);
-	assert_int_equal(store_note_unread(f->st, &unread, err, sizeof(err)),
+	assert_int_equal(store_note_unread(f->st, 0, &unread, err, sizeof(err)),
 	    UPLINK_OK);
 	assert_int_equal(unread, 3);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(store_note_list(f->st, true, 10, note_cb, &l, err,
+	assert_int_equal(store_note_list(f->st, 0, true, 10, note_cb, &l, err,
 	    sizeof(err)), UPLINK_OK);
 	assert_int_equal(l.n, 3);
 	assert_int_equal(query(f->st, "SELECT read_at FROM notifications "
 	    "WHERE read_at IS NOT NULL"), NOW + 30);	/* the first read */
-	assert_int_equal(store_note_read(f->st, 999, NOW, err, sizeof(err)),
+	assert_int_equal(store_note_read(f->st, 0, 999, NOW, err, sizeof(err)),
 	    UPLINK_ENOTFOUND);
 	expect_msg(err, "no notification has the id 999");
-	assert_int_equal(store_note_read(f->st, -1, NOW, err, sizeof(err)),
+	assert_int_equal(store_note_read(f->st, 0, -1, NOW, err, sizeof(err)),
 	    UPLINK_EINVAL);
-	assert_int_equal(store_note_read(f->st, 0, NOW + 50, err,
+	assert_int_equal(store_note_read(f->st, 0, 0, NOW + 50, err,
 	    sizeof(err)), UPLINK_OK);
-	assert_int_equal(store_note_unread(f->st, &unread, err, sizeof(err)),
+	assert_int_equal(store_note_unread(f->st, 0, &unread, err, sizeof(err)),
 	    UPLINK_OK);
 	assert_int_equal(unread, 0);
-	assert_int_equal(store_note_read(f->st, 0, NOW + 60, err,
+	assert_int_equal(store_note_read(f->st, 0, 0, NOW + 60, err,
 	    sizeof(err)), UPLINK_OK);			/* none left: fine */
 	assert_int_equal(query(f->st, "SELECT count(*) FROM notifications "
 	    "WHERE read_at = 1700000050"), 3);
+
+	/* Per administrator: ana's marks are not bob's nor the keys'. */
+	{
+		int64_t	 ana = add_admin(f->st, "ana@example.net", "full");
+		int64_t	 bob = add_admin(f->st, "bob@example.net", "read");
+
+		assert_int_equal(store_note_unread(f->st, ana, &unread, err,
+		    sizeof(err)), UPLINK_OK);
+		assert_int_equal(unread, 4);
+		memset(&l, 0, sizeof(l));
+		assert_int_equal(store_note_list(f->st, ana, false, 10,
+		    note_cb, &l, err, sizeof(err)), UPLINK_OK);
+		assert_int_equal(l.n, 4);
+		assert_int_equal(l.v[0].read_at, 0);
+		assert_int_equal(store_note_read(f->st, ana, l.v[0].id,
+		    NOW + 70, err, sizeof(err)), UPLINK_OK);
+		assert_int_equal(store_note_read(f->st, ana, l.v[0].id,
+		    NOW + 80, err, sizeof(err)), UPLINK_OK);
+		assert_int_equal(store_note_read(f->st, ana, 999, NOW, err,
+		    sizeof(err)), UPLINK_ENOTFOUND);
+		assert_int_equal(store_note_unread(f->st, ana, &unread, err,
+		    sizeof(err)), UPLINK_OK);
+		assert_int_equal(unread, 3);
+		assert_int_equal(store_note_unread(f->st, bob, &unread, err,
+		    sizeof(err)), UPLINK_OK);
+		assert_int_equal(unread, 4);
+		memset(&l, 0, sizeof(l));
+		assert_int_equal(store_note_list(f->st, ana, true, 10,
+		    note_cb, &l, err, sizeof(err)), UPLINK_OK);
+		assert_int_equal(l.n, 3);
+		memset(&l, 0, sizeof(l));
+		assert_int_equal(store_note_list(f->st, ana, false, 10,
+		    note_cb, &l, err, sizeof(err)), UPLINK_OK);
+		assert_int_equal(l.v[0].read_at, NOW + 70);
+		assert_int_equal(store_note_read(f->st, bob, 0, NOW + 90, err,
+		    sizeof(err)), UPLINK_OK);
+		assert_int_equal(store_note_unread(f->st, bob, &unread, err,
+		    sizeof(err)), UPLINK_OK);
+		assert_int_equal(unread, 0);
+		assert_int_equal(store_note_unread(f->st, ana, &unread, err,
+		    sizeof(err)), UPLINK_OK);
+		assert_int_equal(unread, 3);
+		/* Deleting an administrator deletes their marks. */
+		assert_int_equal(query(f->st, "SELECT count(*) FROM "
+		    "note_reads"), 5);
+		assert_int_equal(store_admin_delete(f->st, bob, err,
+		    sizeof(err)), UPLINK_OK);
+		assert_int_equal(query(f->st, "SELECT count(*) FROM "
+		    "note_reads"), 1);
+	}
 }
 
 static const struct {
@@ -1468,7 +1518,7 @@ test_note_inputs(void **state)
 	assert_int_equal(store_note_open(f->st, "k-1", subject, "info",
 	    message, NOW, &created, err, sizeof(err)), UPLINK_OK);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(store_note_list(f->st, false, 1, note_cb, &l, err,
+	assert_int_equal(store_note_list(f->st, 0, false, 1, note_cb, &l, err,
 	    sizeof(err)), UPLINK_OK);
 	assert_string_equal(l.v[0].subject, subject);
 	assert_string_equal(l.v[0].message, message);
@@ -1481,15 +1531,15 @@ test_note_inputs(void **state)
 	assert_int_equal(store_note_open(f->st, "k-2", "s", "info", message,
 	    NOW, &created, err, sizeof(err)), UPLINK_EINVAL);
 	/* Limits 1..500. */
-	assert_int_equal(store_note_list(f->st, false, 0, note_cb, &l, err,
+	assert_int_equal(store_note_list(f->st, 0, false, 0, note_cb, &l, err,
 	    sizeof(err)), UPLINK_EINVAL);
 	expect_msg(err, "listing notifications: a limit of 0 is out of range; "
 	    "use 1 to 500");
-	assert_int_equal(store_note_list(f->st, false, -1, note_cb, &l, err,
+	assert_int_equal(store_note_list(f->st, 0, false, -1, note_cb, &l, err,
 	    sizeof(err)), UPLINK_EINVAL);
-	assert_int_equal(store_note_list(f->st, false, 501, note_cb, &l, err,
+	assert_int_equal(store_note_list(f->st, 0, false, 501, note_cb, &l, err,
 	    sizeof(err)), UPLINK_EINVAL);
-	assert_int_equal(store_note_list(f->st, false, 500, note_cb, &l, err,
+	assert_int_equal(store_note_list(f->st, 0, false, 500, note_cb, &l, err,
 	    sizeof(err)), UPLINK_OK);
 }
 
@@ -1689,7 +1739,7 @@ test_durable(void **state)
 	    UPLINK_OK);
 	assert_int_equal(store_admin_get(other, ana, &a, err, sizeof(err)),
 	    UPLINK_OK);
-	assert_int_equal(store_note_unread(other, &n, err, sizeof(err)),
+	assert_int_equal(store_note_unread(other, 0, &n, err, sizeof(err)),
 	    UPLINK_OK);
 	assert_int_equal(n, 1);
 	/* A refused write left no transaction open behind it. */

@@ -7,7 +7,7 @@ import { liveNote, route } from '../lib/router.js';
 import { canWrite } from '../lib/session.js';
 import { refreshBellSoon } from '../lib/shell.js';
 import { LIVE_MS } from '../lib/state.js';
-import { act, alertBox, badge, button, card, confirmDialog, emptyState, errorBox, linkTo, loading, table, toast } from '../lib/widgets.js';
+import { act, alertBox, badge, button, card, confirmDialog, emptyState, errorBox, formDialog, linkTo, loading, table, toast } from '../lib/widgets.js';
 
 export function connectorFacts(c) {
 	return dl([
@@ -139,6 +139,9 @@ export async function pageConnector(ctx) {
 		if (!canWrite())
 			return;
 		const revoked = c.state === 'revoked';
+		actions.append(button('Rename', rename, { kind: 'secondary', testid: 'connector-rename' }));
+		if (revoked)
+			actions.append(button('Remove', remove, { kind: 'danger', testid: 'connector-remove' }));
 		const run = button('Run connectivity check', runCheck, { testid: 'check-run',
 		    disabled: revoked || c.state === 'offline',
 		    title: revoked || c.state === 'offline' ? 'The connector has no tunnel: it cannot run a check now' : null });
@@ -194,6 +197,33 @@ export async function pageConnector(ctx) {
 		await act(btn, async () => {
 			show(await api('POST', path + '/drain'));
 			toast('Connector ' + (conn.name || conn.id) + ' is draining.', 'ok');
+		}, actErr);
+	}
+	async function rename() {
+		const input = el('input', { type: 'text', value: conn.name, spellcheck: 'false', testid: 'rename-name',
+		    maxlength: 63, autocomplete: 'off' });
+		const r = await formDialog({ title: 'Rename connector ' + (conn.name || conn.id), confirm: 'Rename',
+		    testid: 'rename-dialog', note: 'Only its label changes: its id, certificate and tunnels stay.',
+		    fields: [{ name: 'name', label: 'New name', input }],
+		    submit: v => api('PATCH', path, { name: v.name }) });
+		if (r && !ctx.stale()) {
+			show(r);
+			toast('Connector renamed to ' + r.name + '.', 'ok');
+		}
+	}
+	async function remove(ev) {
+		const btn = ev.currentTarget;
+		const ok = await confirmDialog({ title: 'Remove connector ' + (conn.name || conn.id) + '?',
+		    message: 'It disappears from every list of the console and the API. It is revoked already; ' +
+			'its certificates stay on the revocation list. This cannot be undone.',
+		    confirm: 'Remove connector', danger: true });
+		if (!ok)
+			return;
+		const site = conn.site;
+		await act(btn, async () => {
+			await api('DELETE', path);
+			toast('Connector ' + (conn.name || conn.id) + ' was removed.', 'ok');
+			location.hash = '#/sites/' + encodeURIComponent(site);
 		}, actErr);
 	}
 	async function revoke(ev) {

@@ -15,7 +15,9 @@ export function noteSubject(n) {
 		href = '/sites/' + encodeURIComponent(subj);
 	else if (/^c-[0-9a-f]{12}$/.test(subj))
 		href = '/connectors/' + encodeURIComponent(subj);
-	const label = n.kind === 'site-no-redundancy' ? 'Site ' + subj : subj;
+	const name = String(n.subject_name || subj);
+	const label = n.kind === 'site-no-redundancy' ? 'Site ' + name :
+	    href ? 'Connector ' + name + (name !== subj ? ' (' + subj + ')' : '') : name;
 	return el('strong', null, href ? linkTo(href, label, 'notification-subject') : label);
 }
 
@@ -33,7 +35,7 @@ export async function pageNotifications(ctx) {
 	const sev = { critical: 0, error: 1, warning: 2, warn: 2, info: 3 };
 	const view = listView({ name: 'notifications', what: 'notifications', one: 'notification',
 		empty: 'No notifications. Connectors going offline, revoked or failing checks show up here.',
-		text: n => [n.subject, n.message, n.kind, n.severity].join(' '),
+		text: n => [n.subject, n.subject_name, n.message, n.kind, n.severity].join(' '),
 		filter: { label: 'Show', options: [['', 'All'], ['unread', 'Unread'], ['open', 'Open'],
 		    ['resolved', 'Resolved']], test: (n, v) => !v || (v === 'unread' ? !n.read_at :
 			v === 'open' ? !n.resolved_at : !!n.resolved_at) },
@@ -64,7 +66,7 @@ export async function pageNotifications(ctx) {
 					    return true;
 				    }))
 					    load();
-			    }, { small: true, kind: 'secondary', testid: 'mark-read', label: 'Mark read: ' + n.subject }) : null },
+			    }, { small: true, kind: 'secondary', testid: 'mark-read', label: 'Mark read: ' + (n.subject_name || n.subject) }) : null },
 		], rows, n => ({ testid: 'notification-row', class: n.read_at ? '' : 'row-unread',
 		    dataset: { kind: n.kind, read: n.read_at ? 'yes' : 'no' } }), { caption: 'Notifications' });
 	};
