@@ -66,30 +66,6 @@ struct update {
 	char			 err[1024];
 };
 
-static int
-slurp(const char *path, size_t max, struct buf *b, char *err, size_t errlen)
-{
-	char	 chunk[4096];
-	ssize_t	 n;
-	int	 fd, rc = UPLINK_OK;
-
-	buf_init(b, max);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return uplink_fail(UPLINK_EIO, err, errlen, "%s: %s", path,
-		    strerror(errno));
-	while (rc == UPLINK_OK && (n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0)
-			rc = uplink_fail(UPLINK_EIO, err, errlen, "%s: %s", path,
-			    strerror(errno));
-		else if (buf_append(b, chunk, (size_t)n) != UPLINK_OK)
-			rc = uplink_fail(UPLINK_ETOOBIG, err, errlen, "%s: more "
-			    "than %zu bytes", path, max);
-	}
-	close(fd);
-	return rc;
-}
-
 /* The root key: [update] root_key, else the one built in. */
 static int
 update_root(struct update *u)
@@ -99,8 +75,8 @@ update_root(struct update *u)
 	int		 rc;
 
 	if (u->cfg.update_root_path[0] != '\0') {
-		rc = slurp(u->cfg.update_root_path, RELEASE_KEYFILE_MAX, &b, why,
-		    sizeof(why));
+		rc = buf_read_file(&b, u->cfg.update_root_path,
+		    RELEASE_KEYFILE_MAX, why, sizeof(why));
 		if (rc == UPLINK_OK)
 			rc = release_pubkey_parse(buf_cstr(&b), b.len,
 			    &u->pol.root, why, sizeof(why));
@@ -140,7 +116,7 @@ update_seen_read(struct update *u)
 		u->pol.last_seen = 0;
 		return RELEASE_OK;
 	}
-	rc = slurp(path, 64, &b, why, sizeof(why));
+	rc = buf_read_file(&b, path, 64, why, sizeof(why));
 	v = rc == UPLINK_OK ? strtoll(buf_cstr(&b), &end, 10) : -1;
 	if (rc == UPLINK_OK && (b.len == 0 || (*end != '\n' && *end != '\0')))
 		v = -1;
@@ -160,7 +136,7 @@ update_inputs(struct update *u)
 	char	 why[512];
 	int	 rc;
 
-	rc = slurp(u->manifest, RELEASE_MANIFEST_MAX, &u->mtext, why,
+	rc = buf_read_file(&u->mtext, u->manifest, RELEASE_MANIFEST_MAX, why,
 	    sizeof(why));
 	if (rc != UPLINK_OK)
 		return uplink_fail(rc == UPLINK_ETOOBIG ? RELEASE_EMALFORMED :
@@ -170,7 +146,7 @@ update_inputs(struct update *u)
 		return uplink_fail(RELEASE_ESIG_MISSING, u->err, sizeof(u->err),
 		    "no signature beside the manifest (%s): a release is "
 		    "accepted only with its minisign signature", u->sigpath);
-	rc = slurp(u->sigpath, RELEASE_SIGFILE_MAX, &u->stext, why,
+	rc = buf_read_file(&u->stext, u->sigpath, RELEASE_SIGFILE_MAX, why,
 	    sizeof(why));
 	if (rc != UPLINK_OK)
 		return uplink_fail(rc == UPLINK_ETOOBIG ? RELEASE_ESIG_BAD :

@@ -78,32 +78,6 @@ fail(const char *fmt, ...)
 	return EXIT_FAILED;
 }
 
-/* Reads a whole small file (at most max bytes) into b. */
-static int
-slurp(const char *path, size_t max, struct buf *b, char *err, size_t errlen)
-{
-	char	 chunk[4096];
-	ssize_t	 n;
-	int	 fd, rc = UPLINK_OK;
-
-	buf_init(b, max);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return uplink_fail(UPLINK_EIO, err, errlen, "%s: %s", path,
-		    strerror(errno));
-	while (rc == UPLINK_OK && (n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0)
-			rc = uplink_fail(UPLINK_EIO, err, errlen, "%s: %s", path,
-			    strerror(errno));
-		else if (buf_append(b, chunk, (size_t)n) != UPLINK_OK)
-			rc = uplink_fail(UPLINK_ETOOBIG, err, errlen, "%s: larger "
-			    "than %zu bytes: not the file expected", path, max);
-	}
-	close(fd);
-	sodium_memzero(chunk, sizeof(chunk));
-	return rc;
-}
-
 /* Writes a new file; refuses to replace one (a key must not be lost). */
 static int
 write_new(const char *path, const struct buf *b, mode_t mode)
@@ -134,7 +108,8 @@ load_seckey(const char *path, bool root, struct release_seckey *sk)
 	rc = keyfile_check_mode(path, "the release secret key", err,
 	    sizeof(err));
 	if (rc == UPLINK_OK)
-		rc = slurp(path, RELEASE_KEYFILE_MAX, &b, err, sizeof(err));
+		rc = buf_read_file(&b, path, RELEASE_KEYFILE_MAX, err,
+		    sizeof(err));
 	else
 		buf_init(&b, 0);
 	if (rc == UPLINK_OK)
@@ -156,8 +131,8 @@ load_pubkey(const char *path, struct release_pubkey *pk, struct buf *text)
 {
 	char	 err[512];
 
-	if (slurp(path, RELEASE_KEYFILE_MAX, text, err, sizeof(err)) !=
-	    UPLINK_OK || release_pubkey_parse(buf_cstr(text), text->len, pk,
+	if (buf_read_file(text, path, RELEASE_KEYFILE_MAX, err,
+	    sizeof(err)) != UPLINK_OK || release_pubkey_parse(buf_cstr(text), text->len, pk,
 	    err, sizeof(err)) != UPLINK_OK) {
 		buf_free(text);
 		return fail("%s: %s", path, err);
@@ -401,8 +376,8 @@ sign_load(const struct sign_args *a, struct release_seckey *sk,
 	if (memcmp(&pk, &derived, sizeof(pk)) != 0)
 		return fail("%s is not the public half of %s (give --pub)",
 		    a->pub, a->key);
-	if (slurp(a->cert, RELEASE_SIGFILE_MAX, certtext, err, sizeof(err)) !=
-	    UPLINK_OK || release_sig_parse(buf_cstr(certtext), certtext->len,
+	if (buf_read_file(certtext, a->cert, RELEASE_SIGFILE_MAX, err,
+	    sizeof(err)) != UPLINK_OK || release_sig_parse(buf_cstr(certtext), certtext->len,
 	    &cert, err, sizeof(err)) != UPLINK_OK ||
 	    release_cert_comment_parse(cert.trusted, &cc, err, sizeof(err)) !=
 	    UPLINK_OK)

@@ -1,6 +1,9 @@
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "error.h"
@@ -124,4 +127,30 @@ buf_consume(struct buf *b, size_t n)
 	memmove(b->ptr, b->ptr + n, b->len - n);
 	b->len -= n;
 	b->ptr[b->len] = '\0';
+}
+
+int
+buf_read_file(struct buf *b, const char *path, size_t max, char *err,
+    size_t errlen)
+{
+	char	 chunk[4096];
+	ssize_t	 n;
+	int	 fd, rc = UPLINK_OK;
+
+	buf_init(b, max);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return uplink_fail(UPLINK_EIO, err, errlen, "%s: %s", path,
+		    strerror(errno));
+	while (rc == UPLINK_OK && (n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0)
+			rc = uplink_fail(UPLINK_EIO, err, errlen, "%s: %s", path,
+			    strerror(errno));
+		else if (buf_append(b, chunk, (size_t)n) != UPLINK_OK)
+			rc = uplink_fail(UPLINK_ETOOBIG, err, errlen, "%s: larger "
+			    "than %zu bytes: not the file expected", path, max);
+	}
+	close(fd);
+	explicit_bzero(chunk, sizeof(chunk));
+	return rc;
 }

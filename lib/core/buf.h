@@ -44,4 +44,15 @@ const char *buf_cstr(const struct buf *b);
 /* Removes the first n bytes (n <= len). */
 void buf_consume(struct buf *b, size_t n);
 
+/*
+ * Reads the whole file at path into b, which it initialises with the cap
+ * max. Returns UPLINK_OK; UPLINK_EIO with "PATH: why" in err when the file
+ * cannot be opened or read; UPLINK_ETOOBIG with "PATH: larger than MAX
+ * bytes: not the file expected" when it is longer (b holds what was read:
+ * buf_free() it either way). The bytes pass through no other copy that
+ * outlives the call: the file may be a secret key.
+ */
+int buf_read_file(struct buf *b, const char *path, size_t max, char *err,
+    size_t errlen);
+
 #endif
