@@ -1,10 +1,10 @@
 /* uplink cloud console: pages/addconnector.js */
-import { api, get } from '../lib/api.js';
+import { get } from '../lib/api.js';
 import { el } from '../lib/dom.js';
 import { fmtBytes, fmtTime } from '../lib/format.js';
 import { canWrite } from '../lib/session.js';
-import { act, alertBox, button, card, copyBox, errorBox, field, loading, pageHeader, select, siteDatalist, table } from '../lib/widgets.js';
-import { TTLS } from './tokens.js';
+import { alertBox, card, copyBox, errorBox, field, loading, pageHeader, select, table } from '../lib/widgets.js';
+import { tokenForm } from './tokens.js';
 
 /*
  * "Add a connector": everything an administrator types on the new
@@ -107,25 +107,8 @@ export async function pageAddConnector(ctx) {
 	const tokenOut = el('div', { 'aria-live': 'polite', testid: 'addc-token-state' });
 	const stepOne = [];
 	if (canWrite()) {
-		const site = el('input', { type: 'text', name: 'site', required: true, testid: 'addc-site',
-		    autocomplete: 'off', value: ctx.query.get('site') || '', spellcheck: 'false' });
-		const datalist = siteDatalist(site);
-		const ttl = select(TTLS, '24h', { name: 'ttl', testid: 'addc-ttl' });
-		const err = el('div', { class: 'form-error', testid: 'addc-token-error', 'aria-live': 'assertive' });
-		const submit = button('Create token', null, { submit: true, testid: 'addc-create' });
-		const form = el('form', { class: 'form form-inline', novalidate: true },
-		    field('Site', site, 'A new name creates the site.'), field('Valid for', ttl), submit);
-		form.addEventListener('submit', async ev => {
-			ev.preventDefault();
-			err.replaceChildren();
-			if (!site.value.trim()) {
-				err.append(alertBox('Enter the site the connector belongs to.', 'error'));
-				site.focus();
-				return;
-			}
-			const t = await act(submit, () => api('POST', '/tokens', { site: site.value.trim(), ttl: ttl.value }), err);
-			if (!t)
-				return;
+		const { form, err, datalist } = tokenForm(ctx, { site: 'addc-site', ttl: 'addc-ttl',
+		    error: 'addc-token-error', create: 'addc-create' }, t => {
 			st.token = t.token;
 			st.site = t.site;
 			st.expires = t.expires_at;

@@ -9,31 +9,44 @@ import { act, alertBox, badge, button, card, confirmDialog, copyBox, field, link
 
 export const TTLS = [['30m', '30 minutes'], ['1h', '1 hour'], ['24h', '24 hours'], ['7d', '7 days'], ['30d', '30 days']];
 
+/*
+ * The form that creates an enrollment token for a site (a new name creates
+ * the site), shared by this page and "Add a connector". ids names the
+ * testids of its site, ttl, error and create elements; created(t) runs with
+ * the API's answer. Returns the form, its error box and the site list.
+ */
+export function tokenForm(ctx, ids, created) {
+	const site = el('input', { type: 'text', name: 'site', required: true, testid: ids.site,
+	    autocomplete: 'off', value: ctx.query.get('site') || '', spellcheck: 'false' });
+	const datalist = siteDatalist(site);
+	const ttl = select(TTLS, '24h', { name: 'ttl', testid: ids.ttl });
+	const err = el('div', { class: 'form-error', testid: ids.error, 'aria-live': 'assertive' });
+	const submit = button('Create token', null, { submit: true, testid: ids.create });
+	const form = el('form', { class: 'form form-inline', novalidate: true },
+	    field('Site', site, 'A new name creates the site.'), field('Valid for', ttl), submit);
+	form.addEventListener('submit', async ev => {
+		ev.preventDefault();
+		err.replaceChildren();
+		if (!site.value.trim()) {
+			err.append(alertBox('Enter the site the connector belongs to.', 'error'));
+			site.focus();
+			return;
+		}
+		const t = await act(submit, () => api('POST', '/tokens', { site: site.value.trim(), ttl: ttl.value }), err);
+		if (t)
+			created(t);
+	});
+	return { form, err, datalist };
+}
+
 export async function pageTokens(ctx) {
 	const list = el('div');
 	const keep = {};
 	const secret = el('div', { 'aria-live': 'polite' });
 	ctx.main.append(pageHeader('Enrollment tokens', 'A token lets one connector enroll into a site, once, before it expires.'));
 	if (canWrite()) {
-		const site = el('input', { type: 'text', name: 'site', required: true, testid: 'token-site',
-		    autocomplete: 'off', value: ctx.query.get('site') || '', spellcheck: 'false' });
-		const datalist = siteDatalist(site);
-		const ttl = select(TTLS, '24h', { name: 'ttl', testid: 'token-ttl' });
-		const err = el('div', { class: 'form-error', testid: 'token-error', 'aria-live': 'assertive' });
-		const submit = button('Create token', null, { submit: true, testid: 'token-create' });
-		const form = el('form', { class: 'form form-inline', novalidate: true },
-		    field('Site', site, 'A new name creates the site.'), field('Valid for', ttl), submit);
-		form.addEventListener('submit', async ev => {
-			ev.preventDefault();
-			err.replaceChildren();
-			if (!site.value.trim()) {
-				err.append(alertBox('Enter the site the connector belongs to.', 'error'));
-				site.focus();
-				return;
-			}
-			const t = await act(submit, () => api('POST', '/tokens', { site: site.value.trim(), ttl: ttl.value }), err);
-			if (!t)
-				return;
+		const { form, err, datalist } = tokenForm(ctx, { site: 'token-site', ttl: 'token-ttl',
+		    error: 'token-error', create: 'token-create' }, t => {
 			secret.replaceChildren(tokenSecret(t));
 			loadList();
 		});
