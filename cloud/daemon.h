@@ -26,7 +26,7 @@
  * This header is the daemon's state (struct cloud) and its listeners
  * (cloud/run.c); each module has its own header: front.h, api.h, router.h,
  * status.h, publish.h, ingress.h, checks.h, notify.h, pwverify.h,
- * servercert.h.
+ * servercert.h, cluster.h.
  */
 
 struct router;
@@ -36,6 +36,7 @@ struct ingress;
 struct checks;
 struct notify;
 struct pwverify;
+struct cluster;
 
 struct cloud {
 	struct event_base	*base;
@@ -62,6 +63,7 @@ struct cloud {
 	unsigned		 nofile;	/* the descriptor limit, raised at start */
 	struct event		*cert_timer;	/* cloud/servercert.c */
 	long			 cert_timer_secs;
+	struct cluster		*cluster;	/* cloud/cluster.c */
 };
 
 /*

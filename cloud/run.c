@@ -13,6 +13,7 @@
 #include "addrcount.h"
 #include "api.h"
 #include "checks.h"
+#include "cluster.h"
 #include "daemon.h"
 #include "dial.h"
 #include "front.h"
@@ -419,7 +420,8 @@ cloud_start(struct cloud *c, char *err, size_t errlen)
 	    checks_start(c, err, errlen) != 0 ||
 	    notify_start(c, err, errlen) != 0 ||
 	    pwverify_start(c, err, errlen) != 0 ||
-	    metrics_start(c, err, errlen) != 0)
+	    metrics_start(c, err, errlen) != 0 ||
+	    cluster_start(c, err, errlen) != 0)
 		return -1;
 	c->watch = event_new(c->base, -1, EV_PERSIST, watch_cb, c);
 	event_add(c->watch, &tv);
@@ -440,6 +442,7 @@ cloud_stop(struct cloud *c)
 	ingress_free(c->ingress);
 	front_free(c->front);
 	metrics_free(c);
+	cluster_free(c);
 	notify_free(c);
 	pwverify_free(c);
 	/* Checks in flight end when their tunnels do, so the router first. */
