@@ -168,7 +168,7 @@ test_open_fresh_and_reopen(void **state)
 	assert_int_equal(pragma(st, "PRAGMA synchronous"), 2);	/* FULL */
 	assert_int_equal(pragma(st, "PRAGMA foreign_keys"), 1);
 	assert_int_equal(pragma(st, "SELECT count(*) FROM sqlite_schema "
-	    "WHERE type = 'table'"), 16);
+	    "WHERE type = 'table'"), 17);
 	assert_int_equal(store_site_ensure(st, "paris", &id1, err,
 	    sizeof(err)), UPLINK_OK);
 	store_close(st);
@@ -721,9 +721,11 @@ test_connectors(void **state)
 	/* Seen, in one batch; an id no longer there is skipped. */
 	{
 		struct store_seen	 v[] = {
-			{ "c-00000000000b", NOW + 60, 1000, 20 },
-			{ "c-gone", NOW + 60, 5, 5 },
-			{ "c-00000000000a", NOW + 61, 0, 0 },
+			{ .id = "c-00000000000b", .at = NOW + 60,
+			    .bytes_in = 1000, .bytes_out = 20 },
+			{ .id = "c-gone", .at = NOW + 60, .bytes_in = 5,
+			    .bytes_out = 5 },
+			{ .id = "c-00000000000a", .at = NOW + 61 },
 		};
 
 		assert_int_equal(store_connectors_seen(st, v, 3, err,
