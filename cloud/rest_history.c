@@ -60,8 +60,12 @@ hist_range(struct rest *r, int64_t *from, int64_t *to, int64_t *step)
 	    sizeof(hist_steps[0]); i++)
 		if (span / hist_steps[i] <= HIST_POINTS_AUTO)
 			*step = hist_steps[i];
-	/* Older than a day there are only ten-minute rows. */
-	if (*from < r->now - STORE_HISTORY_FINE_KEEP &&
+	/*
+	 * Older than a day there are only ten-minute rows. The pass that
+	 * merges runs every ten minutes, so "the last 24 hours" asked a
+	 * little late still finds its minutes: 20 minutes of slack.
+	 */
+	if (*from < r->now - STORE_HISTORY_FINE_KEEP - 2 * STORE_HISTORY_COARSE &&
 	    *step % STORE_HISTORY_COARSE != 0)
 		*step += STORE_HISTORY_COARSE - *step % STORE_HISTORY_COARSE;
 	*from -= *from % *step;
