@@ -35,6 +35,7 @@
 #include "addrcount.h"
 #include "apikey.h"
 #include "daemon.h"
+#include "db.h"
 #include "front.h"
 #include "log.h"
 #include "metrics.h"
@@ -48,6 +49,7 @@
 #define METRICS_TOTAL		64	/* connections in all */
 #define METRICS_TIMEOUT_SECS	10	/* evhttp: idle, head and body */
 #define METRICS_HEADERS_MAX	(8 * 1024)
+#define METRICS_INFO_TIMEOUT_MS	5000	/* GET /v1/info for the counters */
 #define METRICS_CTYPE		"text/plain; version=0.0.4; charset=utf-8"
 
 /* Bucket bounds in milliseconds, then +Inf. */
@@ -94,6 +96,23 @@ static struct {
 	uint64_t		 refused_addr, refused_auth;
 } ctr;
 
+/*
+ * What a connector reports of its own counters in GET /v1/info
+ * (connector/tunnels.c), asked every ping_interval while it has a tunnel.
+ * One entry per connector seen since the start (bounded by them).
+ */
+static const char *const refusal_codes[] = { "not-allowed", "via-proxy",
+    "dns", "refused", "timeout", "proxy", "busy", "internal" };
+#define NREFUSAL	(sizeof(refusal_codes) / sizeof(refusal_codes[0]))
+
+struct conn_ctr {
+	char		 id[STORE_ID_MAX + 1];
+	bool		 asking;	/* a GET /v1/info is out */
+	bool		 have;		/* it reported counters */
+	uint64_t	 refused[NREFUSAL];
+	uint64_t	 checks, checks_failed;
+};
+
 /* A client connection, for the caps (released by its close callback). */
 struct mconn {
 	struct mconn		*next;
@@ -107,6 +126,8 @@ struct metrics {
 	struct addrcount	*ac;
 	struct mconn		*conns;
 	struct event		*rtt_timer;
+	struct conn_ctr		*cc;
+	size_t			 ncc;
 	char			 instance[96];	/* escaped label value */
 	int64_t			 started;
 	struct log_rate		 refuse_rate;
@@ -365,6 +386,96 @@ render_events(struct evbuffer *out)
 	    ctr.refused_auth);
 }
 
+static void
+render_store(struct evbuffer *out)
+{
+	static const char name[] = "uplink_store_query_seconds";
+	struct db_timing t;
+	char		 le[48];
+	uint64_t	 cum = 0;
+	size_t		 i;
+
+	db_timing_get(&t);
+	family(out, name, "histogram", "Database statements, each from "
+	    "prepare to finalize (rows read included), and BEGIN/COMMIT.");
+	for (i = 0; i < DB_TIMING_BUCKETS; i++) {
+		cum += t.bucket[i];
+		snprintf(le, sizeof(le), "le=\"%lld.%06lld\"",
+		    (long long)(db_timing_bounds_us[i] / 1000000),
+		    (long long)(db_timing_bounds_us[i] % 1000000));
+		sample(out, "uplink_store_query_seconds_bucket", le, cum);
+	}
+	sample(out, "uplink_store_query_seconds_bucket", "le=\"+Inf\"",
+	    t.count);
+	evbuffer_add_printf(out, "%s_sum{instance_id=\"%s\"} %llu.%06llu\n",
+	    name, M->instance, (unsigned long long)(t.sum_us / 1000000),
+	    (unsigned long long)(t.sum_us % 1000000));
+	sample(out, "uplink_store_query_seconds_count", "", t.count);
+}
+
+static struct conn_ctr *
+conn_ctr_find(const char *id, bool add)
+{
+	size_t	 i;
+
+	for (i = 0; i < M->ncc; i++)
+		if (strcmp(M->cc[i].id, id) == 0)
+			return &M->cc[i];
+	if (!add)
+		return NULL;
+	M->cc = xrealloc(M->cc, (M->ncc + 1) * sizeof(*M->cc));
+	memset(&M->cc[M->ncc], 0, sizeof(M->cc[0]));
+	snprintf(M->cc[M->ncc].id, sizeof(M->cc[0].id), "%s", id);
+	return &M->cc[M->ncc++];
+}
+
+/* The connector-side counters, per unrevoked connector that sent them. */
+static void
+render_connector_counters(struct evbuffer *out, const struct live_list *l)
+{
+	const struct conn_ctr	*cc;
+	char			 id[160], lab[256];
+	size_t			 i, k;
+
+	family(out, "uplink_connector_streams_refused_total", "counter",
+	    "Streams the connector refused, by code, as it reports them "
+	    "(GET /v1/info), since it started.");
+	for (i = 0; i < l->n; i++) {
+		cc = conn_ctr_find(l->v[i].sc.id, false);
+		if (l->v[i].sc.revoked_at != 0 || cc == NULL || !cc->have)
+			continue;
+		escape_label(cc->id, id, sizeof(id));
+		for (k = 0; k < NREFUSAL; k++) {
+			snprintf(lab, sizeof(lab), "connector=\"%s\",code=\"%s\"",
+			    id, refusal_codes[k]);
+			sample(out, "uplink_connector_streams_refused_total", lab,
+			    cc->refused[k]);
+		}
+	}
+	family(out, "uplink_connector_checks_total", "counter",
+	    "Connectivity checks the connector ran for the cloud, as it "
+	    "reports them, since it started.");
+	for (i = 0; i < l->n; i++) {
+		cc = conn_ctr_find(l->v[i].sc.id, false);
+		if (l->v[i].sc.revoked_at != 0 || cc == NULL || !cc->have)
+			continue;
+		escape_label(cc->id, id, sizeof(id));
+		snprintf(lab, sizeof(lab), "connector=\"%s\"", id);
+		sample(out, "uplink_connector_checks_total", lab, cc->checks);
+	}
+	family(out, "uplink_connector_check_failures_total", "counter",
+	    "Of those checks, the ones with an address that failed.");
+	for (i = 0; i < l->n; i++) {
+		cc = conn_ctr_find(l->v[i].sc.id, false);
+		if (l->v[i].sc.revoked_at != 0 || cc == NULL || !cc->have)
+			continue;
+		escape_label(cc->id, id, sizeof(id));
+		snprintf(lab, sizeof(lab), "connector=\"%s\"", id);
+		sample(out, "uplink_connector_check_failures_total", lab,
+		    cc->checks_failed);
+	}
+}
+
 /* Connectors by state, and the per-connector series (unrevoked only). */
 static void
 render_connectors(struct evbuffer *out)
@@ -423,6 +534,7 @@ render_connectors(struct evbuffer *out)
 		    id, ver);
 		sample(out, "uplink_connector_info", lab, 1);
 	}
+	render_connector_counters(out, &l);
 	live_free(&l);
 }
 
@@ -443,6 +555,7 @@ render(struct evbuffer *out)
 	render_connectors(out);
 	render_traffic(out);
 	render_events(out);
+	render_store(out);
 }
 
 /* ---- serving ---- */
@@ -655,6 +768,64 @@ rtt_sample_cb(void *arg, const struct router_tunnel *ti)
 		observe(&ctr.rtt, rtt_bounds, NRTT, ti->stats.rtt_ms);
 }
 
+/* A counter from the connector's JSON, kept when absent or not sane. */
+static void
+ctr_read(json_t *obj, const char *name, uint64_t *v)
+{
+	json_t	*n = json_object_get(obj, name);
+
+	if (json_is_integer(n) && json_integer_value(n) >= 0)
+		*v = (uint64_t)json_integer_value(n);
+}
+
+static void
+info_reply_cb(void *arg, struct tunnel *t, int status, const char *body)
+{
+	char		*id = arg;
+	struct conn_ctr	*cc;
+	json_t		*j, *ctrs, *ref;
+	size_t		 k;
+
+	(void)t;
+	cc = M != NULL ? conn_ctr_find(id, false) : NULL;
+	free(id);
+	if (cc == NULL)
+		return;
+	cc->asking = false;
+	if (status != 200 || body == NULL)
+		return;
+	j = json_loads(body, 0, NULL);
+	ctrs = json_object_get(j, "counters");
+	if (json_is_object(ctrs)) {
+		ref = json_object_get(ctrs, "refused");
+		for (k = 0; k < NREFUSAL; k++)
+			ctr_read(ref, refusal_codes[k], &cc->refused[k]);
+		ctr_read(ctrs, "checks", &cc->checks);
+		ctr_read(ctrs, "checks_failed", &cc->checks_failed);
+		cc->have = true;
+	}
+	json_decref(j);
+}
+
+/* Asks each connector with a tunnel for its counters (one at a time). */
+static void
+info_ask_cb(void *arg, const struct router_tunnel *ti)
+{
+	struct conn_ctr	*cc = conn_ctr_find(ti->connector, true);
+	char		*id;
+
+	(void)arg;
+	if (cc->asking)
+		return;
+	id = xstrdup(ti->connector);
+	cc->asking = true;
+	if (router_request(M->c->router, ti->connector, "/v1/info",
+	    METRICS_INFO_TIMEOUT_MS, info_reply_cb, id) != 0) {
+		cc->asking = false;
+		free(id);
+	}
+}
+
 static void
 rtt_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -662,6 +833,7 @@ rtt_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	router_foreach(((struct metrics *)arg)->c->router, rtt_sample_cb,
 	    NULL);
+	router_foreach(((struct metrics *)arg)->c->router, info_ask_cb, NULL);
 }
 
 /* [metrics] instance, else the host (and port) of the cloud's URL. */
@@ -745,6 +917,7 @@ metrics_free(struct cloud *c)
 	}
 	if (m->rtt_timer != NULL)
 		event_free(m->rtt_timer);
+	free(m->cc);
 	addrcount_free(m->ac);
 	free(m);
 	M = NULL;

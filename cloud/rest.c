@@ -86,10 +86,13 @@ static const struct route routes[] = {
 	{ EVHTTP_REQ_PATCH,  "admins/*",		rest_admin_patch, 0 },
 	{ EVHTTP_REQ_DELETE, "admins/*",		rest_admin_delete, 0 },
 	{ EVHTTP_REQ_GET,    "notifications",		rest_notes_list, 0 },
-	{ EVHTTP_REQ_POST,   "notifications/read-all",	rest_notes_read_all, 0 },
-	{ EVHTTP_REQ_POST,   "notifications/*/read",	rest_note_read, 0 },
+	{ EVHTTP_REQ_POST,   "notifications/read-all",	rest_notes_read_all, R_READ_OK },
+	{ EVHTTP_REQ_POST,   "notifications/*/read",	rest_note_read, R_READ_OK },
 	{ EVHTTP_REQ_GET,    "audit",			rest_audit_list, 0 },
 	{ EVHTTP_REQ_GET,    "packages",		rest_packages_list, 0 },
+	{ EVHTTP_REQ_GET,    "history",			rest_history, 0 },
+	{ EVHTTP_REQ_GET,    "sites/*/history",		rest_site_history, 0 },
+	{ EVHTTP_REQ_GET,    "connectors/*/history",	rest_connector_history, 0 },
 };
 
 static const char *

@@ -176,4 +176,9 @@ int admin_hash(const char *pw, char out[STORE_PWHASH_MAX + 1]);
 /* The console inactivity timeout in minutes (0: disabled). */
 int session_idle_minutes(struct cloud *c);
 
+/* cloud/rest_history.c */
+void rest_history(struct rest *r);
+void rest_connector_history(struct rest *r);
+void rest_site_history(struct rest *r);
+
 #endif

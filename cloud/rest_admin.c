@@ -471,6 +471,17 @@ notes_read(struct rest *r, int64_t id)
 	int64_t	 n = 0;
 	int	 rc;
 
+	/*
+	 * The route lets read-only callers through: an administrator's
+	 * marks are their own. API keys share one read state, which a
+	 * read-only key may not change.
+	 */
+	if (!r->full && r->admin_id == 0) {
+		rest_fail(r, 403, "read-only", "the API key %s is read-only; "
+		    "API keys share one read state, which only a full key may "
+		    "change", r->actor);
+		return;
+	}
 	rc = store_note_read(r->c->dd.st, r->admin_id, id, r->now, err,
 	    sizeof(err));
 	if (rc == UPLINK_OK)

@@ -17,6 +17,7 @@
 #include "error.h"
 #include "error.h"
 #include "dial.h"
+#include "history.h"
 #include "log.h"
 #include "metrics.h"
 #include "pki.h"
@@ -88,6 +89,7 @@ struct rt_conn {
 	uint32_t		 pending;	/* stream opens not answered yet */
 	bool			 drained;	/* an administrator drained it */
 	uint64_t		 unsent_in, unsent_out;	/* of closed tunnels */
+	uint64_t		 opened;	/* streams, since the last write */
 };
 
 struct router_conn {
@@ -167,10 +169,13 @@ conn_seen_fill(struct rt_conn *cn, int64_t now, struct store_seen *s)
 	s->at = now;
 	s->bytes_in = cn->unsent_in;
 	s->bytes_out = cn->unsent_out;
+	s->tunnels = cn->ntunnels;
+	s->opened = cn->opened;
 	LIST_FOREACH(rt, &cn->tunnels, entry) {
 		rt_unsent(rt, &in, &out);
 		s->bytes_in += in;
 		s->bytes_out += out;
+		history_sample(rt->t, s);
 	}
 }
 
@@ -181,7 +186,7 @@ conn_seen_done(struct rt_conn *cn)
 	struct rt_tunnel	*rt;
 	struct tunnel_stats	 st;
 
-	cn->unsent_in = cn->unsent_out = 0;
+	cn->unsent_in = cn->unsent_out = cn->opened = 0;
 	LIST_FOREACH(rt, &cn->tunnels, entry) {
 		tunnel_stats(rt->t, &st);
 		rt->sent_in = st.bytes_in;
@@ -225,6 +230,7 @@ router_seen_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	router_seen_write(arg, NULL);
+	history_tick(((struct router *)arg)->c);
 }
 
 /* ROUTER_SEEN_SECS, or a test's UPLINK_TEST_SEEN_SECS (1 to 60). */
@@ -1049,6 +1055,8 @@ conn_answer_cb(void *arg, struct tunnel_stream *s, int status,
 		return;
 	}
 	metrics_stream_open(status, code, dial_now_ms() - rc->t0);
+	if (status == 200)
+		rt->conn->opened++;
 	conn_free(rc);
 	if (status == 0)
 		cb(cbarg, NULL, strcmp(code, "timeout") == 0 ? 504 : 502, code,

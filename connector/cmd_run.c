@@ -318,10 +318,11 @@ service_info(struct service *svc)
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "unknown");
 	host[sizeof(host) - 1] = '\0';
-	snprintf(svc->info, sizeof(svc->info), "{\"version\":\"%s\","
-	    "\"tunnels\":%d,\"pid\":%ld,\"host\":\"%.64s\"}", UPLINK_VERSION,
+	snprintf(svc->info_base, sizeof(svc->info_base), "\"version\":\"%s\","
+	    "\"tunnels\":%d,\"pid\":%ld,\"host\":\"%.64s\"", UPLINK_VERSION,
 	    svc->cfg->c.tunnels, (long)getpid(), host_name_valid(host) ? host :
 	    "unknown");
+	tunnels_info_update(svc);
 }
 
 static int

@@ -135,6 +135,7 @@ rc_log(struct remote_check *rc, const struct check_result *results,
 	    "through proxy " : "direct (no proxy)", rt->has_proxy ?
 	    rt->proxy.url : "", passed, failed, fails, failed > RC_LOG_FAILS ?
 	    ", ..." : "", dial_now_ms() - rc->t0);
+	service_count_check(rc->svc, failed > 0);
 	if (rc->refused > 0)
 		log_info("check %s: %zu address%s of the cloud's catalog not "
 		    "tested: not in [access] allow or [check] allow of %s",

@@ -29,6 +29,21 @@ struct svc_config {
 struct slot;
 struct sconn;
 
+/*
+ * What the connector counts and reports to the cloud in GET /v1/info
+ * (the cloud's metrics, docs/metrics.md): streams it refused, by code
+ * (a fixed set, svc_refusal_codes), and the checks the cloud asked for,
+ * run and with a failed address. From the start of the process.
+ */
+enum svc_refusal { SVC_REF_NOT_ALLOWED, SVC_REF_VIA_PROXY, SVC_REF_DNS,
+    SVC_REF_REFUSED, SVC_REF_TIMEOUT, SVC_REF_PROXY, SVC_REF_BUSY,
+    SVC_REF_INTERNAL, SVC_REF_N };
+extern const char *const svc_refusal_codes[SVC_REF_N];
+struct svc_counters {
+	uint64_t		 refused[SVC_REF_N];
+	uint64_t		 checks, checks_failed;
+};
+
 struct service {
 	struct event_base	*base;
 	struct evdns_base	*dns;
@@ -40,7 +55,9 @@ struct service {
 	LIST_HEAD(, sconn)	 conns;
 	bool			 draining;
 	unsigned		 seq;
-	char			 info[512];	/* JSON for GET /v1/info */
+	char			 info_base[384];	/* version, tunnels, pid, host */
+	char			 info[1024];	/* JSON for GET /v1/info */
+	struct svc_counters	 ctr;
 	struct event		*drain_timer;
 };
 
@@ -59,6 +76,12 @@ void tunnels_drain(struct service *svc);
 uint32_t tunnels_streams(const struct service *svc);
 /* Tunnels up now. */
 int tunnels_up(const struct service *svc);
+/* Rebuilds svc->info from info_base and the counters; sets it on every tunnel. */
+void tunnels_info_update(struct service *svc);
+/* Counts a refused stream by its code (unknown codes count as internal). */
+void service_count_refused(struct service *svc, const char *code);
+/* Counts a check run for the cloud, failed when an address failed. */
+void service_count_check(struct service *svc, bool failed);
 /* True when no tunnel is open or being opened. */
 bool tunnels_idle(const struct service *svc);
 void tunnels_free(struct service *svc);

@@ -79,6 +79,7 @@ sconn_refuse(struct sconn *sc, int status, const char *code, const char *why)
 
 	sc->s = NULL;
 	tunnel_stream_set_cb(s, NULL, NULL);
+	service_count_refused(sc->svc, code);
 	tunnel_stream_refuse(s, status, code, why);
 }
 
@@ -125,6 +126,7 @@ sconn_dialed(void *arg, struct dial_result *res)
 	sc->s = NULL;
 	sconn_close(sc, "dialled: the stream carries it now");
 	if (bev == NULL) {
+		service_count_refused(sc->svc, "internal");
 		tunnel_stream_refuse(s, 502, "internal", "out of memory");
 		return;
 	}
@@ -191,6 +193,7 @@ stream_room(struct service *svc, struct tunnel_stream *s, const char *host,
 	    "or find the client holding them", open - 1,
 	    svc->cfg->c.max_streams, svc->cfg->c.path, fdlimit,
 	    STREAMS_FD_RESERVE, host, port);
+	service_count_refused(svc, "busy");
 	tunnel_stream_refuse(s, 503, "busy", why);
 	return false;
 }
@@ -207,6 +210,7 @@ stream_allowed(struct service *svc, struct tunnel_stream *s, const char *host,
 	if (!access_allows(cfg->access, host, port, NULL)) {
 		snprintf(why, sizeof(why), "%s:%u is not in the connector's "
 		    "access list ([access] allow in %s)", host, port, cfg->path);
+		service_count_refused(svc, "not-allowed");
 		tunnel_stream_refuse(s, 403, "not-allowed", why);
 		return false;
 	}
@@ -216,6 +220,7 @@ stream_allowed(struct service *svc, struct tunnel_stream *s, const char *host,
 		    "proxy %s (no bypass entry matches it): add it to [proxy] "
 		    "bypass, or set [access] via_proxy = yes in %s", host, port,
 		    r.proxy->url, cfg->path);
+		service_count_refused(svc, "via-proxy");
 		tunnel_stream_refuse(s, 403, "via-proxy", why);
 		return false;
 	}

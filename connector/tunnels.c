@@ -162,6 +162,55 @@ slot_request(void *arg, struct tunnel *t, struct tunnel_stream *s,
 	streams_request(sl->svc, t, s, host, port);
 }
 
+const char *const svc_refusal_codes[SVC_REF_N] = { "not-allowed",
+    "via-proxy", "dns", "refused", "timeout", "proxy", "busy", "internal" };
+
+/*
+ * GET /v1/info is answered by the tunnel from the text set here, so the
+ * counters are written into it as they move (a refusal, a check), on
+ * every tunnel up; a tunnel that comes up later gets the latest.
+ */
+void
+tunnels_info_update(struct service *svc)
+{
+	char	 ref[512];
+	size_t	 n = 0;
+	int	 i;
+
+	for (i = 0; i < SVC_REF_N && n < sizeof(ref); i++)
+		n += (size_t)snprintf(ref + n, sizeof(ref) - n, "%s\"%s\":%llu",
+		    i ? "," : "", svc_refusal_codes[i],
+		    (unsigned long long)svc->ctr.refused[i]);
+	snprintf(svc->info, sizeof(svc->info), "{%s,\"counters\":{"
+	    "\"refused\":{%s},\"checks\":%llu,\"checks_failed\":%llu}}",
+	    svc->info_base, ref, (unsigned long long)svc->ctr.checks,
+	    (unsigned long long)svc->ctr.checks_failed);
+	for (i = 0; i < svc->nslots; i++)
+		if (svc->slots[i].state == SLOT_UP && svc->slots[i].t != NULL)
+			tunnel_set_info(svc->slots[i].t, svc->info);
+}
+
+void
+service_count_refused(struct service *svc, const char *code)
+{
+	int	 i;
+
+	for (i = 0; i < SVC_REF_INTERNAL; i++)
+		if (strcmp(code, svc_refusal_codes[i]) == 0)
+			break;
+	svc->ctr.refused[i]++;
+	tunnels_info_update(svc);
+}
+
+void
+service_count_check(struct service *svc, bool failed)
+{
+	svc->ctr.checks++;
+	if (failed)
+		svc->ctr.checks_failed++;
+	tunnels_info_update(svc);
+}
+
 /* A GET from the cloud other than /v1/info: the check on demand. */
 static void
 slot_get(void *arg, struct tunnel *t, struct tunnel_stream *s,

@@ -3,13 +3,58 @@
  * Kept apart from the backends so that neither knows the other.
  */
 
+#include <string.h>
+#include <time.h>
+
 #include "db.h"
+
+const int64_t db_timing_bounds_us[DB_TIMING_BUCKETS] = { 100, 250, 500,
+    1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
+    2500000 };
+static struct db_timing	 timing;
+
+static int64_t
+db_now_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+db_observe(int64_t us)
+{
+	size_t	 i;
+
+	if (us < 0)
+		us = 0;
+	for (i = 0; i < DB_TIMING_BUCKETS && us > db_timing_bounds_us[i]; i++)
+		;
+	timing.bucket[i]++;
+	timing.count++;
+	timing.sum_us += (uint64_t)us;
+}
+
+void
+db_timing_get(struct db_timing *out)
+{
+	memcpy(out, &timing, sizeof(*out));
+}
 
 int
 db_prepare(struct db *db, const char *sql, struct db_stmt **stmt)
 {
+	int64_t	 t0 = db_now_us();
+	int	 rc;
+
 	*stmt = NULL;
-	return db->ops->prepare(db, sql, stmt);
+	rc = db->ops->prepare(db, sql, stmt);
+	if (*stmt != NULL)
+		(*stmt)->spent_us = db_now_us() - t0;
+	else
+		db_observe(db_now_us() - t0);
+	return rc;
 }
 
 int
@@ -39,7 +84,12 @@ db_bind_blob(struct db_stmt *s, int i, const void *v, size_t len)
 int
 db_step(struct db_stmt *s)
 {
-	return s->db->ops->step(s);
+	int64_t	 t0 = db_now_us();
+	int	 rc;
+
+	rc = s->db->ops->step(s);
+	s->spent_us += db_now_us() - t0;
+	return rc;
 }
 
 int64_t
@@ -69,8 +119,13 @@ db_column_bytes(struct db_stmt *s, int i)
 void
 db_finalize(struct db_stmt *s)
 {
-	if (s != NULL)
-		s->db->ops->finalize(s);
+	int64_t	 t0;
+
+	if (s == NULL)
+		return;
+	t0 = db_now_us() - s->spent_us;
+	s->db->ops->finalize(s);
+	db_observe(db_now_us() - t0);
 }
 
 int64_t
@@ -88,7 +143,12 @@ db_last_insert_rowid(struct db *db)
 int
 db_exec(struct db *db, const char *sql)
 {
-	return db->ops->exec(db, sql);
+	int64_t	 t0 = db_now_us();
+	int	 rc;
+
+	rc = db->ops->exec(db, sql);
+	db_observe(db_now_us() - t0);
+	return rc;
 }
 
 const char *

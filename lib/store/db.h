@@ -77,6 +77,7 @@ struct db {
 
 struct db_stmt {
 	struct db	*db;
+	int64_t		 spent_us;	/* prepare + steps so far (db.c) */
 };
 
 /*
@@ -117,5 +118,22 @@ void *db_sqlite_handle(struct db *db);
 /* Makes every PostgreSQL call time out at once while on (tests). */
 void db_pg_test_freeze(struct db *db, bool on);
 #endif
+
+/*
+ * How long statements take, for the metrics (cloud/metrics.c
+ * uplink_store_query_seconds): each statement from db_prepare() to
+ * db_finalize() (its steps, so the rows read, included; the caller's work
+ * between steps not), and each db_exec() (BEGIN, COMMIT ...). Counted
+ * for the whole process, since it started; the daemon is one thread.
+ */
+#define DB_TIMING_BUCKETS	14
+extern const int64_t db_timing_bounds_us[DB_TIMING_BUCKETS];
+struct db_timing {
+	uint64_t	 bucket[DB_TIMING_BUCKETS + 1];	/* not cumulative;
+							   the last +Inf */
+	uint64_t	 count;
+	uint64_t	 sum_us;
+};
+void db_timing_get(struct db_timing *out);
 
 #endif

@@ -71,6 +71,12 @@
  * who read which and when (deleting either deletes the mark). The
  * notification's own read_at stays for API keys.
  *
+ * Version 9. History (lib/store/store_history.c): per connector, what its
+ * tunnels did in each minute (tunnels up, streams open and opened, bytes
+ * each way, round trips), written with last_seen in the same transaction;
+ * rows older than a day are merged into ten-minute rows, rows older than
+ * seven days deleted. Removing a connector removes its history.
+ *
  * The array is visible to the unit tests, which build older files from
  * the first steps alone to test the upgrades.
  */
@@ -243,6 +249,23 @@ UNITTEST const char *const store_migrations[] = {
 	"  PRIMARY KEY (admin_id, note_id)"
 	") STRICT;"
 	"CREATE INDEX note_reads_note ON note_reads(note_id);",
+
+	"CREATE TABLE history ("
+	"  connector_id TEXT NOT NULL"
+	"    REFERENCES connectors(id) ON DELETE CASCADE,"
+	"  span INTEGER NOT NULL CHECK (span IN (60, 600)),"
+	"  at INTEGER NOT NULL,"
+	"  tunnels INTEGER NOT NULL,"
+	"  streams INTEGER NOT NULL,"
+	"  opened INTEGER NOT NULL,"
+	"  bytes_in INTEGER NOT NULL,"
+	"  bytes_out INTEGER NOT NULL,"
+	"  rtt_sum INTEGER NOT NULL,"
+	"  rtt_n INTEGER NOT NULL,"
+	"  rtt_max INTEGER NOT NULL,"
+	"  PRIMARY KEY (connector_id, span, at)"
+	") STRICT;"
+	"CREATE INDEX history_at ON history(at);",
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

@@ -19,7 +19,7 @@
  * UPLINK_EIO when SQLite fails, UPLINK_ENOMEM.
  */
 
-#define STORE_SCHEMA_VERSION	8
+#define STORE_SCHEMA_VERSION	9
 #define STORE_BUSY_MS		5000
 #define STORE_PG_TIMEOUT_MS	2000	/* deadline of one PostgreSQL call */
 #define STORE_NAME_MAX		63	/* site and connector names */
@@ -284,6 +284,13 @@ struct store_seen {
 	const char	*id;
 	int64_t		 at;
 	uint64_t	 bytes_in, bytes_out;
+	/* For the history (store_history_add); zero on a tunnel's close. */
+	uint32_t	 tunnels;	/* up now */
+	uint32_t	 streams;	/* open now */
+	uint64_t	 opened;	/* streams opened since the last write */
+	uint64_t	 rtt_sum_ms;	/* the tunnels' last round trips */
+	uint32_t	 rtt_n;		/* how many of them */
+	uint64_t	 rtt_max_ms;
 };
 
 /*
@@ -727,5 +734,51 @@ int store_audit_add(struct store *st, const struct store_audit *a,
  */
 int store_audit_list(struct store *st, int64_t before, int limit,
     store_audit_cb cb, void *arg, char *err, size_t errlen);
+
+/* ---- history (lib/store/store_history.c) ---- */
+
+#define STORE_HISTORY_FINE	60		/* seconds per fine row */
+#define STORE_HISTORY_COARSE	600		/* seconds per merged row */
+#define STORE_HISTORY_FINE_KEEP	86400		/* fine rows kept this long */
+#define STORE_HISTORY_KEEP	(7 * 86400)	/* any row kept this long */
+
+/*
+ * Adds s to its connector's row of the minute s->at falls in (counts
+ * added, gauges the larger); within the caller's transaction
+ * (store_connectors_seen() calls it). An unknown connector is skipped.
+ */
+int store_history_add(struct store *st, const struct store_seen *s,
+    char *err, size_t errlen);
+
+/*
+ * One transaction: merges one-minute rows older than
+ * STORE_HISTORY_FINE_KEEP into STORE_HISTORY_COARSE rows and deletes rows
+ * older than STORE_HISTORY_KEEP; *merged and *deleted count the rows
+ * removed by each.
+ */
+int store_history_prune(struct store *st, int64_t now, int64_t *merged,
+    int64_t *deleted, char *err, size_t errlen);
+
+/* One step of history: gauges are maxima, the rest sums. */
+struct store_history_point {
+	int64_t		 at;		/* start of the step */
+	int64_t		 tunnels;	/* most up at once */
+	int64_t		 streams;	/* most open at once (sampled) */
+	int64_t		 opened;	/* streams opened */
+	int64_t		 bytes_in, bytes_out;
+	int64_t		 rtt_sum_ms, rtt_n, rtt_max_ms;
+};
+typedef int (*store_history_cb)(void *arg,
+    const struct store_history_point *p);
+
+/*
+ * Calls cb for each step (a multiple of STORE_HISTORY_FINE) with rows in
+ * from <= at < to, oldest first, for one connector (connector not NULL
+ * or ""), one site (site_id not 0) or everything; steps without rows are
+ * not reported.
+ */
+int store_history_get(struct store *st, const char *connector,
+    int64_t site_id, int64_t from, int64_t to, int64_t step,
+    store_history_cb cb, void *arg, char *err, size_t errlen);
 
 #endif

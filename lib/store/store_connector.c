@@ -374,8 +374,11 @@ store_connectors_seen(struct store *st, const struct store_seen *v,
 	if (n == 0)
 		return UPLINK_OK;
 	rc = store_begin(st, err, errlen);
-	for (i = 0; i < n && rc == UPLINK_OK; i++)
+	for (i = 0; i < n && rc == UPLINK_OK; i++) {
 		rc = store_seen_one(st, &v[i], err, errlen);
+		if (rc == UPLINK_OK)
+			rc = store_history_add(st, &v[i], err, errlen);
+	}
 	if (rc == UPLINK_OK)
 		rc = store_commit(st, err, errlen);
 	store_rollback(st);

@@ -187,6 +187,23 @@ const char *const store_pg_migrations[] = {
 	"  read_at BIGINT NOT NULL,"
 	"  PRIMARY KEY (admin_id, note_id));"
 	"CREATE INDEX note_reads_note ON note_reads(note_id);",
+
+	/* No data_version trigger: history changes nothing others watch. */
+	"CREATE TABLE history ("
+	"  connector_id TEXT NOT NULL"
+	"    REFERENCES connectors(id) ON DELETE CASCADE,"
+	"  span BIGINT NOT NULL CHECK (span IN (60, 600)),"
+	"  at BIGINT NOT NULL,"
+	"  tunnels BIGINT NOT NULL,"
+	"  streams BIGINT NOT NULL,"
+	"  opened BIGINT NOT NULL,"
+	"  bytes_in BIGINT NOT NULL,"
+	"  bytes_out BIGINT NOT NULL,"
+	"  rtt_sum BIGINT NOT NULL,"
+	"  rtt_n BIGINT NOT NULL,"
+	"  rtt_max BIGINT NOT NULL,"
+	"  PRIMARY KEY (connector_id, span, at));"
+	"CREATE INDEX history_at ON history(at);",
 };
 
 _Static_assert(sizeof(store_pg_migrations) / sizeof(store_pg_migrations[0])

@@ -281,11 +281,86 @@ step('overview', async () => {
 	const stamp = await page.locator(tid('live-note')).innerText();
 	await page.waitForFunction(([sel, was]) => document.querySelector(sel).textContent !== was,
 		[tid('live-note'), stamp], { timeout: 15000 });
+	await waitCharts();
 	const file = await screenshot('overview');
 	if (DOCS_IMAGE) {
 		fs.mkdirSync(path.dirname(DOCS_IMAGE), { recursive: true });
 		fs.copyFileSync(file, DOCS_IMAGE);
 	}
+	assertNoScriptErrors();
+});
+
+// Issue 16, section 4: the History card (lib/history.js, lib/chart.js)
+// on the overview, site and connector pages: four charts drawn as inline
+// SVG with a title and a description in figures, the figures as a table,
+// the range buttons. The driver runs the cloud with UPLINK_TEST_SEEN_SECS=1
+// and sends traffic first, so the charts have data.
+async function waitCharts() {
+	await page.locator(`${tid('history')} ${tid('chart-rtt')}`).waitFor();
+	await page.waitForFunction(() => !document.querySelector('[data-testid="history"] [data-testid="loading"]'));
+}
+
+async function chartsShowData(where) {
+	await waitCharts();
+	const charts = await page.evaluate(() => [...document.querySelectorAll('[data-testid="history"] figure.chart')]
+		.map(f => {
+			const svg = f.querySelector('svg');
+			const ids = (svg.getAttribute('aria-labelledby') || '').split(' ');
+			return {
+				id: f.dataset.testid, role: svg.getAttribute('role'),
+				named: ids.map(i => document.getElementById(i)?.textContent || ''),
+				drawn: [...svg.querySelectorAll('path')].map(p => p.getAttribute('d') || ''),
+			};
+		}));
+	assert.deepEqual(charts.map(c => c.id), ['chart-traffic', 'chart-tunnels', 'chart-streams', 'chart-rtt'], where);
+	for (const c of charts) {
+		assert.equal(c.role, 'img', `${where} ${c.id}: an image`);
+		assert.ok(c.named[0] && c.named[1].length > 20, `${where} ${c.id}: a title and a description: ${c.named}`);
+		assert.ok(c.drawn.some(d => /M[\d.]+ [\d.]+/.test(d)), `${where} ${c.id}: a line drawn`);
+	}
+	const traffic = charts[0].named[1];
+	assert.match(traffic, /[1-9][\d.]* (B|KiB|MiB) in/, `${where}: traffic in the description: ${traffic}`);
+	const tunnels = charts[1].named[1];
+	assert.match(tunnels, /most tunnels up at once [1-9]/, `${where}: tunnels in the description: ${tunnels}`);
+	await page.click(`${tid('history-table')} summary`);
+	assert.ok(await page.locator(`${tid('history-table')} tbody tr`).count() > 0, `${where}: the table has rows`);
+	await page.click(`${tid('history-table')} summary`);
+}
+
+step('history-charts', async () => {
+	await page.setViewportSize(DESKTOP);
+	await page.evaluate(() => { location.hash = '#/overview'; });
+	await page.locator(tid('site-card')).first().waitFor();
+	await chartsShowData('overview');
+	await screenshot('history-overview');
+	await page.evaluate(h => { location.hash = h; }, `#/sites/${SITE}`);
+	await page.locator(tid('site-detail') + ' ' + tid('connector-row')).first().waitFor();
+	await chartsShowData('site');
+	await page.locator(tid('history')).scrollIntoViewIfNeeded();
+	await screenshot('history-site');
+	await page.evaluate(h => { location.hash = h; }, `#/connectors/${CONNECTORS[0]}`);
+	await page.locator(tid('connector-facts') + ' dl').waitFor();
+	await chartsShowData('connector');
+	// Another range: the step grows (24 hours: 2 min; 7 days: 20 min).
+	assert.equal(await page.getAttribute(tid('history-body'), 'data-step'), '120');
+	await page.click(tid('history-7d'));
+	await page.waitForFunction(sel => document.querySelector(sel).dataset.step === '1200', tid('history-body'));
+	assert.equal(await page.getAttribute(tid('history-7d'), 'aria-pressed'), 'true');
+	await page.locator(tid('history')).scrollIntoViewIfNeeded();
+	await screenshot('history-connector-7d');
+	const found = await axe('desktop connector history');
+	await page.setViewportSize(PHONE);
+	await page.locator(tid('history')).scrollIntoViewIfNeeded();
+	await screenshot('phone-history-connector');
+	found.push(...await axe('phone connector history'));
+	const wide = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+	assert.ok(wide <= 1, `the charts fit a phone (${wide} px too wide)`);
+	await page.click(tid('history-24h'));
+	await page.waitForFunction(sel => document.querySelector(sel).dataset.step === '120', tid('history-body'));
+	await page.setViewportSize(DESKTOP);
+	await page.evaluate(() => { location.hash = '#/overview'; });
+	await page.locator(tid('site-card')).first().waitFor();
+	assert.deepEqual(found, [], 'axe-core: serious or critical violations');
 	assertNoScriptErrors();
 });
 

@@ -603,6 +603,9 @@ def _fill(env, objs, value):
 @pytest.mark.parametrize("method,path,body", WRITES,
                          ids=[f"{m} {p}" for m, p, _ in WRITES])
 def test_read_only_may_not_change(env, objs, actor, method, path, body):
+    if actor == "read-admin" and path.startswith("/api/v1/notifications/"):
+        pytest.skip("an administrator's read marks are their own: "
+                    "test_history.py::test_read_admin_marks_notifications_read")
     c = objs["ro"][actor]
     r = c.request(method, _fill(env, objs, path), body=_fill(env, objs, body))
     expect(r, 403, "read-only")

@@ -101,9 +101,14 @@ def site(workdir):
     with open(os.path.join(pkgs, PACKAGE), "wb") as f:
         f.write(b"!<arch>\n" + bytes(range(256)) * 40)
     cloud = cp.Cloud(os.path.join(base, "cloud"), publish={"intranet": (SITE, target)},
-                     options={"cloud": {"packages": pkgs}})
+                     options={"cloud": {"packages": pkgs},
+                              "limits": {"ping_interval": "1s"}})
     cloud.packages = pkgs
     conns = []
+    # History rows every second, not every minute: the charts have data
+    # when the browser looks (test_history.py does the same).
+    old_seen = os.environ.get("UPLINK_TEST_SEEN_SECS")
+    os.environ["UPLINK_TEST_SEEN_SECS"] = "1"
     try:
         cloud.init().start()
         for name in ("hq-gw1", "hq-gw2"):
@@ -128,6 +133,10 @@ def site(workdir):
             c.stop()
         cloud.stop(check=False)
         svc.stop()
+        if old_seen is None:
+            os.environ.pop("UPLINK_TEST_SEEN_SECS", None)
+        else:
+            os.environ["UPLINK_TEST_SEEN_SECS"] = old_seen
 
 
 def test_console_in_browser(site):

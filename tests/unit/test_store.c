@@ -168,7 +168,7 @@ test_open_fresh_and_reopen(void **state)
 	assert_int_equal(pragma(st, "PRAGMA synchronous"), 2);	/* FULL */
 	assert_int_equal(pragma(st, "PRAGMA foreign_keys"), 1);
 	assert_int_equal(pragma(st, "SELECT count(*) FROM sqlite_schema "
-	    "WHERE type = 'table'"), 16);
+	    "WHERE type = 'table'"), 17);
 	assert_int_equal(store_site_ensure(st, "paris", &id1, err,
 	    sizeof(err)), UPLINK_OK);
 	store_close(st);
@@ -721,9 +721,11 @@ test_connectors(void **state)
 	/* Seen, in one batch; an id no longer there is skipped. */
 	{
 		struct store_seen	 v[] = {
-			{ "c-00000000000b", NOW + 60, 1000, 20 },
-			{ "c-gone", NOW + 60, 5, 5 },
-			{ "c-00000000000a", NOW + 61, 0, 0 },
+			{ .id = "c-00000000000b", .at = NOW + 60,
+			    .bytes_in = 1000, .bytes_out = 20 },
+			{ .id = "c-gone", .at = NOW + 60, .bytes_in = 5,
+			    .bytes_out = 5 },
+			{ .id = "c-00000000000a", .at = NOW + 61 },
 		};
 
 		assert_int_equal(store_connectors_seen(st, v, 3, err,
@@ -1754,6 +1756,129 @@ test_site_delete_connector_remove(void **state)
 	store_close(st);
 }
 
+/* ---- history (lib/store/store_history.c) ---- */
+
+struct hist_rows {
+	int				 n;
+	struct store_history_point	 p[8];
+};
+
+static int
+hist_cb(void *arg, const struct store_history_point *p)
+{
+	struct hist_rows	*h = arg;
+
+	if (h->n < 8)
+		h->p[h->n] = *p;
+	h->n++;
+	return 0;
+}
+
+static void
+hist_get(struct store *st, const char *conn, int64_t site, int64_t from,
+    int64_t to, int64_t step, struct hist_rows *h)
+{
+	char	 err[512];
+
+	memset(h, 0, sizeof(*h));
+	assert_int_equal(store_history_get(st, conn, site, from, to, step,
+	    hist_cb, h, err, sizeof(err)), UPLINK_OK);
+}
+
+static void
+test_history(void **state)
+{
+	struct fixture		*f = *state;
+	struct store		*st = open_ok(f->path);
+	struct store_connector	 c;
+	struct hist_rows	 h;
+	char			 err[512];
+	int64_t			 paris, lyon, merged, deleted;
+	const int64_t		 t0 = NOW - NOW % 600;
+	const struct store_seen	 w[] = {
+		{ .id = "c-00000000000a", .at = t0 + 5, .bytes_in = 100,
+		    .bytes_out = 10, .tunnels = 2, .streams = 3, .opened = 4,
+		    .rtt_sum_ms = 10, .rtt_n = 2, .rtt_max_ms = 7 },
+		/* The same minute: counts added, the larger gauges kept. */
+		{ .id = "c-00000000000a", .at = t0 + 50, .bytes_in = 1,
+		    .bytes_out = 1, .tunnels = 1, .streams = 5, .opened = 1,
+		    .rtt_sum_ms = 3, .rtt_n = 1, .rtt_max_ms = 3 },
+		{ .id = "c-00000000000b", .at = t0 + 30, .bytes_in = 1000,
+		    .tunnels = 2 },
+		{ .id = "c-00000000000z", .at = t0 + 70, .bytes_in = 7,
+		    .tunnels = 1 },
+		{ .id = "c-gone", .at = t0, .bytes_in = 5, .tunnels = 9 },
+	};
+
+	store_site_ensure(st, "paris", &paris, err, sizeof(err));
+	store_site_ensure(st, "lyon", &lyon, err, sizeof(err));
+	make_connector(&c, "c-00000000000a", paris, "gw-a", "0A");
+	assert_int_equal(store_connector_add(st, &c, err, sizeof(err)), 0);
+	make_connector(&c, "c-00000000000b", paris, "gw-b", "0B");
+	assert_int_equal(store_connector_add(st, &c, err, sizeof(err)), 0);
+	make_connector(&c, "c-00000000000z", lyon, "gw-z", "0C");
+	assert_int_equal(store_connector_add(st, &c, err, sizeof(err)), 0);
+	assert_int_equal(store_connectors_seen(st, w, 5, err, sizeof(err)),
+	    UPLINK_OK);
+	/* One connector, by minute. */
+	hist_get(st, "c-00000000000a", 0, t0, t0 + 600, 60, &h);
+	assert_int_equal(h.n, 1);
+	assert_int_equal(h.p[0].at, t0);
+	assert_int_equal(h.p[0].tunnels, 2);
+	assert_int_equal(h.p[0].streams, 5);
+	assert_int_equal(h.p[0].opened, 5);
+	assert_int_equal(h.p[0].bytes_in, 101);
+	assert_int_equal(h.p[0].bytes_out, 11);
+	assert_int_equal(h.p[0].rtt_sum_ms, 13);
+	assert_int_equal(h.p[0].rtt_n, 3);
+	assert_int_equal(h.p[0].rtt_max_ms, 7);
+	/* A site adds its connectors up; everything has two minutes. */
+	hist_get(st, NULL, paris, t0, t0 + 600, 60, &h);
+	assert_int_equal(h.n, 1);
+	assert_int_equal(h.p[0].tunnels, 4);
+	assert_int_equal(h.p[0].bytes_in, 1101);
+	hist_get(st, "", 0, t0, t0 + 600, 60, &h);
+	assert_int_equal(h.n, 2);
+	assert_int_equal(h.p[1].at, t0 + 60);
+	assert_int_equal(h.p[1].bytes_in, 7);
+	hist_get(st, NULL, 0, t0, t0 + 600, 600, &h);
+	assert_int_equal(h.n, 1);
+	assert_int_equal(h.p[0].tunnels, 4);	/* most at once, not a sum */
+	assert_int_equal(h.p[0].bytes_in, 1108);
+	/* The range is half open; a bad step or range is refused. */
+	hist_get(st, NULL, 0, t0 + 120, t0 + 600, 60, &h);
+	assert_int_equal(h.n, 0);
+	assert_int_equal(store_history_get(st, NULL, 0, t0, t0 + 600, 90,
+	    hist_cb, &h, err, sizeof(err)), UPLINK_EINVAL);
+	assert_int_equal(store_history_get(st, NULL, 0, t0 + 1, t0, 60,
+	    hist_cb, &h, err, sizeof(err)), UPLINK_EINVAL);
+	/* A day later nothing is old enough; a day and ten minutes: merged. */
+	assert_int_equal(store_history_prune(st, t0 + 86400 + 599, &merged,
+	    &deleted, err, sizeof(err)), UPLINK_OK);
+	assert_int_equal(merged, 0);
+	assert_int_equal(store_history_prune(st, t0 + 86400 + 600, &merged,
+	    &deleted, err, sizeof(err)), UPLINK_OK);
+	assert_int_equal(merged, 3);
+	assert_int_equal(deleted, 0);
+	hist_get(st, "c-00000000000a", 0, t0, t0 + 600, 60, &h);
+	assert_int_equal(h.n, 1);
+	assert_int_equal(h.p[0].at, t0);
+	assert_int_equal(h.p[0].bytes_in, 101);
+	assert_int_equal(h.p[0].rtt_sum_ms, 13);
+	assert_int_equal(h.p[0].rtt_n, 3);
+	assert_int_equal(h.p[0].rtt_max_ms, 7);
+	hist_get(st, NULL, 0, t0, t0 + 600, 600, &h);
+	assert_int_equal(h.n, 1);
+	assert_int_equal(h.p[0].bytes_in, 1108);
+	/* Seven days: gone. */
+	assert_int_equal(store_history_prune(st, t0 + 7 * 86400 + 1, &merged,
+	    &deleted, err, sizeof(err)), UPLINK_OK);
+	assert_int_equal(deleted, 3);
+	hist_get(st, NULL, 0, t0 - 86400, t0 + 86400, 600, &h);
+	assert_int_equal(h.n, 0);
+	store_close(st);
+}
+
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1785,6 +1910,7 @@ main(void)
 		T(test_migrate_v3_keys),
 		T(test_data_version),
 		T(test_kill9),
+		T(test_history),
 	};
 
 	/* The same assertions on PostgreSQL. */
@@ -1810,6 +1936,7 @@ main(void)
 		T(test_pg_newer_refused),
 		T(test_pg_token_race),
 		T(test_pg_breaker),
+		T(test_history),
 	};
 	int	 rc;
 

@@ -5,6 +5,7 @@ import { el, patch } from '../lib/dom.js';
 import { fmtBytes, fmtInt, fmtMs, fmtTime, plural, timeCell } from '../lib/format.js';
 import { liveNote, route } from '../lib/router.js';
 import { canWrite } from '../lib/session.js';
+import { historyCard } from '../lib/history.js';
 import { refreshBellSoon } from '../lib/shell.js';
 import { LIVE_MS } from '../lib/state.js';
 import { act, alertBox, badge, button, card, confirmDialog, emptyState, errorBox, formDialog, linkTo, loading, table, toast } from '../lib/widgets.js';
@@ -251,7 +252,8 @@ export async function pageConnector(ctx) {
 	if (ctx.stale())
 		return;
 	show(c);
-	ctx.main.append(card('Connectivity check', checkOut, { testid: 'check-card' }),
+	ctx.main.append(historyCard(ctx, path, 'Connector ' + (c.name || c.id)),
+	    card('Connectivity check', checkOut, { testid: 'check-card' }),
 	    card('Past checks', history, { class: 'card-flush' }));
 	const sub = 'Runs on the connector exactly what uplink-connector check runs there: every required ' +
 	    'address, by the route the connector takes.';

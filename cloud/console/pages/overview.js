@@ -2,6 +2,7 @@
 import { bg, get } from '../lib/api.js';
 import { siteCard, summaryStrip } from '../lib/connectors.js';
 import { el, patch } from '../lib/dom.js';
+import { historyCard } from '../lib/history.js';
 import { liveNote, loadInto } from '../lib/router.js';
 import { LIVE_MS, state } from '../lib/state.js';
 import { emptyState, field, linkTo, pageHeader, select } from '../lib/widgets.js';
@@ -39,7 +40,7 @@ export async function pageOverview(ctx) {
 	const body = el('div', { class: 'stack', testid: 'overview' });
 	ctx.main.append(pageHeader('Overview', 'Sites, their connectors and their health.',
 	    [liveNote(ctx), linkTo('/add-connector', 'Add a connector', 'overview-add')]),
-	    connectorTools(() => last && patch(body, render(last))), body);
+	    historyCard(ctx, '', 'All connectors'), connectorTools(() => last && patch(body, render(last))), body);
 	let last = null;
 	const fetchAll = async background => {
 		const o = background ? bg : undefined;

@@ -3,6 +3,7 @@ import { api, bg, get } from '../lib/api.js';
 import { connectorTable, dl, redundancyWarning, stateBadge } from '../lib/connectors.js';
 import { el, patch } from '../lib/dom.js';
 import { fmtInt, timeCell } from '../lib/format.js';
+import { historyCard } from '../lib/history.js';
 import { liveNote, loadInto } from '../lib/router.js';
 import { canWrite } from '../lib/session.js';
 import { LIVE_MS } from '../lib/state.js';
@@ -46,7 +47,7 @@ export async function pageSite(ctx) {
 		    'Add a connector', 'site-add') : null,
 		canWrite() ? button('Rename', rename, { kind: 'secondary', testid: 'site-rename' }) : null,
 		canWrite() ? button('Delete', remove, { kind: 'danger', testid: 'site-delete' }) : null]),
-	    actErr, body);
+	    actErr, body, historyCard(ctx, path, 'Site ' + name));
 	const fetchSite = background => get('/sites/' + encodeURIComponent(name), background ? bg : undefined);
 	const render = s => {
 		const facts = dl([
