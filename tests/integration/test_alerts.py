@@ -449,3 +449,42 @@ def test_rules_api(env):
     assert p["enabled"] is False and p["after"] == 60 and p["kind"] == "check-failing", p
     expect(env.key().delete(f"/api/v1/alert-rules/{ru['id']}"), 204)
     expect(env.key().delete(f"/api/v1/alert-rules/{ru['id']}"), 404, "not-found")
+
+
+# --------------------------------------------------------------------------
+# the console's Alerts page in a real browser (tests/browser/alerts.mjs)
+
+def test_console_alerts_page(env):
+    import shutil
+    import test_console as tc
+    if tc.NODE is None or not os.access(tc.CHROMIUM, os.X_OK):
+        pytest.skip("the browser test needs node and Debian's chromium at /usr/bin/chromium "
+                    "(scripts/install-deps installs both)")
+    tc.ensure_playwright()
+    from test_api import ANA, PW
+    spki = [tc.spki_sha256(os.path.join(env.cloud.data, f)) for f in ("ca.pem", "server.pem")
+            if os.path.exists(os.path.join(env.cloud.data, f))]
+    with env.receiver.lock:
+        env.receiver.keys["/ui"] = None      # any key: the page never shows it to us
+    run_env = dict(os.environ,
+                   UPLINK_CONSOLE_URL=env.cloud.url + "/",
+                   UPLINK_CONSOLE_SPKI=",".join(spki),
+                   UPLINK_ADMIN_EMAIL=ANA, UPLINK_ADMIN_PASSWORD=PW,
+                   UPLINK_ARTIFACTS=os.path.join(tc.BROWSER_DIR, "artifacts"),
+                   UPLINK_CHROMIUM=tc.CHROMIUM,
+                   UPLINK_HOOK_URL=env.receiver.url("/ui"),
+                   UPLINK_SMTP_HOST="127.0.0.1", UPLINK_SMTP_PORT=str(env.relay.port),
+                   UPLINK_SMTP_CA=env.relay.cert)
+    script = os.path.join(tc.BROWSER_DIR, "alerts.mjs")
+    try:
+        r = subprocess.run([shutil.which("node"), "--test", "--test-reporter=spec", script],
+                           cwd=tc.BROWSER_DIR, env=run_env, capture_output=True, text=True,
+                           timeout=300)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"the browser test did not finish within 300 s:\n{e.stdout or ''}\n{e.stderr or ''}")
+    assert r.returncode == 0, (f"node --test {script} exited {r.returncode}:\n--- stdout ---\n"
+                               f"{r.stdout}\n--- stderr ---\n{r.stderr}" + cp.tail(env.cloud.log, 40))
+    # What the page sent reached the receiver and the relay refused the password.
+    assert len(env.receiver.requests("/ui", "test")) == 1
+    with env.relay.lock:
+        assert any(not a[2] and a[1] == "uplink" for a in env.relay.auths)
