@@ -55,7 +55,7 @@ function channelForm(created) {
 	const name = input('channel-name');
 	const type = select([['webhook', 'Webhook (signed JSON over HTTPS)'], ['email', 'E-mail (SMTP relay)']],
 	    'webhook', { testid: 'channel-type' });
-	const url = input('channel-url', { type: 'url', placeholder: 'https://hooks.example.net/uplink' });
+	const url = input('channel-url', { inputmode: 'url', placeholder: 'https://hooks.example.net/uplink' });
 	const key = input('channel-key', { type: 'password', autocomplete: 'new-password' });
 	const host = input('channel-host', { placeholder: 'smtp.example.net' });
 	const port = input('channel-port', { type: 'number', min: '1', max: '65535', value: '587' });
@@ -179,7 +179,7 @@ export async function pageAlerts(ctx) {
 		{ title: 'Secret', cell: ch => ch.has_secret ? 'set' : 'none' },
 		{ title: '', class: 'actions', cell: ch => el('div', { class: 'row-actions' },
 		    canWrite() ? button('Send test', ev => sendTest(ev, ch), { small: true, kind: 'secondary',
-			testid: 'channel-test', label: 'Send a test message to ' + ch.name }) : null,
+			testid: 'channel-test', label: 'Send test to ' + ch.name }) : null,
 		    button('Delivery log', () => showLog(ch), { small: true, kind: 'secondary', testid: 'channel-log',
 			label: 'Delivery log of ' + ch.name }),
 		    canWrite() ? button('Delete', ev => removeChannel(ev, ch), { small: true, kind: 'danger-quiet',
