@@ -41,6 +41,8 @@ pg_wipe(void)
 	r = PQexec(c, "SET client_min_messages = warning;"
 	    "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;");
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		fprintf(stderr, "pg_wipe: %s", PQerrorMessage(c));
 	PQclear(r);
 	PQfinish(c);
 	return ok ? 0 : -1;
