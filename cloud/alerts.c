@@ -126,9 +126,9 @@ sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 
 	(void)easy;
 	if (what == CURL_POLL_REMOVE) {
+		/* curl forgets the socket, and with it ev: free it here. */
 		if (ev != NULL)
 			event_free(ev);
-		curl_multi_assign(a->multi, s, NULL);
 		return 0;
 	}
 	kind = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) |
