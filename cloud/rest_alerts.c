@@ -332,8 +332,9 @@ rule_row(void *arg, const struct store_rule *ru)
 void
 rest_rules_list(struct rest *r)
 {
-	json_t	*arr = json_array();
+	json_t	*arr = json_array(), *kinds;
 	char	 err[256];
+	size_t	 i;
 	int	 rc;
 
 	rc = store_rule_list(r->c->dd.st, rule_row, arr, err, sizeof(err));
@@ -342,10 +343,11 @@ rest_rules_list(struct rest *r)
 		rest_store_fail(r, rc, err);
 		return;
 	}
+	kinds = json_array();
+	for (i = 0; rule_kinds[i] != NULL; i++)
+		json_array_append_new(kinds, json_string(rule_kinds[i]));
 	rest_reply(r, 200, json_pack("{s:o, s:o}", "rules", arr, "kinds",
-	    json_pack("[s, s, s, s, s, s, s, s, s]", rule_kinds[0],
-	    rule_kinds[1], rule_kinds[2], rule_kinds[3], rule_kinds[4],
-	    rule_kinds[5], rule_kinds[6], rule_kinds[7], rule_kinds[8])));
+	    kinds));
 }
 
 /* Fills ru from the body's fields that are present; false: answered. */
