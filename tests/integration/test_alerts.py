@@ -451,6 +451,38 @@ def test_rules_api(env):
     expect(env.key().delete(f"/api/v1/alert-rules/{ru['id']}"), 404, "not-found")
 
 
+def test_check_failing_alert_then_resolved(env):
+    """A real connectivity check that fails (a required address nobody
+    listens on) raises check-failed; the rule "check-failing" sends it with
+    the check's verdict; a passing check resolves it."""
+    hook = webhook(env, "check-hook", "/check")
+    rule = expect(env.key().post("/api/v1/alert-rules", {
+        "kind": "check-failing", "after": 0, "channels": [hook["id"]]}), 201)
+    dead = peers.DeadPort()
+    api = env.key(timeout=70 * SLOW)
+    try:
+        expect(api.put("/api/v1/requirements/alerts-dead", {
+            "purpose": "a partner that is down",
+            "addresses": [{"host": "127.0.0.1", "port": dead.port, "scheme": "https"}]}), 200)
+        k = expect(api.post(f"/api/v1/connectors/{env.a.id}/check"), 200)
+        assert k["ok"] is False, k
+        got = poll(lambda: env.receiver.requests("/check", "raised", env.a.id) or None,
+                   30 * SLOW, "the check-failing alert")
+        j = got[0]["json"]
+        assert got[0]["verified"] and j["kind"] == "check-failed", j
+        assert "connectivity check of connector " + env.a.id in j["message"], j
+        expect(api.delete("/api/v1/requirements/alerts-dead"), 204)
+        k = expect(api.post(f"/api/v1/connectors/{env.a.id}/check"), 200)
+        assert k["ok"] is True, k
+        poll(lambda: env.receiver.requests("/check", "resolved", env.a.id) or None,
+             30 * SLOW, "the resolved check alert")
+        assert len(env.receiver.requests("/check", "raised", env.a.id)) == 1
+    finally:
+        dead.close()
+        api.delete("/api/v1/requirements/alerts-dead")
+        api.delete(f"/api/v1/alert-rules/{rule['id']}")
+
+
 # --------------------------------------------------------------------------
 # the console's Alerts page in a real browser (tests/browser/alerts.mjs)
 
