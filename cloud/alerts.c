@@ -43,6 +43,14 @@
 #define ALERTS_RESPONSE_KEPT	512	/* of which quoted in an error */
 #define ALERTS_TO_MAX		20	/* e-mail recipients per channel */
 #define ALERTS_URL_MAX		2048
+/*
+ * A pending delivery not updated for this long has nobody sending it (the
+ * whole schedule, ALERT_ATTEMPTS_MAX attempts of at most
+ * ALERTS_ATTEMPT_MS with alert_backoff() between them, is under 8
+ * minutes): its instance stopped. Looked for every ALERTS_EXPIRE_EVERY.
+ */
+#define ALERTS_STALE_SECS	900
+#define ALERTS_EXPIRE_EVERY	60
 
 struct asend {
 	struct alerts		*a;
@@ -68,6 +76,7 @@ struct alerts {
 	struct event	*timer;		/* curl's timeout */
 	struct event	*sweep;
 	struct asend	*sends;		/* in flight or waiting to retry */
+	int64_t		 expired;	/* last look for stale deliveries */
 };
 
 static void send_done(struct asend *s, CURLcode res);
@@ -791,6 +800,21 @@ send_alert(struct alerts *a, const struct store_alert *al)
 }
 
 static void
+expire_stale(struct alerts *a, int64_t now)
+{
+	char	 err[256];
+	int64_t	 n = 0;
+
+	if (store_delivery_expire(a->c->dd.st, now - ALERTS_STALE_SECS,
+	    "not delivered: the uplink-cloud instance sending it stopped "
+	    "before it was done", now, &n, err, sizeof(err)) != UPLINK_OK)
+		log_warnx("alerts: %s", err);
+	else if (n > 0)
+		log_warnx("alerts: %lld deliveries left pending by a stopped "
+		    "instance marked failed", (long long)n);
+}
+
+static void
 sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct alerts	*a = arg;
@@ -819,6 +843,10 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 			send_alert(a, &d.v[i]);
 	}
 	free(d.v);
+	if (now - a->expired >= ALERTS_EXPIRE_EVERY) {
+		a->expired = now;
+		expire_stale(a, now);
+	}
 }
 
 void

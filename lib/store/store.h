@@ -842,6 +842,13 @@ int store_delivery_add(struct store *st, const struct store_delivery *d,
 int store_delivery_update(struct store *st, int64_t id, const char *status,
     int64_t attempts, const char *last_error, int64_t now, char *err,
     size_t errlen);
+/*
+ * Marks "failed" the deliveries still "pending" but not updated since
+ * before: the instance that was sending them stopped. *n (may be NULL)
+ * gets how many.
+ */
+int store_delivery_expire(struct store *st, int64_t before, const char *why,
+    int64_t now, int64_t *n, char *err, size_t errlen);
 /* Newest first, at most limit (1..STORE_DELIVERY_LIST_MAX). */
 int store_delivery_list(struct store *st, int64_t channel_id, int limit,
     store_delivery_cb cb, void *arg, char *err, size_t errlen);

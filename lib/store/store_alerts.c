@@ -462,6 +462,26 @@ store_delivery_update(struct store *st, int64_t id, const char *status,
 	    "recording a delivery", NULL, NULL, err, errlen);
 }
 
+int
+store_delivery_expire(struct store *st, int64_t before, const char *why,
+    int64_t now, int64_t *n, char *err, size_t errlen)
+{
+	struct db_stmt	*stmt;
+	int		 rc;
+
+	rc = store_prepare(st, "UPDATE alert_deliveries SET status = 'failed', "
+	    "last_error = ?2, updated_at = ?3 WHERE status = 'pending' AND "
+	    "updated_at < ?1", &stmt, err, errlen);
+	if (rc != UPLINK_OK)
+		return rc;
+	rc = store_write(st, stmt, db_bind_int64(stmt, 1, before) |
+	    store_str(stmt, 2, why) | db_bind_int64(stmt, 3, now),
+	    "expiring deliveries", NULL, NULL, err, errlen);
+	if (rc == UPLINK_OK && n != NULL)
+		*n = db_changes(st->db);
+	return rc;
+}
+
 static int
 delivery_row(struct db_stmt *stmt, void *arg)
 {

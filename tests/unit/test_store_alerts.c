@@ -336,6 +336,13 @@ test_delivery_log(void **state)
 	assert_int_equal(v[0], STORE_DELIVERIES_KEPT);
 	assert_int_equal(v[1], id);
 	assert_int_equal(v[2], first + 5);
+	/* Pending ones left behind are failed; the others keep their state. */
+	assert_int_equal(store_delivery_expire(f->st, NOW + 3, "stopped",
+	    NOW + 1000, &v[0], err, sizeof(err)), UPLINK_OK);
+	assert_int_equal(v[0], 0);	/* the oldest kept is NOW + 5 */
+	assert_int_equal(store_delivery_expire(f->st, NOW + 10, "stopped",
+	    NOW + 1000, &v[0], err, sizeof(err)), UPLINK_OK);
+	assert_int_equal(v[0], 5);	/* NOW + 5 .. NOW + 9 */
 	d.channel_id = 99999;
 	assert_int_equal(store_delivery_add(f->st, &d, NOW, &id, err,
 	    sizeof(err)), UPLINK_ENOTFOUND);
