@@ -5,8 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
+#include "alertfmt.h"
 #include "store.h"
 
 /*
@@ -28,14 +27,6 @@ void alerts_free(struct cloud *c);
  * delays an alert to the next sweep.
  */
 void alerts_kick(struct cloud *c);
-
-/*
- * Checks a channel's config for type ("webhook" or "email") and fills in
- * the defaults (port 587, starttls "required"); false with the reason in
- * err, naming the field and what to give.
- */
-bool alerts_channel_check(const char *type, json_t *config, char *err,
-    size_t errlen);
 
 /*
  * Sends a test message to channel id at once, one attempt; cb gets the
