@@ -803,8 +803,9 @@ typedef int (*store_alert_cb)(void *arg, const struct store_alert *a);
 
 /*
  * Lists what is due at now, oldest first, at most limit (1..500) of each
- * event. A rule of kind "check-failing" matches the kinds "check-failed",
- * "tls-interception" and "crl-unreachable".
+ * event. A rule of kind "check-failing" matches the kind "check-failed"
+ * (whose message names every failing verdict, so one failing check is one
+ * alert, not one per verdict).
  */
 int store_alert_due(struct store *st, int64_t now, int limit,
     store_alert_cb cb, void *arg, char *err, size_t errlen);

@@ -299,7 +299,7 @@ store_rule_list(struct store *st, store_rule_cb fn, void *arg, char *err,
 	"n.created_at, n.resolved_at"
 /* Rule r matches notification n. */
 #define ALERT_MATCH "(n.kind = r.kind OR (r.kind = 'check-failing' AND " \
-	"n.kind IN ('check-failed', 'tls-interception', 'crl-unreachable')))"
+	"n.kind = 'check-failed'))"
 
 struct alert_walk {
 	struct alert_cb	 cb;

@@ -471,6 +471,8 @@ def test_check_failing_alert_then_resolved(env):
         j = got[0]["json"]
         assert got[0]["verified"] and j["kind"] == "check-failed", j
         assert "connectivity check of connector " + env.a.id in j["message"], j
+        # The verdict is in it: the address nobody listens on and why.
+        assert f"failed: 127.0.0.1:{dead.port} " in j["message"], j
         expect(api.delete("/api/v1/requirements/alerts-dead"), 204)
         k = expect(api.post(f"/api/v1/connectors/{env.a.id}/check"), 200)
         assert k["ok"] is True, k

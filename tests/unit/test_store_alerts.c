@@ -270,15 +270,19 @@ test_check_failing_and_disabled(void **state)
 	ru.enabled = true;
 	assert_int_equal(store_rule_add(f->st, &ru, NOW, &ru.id, err,
 	    sizeof(err)), UPLINK_OK);
+	/* One check with interception: one alert, the verdict in it. */
 	assert_int_equal(store_note_open(f->st, "tls-interception", "c-1",
 	    "error", "issued by 'Corp CA'", NOW, NULL, err, sizeof(err)),
 	    UPLINK_OK);
+	assert_int_equal(store_note_open(f->st, "check-failed", "c-1",
+	    "warning", "check failed: 127.0.0.1:443 tls-interception (issued "
+	    "by 'Corp CA')", NOW, NULL, err, sizeof(err)), UPLINK_OK);
 	assert_int_equal(store_note_open(f->st, "site-no-redundancy", "hq",
 	    "warning", "one connector", NOW, NULL, err, sizeof(err)),
 	    UPLINK_OK);
 	s = due(f->st, NOW);
 	assert_int_equal(s.raised, 1);
-	assert_string_equal(s.last.note.kind, "tls-interception");
+	assert_string_equal(s.last.note.kind, "check-failed");
 	assert_non_null(strstr(s.last.note.message, "Corp CA"));
 	ru.enabled = false;
 	assert_int_equal(store_rule_update(f->st, &ru, err, sizeof(err)),

@@ -19,7 +19,7 @@ const KINDS = {
 	'connector-offline': 'Connector offline',
 	'site-no-redundancy': 'Site without redundancy',
 	'cert-expiring': 'Certificate expiring',
-	'check-failing': 'Check failing (any verdict)',
+	'check-failing': 'Check failing (with its verdicts)',
 	'check-failed': 'Check failed',
 	'tls-interception': 'TLS interception',
 	'crl-unreachable': 'Revocation list unreachable',
