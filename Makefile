@@ -20,7 +20,7 @@ endif
 
 CC	?= cc
 PKGS	:= openssl libevent_core libevent_extra libevent_openssl libnghttp2 \
-	   sqlite3 jansson libsodium inih libsystemd libpq
+	   sqlite3 jansson libsodium inih libsystemd libpq libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)

@@ -109,6 +109,49 @@ run_finish(struct check_run *run, int status, const char *code,
 	free(run);
 }
 
+/*
+ * The failing rows of a report in words, for the check-failed message and
+ * the alerts that carry it: "127.0.0.1:443 tls-interception (issued by
+ * 'Corp CA'), ..." for at most three rows. Printable ASCII only (others
+ * '?'), so that cutting it to size can never split a UTF-8 character.
+ */
+static void
+report_verdicts(json_t *report, char *out, size_t outlen)
+{
+	json_t		*row;
+	const char	*addr, *error, *issuer;
+	size_t		 i, len = 0, shown = 0, failed = 0;
+	char		*p, where[96];
+	json_int_t	 port;
+
+	out[0] = '\0';
+	json_array_foreach(json_object_get(report, "results"), i, row) {
+		if (json_is_true(json_object_get(row, "ok")))
+			continue;
+		failed++;
+		if (shown == 3 || len >= outlen)
+			continue;
+		addr = json_string_value(json_object_get(row, "address"));
+		error = json_string_value(json_object_get(row, "error"));
+		issuer = json_string_value(json_object_get(row, "issuer"));
+		port = json_integer_value(json_object_get(row, "port"));
+		snprintf(where, sizeof(where), "%.80s", addr ? addr : "?");
+		if (port > 0 && strchr(where, ':') == NULL)
+			snprintf(where, sizeof(where), "%.80s:%lld", addr ? addr :
+			    "?", (long long)port);
+		len += (size_t)snprintf(out + len, outlen - len, "%s%s %.32s%s"
+		    "%.64s%s", shown ? ", " : "", where, error ? error :
+		    "failed", issuer ? " (issued by '" : "", issuer ? issuer : "",
+		    issuer ? "')" : "");
+		shown++;
+	}
+	if (failed > shown && len < outlen)
+		snprintf(out + len, outlen - len, " and %zu more", failed - shown);
+	for (p = out; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
+}
+
 /* Notifications a report raises or clears. */
 static void
 report_notes(struct cloud *c, const char *connector, json_t *report,
@@ -116,6 +159,7 @@ report_notes(struct cloud *c, const char *connector, json_t *report,
 {
 	json_t		*row;
 	const char	*error, *addr, *issuer;
+	char		 verdicts[320];
 	size_t		 i;
 	bool		 intercepted = false, crl = false;
 
@@ -149,10 +193,13 @@ report_notes(struct cloud *c, const char *connector, json_t *report,
 		notify_resolve(c, "crl-unreachable", connector);
 	if (ok)
 		notify_resolve(c, "check-failed", connector);
-	else
+	else {
+		report_verdicts(report, verdicts, sizeof(verdicts));
 		notify_open(c, "check-failed", connector, "warning", "the "
-		    "connectivity check of connector %s failed: see its "
-		    "latest check for what to fix", connector);
+		    "connectivity check of connector %s failed: %s; see its "
+		    "latest check for what to fix", connector, verdicts[0] ?
+		    verdicts : "no result");
+	}
 }
 
 static void

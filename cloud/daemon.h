@@ -35,6 +35,7 @@ struct publish;
 struct ingress;
 struct checks;
 struct notify;
+struct alerts;
 struct pwverify;
 struct cluster;
 
@@ -59,6 +60,7 @@ struct cloud {
 	bool			 stopping;
 	struct checks		*checks;
 	struct notify		*notify;
+	struct alerts		*alerts;	/* cloud/alerts.c */
 	struct pwverify		*pwverify;
 	unsigned		 nofile;	/* the descriptor limit, raised at start */
 	struct event		*cert_timer;	/* cloud/servercert.c */

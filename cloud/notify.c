@@ -7,6 +7,7 @@
 
 #include <event2/event.h>
 
+#include "alerts.h"
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
@@ -57,8 +58,10 @@ notify_open(struct cloud *c, const char *kind, const char *subject,
 	if (store_note_open(c->dd.st, kind, subject, severity, msg, time(NULL),
 	    &created, err, sizeof(err)) != 0)
 		log_warnx("notification %s (%s): %s", kind, subject, err);
-	else if (created)
+	else if (created) {
 		log_info("notification: %s", msg);
+		alerts_kick(c);	/* rules that send it at once */
+	}
 }
 
 void

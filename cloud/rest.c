@@ -93,6 +93,18 @@ static const struct route routes[] = {
 	{ EVHTTP_REQ_GET,    "history",			rest_history, 0 },
 	{ EVHTTP_REQ_GET,    "sites/*/history",		rest_site_history, 0 },
 	{ EVHTTP_REQ_GET,    "connectors/*/history",	rest_connector_history, 0 },
+	/* Alerts (cloud/rest_alerts.c). */
+	{ EVHTTP_REQ_GET,    "channels",		rest_channels_list, 0 },
+	{ EVHTTP_REQ_POST,   "channels",		rest_channels_post, 0 },
+	{ EVHTTP_REQ_GET,    "channels/*",		rest_channel_get, 0 },
+	{ EVHTTP_REQ_PATCH,  "channels/*",		rest_channel_patch, 0 },
+	{ EVHTTP_REQ_DELETE, "channels/*",		rest_channel_delete, 0 },
+	{ EVHTTP_REQ_POST,   "channels/*/test",		rest_channel_test, 0 },
+	{ EVHTTP_REQ_GET,    "channels/*/deliveries",	rest_channel_deliveries, 0 },
+	{ EVHTTP_REQ_GET,    "alert-rules",		rest_rules_list, 0 },
+	{ EVHTTP_REQ_POST,   "alert-rules",		rest_rules_post, 0 },
+	{ EVHTTP_REQ_PATCH,  "alert-rules/*",		rest_rule_patch, 0 },
+	{ EVHTTP_REQ_DELETE, "alert-rules/*",		rest_rule_delete, 0 },
 };
 
 static const char *

@@ -160,6 +160,18 @@ void rest_requirements_get(struct rest *r);
 void rest_requirement_put(struct rest *r);
 void rest_requirement_delete(struct rest *r);
 
+void rest_channels_list(struct rest *r);
+void rest_channels_post(struct rest *r);
+void rest_channel_get(struct rest *r);
+void rest_channel_patch(struct rest *r);
+void rest_channel_delete(struct rest *r);
+void rest_channel_test(struct rest *r);
+void rest_channel_deliveries(struct rest *r);
+void rest_rules_list(struct rest *r);
+void rest_rules_post(struct rest *r);
+void rest_rule_patch(struct rest *r);
+void rest_rule_delete(struct rest *r);
+
 /*
  * Administrators' e-mail and password rules, shared with the CLI. A
  * password is refused, with the reason in err, when it is shorter than 12

@@ -11,6 +11,7 @@
 
 #include "cloud.h"
 #include "addrcount.h"
+#include "alerts.h"
 #include "api.h"
 #include "checks.h"
 #include "cluster.h"
@@ -419,6 +420,7 @@ cloud_start(struct cloud *c, char *err, size_t errlen)
 	    status_start(c, err, errlen) != 0 ||
 	    checks_start(c, err, errlen) != 0 ||
 	    notify_start(c, err, errlen) != 0 ||
+	    alerts_start(c, err, errlen) != 0 ||
 	    pwverify_start(c, err, errlen) != 0 ||
 	    metrics_start(c, err, errlen) != 0 ||
 	    cluster_start(c, err, errlen) != 0)
@@ -444,6 +446,7 @@ cloud_stop(struct cloud *c)
 	metrics_free(c);
 	cluster_free(c);
 	notify_free(c);
+	alerts_free(c);
 	pwverify_free(c);
 	/* Checks in flight end when their tunnels do, so the router first. */
 	router_free(c->router);

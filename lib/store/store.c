@@ -266,6 +266,57 @@ UNITTEST const char *const store_migrations[] = {
 	"  PRIMARY KEY (connector_id, span, at)"
 	") STRICT;"
 	"CREATE INDEX history_at ON history(at);",
+	/*
+	 * Version 10, alerts (lib/store/store_alerts.c): notification channels
+	 * (a webhook or an SMTP relay; config is JSON without the secret,
+	 * which is its own column that no list returns), rules (which kind
+	 * of notification goes to which channels, after how long), one row
+	 * per (rule, notification) sent so that each condition is sent once
+	 * raised and once resolved, even with two instances, and the
+	 * delivery log.
+	 */
+	"CREATE TABLE alert_channels ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  type TEXT NOT NULL CHECK (type IN ('webhook', 'email')),"
+	"  config TEXT NOT NULL,"
+	"  secret TEXT NOT NULL DEFAULT '',"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE alert_rules ("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind TEXT NOT NULL,"
+	"  after_secs INTEGER NOT NULL CHECK (after_secs >= 0),"
+	"  channels TEXT NOT NULL,"
+	"  enabled INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),"
+	"  created_at INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE alert_sent ("
+	"  rule_id INTEGER NOT NULL REFERENCES alert_rules(id)"
+	"    ON DELETE CASCADE,"
+	"  note_id INTEGER NOT NULL REFERENCES notifications(id)"
+	"    ON DELETE CASCADE,"
+	"  raised_at INTEGER NOT NULL,"
+	"  resolved_at INTEGER,"
+	"  PRIMARY KEY (rule_id, note_id)"
+	") STRICT;"
+	"CREATE INDEX alert_sent_note ON alert_sent(note_id);"
+	"CREATE TABLE alert_deliveries ("
+	"  id INTEGER PRIMARY KEY,"
+	"  channel_id INTEGER NOT NULL REFERENCES alert_channels(id)"
+	"    ON DELETE CASCADE,"
+	"  event TEXT NOT NULL CHECK (event IN ('raised', 'resolved', 'test')),"
+	"  kind TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  status TEXT NOT NULL"
+	"    CHECK (status IN ('pending', 'delivered', 'failed')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  last_error TEXT NOT NULL DEFAULT '',"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE INDEX alert_deliveries_channel ON alert_deliveries(channel_id, id);",
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

@@ -19,7 +19,7 @@
  * UPLINK_EIO when SQLite fails, UPLINK_ENOMEM.
  */
 
-#define STORE_SCHEMA_VERSION	9
+#define STORE_SCHEMA_VERSION	10
 #define STORE_BUSY_MS		5000
 #define STORE_PG_TIMEOUT_MS	2000	/* deadline of one PostgreSQL call */
 #define STORE_NAME_MAX		63	/* site and connector names */
@@ -780,5 +780,130 @@ typedef int (*store_history_cb)(void *arg,
 int store_history_get(struct store *st, const char *connector,
     int64_t site_id, int64_t from, int64_t to, int64_t step,
     store_history_cb cb, void *arg, char *err, size_t errlen);
+/*
+ * Alerts (lib/store/store_alerts.c, docs/alerts.md): channels that carry
+ * notifications out of the console (a webhook, an SMTP relay), rules that
+ * say which notifications go to which channels, and the delivery log.
+ */
+#define STORE_CHANNEL_CONFIG_MAX 4095	/* bytes of a channel's JSON config */
+#define STORE_CHANNEL_SECRET_MAX 255	/* webhook key, SMTP password */
+#define STORE_RULE_CHANNELS_MAX	 255	/* "1,2,3": a rule's channel ids */
+#define STORE_DELIVERIES_KEPT	 200	/* delivery log rows per channel */
+#define STORE_DELIVERY_LIST_MAX	 200
+
+struct store_channel {
+	int64_t	 id;
+	char	 name[STORE_NAME_MAX + 1];
+	char	 type[12];		/* "webhook" or "email" */
+	char	 config[STORE_CHANNEL_CONFIG_MAX + 1];	/* JSON object */
+	char	 secret[STORE_CHANNEL_SECRET_MAX + 1];	/* "" when none */
+	int64_t	 created_at;
+	int64_t	 updated_at;
+};
+typedef int (*store_channel_cb)(void *arg, const struct store_channel *ch);
+
+/*
+ * Adds a channel (ch->id is ignored; *id gets the new one). The name is a
+ * store name (store_name_check()), unique regardless of case
+ * (UPLINK_EEXIST); config is a JSON text the caller checked.
+ */
+int store_channel_add(struct store *st, const struct store_channel *ch,
+    int64_t now, int64_t *id, char *err, size_t errlen);
+/* Replaces name and config, and the secret when set_secret. */
+int store_channel_update(struct store *st, const struct store_channel *ch,
+    bool set_secret, int64_t now, char *err, size_t errlen);
+int store_channel_delete(struct store *st, int64_t id, char *err,
+    size_t errlen);
+/* One channel with its secret; UPLINK_ENOTFOUND (no message) when none. */
+int store_channel_get(struct store *st, int64_t id, struct store_channel *ch,
+    char *err, size_t errlen);
+/* Every channel, by id, secrets included: the caller leaves them out. */
+int store_channel_list(struct store *st, store_channel_cb cb, void *arg,
+    char *err, size_t errlen);
+
+struct store_rule {
+	int64_t	 id;
+	char	 kind[STORE_KIND_MAX + 1];	/* a notification kind */
+	int64_t	 after;		/* seconds the condition holds first */
+	char	 channels[STORE_RULE_CHANNELS_MAX + 1];	/* "1,2" */
+	bool	 enabled;
+	int64_t	 created_at;
+};
+typedef int (*store_rule_cb)(void *arg, const struct store_rule *ru);
+
+/* kind: lowercase letters, digits, '-'; channels: ids joined by ','. */
+int store_rule_add(struct store *st, const struct store_rule *ru,
+    int64_t now, int64_t *id, char *err, size_t errlen);
+int store_rule_update(struct store *st, const struct store_rule *ru,
+    char *err, size_t errlen);
+int store_rule_delete(struct store *st, int64_t id, char *err,
+    size_t errlen);
+int store_rule_list(struct store *st, store_rule_cb cb, void *arg,
+    char *err, size_t errlen);
+
+/*
+ * A notification a rule has to send: raised (open for rule.after seconds
+ * and not sent for this rule yet) or resolved (sent raised, now resolved,
+ * its resolution not sent yet).
+ */
+struct store_alert {
+	struct store_rule	 rule;
+	struct store_note	 note;
+	bool			 resolved;
+};
+typedef int (*store_alert_cb)(void *arg, const struct store_alert *a);
+
+/*
+ * Lists what is due at now, oldest first, at most limit (1..500) of each
+ * event. A rule of kind "check-failing" matches the kind "check-failed"
+ * (whose message names every failing verdict, so one failing check is one
+ * alert, not one per verdict).
+ */
+int store_alert_due(struct store *st, int64_t now, int limit,
+    store_alert_cb cb, void *arg, char *err, size_t errlen);
+/*
+ * Claims the sending of a's event: *claimed is true for exactly one
+ * caller, even across processes and instances (one INSERT ... ON
+ * CONFLICT DO NOTHING for raised, one UPDATE ... WHERE resolved_at IS
+ * NULL for resolved).
+ */
+int store_alert_claim(struct store *st, const struct store_alert *a,
+    int64_t now, bool *claimed, char *err, size_t errlen);
+
+struct store_delivery {
+	int64_t	 id;
+	int64_t	 channel_id;
+	char	 event[12];		/* "raised", "resolved", "test" */
+	char	 kind[STORE_KIND_MAX + 1];
+	char	 subject[STORE_SUBJECT_MAX + 1];
+	char	 status[12];		/* "pending", "delivered", "failed" */
+	int64_t	 attempts;
+	char	 last_error[STORE_TEXT_MAX + 1];
+	int64_t	 created_at;
+	int64_t	 updated_at;
+};
+typedef int (*store_delivery_cb)(void *arg, const struct store_delivery *d);
+
+/*
+ * Adds a delivery (status "pending", no attempt yet) and keeps the newest
+ * STORE_DELIVERIES_KEPT of its channel. An unknown channel is
+ * UPLINK_ENOTFOUND.
+ */
+int store_delivery_add(struct store *st, const struct store_delivery *d,
+    int64_t now, int64_t *id, char *err, size_t errlen);
+/* Records an attempt's outcome; last_error is cut to one line. */
+int store_delivery_update(struct store *st, int64_t id, const char *status,
+    int64_t attempts, const char *last_error, int64_t now, char *err,
+    size_t errlen);
+/*
+ * Marks "failed" the deliveries still "pending" but not updated since
+ * before: the instance that was sending them stopped. *n (may be NULL)
+ * gets how many.
+ */
+int store_delivery_expire(struct store *st, int64_t before, const char *why,
+    int64_t now, int64_t *n, char *err, size_t errlen);
+/* Newest first, at most limit (1..STORE_DELIVERY_LIST_MAX). */
+int store_delivery_list(struct store *st, int64_t channel_id, int limit,
+    store_delivery_cb cb, void *arg, char *err, size_t errlen);
 
 #endif

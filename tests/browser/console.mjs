@@ -950,6 +950,7 @@ const PAGES = [
 	['services', '#/services', tid('service-row')],
 	['requirements', '#/requirements', tid('requirement-row')],
 	['notifications', '#/notifications', tid('notification-row')],
+	['alerts', '#/alerts', tid('channel-row')],
 	['settings', '#/settings', tid('timeout-enabled')],
 	['admins', '#/admins', tid('admin-row')],
 	['keys', '#/keys', tid('key-row')],

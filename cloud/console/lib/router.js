@@ -7,6 +7,7 @@ import { state } from './state.js';
 import { emptyState, errorBox, linkTo, loading, pageHeader } from './widgets.js';
 import { pageAddConnector } from '../pages/addconnector.js';
 import { pageAdmins } from '../pages/admins.js';
+import { pageAlerts } from '../pages/alerts.js';
 import { pageAudit } from '../pages/audit.js';
 import { pageConnector } from '../pages/connector.js';
 import { pageKeys } from '../pages/keys.js';
@@ -27,6 +28,7 @@ export const PAGES = {
 	services: pageServices,
 	requirements: pageRequirements,
 	notifications: pageNotifications,
+	alerts: pageAlerts,
 	settings: pageSettings,
 	admins: pageAdmins,
 	keys: pageKeys,
