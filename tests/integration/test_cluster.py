@@ -81,3 +81,105 @@ def test_instances_listed_everywhere(cluster):
     # The instances and nothing else, in the database.
     rows = cl.clouds[0].db("SELECT id, state, epoch FROM instances ORDER BY id")
     assert rows == [(iid, "up", 1) for iid in cl.ids], rows
+
+
+def connector_on(cl, workdir, name, i, site="hq", tunnels=2):
+    """A connector enrolled through instance 0, its tunnels on instance i;
+    returns (Connector, its id)."""
+    conn = cp.Connector(os.path.join(workdir, name), name=name)
+    r = conn.enroll(cl.token(site))
+    assert r.rc == 0, r
+    conn.configure(tunnels=tunnels)
+    cl.point(conn, i)
+    conn.start(wait_tunnels=tunnels, timeout=30 * SLOW)
+    r = cl.api(0).get("/api/v1/connectors")
+    assert r.status == 200, r
+    cid = [c["id"] for c in r.body["connectors"] if c["name"] == name]
+    assert len(cid) == 1, r
+    return conn, cid[0]
+
+
+def test_connector_location_seen_everywhere(cluster, workdir):
+    cl = cluster
+    conn, cid = connector_on(cl, os.path.join(workdir, "loc"), "gw", 1)
+    try:
+        # On i1, which carries none of its tunnels: online, on i2.
+        def on_a():
+            r = cl.api(0).get(f"/api/v1/connectors/{cid}")
+            assert r.status == 200, r
+            return r.body if r.body["instances"] == [
+                {"instance": "i2", "tunnels": 2}] else None
+        got = cp.wait_for(on_a, 10 * SLOW, "i1 showing the tunnels on i2")
+        assert got["state"] == "online" and got["tunnels"] == 2, got
+        inst = cl.instances(0)
+        assert inst["i2"]["tunnels"] == 2 and inst["i1"]["tunnels"] == 0, inst
+        r = cl.api(1).get(f"/api/v1/connectors/{cid}")
+        assert r.body["instances"] == [{"instance": "i2", "tunnels": 2}], r
+        # The site counts it as serving on every instance (i3 too, once
+        # it has read the locations: every second).
+        cp.wait_for(lambda: cl.api(2).get("/api/v1/sites/hq").body["state"] == "online",
+                    5 * SLOW, "site hq online on i3")
+        r = cl.api(2).get("/api/v1/sites/hq")
+        assert r.status == 200 and r.body["connectors_online"] == 1, r
+        # uplink-cloud status on i1 lists the instances and where it is.
+        cp.wait_for(lambda: "i2:2" in cl.clouds[0].status(json_out=False).stdout,
+                    5 * SLOW, "status.json of i1 with i2:2")
+        st = cl.clouds[0].status(json_out=False)
+        assert st.rc == 0, st
+        assert re.search(r"(?m)^i1 \(this one\)\s+up\s", st.stdout), st
+        assert re.search(r"(?m)^i2\s+up\s+127\.0\.0\.1:\d+\s+\S+\s+2\s", st.stdout), st
+        assert re.search(rf"(?m)^{cid}\s+gw\s+online\s+2/\d+\s+i2:2\s", st.stdout), st
+        js = cl.clouds[2].status().json
+        assert js["instance"] == "i3" and len(js["instances"]) == 3, js
+    finally:
+        conn.stop()
+    # Gone from every instance's view once its tunnels closed.
+    r = None
+
+    def cleared():
+        nonlocal r
+        r = cl.api(0).get(f"/api/v1/connectors/{cid}")
+        return r.body["instances"] == [] and r.body["state"] == "offline"
+    cp.wait_for(cleared, 10 * SLOW, "the connector offline on i1", on_fail=lambda: repr(r))
+    assert cl.clouds[0].db("SELECT count(*) FROM tunnel_locations") == [(0,)]
+
+
+def test_sigterm_instance_gone(cluster):
+    cl = cluster
+    wait_instances(cl, 0, lambda v: len(v) == 3, 10 * SLOW, "three instances")
+    t0 = time.monotonic()
+    assert cl.clouds[2].stop() == 0
+    wait_instances(cl, 0, lambda v: v.get("i3", {}).get("state") == "gone",
+                   5 * SLOW, "i3 gone on i1 after SIGTERM")
+    took = time.monotonic() - t0
+    print(f"SIGTERM: i3 seen gone on i1 {took:.2f} s after the signal")
+    wait_instances(cl, 1, lambda v: v["i3"]["state"] == "gone", 5 * SLOW, "i3 gone on i2")
+    assert cl.clouds[0].db("SELECT state FROM instances WHERE id = 'i3'") == [("gone",)]
+    assert "cluster: instance i3 left the cluster" in cl.clouds[2].log_text()
+
+
+def test_kill9_lease_expires(cluster, workdir):
+    cl = cluster
+    conn, cid = connector_on(cl, os.path.join(workdir, "k9"), "gw9", 2)
+    try:
+        wait_instances(cl, 0, lambda v: v.get("i3", {}).get("tunnels") == 2, 10 * SLOW,
+                       "the tunnels on i3 counted on i1")
+        cl.clouds[2].proc.kill()
+        t0 = time.monotonic()
+        cp.wait_exit(cl.clouds[2].proc, 10)
+        cl.clouds[2].proc = None
+        # A lease of 2 s: gone within 5 x that, not before it ran out.
+        wait_instances(cl, 0, lambda v: v["i3"]["state"] == "gone", 10 * SLOW,
+                       "i3 gone on i1 after kill -9")
+        took = time.monotonic() - t0
+        print(f"kill -9: i3 seen gone on i1 {took:.2f} s after the kill (lease 2 s)")
+        assert took < 10 * SLOW
+        wait_instances(cl, 1, lambda v: v["i3"]["state"] == "gone", 5 * SLOW, "on i2")
+        m = cl.clouds[0].wait_log(r"cluster: instance i3 is gone: its lease ran out", 5)
+        assert m
+        assert cl.clouds[0].db("SELECT count(*) FROM tunnel_locations "
+                               "WHERE instance = 'i3'") == [(0,)]
+        r = cl.api(0).get(f"/api/v1/connectors/{cid}")
+        assert r.body["instances"] == [], r
+    finally:
+        conn.stop()
