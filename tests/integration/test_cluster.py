@@ -183,3 +183,65 @@ def test_kill9_lease_expires(cluster, workdir):
         assert r.body["instances"] == [], r
     finally:
         conn.stop()
+
+
+def test_revocation_and_drain_reach_other_instances(workdir):
+    """Drain, resume and revoke through i1's API; the connector's tunnels
+    are on i2, whose published service stops and resumes taking streams,
+    and whose tunnels close. The hint (LISTEN/NOTIFY) makes it quick; the
+    bound asserted is the poll's, 5x."""
+    d = os.path.join(workdir, "cl-revoke")
+    svc = cp.Services(os.path.join(d, "services")).start()
+    echo = svc.ports["echo"]
+    cl = cp.ClusterFixture(d, n=3, publish={"echo": ("hq", f"127.0.0.1:{echo}")})
+    conn = None
+    try:
+        cl.start()
+        for c in cl.clouds:
+            c.wait_log(r"cluster: listening for changes", 10 * SLOW)
+        conn = cp.Connector(os.path.join(d, "gw"), name="gw")
+        assert conn.enroll(cl.token("hq")).rc == 0
+        conn.configure(allow=[f"127.0.0.1:{echo}"], tunnels=2)
+        cl.point(conn, 1)
+        conn.start(wait_tunnels=2, timeout=30 * SLOW)
+        cid = [c["id"] for c in cl.api(0).get("/api/v1/connectors").body["connectors"]][0]
+        b_port = cl.clouds[1].publish_ports["echo"]
+        assert cp.echo_once(b_port, b"ping\n", timeout=10 * SLOW) == b"ping\n"
+
+        def refused():
+            try:
+                return cp.echo_once(b_port, b"ping\n", timeout=5 * SLOW) != b"ping\n"
+            except OSError:
+                return True
+
+        # Drain on i1: i2 takes no new stream through it.
+        r = cl.api(0).post(f"/api/v1/connectors/{cid}/drain", {})
+        assert r.status == 200, r
+        t0 = time.monotonic()
+        cp.wait_for(refused, 5 * SLOW, "i2 refusing streams after the drain on i1",
+                    interval=0.02)
+        drain_took = time.monotonic() - t0
+        r = cl.api(0).post(f"/api/v1/connectors/{cid}/resume", {})
+        assert r.status == 200, r
+        cp.wait_for(lambda: not refused(), 5 * SLOW, "i2 taking streams after resume",
+                    interval=0.02)
+
+        # Revoke on i1: i2 closes the connector's tunnels.
+        since = cl.clouds[1].log_offset()
+        t_req = time.time()
+        r = cl.api(0).post(f"/api/v1/connectors/{cid}/revoke", {})
+        assert r.status == 200, r
+        m = cl.clouds[1].wait_log(rf"closing: connector {cid} was revoked", 5 * SLOW,
+                                  since=since)
+        line = cl.clouds[1].log_text(since)[:m.end()].splitlines()[-1]
+        revoke_took = cp.log_time(line) - t_req
+        print(f"\nrevocation on i1 -> tunnels closing on i2: {revoke_took * 1000:.0f} ms; "
+              f"drain on i1 -> first refused stream on i2: {drain_took * 1000:.0f} ms")
+        assert revoke_took < 5 * SLOW, revoke_took
+        conn.wait_log(r"revoked", 10 * SLOW)
+        assert refused()
+    finally:
+        if conn is not None:
+            conn.stop()
+        cl.stop()
+        svc.stop()
