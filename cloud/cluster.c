@@ -87,6 +87,7 @@ struct cluster {
 	struct cl_bucket	 conns[CLUSTER_BUCKETS];
 	size_t			 nconns;
 	bool			 renew_failing, read_failing, write_failing;
+	time_t			 renew_ok_since;	/* renewing without a miss */
 	bool			 dup_logged;
 	bool			 stopped;
 	/* LISTEN/NOTIFY hints (lib/store/store_listen.c). */
@@ -233,6 +234,7 @@ cl_register(struct cluster *k, char *err, size_t errlen)
 
 	k->self.started_at = time(NULL);
 	k->self.lease_until = k->self.started_at + k->lease;
+	k->renew_ok_since = k->self.started_at;
 	rc = store_instance_register(k->c->dd.st, &k->self, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
@@ -362,9 +364,11 @@ cl_renew_cb(evutil_socket_t fd, short what, void *arg)
 	if (rc == UPLINK_OK) {
 		k->self.lease_until = now + k->lease;
 		cl_written(k, v, n);
-		if (k->renew_failing)
+		if (k->renew_failing) {
 			log_info("cluster: instance %s renewed its lease again",
 			    k->self.id);
+			k->renew_ok_since = time(NULL);
+		}
 		k->renew_failing = k->write_failing = false;
 	} else if (rc == UPLINK_ENOTFOUND)
 		cl_lost(k);
@@ -581,12 +585,18 @@ cl_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	k->read_failing = false;
-	/* Leases that ran out: mark them gone (whoever sees it first). */
+	/*
+	 * Leases that ran out: mark them gone (whoever sees it first). Not
+	 * while this instance itself could not renew, nor until it has
+	 * renewed for a whole lease since: after an outage of the database
+	 * every lease has run out, and the others need that long to renew.
+	 */
 	for (i = 0; i < r.nall; i++)
 		if (r.all[i].state != CLUSTER_GONE &&
 		    r.all[i].lease_until < now && !r.all[i].self)
 			break;
-	if (i < r.nall) {
+	if (i < r.nall && !k->renew_failing &&
+	    now - k->renew_ok_since >= k->lease) {
 		if (store_instance_expire(k->c->dd.st, now, &expired, err,
 		    sizeof(err)) != UPLINK_OK)
 			log_warnx("cluster: cannot mark instances gone: %s",
