@@ -332,3 +332,40 @@ def test_frozen_database_cluster_recovers(workdir):
             assert "database unavailable" in text, text
     finally:
         cl.stop()
+
+
+def test_console_instances(cluster, workdir):
+    """The console of i1 in Chromium (tests/browser/console.mjs, steps
+    signin, instances and every page): the Instances page lists the three
+    up, the connector page says its tunnels are on i2, and axe-core finds
+    no serious or critical violation on any page, the Instances table
+    included."""
+    import subprocess
+    import test_console as tc
+    if not tc.NODE or not os.access(tc.CHROMIUM, os.X_OK):
+        pytest.skip("node or Chromium is not installed: run scripts/install-deps")
+    tc.ensure_playwright()
+    cl = cluster
+    cl.clouds[0].add_admin(tc.EMAIL, tc.PASSWORD)
+    conn, cid = connector_on(cl, os.path.join(workdir, "console"), "gw", 1)
+    try:
+        wait_instances(cl, 0, lambda v: len(v) == 3 and v["i2"]["tunnels"] == 2, 10 * SLOW,
+                       "i1 counting the tunnels on i2")
+        data = cl.clouds[0].data
+        env = dict(os.environ,
+                   UPLINK_CONSOLE_URL=cl.clouds[0].url + "/",
+                   UPLINK_CONSOLE_SPKI=",".join(tc.spki_sha256(os.path.join(data, f))
+                                                for f in ("ca.pem", "server.pem")),
+                   UPLINK_ADMIN_EMAIL=tc.EMAIL, UPLINK_ADMIN_PASSWORD=tc.PASSWORD,
+                   UPLINK_SITE="hq", UPLINK_CONNECTORS=cid,
+                   UPLINK_ARTIFACTS=os.path.join(workdir, "console-artifacts"),
+                   UPLINK_CHROMIUM=tc.CHROMIUM,
+                   UPLINK_INSTANCES=",".join(cl.ids), UPLINK_INSTANCE_OF_CONNECTOR="i2")
+        r = subprocess.run([tc.NODE, "--test", "--test-reporter=spec",
+                            "--test-name-pattern=^(signin|instances|every-page-desktop|every-page-phone)$",
+                            tc.SCRIPT], cwd=tc.BROWSER_DIR, env=env, capture_output=True, text=True,
+                           timeout=tc.RUN_TIMEOUT)
+        assert r.returncode == 0, f"{r.stdout}\n{r.stderr}"
+        assert re.search(r"✔ instances", r.stdout), r.stdout
+    finally:
+        conn.stop()
