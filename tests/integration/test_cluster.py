@@ -369,3 +369,49 @@ def test_console_instances(cluster, workdir):
         assert re.search(r"✔ instances", r.stdout), r.stdout
     finally:
         conn.stop()
+
+
+def test_published_service_follows_the_store(workdir):
+    """A service published through i1's API: i2, on the same machine,
+    cannot take its address and says so once; once i1 has stopped, the
+    next change anywhere makes i2 publish it (streams flow through i2's
+    connector); deleted through i2, it stops listening."""
+    d = os.path.join(workdir, "cl-publish")
+    svc = cp.Services(os.path.join(d, "services")).start()
+    echo = svc.ports["echo"]
+    cl = cp.ClusterFixture(d, n=2)
+    conn = None
+    try:
+        cl.start()
+        conn = cp.Connector(os.path.join(d, "gw"), name="gw")
+        assert conn.enroll(cl.token("hq")).rc == 0
+        conn.configure(allow=[f"127.0.0.1:{echo}"], tunnels=2)
+        cl.point(conn, 1)
+        conn.start(wait_tunnels=2, timeout=30 * SLOW)
+        port = cp.peers.free_port()
+        r = cl.api(0).post("/api/v1/services", {"name": "web", "site": "hq",
+                                                "target": f"127.0.0.1:{echo}",
+                                                "listen": f"127.0.0.1:{port}"})
+        assert r.status == 201, r
+        b = cl.clouds[1]
+        b.wait_log(r"publish web \(made through the API\): not published on this "
+                   r"instance", 5 * SLOW)
+        # More changes: still one line.
+        cl.token("hq")
+        cl.token("hq")
+        time.sleep(1.5)
+        assert b.log_text().count("publish web (made through the API): not published") == 1
+        since = b.log_offset()
+        assert cl.clouds[0].stop() == 0
+        cl.token("hq")          # a change made by another process (the CLI)
+        b.wait_log(rf"publish web: listening on 127\.0\.0\.1:{port}", 5 * SLOW, since=since)
+        assert cp.echo_once(port, b"through i2\n", timeout=10 * SLOW) == b"through i2\n"
+        r = cl.api(1).delete("/api/v1/services/web")
+        assert r.status == 204, r
+        with pytest.raises(OSError):
+            cp.connect(port, timeout=2).close()
+    finally:
+        if conn is not None:
+            conn.stop()
+        cl.stop()
+        svc.stop()
