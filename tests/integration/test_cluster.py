@@ -15,7 +15,14 @@ the first one's data directory copied, `init --store` once):
   * revocation through A's API closes the connector's tunnels on B; drain
     through A stops new streams on B (LISTEN/NOTIFY hint; measured);
   * a console session made on A is valid on B; failed sign-ins on A and B
-    add up to one limit.
+    add up to one limit;
+  * PostgreSQL frozen longer than the lease: renewal failure logged once,
+    the three up again after it;
+  * a service published through A follows the store on B;
+  * the LISTEN connections killed on the server: listening again, with a
+    full reaction, and hints again;
+  * the console's Instances page and a connector's tunnels per instance,
+    axe-core clean.
 """
 
 import os
@@ -418,4 +425,32 @@ def test_published_service_follows_the_store(workdir):
             conn.stop()
         reports = cl.stop()
         svc.stop()
+    assert not reports, "\n".join(reports)
+
+
+def test_hint_connection_reestablished(workdir):
+    """The LISTEN connections killed on the server (pg_terminate_backend):
+    each instance says so once, listens again after its backoff and reacts
+    in full; then a change through i1 is again a hint on i2."""
+    cl = cp.ClusterFixture(os.path.join(workdir, "cl-relisten"), n=2, log_level="debug")
+    try:
+        cl.start()
+        for c in cl.clouds:
+            c.wait_log(r"cluster: listening for changes", 10 * SLOW)
+        since = [c.log_offset() for c in cl.clouds]
+        rows = cl.clouds[0].db("SELECT count(pg_terminate_backend(pid)) FROM "
+                               "pg_stat_activity WHERE query = 'LISTEN uplink_changes'")
+        assert rows == [(2,)], rows
+        for c, off in zip(cl.clouds, since):
+            c.wait_log(r"cluster: not listening for changes \(", 5 * SLOW, since=off)
+            c.wait_log(r"cluster: listening for changes again; re-reading everything",
+                       10 * SLOW, since=off)
+            assert c.log_text(off).count("not listening for changes") == 1
+        off = cl.clouds[1].log_offset()
+        r = cl.api(0).post("/api/v1/sites", {"name": "after-relisten"})
+        assert r.status == 201, r
+        cl.clouds[1].wait_log(r"cluster: \d+ hints? that the shared state changed",
+                              5 * SLOW, since=off)
+    finally:
+        reports = cl.stop()
     assert not reports, "\n".join(reports)
