@@ -273,6 +273,7 @@ cl_lost(struct cluster *k)
 	struct store_instance	 row;
 	char			 err[512];
 	time_t			 now = time(NULL);
+	int64_t			 old;
 
 	memset(&row, 0, sizeof(row));
 	snprintf(row.id, sizeof(row.id), "%s", k->self.id);
@@ -291,13 +292,15 @@ cl_lost(struct cluster *k)
 		return;
 	}
 	k->dup_logged = false;
+	old = k->self.epoch;
 	if (cl_register(k, err, sizeof(err)) != UPLINK_OK) {
 		log_warnx("cluster: cannot register instance %s again: %s",
 		    k->self.id, err);
 		return;
 	}
-	log_warnx("cluster: instance %s was taken for gone by the others (its "
-	    "lease ran out); registered again as run %lld", k->self.id,
+	log_warnx("cluster: instance %s was taken for gone by the others (%s); "
+	    "registered again as run %lld", k->self.id, row.epoch != old ?
+	    "another process with its id ran and stopped" : "its lease ran out",
 	    (long long)k->self.epoch);
 }
 

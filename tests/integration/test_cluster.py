@@ -346,6 +346,7 @@ def test_frozen_database_cluster_recovers(workdir):
         for c, off in zip(cl.clouds, since):
             text = c.log_text(off)
             assert text.count("cannot renew the lease") <= 1, text
+            assert "another process with its id" not in text, text
             assert "database unavailable" in text, text
     finally:
         reports = cl.stop()
@@ -460,5 +461,44 @@ def test_hint_connection_reestablished(workdir):
         cl.clouds[1].wait_log(r"cluster: \d+ hints? that the shared state changed",
                               5 * SLOW, since=off)
     finally:
+        reports = cl.stop()
+    assert not reports, "\n".join(reports)
+
+
+def test_two_processes_with_one_id(workdir):
+    """A second process started as i1 takes the id (a new run); the first
+    says another process runs as i1 and stays out, once; when the second
+    stops, the first registers again."""
+    import shutil
+    d = os.path.join(workdir, "cl-dup")
+    cl = cp.ClusterFixture(d, n=2, lease="2s")
+    dup = None
+    try:
+        cl.start()
+        first = cl.clouds[0]
+        dup = cp.Cloud(os.path.join(d, "dup"), options={k: dict(v) for k, v in first.options.items()})
+        dup.data = os.path.join(dup.dir, "data")
+        shutil.copytree(first.data, dup.data)
+        dup.port = cp.peers.free_port()
+        dup.http_port = cp.peers.free_port()
+        dup.options["cluster"].update(peer_listen=f"127.0.0.1:{cp.peers.free_port()}",
+                                      tunnel_address=f"127.0.0.1:{dup.port}")
+        off = first.log_offset()
+        dup.start()
+        first.wait_log(r"cluster: another process runs as instance i1 \(run 2", 10 * SLOW,
+                       since=off)
+        time.sleep(2)
+        assert first.log_text(off).count("another process runs as instance i1") == 1
+        assert cl.clouds[1].db("SELECT epoch FROM instances WHERE id = 'i1'") == [(2,)]
+        assert dup.stop() == 0
+        dup = None
+        first.wait_log(r"cluster: instance i1 was taken for gone by the others \(another "
+                       r"process with its id ran and stopped\); registered again as run 3",
+                       10 * SLOW, since=off)
+        wait_instances(cl, 1, lambda v: v["i1"]["state"] == "up" and v["i1"]["epoch"] == 3,
+                       5 * SLOW, "i1 up again (run 3) on i2")
+    finally:
+        if dup is not None:
+            dup.stop(check=False)
         reports = cl.stop()
     assert not reports, "\n".join(reports)
