@@ -463,6 +463,14 @@ cl_live_run(const struct cluster_instance *v, size_t n, const char *id,
 }
 
 static int
+cl_id_cmp(const void *a, const void *b)
+{
+	const struct cluster_instance	*x = a, *y = b;
+
+	return strcmp(x->id, y->id);
+}
+
+static int
 cl_loc_cmp(const void *a, const void *b)
 {
 	const struct cl_loc	*x = a, *y = b;
@@ -543,6 +551,9 @@ cl_install(struct cluster *k, struct cl_read *r, time_t now)
 	const struct cluster_instance	*run;
 	size_t				 i, n = 0;
 
+	/* By id in C's order: the database's collation may differ. */
+	if (r->nall > 1)
+		qsort(r->all, r->nall, sizeof(*r->all), cl_id_cmp);
 	cl_fix_states(k, r, now);
 	free(k->all);
 	free(k->live);
