@@ -105,6 +105,7 @@ static const struct route routes[] = {
 	{ EVHTTP_REQ_POST,   "alert-rules",		rest_rules_post, 0 },
 	{ EVHTTP_REQ_PATCH,  "alert-rules/*",		rest_rule_patch, 0 },
 	{ EVHTTP_REQ_DELETE, "alert-rules/*",		rest_rule_delete, 0 },
+	{ EVHTTP_REQ_GET,    "instances",		rest_instances_list, 0 },
 };
 
 static const char *

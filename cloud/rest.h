@@ -171,6 +171,7 @@ void rest_rules_list(struct rest *r);
 void rest_rules_post(struct rest *r);
 void rest_rule_patch(struct rest *r);
 void rest_rule_delete(struct rest *r);
+void rest_instances_list(struct rest *r);	/* cloud/rest_cluster.c */
 
 /*
  * Administrators' e-mail and password rules, shared with the CLI. A

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "checks.h"
+#include "cluster.h"
 #include "daemon.h"
 #include "error.h"
 #include "error.h"
@@ -308,6 +309,7 @@ rt_link(struct rt_conn *cn, struct rt_tunnel *rt)
 	LIST_INSERT_HEAD(&cn->tunnels, rt, entry);
 	cn->ntunnels++;
 	cn->r->ntunnels++;
+	cluster_tunnels_changed(cn->r->c, cn->connector, cn->site, cn->ntunnels);
 }
 
 static void
@@ -318,6 +320,7 @@ rt_unlink(struct rt_tunnel *rt)
 	LIST_REMOVE(rt, entry);
 	cn->ntunnels--;
 	cn->r->ntunnels--;
+	cluster_tunnels_changed(cn->r->c, cn->connector, cn->site, cn->ntunnels);
 }
 
 static void
@@ -734,7 +737,11 @@ router_sweep_revoked(struct router *r)
 	/* Shutdowns close later (close_cb): the lists hold still here. */
 	LIST_FOREACH(cn, &r->conns, entry) {
 		if (store_connector_get(r->c->dd.st, cn->connector, &sc, err,
-		    sizeof(err)) != 0 || sc.revoked_at == 0)
+		    sizeof(err)) != 0)
+			continue;
+		/* Drained or resumed elsewhere (another instance, the CLI). */
+		cn->drained = sc.drained;
+		if (sc.revoked_at == 0)
 			continue;
 		snprintf(why, sizeof(why), "connector %s was revoked; enroll it "
 		    "again with a new token", cn->connector);
@@ -751,8 +758,11 @@ router_site_renamed(struct router *r, const char *from, const char *to)
 	struct rt_conn	*cn;
 
 	LIST_FOREACH(cn, &r->conns, entry)
-		if (strcasecmp(cn->site, from) == 0)
+		if (strcasecmp(cn->site, from) == 0) {
 			snprintf(cn->site, sizeof(cn->site), "%s", to);
+			cluster_tunnels_changed(r->c, cn->connector, cn->site,
+			    cn->ntunnels);
+		}
 }
 
 void

@@ -10,6 +10,7 @@ import { pageAdmins } from '../pages/admins.js';
 import { pageAlerts } from '../pages/alerts.js';
 import { pageAudit } from '../pages/audit.js';
 import { pageConnector } from '../pages/connector.js';
+import { pageInstances } from '../pages/instances.js';
 import { pageKeys } from '../pages/keys.js';
 import { pageNotifications } from '../pages/notifications.js';
 import { pageOverview } from '../pages/overview.js';
@@ -23,6 +24,7 @@ export const PAGES = {
 	overview: pageOverview,
 	sites: pageSite,
 	connectors: pageConnector,
+	instances: pageInstances,
 	tokens: pageTokens,
 	'add-connector': pageAddConnector,
 	services: pageServices,
