@@ -36,6 +36,7 @@ struct ingress;
 struct checks;
 struct notify;
 struct pwverify;
+struct logs;
 
 struct cloud {
 	struct event_base	*base;
@@ -61,6 +62,7 @@ struct cloud {
 	struct pwverify		*pwverify;
 	unsigned		 nofile;	/* the descriptor limit, raised at start */
 	struct event		*cert_timer;	/* cloud/servercert.c */
+	struct logs		*logs;		/* cloud/logs.c */
 	long			 cert_timer_secs;
 };
 

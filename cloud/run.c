@@ -19,6 +19,7 @@
 #include "ingress.h"
 #include "error.h"
 #include "log.h"
+#include "logs.h"
 #include "metrics.h"
 #include "nofile.h"
 #include "notify.h"
@@ -293,6 +294,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	/* Come back in N to 2N s: a second per thousand tunnels, at least 1. */
 	snprintf(why, sizeof(why), "the cloud is shutting down; retry-after=%zu",
 	    1 + router_tunnels(c->router) / 1000);
+	logs_drain(c);
 	router_goaway(c->router, why);
 	c->drain_timer = evtimer_new(c->base, drain_timeout_cb, c);
 	evtimer_add(c->drain_timer, &tv);
@@ -418,6 +420,7 @@ cloud_start(struct cloud *c, char *err, size_t errlen)
 	    status_start(c, err, errlen) != 0 ||
 	    checks_start(c, err, errlen) != 0 ||
 	    notify_start(c, err, errlen) != 0 ||
+	    logs_start(c, err, errlen) != 0 ||
 	    pwverify_start(c, err, errlen) != 0 ||
 	    metrics_start(c, err, errlen) != 0)
 		return -1;
@@ -442,6 +445,7 @@ cloud_stop(struct cloud *c)
 	metrics_free(c);
 	notify_free(c);
 	pwverify_free(c);
+	logs_free(c);
 	/* Checks in flight end when their tunnels do, so the router first. */
 	router_free(c->router);
 	checks_free(c);

@@ -198,6 +198,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	    strsignal(sig), (long long)svc->cfg->c.drain_timeout);
 	sdnotify_stopping();
 	svc->draining = true;
+	logship_drain();
 	if (r->renew != NULL)
 		renew_cancel(r->renew);
 	r->renew = NULL;

@@ -43,6 +43,7 @@ static struct {
 	struct event		*kick;
 	LIST_HEAD(, ls_session)	 sessions;
 	int			 n;
+	bool			 draining;
 } ls;
 
 static const char *
@@ -230,6 +231,11 @@ logship_request(struct event_base *base, struct tunnel_stream *s,
 		    "serves its log only at " LOGSHIP_HOST ":1");
 		return;
 	}
+	if (ls.draining) {
+		tunnel_stream_refuse(s, 503, "draining", "the connector is "
+		    "stopping");
+		return;
+	}
 	if (ls.n >= LOGSHIP_SESSIONS) {
 		tunnel_stream_refuse(s, 503, "busy", "the connector already "
 		    "streams its log to the cloud");
@@ -256,11 +262,18 @@ logship_request(struct event_base *base, struct tunnel_stream *s,
 }
 
 void
+logship_drain(void)
+{
+	ls.draining = true;
+	while (!LIST_EMPTY(&ls.sessions))
+		ls_close(LIST_FIRST(&ls.sessions));
+}
+
+void
 logship_stop(void)
 {
 	log_set_sink(NULL, NULL);
-	while (!LIST_EMPTY(&ls.sessions))
-		ls_close(LIST_FIRST(&ls.sessions));
+	logship_drain();
 	if (ls.kick != NULL)
 		event_free(ls.kick);
 	ls.kick = NULL;

@@ -19,8 +19,8 @@
  * oldest it holds, as fast as the stream's flow control lets it.
  */
 
-#define LOGSHIP_HOST		"uplink.logs"
-#define LOGSHIP_PORT		1
+#define LOGSHIP_HOST		TUNNEL_LOGS_HOST
+#define LOGSHIP_PORT		TUNNEL_LOGS_PORT
 #define LOGSHIP_REQ_MAX		512	/* the request line */
 #define LOGSHIP_SESSIONS	4	/* streams at once */
 
@@ -29,6 +29,11 @@ void logship_start(struct event_base *base, int lines);
 /* A stream to LOGSHIP_HOST: answers it (or refuses it). */
 void logship_request(struct event_base *base, struct tunnel_stream *s,
     uint16_t port);
+/*
+ * Ends the log streams (the connector is draining: its tunnels close
+ * once their streams are done, and this one never is). Lines are kept.
+ */
+void logship_drain(void);
 /* Ends the streams, unhooks and frees the ring. */
 void logship_stop(void);
 

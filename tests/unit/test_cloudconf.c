@@ -87,7 +87,7 @@ static const struct file_row file_rows[] = {
 	{ "[cloud]\nlisten\n", "2: not INI syntax" },
 	{ "[cloud\nlisten = 0.0.0.0:1\n", "1: not INI syntax" },
 	{ "[cloud]\nlisten = x:1\n[oops]\n", "3: unknown section [oops] "
-	    "(known: [cloud], [ingress], [limits], [log], [metrics], "
+	    "(known: [cloud], [ingress], [limits], [log], [logs], [metrics], "
 	    "[store], [publish NAME])" },
 	/* [store] (issue 14): the database, never with its password. */
 	{ "[store]\nurl = sqlite:/srv/u.db\n", NULL },
