@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -16,6 +17,7 @@
 #include <jansson.h>
 
 #include "daemon.h"
+#include "duration.h"
 #include "error.h"
 #include "log.h"
 #include "logs.h"
@@ -106,6 +108,40 @@ logs_level_name(int level)
 	if (level <= LOG_NOTICE)
 		return "warn";
 	return level == LOG_INFO ? "info" : "debug";
+}
+
+int
+logs_since_parse(const char *s, int64_t now, int64_t *ms, char *why,
+    size_t whylen)
+{
+	struct tm	 tm;
+	int64_t		 secs;
+	char		*end, tail;
+	long long	 n;
+
+	n = strtoll(s, &end, 10);
+	if (*s >= '0' && *s <= '9' && *end == '\0' && n >= 0 &&
+	    n < INT64_MAX / 1000) {
+		*ms = n * 1000;
+		return 0;
+	}
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon,
+	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &tail) == 7 &&
+	    tail == 'Z' && s[19] == 'Z' && s[20] == '\0') {
+		tm.tm_year -= 1900;
+		tm.tm_mon -= 1;
+		*ms = (int64_t)timegm(&tm) * 1000;
+		return 0;
+	}
+	if (duration_parse(s, NULL, &secs, why, whylen) == UPLINK_OK) {
+		*ms = (now - secs) * 1000;
+		return 0;
+	}
+	snprintf(why, whylen, "\"%.40s\" is not a time: give Unix seconds, "
+	    "a UTC time such as 2026-12-07T01:00:00Z, or how long ago such "
+	    "as 15m, 2h or 7d", s);
+	return -1;
 }
 
 static int64_t

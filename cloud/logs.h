@@ -54,6 +54,14 @@ typedef void logs_wait_fn(void *arg);
 int logs_wait(struct cloud *c, const char *connector, int timeout_ms,
     logs_wait_fn *fn, void *arg);
 
+/*
+ * A "since" as people give it: Unix seconds ("1765000000"), a UTC time
+ * ("2026-12-07T01:00:00Z") or how long ago ("15m", "2h", "7d"). Sets
+ * *ms (Unix milliseconds); -1 with why otherwise.
+ */
+int logs_since_parse(const char *s, int64_t now, int64_t *ms, char *why,
+    size_t whylen);
+
 /* Level names and syslog priorities: "warn" is 4; -1 if unknown. */
 int logs_level_parse(const char *name);
 const char *logs_level_name(int level);
