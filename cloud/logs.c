@@ -40,8 +40,10 @@
 #define LOGS_RETRY_S		5		/* after a stream ended */
 #define LOGS_REFUSED_S		300		/* after the connector said no */
 #define LOGS_PAUSE_MS		100		/* over the cap: look again */
-#define LOGS_PRUNE_MAX_S	60
+#define LOGS_PRUNE_MAX_S	10
 #define LOGS_WARN_EVERY_S	60
+#define LOGS_READ_X		10		/* read up to 10x the cap */
+#define LOGS_BURST_S		10		/* the cap's bucket holds 10 s */
 
 struct lc {
 	struct logs		*lg;
@@ -56,8 +58,10 @@ struct lc {
 	struct tunnel_stream	*s;		/* being opened */
 	struct bufferevent	*bev;		/* being read */
 	struct event		*retry, *resume;
-	double			 tok_lines, tok_bytes;
+	double			 tok_lines, tok_bytes;	/* the ingest cap */
+	double			 read_lines, read_bytes;	/* LOGS_READ_X of it */
 	int64_t			 refill_ms;
+	int64_t			 capped;	/* dropped by the cap, not reported */
 	struct store_log	*batch;
 	size_t			 nbatch;
 };
@@ -226,6 +230,8 @@ logs_wait(struct cloud *c, const char *connector, int timeout_ms,
 
 /* ---- collecting ---- */
 
+static void lc_capped_row(struct lc *);
+
 static void
 lc_flush(struct lc *l)
 {
@@ -233,6 +239,8 @@ lc_flush(struct lc *l)
 	char		 err[256];
 	int64_t		 now = time(NULL);
 
+	if (l->capped > 0 && l->nbatch < LOGS_BATCH)
+		lc_capped_row(l);
 	if (l->nbatch == 0)
 		return;
 	if (store_logs_add(lg->c->dd.st, l->batch, l->nbatch, err,
@@ -292,6 +300,67 @@ lc_row(struct lc *l, int64_t seq, int64_t at_ms, int level)
 	return row;
 }
 
+/*
+ * Two token buckets a connector refills at its rate: the ingest cap
+ * (lines stored; the bucket holds LOGS_BURST_S seconds' worth, so a
+ * connector catching up after the cloud was away is not cut short) and
+ * ten times it (lines read; one second's worth). Lines over the first
+ * are dropped and counted; over the second,
+ * reading stops for a while and the stream's flow control holds the
+ * connector, so a connector logging without end costs the cloud a
+ * bounded amount of reading too.
+ */
+static void
+lc_refill(struct lc *l)
+{
+	const struct cloud_config	*cfg = &l->lg->c->cfg;
+	int64_t				 now = logs_now_ms();
+	double				 dt = (double)(now - l->refill_ms) / 1000;
+	double				 lines = cfg->logs_lines_per_sec;
+	double				 bytes = (double)cfg->logs_bytes_per_sec;
+
+	l->refill_ms = now;
+	l->tok_lines = l->tok_lines + dt * lines > lines * LOGS_BURST_S ?
+	    lines * LOGS_BURST_S : l->tok_lines + dt * lines;
+	l->tok_bytes = l->tok_bytes + dt * bytes > bytes * LOGS_BURST_S ?
+	    bytes * LOGS_BURST_S : l->tok_bytes + dt * bytes;
+	lines *= LOGS_READ_X;
+	bytes *= LOGS_READ_X;
+	l->read_lines = l->read_lines + dt * lines > lines ? lines :
+	    l->read_lines + dt * lines;
+	l->read_bytes = l->read_bytes + dt * bytes > bytes ? bytes :
+	    l->read_bytes + dt * bytes;
+}
+
+/* Whether a line of len bytes may be stored (and takes its tokens). */
+static bool
+lc_take(struct lc *l, size_t len)
+{
+	if (l->tok_lines < 1 || l->tok_bytes <= 0)
+		return false;
+	l->tok_lines -= 1;
+	l->tok_bytes -= (double)len;
+	return true;
+}
+
+/* The row that says how many lines the cap dropped. */
+static void
+lc_capped_row(struct lc *l)
+{
+	struct store_log	*row;
+	int64_t			 n = l->capped;
+
+	l->capped = 0;
+	row = lc_row(l, l->seq, logs_now_ms(), LOG_WARNING);
+	row->dropped = n;
+	snprintf(row->msg, sizeof(row->msg), "uplink: %lld log line%s "
+	    "dropped by the cloud: the connector logged faster than its "
+	    "ingest cap ([logs] lines_per_second = %u, bytes_per_second = "
+	    "%zu in %s)", (long long)n, n == 1 ? "" : "s",
+	    l->lg->c->cfg.logs_lines_per_sec, l->lg->c->cfg.logs_bytes_per_sec,
+	    l->lg->c->cfg.path);
+}
+
 /* One JSON line from the connector: its header, a line or a gap. */
 static void
 lc_line(struct lc *l, const char *text)
@@ -330,6 +399,13 @@ lc_line(struct lc *l, const char *text)
 		return;		/* already taken, or not a line */
 	}
 	l->seq = seq;
+	if (!lc_take(l, strlen(text))) {
+		l->capped++;
+		json_decref(j);
+		return;
+	}
+	if (l->capped > 0)
+		lc_capped_row(l);
 	if (gap > 0) {
 		row = lc_row(l, seq, at, LOG_WARNING);
 		row->dropped = gap;
@@ -346,24 +422,6 @@ lc_line(struct lc *l, const char *text)
 	json_decref(j);
 }
 
-/* Whether the ingest cap lets another line in now. */
-static bool
-lc_budget(struct lc *l)
-{
-	const struct cloud_config	*cfg = &l->lg->c->cfg;
-	int64_t				 now = logs_now_ms();
-	double				 dt = (double)(now - l->refill_ms) / 1000;
-
-	l->refill_ms = now;
-	l->tok_lines += dt * cfg->logs_lines_per_sec;
-	if (l->tok_lines > cfg->logs_lines_per_sec)
-		l->tok_lines = cfg->logs_lines_per_sec;
-	l->tok_bytes += dt * (double)cfg->logs_bytes_per_sec;
-	if (l->tok_bytes > (double)cfg->logs_bytes_per_sec)
-		l->tok_bytes = (double)cfg->logs_bytes_per_sec;
-	return l->tok_lines >= 1 && l->tok_bytes > 0;
-}
-
 static void
 lc_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -374,7 +432,8 @@ lc_read_cb(struct bufferevent *bev, void *arg)
 	size_t		 n;
 
 	while (l->bev != NULL && !l->paused) {
-		if (!lc_budget(l)) {
+		lc_refill(l);
+		if (l->read_lines < 1 || l->read_bytes <= 0) {
 			/* Stop reading: flow control holds the connector. */
 			l->paused = true;
 			bufferevent_disable(l->bev, EV_READ);
@@ -388,8 +447,8 @@ lc_read_cb(struct bufferevent *bev, void *arg)
 				    LOGS_REFUSED_S);
 			return;
 		}
-		l->tok_lines -= 1;
-		l->tok_bytes -= (double)n;
+		l->read_lines -= 1;
+		l->read_bytes -= (double)n;
 		lc_line(l, line);
 		free(line);
 	}
@@ -515,8 +574,10 @@ lc_get(struct logs *lg, const char *connector)
 	l->batch = xcalloc(LOGS_BATCH, sizeof(*l->batch));
 	l->retry = evtimer_new(lg->c->base, lc_retry_cb, l);
 	l->resume = evtimer_new(lg->c->base, lc_resume_cb, l);
-	l->tok_lines = lg->c->cfg.logs_lines_per_sec;
-	l->tok_bytes = (double)lg->c->cfg.logs_bytes_per_sec;
+	l->tok_lines = (double)lg->c->cfg.logs_lines_per_sec * LOGS_BURST_S;
+	l->tok_bytes = (double)lg->c->cfg.logs_bytes_per_sec * LOGS_BURST_S;
+	l->read_lines = (double)lg->c->cfg.logs_lines_per_sec * LOGS_READ_X;
+	l->read_bytes = (double)lg->c->cfg.logs_bytes_per_sec * LOGS_READ_X;
 	l->refill_ms = logs_now_ms();
 	LIST_INSERT_HEAD(&lg->lcs, l, entry);
 	return l;
