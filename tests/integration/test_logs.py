@@ -10,8 +10,11 @@ buffer holds, spam it past the ingest cap, tail it live, let retention
 delete, and read the connector's and the site's timeline.
 """
 
+import base64
+import hashlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -28,6 +31,10 @@ SLOW = 3.0 if SAN else 1.0
 BUFFER = 40                 # [run] log_buffer of the connector
 LINES_PER_SEC = 20          # [logs] lines_per_second of the cloud
 MAX_BYTES = 16 * 1024       # [logs] max_bytes_per_connector (16k, the least)
+EMAIL = "ana@example.net"
+PASSWORD = "logs test password 1"
+BROWSER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "browser")
+CHROMIUM = "/usr/bin/chromium"
 SPAM = 600                  # lines a spamming connector logs in a few seconds
 
 pytestmark = pytest.mark.skipif(
@@ -51,6 +58,10 @@ class Env:
         self.cloud.init().start()
         self.ca = os.path.join(self.cloud.data, "ca.pem")
         self.key = self.cloud.key("tests-logs")
+        r = cp.run_prog(self.cloud.binary, ["admin", "add", "--email", EMAIL, "--role", "full",
+                                            "--data-dir", self.cloud.data],
+                        stdin_text=PASSWORD + "\n")
+        assert r.rc == 0, r
         c = cp.Connector(os.path.join(self.dir, "hq-a"), name="hq-a", prefix=self.prefix)
         r = c.enroll(self.cloud.token("hq"))
         assert r.rc == 0, r
@@ -219,6 +230,26 @@ def test_live_tail_api_and_cli(env):
     assert rc == 0
     r = env.api().get(f"/api/v1/connectors/{env.conn.id}/logs?wait=5")
     assert r.status == 400, r       # wait needs after
+
+
+@pytest.mark.skipif(shutil.which("node") is None or not os.access(CHROMIUM, os.X_OK),
+                    reason="the browser test needs node and Debian's chromium (scripts/install-deps)")
+def test_console_logs_tab(env):
+    """tests/browser/logs.mjs: the Logs tab (level filter, search, follow)
+    and the events cards, with axe-core at desktop and phone width."""
+    from test_console import ensure_playwright, spki_sha256
+    ensure_playwright()
+    spki = [spki_sha256(os.path.join(env.cloud.data, f)) for f in ("ca.pem", "server.pem")
+            if os.path.exists(os.path.join(env.cloud.data, f))]
+    penv = dict(os.environ, UPLINK_CONSOLE_URL=env.cloud.url + "/",
+                UPLINK_CONSOLE_SPKI=",".join(spki), UPLINK_ADMIN_EMAIL=EMAIL,
+                UPLINK_ADMIN_PASSWORD=PASSWORD, UPLINK_CONNECTOR=env.conn.id, UPLINK_SITE="hq",
+                UPLINK_ARTIFACTS=os.path.join(BROWSER_DIR, "artifacts"), UPLINK_CHROMIUM=CHROMIUM)
+    r = subprocess.run([shutil.which("node"), "--test", "--test-reporter=spec", "logs.mjs"],
+                       cwd=BROWSER_DIR, env=penv, capture_output=True, text=True,
+                       timeout=240 * SLOW)
+    assert r.returncode == 0, (f"node --test logs.mjs exited {r.returncode}:\n{r.stdout}\n{r.stderr}"
+                               + cp.tail(env.cloud.log, 40))
 
 
 def test_cloud_away_keeps_newest_and_counts_dropped(env):
