@@ -44,6 +44,7 @@
 #define LOGS_WARN_EVERY_S	60
 #define LOGS_READ_X		10		/* read up to 10x the cap */
 #define LOGS_BURST_S		10		/* the cap's bucket holds 10 s */
+#define LOGS_EVENTS_MAX		10000		/* events waiting to be written */
 
 struct lc {
 	struct logs		*lg;
@@ -83,6 +84,9 @@ struct logs {
 	struct event		*flush, *prune;
 	bool			 draining;
 	int64_t			 warned;	/* last store failure logged */
+	struct store_event	*events;	/* waiting for the next flush */
+	size_t			 nevents, capevents;
+	uint64_t		 events_lost;	/* over LOGS_EVENTS_MAX */
 };
 
 static const struct {
@@ -157,20 +161,59 @@ logs_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Events wait in memory for the next flush (half a second), written in one
+ * transaction: a thousand connectors coming back after a restart of the
+ * cloud cost a few transactions, not thousands.
+ */
 void
 logs_event(struct cloud *c, const char *connector, const char *kind,
     const char *fmt, ...)
 {
-	va_list	 ap;
-	char	 detail[STORE_TEXT_MAX + 1], err[256];
+	struct logs		*lg = c->logs;
+	struct store_event	*e, one;
+	va_list			 ap;
+	char			 err[256];
 
+	if (lg != NULL && lg->nevents == LOGS_EVENTS_MAX) {
+		lg->events_lost++;
+		return;
+	}
+	if (lg != NULL && lg->nevents == lg->capevents) {
+		lg->capevents = lg->capevents ? lg->capevents * 2 : 64;
+		lg->events = xrealloc(lg->events, lg->capevents *
+		    sizeof(*lg->events));
+	}
+	e = lg != NULL ? &lg->events[lg->nevents++] : &one;
+	memset(e, 0, sizeof(*e));
+	e->at = time(NULL);
+	snprintf(e->connector_id, sizeof(e->connector_id), "%s", connector);
+	snprintf(e->kind, sizeof(e->kind), "%s", kind);
 	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
+	vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
 	va_end(ap);
-	if (store_event_add(c->dd.st, connector, kind, detail, err,
+	if (lg == NULL && store_events_add(c->dd.st, &one, 1, err,
 	    sizeof(err)) != UPLINK_OK)
 		log_warnx("connector %s: cannot record event %s: %s",
 		    connector, kind, err);
+}
+
+static void
+logs_events_flush(struct logs *lg)
+{
+	char	 err[256];
+
+	if (lg->events_lost > 0) {
+		log_warnx("logs: %llu connector events not recorded: more "
+		    "than %d came within half a second",
+		    (unsigned long long)lg->events_lost, LOGS_EVENTS_MAX);
+		lg->events_lost = 0;
+	}
+	if (lg->nevents > 0 && store_events_add(lg->c->dd.st, lg->events,
+	    lg->nevents, err, sizeof(err)) != UPLINK_OK)
+		log_warnx("logs: %zu connector events not recorded: %s",
+		    lg->nevents, err);
+	lg->nevents = 0;
 }
 
 /* ---- live tails ---- */
@@ -660,6 +703,7 @@ flush_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	logs_events_flush(lg);
 	LIST_FOREACH(l, &lg->lcs, entry)
 		lc_flush(l);
 }
@@ -757,8 +801,10 @@ logs_free(struct cloud *c)
 	while (!LIST_EMPTY(&lg->lcs))
 		lc_free(LIST_FIRST(&lg->lcs));
 	logs_wake(lg, NULL);
+	logs_events_flush(lg);
 	event_free(lg->flush);
 	event_free(lg->prune);
+	free(lg->events);
 	free(lg);
 	c->logs = NULL;
 }

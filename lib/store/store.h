@@ -806,6 +806,12 @@ typedef int (*store_event_cb)(void *arg, const struct store_event *e);
 int store_event_add(struct store *st, const char *connector,
     const char *kind, const char *detail, char *err, size_t errlen);
 /*
+ * Records n events (their at, connector_id, kind and detail; at 0 is
+ * now) in one transaction: the daemon's way, a batch at a time.
+ */
+int store_events_add(struct store *st, const struct store_event *v,
+    size_t n, char *err, size_t errlen);
+/*
  * Newest first: a connector's events, or a site's (connector NULL),
  * with id < before (0: from the newest), at most limit.
  */

@@ -244,9 +244,9 @@ store_logs_prune(struct store *st, int64_t older_ms, const char *connector,
 	return rc;
 }
 
-int
-store_event_add(struct store *st, const char *connector, const char *kind,
-    const char *detail, char *err, size_t errlen)
+static int
+store_event_insert(struct store *st, int64_t at, const char *connector,
+    const char *kind, const char *detail, char *err, size_t errlen)
 {
 	struct db_stmt	*stmt;
 	char		 text[STORE_TEXT_MAX + 1];
@@ -259,12 +259,39 @@ store_event_add(struct store *st, const char *connector, const char *kind,
 	    "connectors WHERE id = ?2), ?3, ?4)", &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	if ((db_bind_int64(stmt, 1, time(NULL)) | store_str(stmt, 2,
-	    connector) | store_str(stmt, 3, kind) | store_str(stmt, 4,
-	    text)) != DB_OK || db_step(stmt) != DB_DONE)
+	if ((db_bind_int64(stmt, 1, at != 0 ? at : time(NULL)) |
+	    store_str(stmt, 2, connector) | store_str(stmt, 3, kind) |
+	    store_str(stmt, 4, text)) != DB_OK || db_step(stmt) != DB_DONE)
 		rc = store_sqlfail(st, err, errlen, "recording event %s of "
 		    "connector %s", kind, connector);
 	db_finalize(stmt);
+	return rc;
+}
+
+int
+store_event_add(struct store *st, const char *connector, const char *kind,
+    const char *detail, char *err, size_t errlen)
+{
+	return store_event_insert(st, 0, connector, kind, detail, err, errlen);
+}
+
+int
+store_events_add(struct store *st, const struct store_event *v, size_t n,
+    char *err, size_t errlen)
+{
+	size_t	 i;
+	int	 rc;
+
+	if (n == 0)
+		return UPLINK_OK;
+	rc = store_begin(st, err, errlen);
+	for (i = 0; rc == UPLINK_OK && i < n; i++)
+		rc = store_event_insert(st, v[i].at, v[i].connector_id,
+		    v[i].kind, v[i].detail, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = store_commit(st, err, errlen);
+	if (rc != UPLINK_OK)
+		store_rollback(st);
 	return rc;
 }
 
