@@ -45,7 +45,7 @@ export function logsPanel(ctx, id, isShown) {
 	const follow = el('input', { type: 'checkbox', testid: 'logs-follow', id: 'logs-follow' });
 	const status = el('span', { class: 'list-count', testid: 'logs-status', role: 'status' });
 	const view = el('div', { class: 'log-view', role: 'log', tabindex: '0', testid: 'logs-view',
-	    'aria-label': 'Log lines of the connector' }, loading('Loading the log…'));
+	    'aria-label': 'Log lines of the connector' });
 	const tools = el('div', { class: 'list-tools', role: 'search', 'aria-label': 'Filter the log' },
 	    field('Level', level), field('Search the log', q),
 	    el('div', { class: 'field field-check' }, follow, el('label', { for: 'logs-follow', text: 'Follow' })),
@@ -80,6 +80,8 @@ export function logsPanel(ctx, id, isShown) {
 	};
 	async function load() {
 		const my = ++gen;
+		if (!view.querySelector('.log-line'))
+			view.replaceChildren(loading('Loading the log…'));
 		try {
 			const r = await get(path + params({ limit: 200 }));
 			if (my !== gen || ctx.stale())
