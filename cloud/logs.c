@@ -441,14 +441,16 @@ lc_line(struct lc *l, const char *text)
 		json_decref(j);
 		return;		/* already taken, or not a line */
 	}
-	l->seq = seq;
 	if (!lc_take(l, strlen(text))) {
+		l->seq = seq;
 		l->capped++;
 		json_decref(j);
 		return;
 	}
+	/* Numbered as the last line it dropped: numbers stay unique. */
 	if (l->capped > 0)
 		lc_capped_row(l);
+	l->seq = seq;
 	if (gap > 0) {
 		row = lc_row(l, seq, at, LOG_WARNING);
 		row->dropped = gap;

@@ -77,7 +77,9 @@
  * stopped; connector_events is each connector's timeline (tunnel up and
  * down, drained, checks, renewals, revocation). Both are pruned by age
  * (and logs by size per connector), and neither has a foreign key: a
- * removed connector's history ages out with the rest.
+ * removed connector's history ages out with the rest. A line is stored
+ * once (connector, boot, seq is unique): two instances collecting the
+ * same connector's log do not store it twice.
  *
  * The array is visible to the unit tests, which build older files from
  * the first steps alone to test the upgrades.
@@ -264,6 +266,8 @@ UNITTEST const char *const store_migrations[] = {
 	") STRICT;"
 	"CREATE INDEX connector_logs_conn ON connector_logs(connector_id, id);"
 	"CREATE INDEX connector_logs_at ON connector_logs(at);"
+	"CREATE UNIQUE INDEX connector_logs_line ON"
+	"  connector_logs(connector_id, boot, seq);"
 	"CREATE TABLE connector_events ("
 	"  id INTEGER PRIMARY KEY,"
 	"  at INTEGER NOT NULL,"

@@ -38,7 +38,8 @@ store_log_insert(struct store *st, const struct store_log *l, char *err,
 	snprintf(msg, sizeof(msg), "%s", l->msg);
 	store_logs_clean(msg);
 	rc = store_prepare(st, "INSERT INTO connector_logs(connector_id, boot, "
-	    "seq, at, level, dropped, msg) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	    "seq, at, level, dropped, msg) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+	    "ON CONFLICT (connector_id, boot, seq) DO NOTHING",
 	    &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
