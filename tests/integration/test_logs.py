@@ -272,6 +272,8 @@ def test_cloud_away_keeps_newest_and_counts_dropped(env):
     assert gaps, f"no line reports the lost lines: {lines}"
     assert sum(l["dropped"] for l in gaps) >= 3 * BUFFER - len(got) - 5, gaps
     assert "lost" in gaps[0]["msg"] and gaps[0]["level"] == "warn"
+    print(f"\naway: {3 * BUFFER} lines logged while the cloud was down, {len(got)} kept "
+          f"(buffer {BUFFER}), {sum(l['dropped'] for l in gaps)} reported lost")
     first_kept = next(l["id"] for l in lines if '"away_' in l["msg"])
     assert gaps[0]["id"] < first_kept, "the loss is reported after the lines it precedes"
 
@@ -305,6 +307,9 @@ def test_spamming_connector_is_capped(env):
     # At most the burst (10 s worth) plus lines_per_second since.
     assert stored <= LINES_PER_SEC * (10 + elapsed * 1.5) + 10, (stored, elapsed)
     assert stored < SPAM, stored
+    print(f"\nspam: {SPAM} lines in {spent:.1f} s; {stored} rows stored in {elapsed:.1f} s, "
+          f"{sum(l.get('dropped', 0) for l in lines)} reported dropped; slowest API answer "
+          f"{max(t for _, t in slow) * 1000:.0f} ms")
     assert sum(l.get("dropped", 0) for l in lines) > 0
     assert slow and all(st == 200 for st, _ in slow), slow
     assert max(t for _, t in slow) < 5 * SLOW, f"the API was slow while spammed: {slow}"
