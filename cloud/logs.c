@@ -35,7 +35,7 @@
 
 #define LOGS_BATCH		256		/* lines per transaction */
 #define LOGS_FLUSH_MS		500		/* batches wait at most this */
-#define LOGS_LINE_MAX		(8 * 1024)	/* one JSON line */
+#define LOGS_LINE_MAX		(16 * 1024)	/* a JSON line (2 KiB of text, escaped) */
 #define LOGS_READ_MAX		(64 * 1024)	/* our end's read-ahead */
 #define LOGS_RETRY_S		5		/* after a stream ended */
 #define LOGS_REFUSED_S		300		/* after the connector said no */
@@ -488,7 +488,7 @@ lc_read_cb(struct bufferevent *bev, void *arg)
 		line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
 		if (line == NULL) {
 			if (evbuffer_get_length(in) > LOGS_LINE_MAX)
-				lc_end(l, "a line longer than 8 KiB",
+				lc_end(l, "a line longer than 16 KiB",
 				    LOGS_REFUSED_S);
 			return;
 		}

@@ -132,7 +132,8 @@ logs_params(struct rest *r, struct logs_req *lr, int64_t *wait)
 		    "than 256 bytes");
 		return false;
 	}
-	if (level != NULL && (lr->q.max_level = logs_level_parse(level)) < 0) {
+	lr->q.max_level = level != NULL ? logs_level_parse(level) : 0;
+	if (lr->q.max_level < 0) {
 		rest_fail(r, 400, "bad-field", "the query parameter level must "
 		    "be error, warn, info or debug");
 		return false;

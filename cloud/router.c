@@ -736,10 +736,13 @@ router_open(struct router *r, const char *connector, const char *host,
 	if (cn == NULL || r->stopping)
 		return NULL;
 	for (rank = 0; rank <= 2; rank++)
-		LIST_FOREACH(rt, &cn->tunnels, entry)
-			if (rt_rank(rt, false) == rank && tunnel_usable(rt->t) &&
-			    (s = tunnel_open(rt->t, host, port, cb, arg)) != NULL)
+		LIST_FOREACH(rt, &cn->tunnels, entry) {
+			if (rt_rank(rt, false) != rank || !tunnel_usable(rt->t))
+				continue;
+			s = tunnel_open(rt->t, host, port, cb, arg);
+			if (s != NULL)
 				return s;
+		}
 	return NULL;
 }
 
