@@ -261,6 +261,12 @@ logship_request(struct event_base *base, struct tunnel_stream *s,
 	tunnel_stream_accept(s, far);
 }
 
+uint32_t
+logship_streams(void)
+{
+	return (uint32_t)ls.n;
+}
+
 void
 logship_drain(void)
 {

@@ -34,6 +34,8 @@ void logship_request(struct event_base *base, struct tunnel_stream *s,
  * once their streams are done, and this one never is). Lines are kept.
  */
 void logship_drain(void);
+/* Log streams open now (not counted against [run] max_streams). */
+uint32_t logship_streams(void);
 /* Ends the streams, unhooks and frees the ring. */
 void logship_stop(void);
 

@@ -182,8 +182,8 @@ stream_room(struct service *svc, struct tunnel_stream *s, const char *host,
 	uint32_t	 cap = streams_cap(svc, &fdlimit), open;
 	char		 why[400];
 
-	/* The stream being asked for is already counted. */
-	open = tunnels_streams(svc);
+	/* The stream being asked for is already counted; the log's are not. */
+	open = tunnels_streams(svc) - logship_streams();
 	if (open <= cap)
 		return true;
 	snprintf(why, sizeof(why), "the connector already has %u connections "
