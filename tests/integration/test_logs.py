@@ -381,3 +381,34 @@ def test_retention_by_age(env):
         return lines if not old else None
     lines = cp.wait_for(aged, 20 * SLOW, "lines older than 3 s deleted", interval=0.5)
     assert not any('"spam_' in l["msg"] for l in lines)
+
+
+def test_events_updated_and_revoked(env):
+    """Last of all: a connector back with another version ("updated"), then
+    revoked on the command line ("revoked", and its tunnel down)."""
+    api = env.api()
+    db = os.path.join(env.cloud.data, "uplink.db")
+    if os.environ.get("UPLINK_TEST_STORE") != "pg" and os.path.exists(db):
+        import sqlite3
+        with sqlite3.connect(db, timeout=10) as con:
+            con.execute("UPDATE connectors SET version = '0.0.9' WHERE id = ?", (env.conn.id,))
+        env.conn.stop()
+        env.conn.start(wait_tunnels=1, timeout=30 * SLOW)
+
+        def updated():
+            r = api.get(f"/api/v1/connectors/{env.conn.id}/events?limit=20")
+            return [e for e in r.body["events"] if e["kind"] == "updated"]
+        ev = cp.wait_for(updated, 20 * SLOW, "an updated event")
+        assert ev[0]["detail"].endswith("was 0.0.9"), ev
+    r = env.cloud.run(["connector", "revoke", env.conn.id, "--data-dir", env.cloud.data])
+    assert r.rc == 0, r
+
+    def revoked():
+        r = api.get(f"/api/v1/connectors/{env.conn.id}/events?limit=20")
+        kinds = [e["kind"] for e in reversed(r.body["events"])]
+        return kinds if "revoked" in kinds and "tunnel-down" in kinds[kinds.index("revoked"):] \
+            else None
+    kinds = cp.wait_for(revoked, 20 * SLOW, "revoked, then its tunnel down")
+    r = api.get(f"/api/v1/connectors/{env.conn.id}/events?limit=20")
+    down = next(e for e in r.body["events"] if e["kind"] == "tunnel-down")
+    assert "revoked" in down["detail"], down
