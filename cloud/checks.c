@@ -9,8 +9,8 @@
 #include "checks.h"
 #include "daemon.h"
 #include "error.h"
+#include "events.h"
 #include "log.h"
-#include "logs.h"
 #include "metrics.h"
 #include "notify.h"
 #include "router.h"
@@ -207,7 +207,7 @@ run_reply_cb(void *arg, struct tunnel *t, int status, const char *body)
 	    run->connector, run->trigger, k.ok ? "ok" : "FAILED", k.passed,
 	    k.failed);
 	report_notes(c, run->connector, report, k.ok);
-	logs_event(c, run->connector, k.ok ? "check-passed" : "check-failed",
+	events_record(c, run->connector, k.ok ? "check-passed" : "check-failed",
 	    "%s: %d passed, %d failed", run->trigger, k.passed, k.failed);
 	j = checks_json(&k, false);
 	json_object_set_new(j, "report", report);

@@ -37,6 +37,7 @@ struct checks;
 struct notify;
 struct pwverify;
 struct logs;
+struct events;
 
 struct cloud {
 	struct event_base	*base;
@@ -63,6 +64,7 @@ struct cloud {
 	unsigned		 nofile;	/* the descriptor limit, raised at start */
 	struct event		*cert_timer;	/* cloud/servercert.c */
 	struct logs		*logs;		/* cloud/logs.c */
+	struct events		*events;	/* cloud/events.c */
 	long			 cert_timer_secs;
 };
 

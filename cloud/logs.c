@@ -19,6 +19,7 @@
 #include "daemon.h"
 #include "duration.h"
 #include "error.h"
+#include "events.h"
 #include "log.h"
 #include "logs.h"
 #include "router.h"
@@ -44,7 +45,6 @@
 #define LOGS_WARN_EVERY_S	60
 #define LOGS_READ_X		10		/* read up to 10x the cap */
 #define LOGS_BURST_S		10		/* the cap's bucket holds 10 s */
-#define LOGS_EVENTS_MAX		10000		/* events waiting to be written */
 
 struct lc {
 	struct logs		*lg;
@@ -84,9 +84,6 @@ struct logs {
 	struct event		*flush, *prune;
 	bool			 draining;
 	int64_t			 warned;	/* last store failure logged */
-	struct store_event	*events;	/* waiting for the next flush */
-	size_t			 nevents, capevents;
-	uint64_t		 events_lost;	/* over LOGS_EVENTS_MAX */
 };
 
 static const struct {
@@ -159,61 +156,6 @@ logs_now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/*
- * Events wait in memory for the next flush (half a second), written in one
- * transaction: a thousand connectors coming back after a restart of the
- * cloud cost a few transactions, not thousands.
- */
-void
-logs_event(struct cloud *c, const char *connector, const char *kind,
-    const char *fmt, ...)
-{
-	struct logs		*lg = c->logs;
-	struct store_event	*e, one;
-	va_list			 ap;
-	char			 err[256];
-
-	if (lg != NULL && lg->nevents == LOGS_EVENTS_MAX) {
-		lg->events_lost++;
-		return;
-	}
-	if (lg != NULL && lg->nevents == lg->capevents) {
-		lg->capevents = lg->capevents ? lg->capevents * 2 : 64;
-		lg->events = xrealloc(lg->events, lg->capevents *
-		    sizeof(*lg->events));
-	}
-	e = lg != NULL ? &lg->events[lg->nevents++] : &one;
-	memset(e, 0, sizeof(*e));
-	e->at = time(NULL);
-	snprintf(e->connector_id, sizeof(e->connector_id), "%s", connector);
-	snprintf(e->kind, sizeof(e->kind), "%s", kind);
-	va_start(ap, fmt);
-	vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
-	va_end(ap);
-	if (lg == NULL && store_events_add(c->dd.st, &one, 1, err,
-	    sizeof(err)) != UPLINK_OK)
-		log_warnx("connector %s: cannot record event %s: %s",
-		    connector, kind, err);
-}
-
-static void
-logs_events_flush(struct logs *lg)
-{
-	char	 err[256];
-
-	if (lg->events_lost > 0) {
-		log_warnx("logs: %llu connector events not recorded: more "
-		    "than %d came within half a second",
-		    (unsigned long long)lg->events_lost, LOGS_EVENTS_MAX);
-		lg->events_lost = 0;
-	}
-	if (lg->nevents > 0 && store_events_add(lg->c->dd.st, lg->events,
-	    lg->nevents, err, sizeof(err)) != UPLINK_OK)
-		log_warnx("logs: %zu connector events not recorded: %s",
-		    lg->nevents, err);
-	lg->nevents = 0;
 }
 
 /* ---- live tails ---- */
@@ -650,7 +592,7 @@ logs_tunnel_up(struct cloud *c, const char *connector, const char *tunnel,
 {
 	struct lc	*l;
 
-	logs_event(c, connector, "tunnel-up", "%s from %s", tunnel, peer);
+	events_record(c, connector, "tunnel-up", "%s from %s", tunnel, peer);
 	if (c->logs == NULL)
 		return;
 	l = lc_get(c->logs, connector);
@@ -663,7 +605,7 @@ void
 logs_tunnel_down(struct cloud *c, const char *connector, const char *tunnel,
     const char *why)
 {
-	logs_event(c, connector, "tunnel-down", "%s: %s", tunnel, why);
+	events_record(c, connector, "tunnel-down", "%s: %s", tunnel, why);
 }
 
 void
@@ -672,7 +614,7 @@ logs_going_away(struct cloud *c, const char *connector, const char *tunnel,
 {
 	struct lc	*l;
 
-	logs_event(c, connector, "going-away", "%s: %s", tunnel, why[0] ?
+	events_record(c, connector, "going-away", "%s: %s", tunnel, why[0] ?
 	    why : "the connector is going away");
 	if (c->logs == NULL)
 		return;
@@ -680,19 +622,6 @@ logs_going_away(struct cloud *c, const char *connector, const char *tunnel,
 	LIST_FOREACH(l, &c->logs->lcs, entry)
 		if (strcmp(l->connector, connector) == 0 && l->bev != NULL)
 			lc_end(l, NULL, LOGS_RETRY_S);
-}
-
-void
-logs_version(struct cloud *c, const char *connector, const char *version)
-{
-	struct store_connector	 sc;
-	char			 err[256];
-
-	if (store_connector_get(c->dd.st, connector, &sc, err, sizeof(err)) ==
-	    UPLINK_OK && sc.version[0] != '\0' &&
-	    strcmp(sc.version, version) != 0)
-		logs_event(c, connector, "updated", "version %s, was %s",
-		    version, sc.version);
 }
 
 /* ---- batches and retention ---- */
@@ -705,7 +634,6 @@ flush_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	logs_events_flush(lg);
 	LIST_FOREACH(l, &lg->lcs, entry)
 		lc_flush(l);
 }
@@ -737,9 +665,6 @@ prune_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (total > 0)
 		log_debug("logs: %lld old lines deleted", (long long)total);
-	if (store_events_prune(lg->c->dd.st, now - cfg->events_retention, &n,
-	    err, sizeof(err)) != UPLINK_OK)
-		goto fail;
 	return;
 fail:
 	if (now - lg->warned >= LOGS_WARN_EVERY_S) {
@@ -803,10 +728,8 @@ logs_free(struct cloud *c)
 	while (!LIST_EMPTY(&lg->lcs))
 		lc_free(LIST_FIRST(&lg->lcs));
 	logs_wake(lg, NULL);
-	logs_events_flush(lg);
 	event_free(lg->flush);
 	event_free(lg->prune);
-	free(lg->events);
 	free(lg);
 	c->logs = NULL;
 }

@@ -17,9 +17,8 @@
  * are written to the store in batches (one transaction each, at most a
  * second apart) and pruned by age and size ([logs] in cloud.conf).
  *
- * Events: what the cloud sees happen to a connector (tunnel up and down
- * with the reason, drained, checks, renewals, revocation, a new version)
- * is recorded with logs_event(), kept [logs] events_retention.
+ * The router's hooks also record the tunnels in the connector's
+ * timeline (cloud/events.c).
  */
 
 struct cloud;
@@ -36,13 +35,6 @@ void logs_tunnel_down(struct cloud *c, const char *connector,
     const char *tunnel, const char *why);
 void logs_going_away(struct cloud *c, const char *connector,
     const char *tunnel, const char *why);
-/* The version a connector reported; records "updated" when it changed. */
-void logs_version(struct cloud *c, const char *connector,
-    const char *version);
-
-/* Records an event (a failure is logged, not fatal). */
-void logs_event(struct cloud *c, const char *connector, const char *kind,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
  * A live tail: calls fn(arg) once, when lines of connector have been

@@ -17,6 +17,7 @@
 #include "error.h"
 #include "error.h"
 #include "dial.h"
+#include "events.h"
 #include "log.h"
 #include "logs.h"
 #include "metrics.h"
@@ -605,7 +606,7 @@ rt_info_cb(void *arg, struct tunnel *t, int status, const char *body)
 	}
 	checks_connected(rt->r->c, cn->connector);
 	if (rt->version[0] != '\0')
-		logs_version(rt->r->c, cn->connector, rt->version);
+		events_version(rt->r->c, cn->connector, rt->version);
 	if (rt->version[0] != '\0' && store_connector_touch(rt->r->c->dd.st,
 	    cn->connector, time(NULL), rt->version, err, sizeof(err)) != 0)
 		log_warnx("%s: cannot record connector %s: %s", tunnel_name(t),

@@ -18,6 +18,7 @@
 #include "front.h"
 #include "ingress.h"
 #include "error.h"
+#include "events.h"
 #include "log.h"
 #include "logs.h"
 #include "metrics.h"
@@ -420,6 +421,7 @@ cloud_start(struct cloud *c, char *err, size_t errlen)
 	    status_start(c, err, errlen) != 0 ||
 	    checks_start(c, err, errlen) != 0 ||
 	    notify_start(c, err, errlen) != 0 ||
+	    events_start(c, err, errlen) != 0 ||
 	    logs_start(c, err, errlen) != 0 ||
 	    pwverify_start(c, err, errlen) != 0 ||
 	    metrics_start(c, err, errlen) != 0)
@@ -446,6 +448,7 @@ cloud_stop(struct cloud *c)
 	notify_free(c);
 	pwverify_free(c);
 	logs_free(c);
+	events_free(c);
 	/* Checks in flight end when their tunnels do, so the router first. */
 	router_free(c->router);
 	checks_free(c);
