@@ -1,6 +1,6 @@
 /* uplink cloud console: pages/logs.js (the Logs tab and the events timelines) */
 import { bg, get } from '../lib/api.js';
-import { el } from '../lib/dom.js';
+import { el, patch } from '../lib/dom.js';
 import { fmtTimeFull, pad2, timeCell } from '../lib/format.js';
 import { state } from '../lib/state.js';
 import { emptyState, errorBox, field, loading, select, table } from '../lib/widgets.js';
@@ -166,11 +166,12 @@ export function eventsTable(events, withConnector) {
 	    { caption: withConnector ? 'Events of the site' : 'Events of the connector' });
 }
 
-/* A card body that shows path's events and refreshes with the page. */
+/* A card body that shows path's events and is refreshed with the page. */
 export async function loadEvents(into, path, withConnector, background) {
 	try {
 		const r = await get(path + '?limit=100', background ? bg : undefined);
-		into.replaceChildren(eventsTable(r.events || [], withConnector));
+		/* In place: a live refresh keeps focus and a selection in it. */
+		patch(into, eventsTable(r.events || [], withConnector));
 	} catch (e) {
 		if (!e.handled)
 			into.replaceChildren(errorBox(e));
