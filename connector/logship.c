@@ -108,6 +108,7 @@ ls_fill(struct ls_session *ss)
 {
 	struct evbuffer		*out = bufferevent_get_output(ss->bev);
 	struct logring_line	 l;
+	char			 text[LOGRING_MSG_MAX + 1];
 	uint64_t		 gap;
 	int			 found;
 
@@ -122,11 +123,12 @@ ls_fill(struct ls_session *ss)
 		if (!found)
 			break;
 		ss->after = l.seq;
-		/* Text that is not UTF-8 cannot be JSON: say so instead. */
+		/* JSON takes UTF-8 only: stray bytes become '?'. */
+		snprintf(text, sizeof(text), "%s", l.msg);
+		input_utf8_clean(text);
 		ls_put(ss, json_pack("{s:I, s:I, s:s, s:s}", "seq",
 		    (json_int_t)l.seq, "time", (json_int_t)l.ms, "level",
-		    ls_level(l.level), "msg", input_utf8_valid(l.msg,
-		    strlen(l.msg)) ? l.msg : "(a line that is not UTF-8)"));
+		    ls_level(l.level), "msg", text));
 	}
 }
 
