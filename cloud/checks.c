@@ -9,6 +9,7 @@
 #include "checks.h"
 #include "daemon.h"
 #include "error.h"
+#include "events.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -253,6 +254,8 @@ run_reply_cb(void *arg, struct tunnel *t, int status, const char *body)
 	    run->connector, run->trigger, k.ok ? "ok" : "FAILED", k.passed,
 	    k.failed);
 	report_notes(c, run->connector, report, k.ok);
+	events_record(c, run->connector, k.ok ? "check-passed" : "check-failed",
+	    "%s: %d passed, %d failed", run->trigger, k.passed, k.failed);
 	j = checks_json(&k, false);
 	json_object_set_new(j, "report", report);
 	run_finish(run, 200, NULL, NULL, j);

@@ -182,6 +182,9 @@ connector_revoke_run(struct datadir *dd, const char *id, int64_t now,
 	    UPLINK_OK || store_connector_revoke(dd->st, id, now, err,
 	    sizeof(err)) != UPLINK_OK)
 		return cli_fail("%s", err);
+	/* The timeline's entry; the revocation stands without it. */
+	(void)store_event_add(dd->st, id, "revoked", "by the command line",
+	    err, sizeof(err));
 	return EXIT_OK;
 }
 

@@ -38,6 +38,8 @@ struct notify;
 struct alerts;
 struct pwverify;
 struct cluster;
+struct logs;
+struct events;
 
 struct cloud {
 	struct event_base	*base;
@@ -64,6 +66,8 @@ struct cloud {
 	struct pwverify		*pwverify;
 	unsigned		 nofile;	/* the descriptor limit, raised at start */
 	struct event		*cert_timer;	/* cloud/servercert.c */
+	struct logs		*logs;		/* cloud/logs.c */
+	struct events		*events;	/* cloud/events.c */
 	long			 cert_timer_secs;
 	struct cluster		*cluster;	/* cloud/cluster.c */
 };

@@ -452,7 +452,7 @@ enroll_handle(const struct enroll_ctx *c, const char *body, size_t len,
     const char *peer, struct buf *resp)
 {
 	struct enroll_job	 j;
-	char			 when[32];
+	char			 when[32], why_unused[256];
 	int			 status;
 
 	enroll_job_init(&j, c, peer, resp);
@@ -472,6 +472,8 @@ enroll_handle(const struct enroll_ctx *c, const char *body, size_t len,
 		    j.version != NULL ? j.version : "unknown", j.cert.serial,
 		    enroll_time(j.cert.not_after, when));
 		enroll_audit(&j, when);
+		(void)store_event_add(j.c->dd->st, j.connector_id, "enrolled",
+		    j.name, why_unused, sizeof(why_unused));
 	}
 	metrics_enroll(false, status);
 	enroll_job_free(&j);
@@ -566,7 +568,7 @@ renew_handle(const struct enroll_ctx *c, X509 *client_cert, const char *body,
     size_t len, const char *peer, struct buf *resp)
 {
 	struct enroll_job	 j;
-	char			 when[32];
+	char			 when[32], why_unused[256];
 	int			 status;
 
 	enroll_job_init(&j, c, peer, resp);
@@ -579,10 +581,14 @@ renew_handle(const struct enroll_ctx *c, X509 *client_cert, const char *body,
 		status = renew_commit(&j);
 	if (status == 0)
 		status = enroll_reply(&j, "renew");
-	if (status == 200)
+	if (status == 200) {
 		log_info("renew from %s: connector %s (site \"%s\"): "
 		    "certificate %s valid until %s", j.peer, j.connector_id,
 		    j.site, j.cert.serial, enroll_time(j.cert.not_after, when));
+		(void)store_event_add(j.c->dd->st, j.connector_id,
+		    "cert-renewed", j.cert.serial, why_unused,
+		    sizeof(why_unused));
+	}
 	metrics_enroll(true, status);
 	enroll_job_free(&j);
 	return status;

@@ -30,6 +30,8 @@ usage(FILE *fp)
 "  run         run the cloud service\n"
 "  status      the connectors of every site as the running service sees\n"
 "              them: online, degraded, offline; tunnels, streams, RTT\n"
+"  logs        a connector's log lines, collected by the cloud over its\n"
+"              tunnels; -f follows them\n"
 "  help        this text; \"uplink-cloud COMMAND --help\" for a command\n"
 "  version     print the version\n"
 "\n"
@@ -65,6 +67,8 @@ main(int argc, char **argv)
 		return cmd_token(argc - 1, argv + 1);
 	if (strcmp(cmd, "connector") == 0)
 		return cmd_connector(argc - 1, argv + 1);
+	if (strcmp(cmd, "logs") == 0)
+		return cmd_logs(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "key") == 0)

@@ -136,6 +136,10 @@ void rest_connector_resume(struct rest *r);
 void rest_connector_check(struct rest *r);
 void rest_connector_checks(struct rest *r);
 void rest_tokens_list(struct rest *r);
+
+void rest_connector_logs(struct rest *r);
+void rest_connector_events(struct rest *r);
+void rest_site_events(struct rest *r);
 void rest_tokens_post(struct rest *r);
 void rest_token_revoke(struct rest *r);
 

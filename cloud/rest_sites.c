@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "daemon.h"
 #include "duration.h"
+#include "events.h"
 #include "log.h"
 #include "notify.h"
 #include "publish.h"
@@ -394,6 +395,7 @@ rest_connector_revoke(struct rest *r)
 		    "%s (\"%s\", site %s) was revoked by %s", id, lc->sc.name,
 		    lc->site, r->actor);
 		notify_resolve(r->c, "connector-offline", id);
+		events_record(r->c, id, "revoked", "by %s", r->actor);
 	}
 	live_free(&l);
 	if (rc != UPLINK_OK) {
@@ -486,6 +488,8 @@ set_drained(struct rest *r, bool drained)
 		return;
 	}
 	router_set_drained(r->c->router, id, drained);
+	events_record(r->c, id, drained ? "drained" : "resumed", "by %s",
+	    r->actor);
 	rest_audit(r, drained ? "connector.drain" : "connector.resume", id,
 	    drained ? "no new streams" : "takes new streams again");
 	reply_connector(r, id);

@@ -19,7 +19,9 @@
 #include "error.h"
 #include "dial.h"
 #include "history.h"
+#include "events.h"
 #include "log.h"
+#include "logs.h"
 #include "metrics.h"
 #include "pki.h"
 #include "router.h"
@@ -356,6 +358,7 @@ tunnel_closed_cb(void *arg, struct tunnel *t, const char *why)
 	if (cn->ntunnels == 0)
 		router_seen_write(r, cn);
 	site_counts(r, cn->site, &nt, &nc);
+	logs_tunnel_down(r->c, cn->connector, tunnel_name(t), why);
 	log_info("%s: tunnel from connector %s (site %s, %s) closed: %s; the "
 	    "site has %u tunnel%s over %u connector%s", tunnel_name(t),
 	    cn->connector, cn->site, rt->peer, why, nt, nt == 1 ? "" : "s", nc,
@@ -377,6 +380,7 @@ tunnel_goaway_cb(void *arg, struct tunnel *t, const char *why)
 
 	log_info("%s: connector %s is going away%s%s", tunnel_name(t),
 	    rt->conn->connector, why[0] ? ": " : "", why);
+	logs_going_away(rt->r->c, rt->conn->connector, tunnel_name(t), why);
 }
 
 static const struct tunnel_callbacks rt_callbacks = {
@@ -610,6 +614,8 @@ rt_info_cb(void *arg, struct tunnel *t, int status, const char *body)
 		return;
 	}
 	checks_connected(rt->r->c, cn->connector);
+	if (rt->version[0] != '\0')
+		events_version(rt->r->c, cn->connector, rt->version);
 	if (rt->version[0] != '\0' && store_connector_touch(rt->r->c->dd.st,
 	    cn->connector, time(NULL), rt->version, err, sizeof(err)) != 0)
 		log_warnx("%s: cannot record connector %s: %s", tunnel_name(t),
@@ -679,6 +685,7 @@ router_accept(struct router *r, struct bufferevent *bev, X509 *cert,
 	    err, sizeof(err)) != 0)
 		log_warnx("%s: cannot record that connector %s was seen: %s",
 		    name, cn->connector, err);
+	logs_tunnel_up(r->c, cn->connector, name, peer);
 	tunnel_request(rt->t, "/v1/info", 0, rt_info_cb, rt);
 }
 
@@ -724,6 +731,29 @@ router_request(struct router *r, const char *connector, const char *path,
 			    tunnel_request(rt->t, path, timeout_ms, cb, arg) == 0)
 				return 0;
 	return -1;
+}
+
+struct tunnel_stream *
+router_open(struct router *r, const char *connector, const char *host,
+    uint16_t port, tunnel_stream_cb *cb, void *arg)
+{
+	struct rt_conn		*cn;
+	struct rt_tunnel	*rt;
+	struct tunnel_stream	*s;
+	int			 rank;
+
+	cn = conn_find(r, connector);
+	if (cn == NULL || r->stopping)
+		return NULL;
+	for (rank = 0; rank <= 2; rank++)
+		LIST_FOREACH(rt, &cn->tunnels, entry) {
+			if (rt_rank(rt, false) != rank || !tunnel_usable(rt->t))
+				continue;
+			s = tunnel_open(rt->t, host, port, cb, arg);
+			if (s != NULL)
+				return s;
+		}
+	return NULL;
 }
 
 void

@@ -39,6 +39,13 @@ void router_set_drained(struct router *r, const char *connector,
 int router_request(struct router *r, const char *connector, const char *path,
     int timeout_ms, tunnel_reply_cb *cb, void *arg);
 /*
+ * Opens a stream to host:port on one of connector's tunnels (tunnel_open()),
+ * for the cloud's own use (its log, cloud/logs.c); NULL when it has no
+ * usable tunnel.
+ */
+struct tunnel_stream *router_open(struct router *r, const char *connector,
+    const char *host, uint16_t port, tunnel_stream_cb *cb, void *arg);
+/*
  * Closes the tunnels of connectors revoked in the store since last time,
  * and takes in their drained flags (set by another instance or the CLI).
  */

@@ -21,7 +21,9 @@
 #include "front.h"
 #include "ingress.h"
 #include "error.h"
+#include "events.h"
 #include "log.h"
+#include "logs.h"
 #include "metrics.h"
 #include "nofile.h"
 #include "notify.h"
@@ -298,6 +300,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	/* Come back in N to 2N s: a second per thousand tunnels, at least 1. */
 	snprintf(why, sizeof(why), "the cloud is shutting down; retry-after=%zu",
 	    1 + router_tunnels(c->router) / 1000);
+	logs_drain(c);
 	router_goaway(c->router, why);
 	c->drain_timer = evtimer_new(c->base, drain_timeout_cb, c);
 	evtimer_add(c->drain_timer, &tv);
@@ -464,6 +467,8 @@ cloud_start(struct cloud *c, char *err, size_t errlen)
 	    checks_start(c, err, errlen) != 0 ||
 	    notify_start(c, err, errlen) != 0 ||
 	    alerts_start(c, err, errlen) != 0 ||
+	    events_start(c, err, errlen) != 0 ||
+	    logs_start(c, err, errlen) != 0 ||
 	    pwverify_start(c, err, errlen) != 0 ||
 	    metrics_start(c, err, errlen) != 0 ||
 	    cluster_start(c, err, errlen) != 0)
@@ -492,6 +497,8 @@ cloud_stop(struct cloud *c)
 	notify_free(c);
 	alerts_free(c);
 	pwverify_free(c);
+	logs_free(c);
+	events_free(c);
 	/* Checks in flight end when their tunnels do, so the router first. */
 	router_free(c->router);
 	checks_free(c);

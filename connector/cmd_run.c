@@ -17,6 +17,7 @@
 #include "hostport.h"
 #include "keyfile.h"
 #include "log.h"
+#include "logship.h"
 #include "nofile.h"
 #include "renew.h"
 #include "sdnotify.h"
@@ -197,6 +198,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	    strsignal(sig), (long long)svc->cfg->c.drain_timeout);
 	sdnotify_stopping();
 	svc->draining = true;
+	logship_drain();
 	if (r->renew != NULL)
 		renew_cancel(r->renew);
 	r->renew = NULL;
@@ -346,6 +348,7 @@ run_start(struct run *r, char *err, size_t errlen)
 		    "/etc/resolv.conf");
 		return -1;
 	}
+	logship_start(svc->base, svc->cfg->c.log_buffer);
 	tunnel_limits_default(&svc->lim);
 	svc->lim.stream_buffer = svc->cfg->c.stream_buffer;
 	svc->lim.ping_interval_ms = (int)svc->cfg->c.ping_interval * 1000;
@@ -373,6 +376,7 @@ run_stop(struct run *r)
 		renew_cancel(r->renew);
 	tunnels_free(svc);
 	streams_free(svc);
+	logship_stop();
 	if (r->sig_term != NULL) {
 		event_free(r->sig_term);
 		event_free(r->sig_int);

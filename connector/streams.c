@@ -10,6 +10,7 @@
 #include "access.h"
 #include "dial.h"
 #include "log.h"
+#include "logship.h"
 #include "proxy.h"
 #include "service.h"
 #include "xmalloc.h"
@@ -183,8 +184,8 @@ stream_room(struct service *svc, struct tunnel_stream *s, const char *host,
 	uint32_t	 cap = streams_cap(svc, &fdlimit), open;
 	char		 why[400];
 
-	/* The stream being asked for is already counted. */
-	open = tunnels_streams(svc);
+	/* The stream being asked for is already counted; the log's are not. */
+	open = tunnels_streams(svc) - logship_streams();
 	if (open <= cap)
 		return true;
 	snprintf(why, sizeof(why), "the connector already has %u connections "
@@ -234,6 +235,11 @@ streams_request(struct service *svc, struct tunnel *t,
 	struct sconn	*sc;
 
 	(void)t;
+	/* The cloud collecting our log: never dialled (connector/logship.c). */
+	if (strcmp(host, LOGSHIP_HOST) == 0) {
+		logship_request(svc->base, s, port);
+		return;
+	}
 	if (!stream_allowed(svc, s, host, port) ||
 	    !stream_room(svc, s, host, port))
 		return;

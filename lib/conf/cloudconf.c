@@ -42,6 +42,7 @@ enum cloudconf_section {
 	SEC_INGRESS,
 	SEC_LIMITS,
 	SEC_LOG,
+	SEC_LOGS,
 	SEC_METRICS,
 	SEC_STORE,
 	SEC_CLUSTER,
@@ -54,6 +55,7 @@ static const char *const cloudconf_section_names[] = {
 	[SEC_INGRESS] = "ingress",
 	[SEC_LIMITS] = "limits",
 	[SEC_LOG] = "log",
+	[SEC_LOGS] = "logs",
 	[SEC_METRICS] = "metrics",
 	[SEC_STORE] = "store",
 	[SEC_CLUSTER] = "cluster",
@@ -177,6 +179,18 @@ static const struct cloudconf_key cloudconf_keys[] = {
 	{ SEC_LOG, "level", K_LEVEL, CFG(log_level), NO_FLAG, 0, 0, NULL,
 	    "info" },
 	/* The Prometheus endpoint (cloud/metrics.c); off unless listen is set. */
+	/* [logs]: connector logs and events kept by the cloud (cloud/logs.c). */
+	{ SEC_LOGS, "retention", K_DURATION, CFG(logs_retention), NO_FLAG, 1,
+	    365 * 86400, "1s to 365d", "7d" },
+	{ SEC_LOGS, "max_bytes_per_connector", K_SIZE,
+	    CFG(logs_max_bytes), NO_FLAG, 16 * 1024, 1024LL * 1024 * 1024,
+	    "16k to 1024m", "64m" },
+	{ SEC_LOGS, "lines_per_second", K_COUNT, CFG(logs_lines_per_sec),
+	    NO_FLAG, 1, 100000, "1 to 100000", "200" },
+	{ SEC_LOGS, "bytes_per_second", K_SIZE, CFG(logs_bytes_per_sec),
+	    NO_FLAG, 1024, 64 * 1024 * 1024, "1k to 64m", "64k" },
+	{ SEC_LOGS, "events_retention", K_DURATION, CFG(events_retention),
+	    NO_FLAG, 1, 3650 * 86400LL, "1s to 3650d", "90d" },
 	{ SEC_METRICS, "listen", K_LISTEN, CFG(metrics_listen),
 	    CFG(metrics_enabled), 0, 0, NULL, "127.0.0.1:9464" },
 	{ SEC_METRICS, "allow", K_ALLOW, CFG(metrics_allow), NO_FLAG, 0, 0,
@@ -301,6 +315,11 @@ cloudconf_defaults(struct cloud_config *cfg)
 	cfg->cert_lifetime = 30 * 86400;
 	cfg->drain_timeout = 30;
 	cfg->check_interval = 3600;
+	cfg->logs_retention = 7 * 86400;
+	cfg->logs_max_bytes = 64 * 1024 * 1024;
+	cfg->logs_lines_per_sec = 200;
+	cfg->logs_bytes_per_sec = 64 * 1024;
+	cfg->events_retention = 90 * 86400;
 	cfg->store_timeout = STORE_PG_TIMEOUT_MS / 1000;
 	cfg->cluster_lease = 10;
 	cfg->ping_interval = 10;
@@ -858,8 +877,8 @@ cloudconf_section(struct cloudconf_parse *cp, const char *s)
 		return;
 	}
 	cloudconf_fail(cp, "unknown section %s (known: [cloud], [ingress], "
-	    "[limits], [log], [metrics], [store], [cluster], [publish NAME])",
-	    cp->sect_text);
+	    "[limits], [log], [logs], [metrics], [store], [cluster], "
+	    "[publish NAME])", cp->sect_text);
 }
 
 /*

@@ -72,6 +72,11 @@ struct cloud_config {
 	uint32_t	 service_connections;	/* per service, default 1000 */
 	uint32_t	 service_per_address;	/* per service and address, 128 */
 	/* [metrics] (cloud/metrics.c, docs/metrics.md): off by default. */
+	int64_t		 logs_retention;	/* [logs] seconds, default 7d */
+	size_t		 logs_max_bytes;	/* per connector, default 64m */
+	uint32_t	 logs_lines_per_sec;	/* ingest cap, default 200 */
+	size_t		 logs_bytes_per_sec;	/* ingest cap, default 64k */
+	int64_t		 events_retention;	/* seconds, default 90d */
 	bool		 metrics_enabled;
 	struct hostport	 metrics_listen;	/* 127.0.0.1:9464 when on */
 	struct cloud_cidr metrics_allow[CLOUDCONF_ALLOW_MAX];

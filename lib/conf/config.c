@@ -45,6 +45,7 @@ enum config_once {
 	ONCE_PING_INTERVAL,
 	ONCE_PING_MISSES,
 	ONCE_MAX_STREAMS,
+	ONCE_LOG_BUFFER,
 	ONCE_ROOT_KEY,
 	ONCE_CHANNEL,
 	ONCE_ALLOW_VERSION,
@@ -416,9 +417,20 @@ config_run_health(struct config_parse *cp, const char *name,
 		cfg->max_streams = (int)n;
 		return 1;
 	}
+	if (strcasecmp(name, "log_buffer") == 0) {
+		if (!config_once(cp, ONCE_LOG_BUFFER, "run", "log_buffer"))
+			return 0;
+		n = strtoll(value, &end, 10);
+		if (*value == '\0' || *end != '\0' || n < 10 || n > 100000)
+			return config_fail(cp, "[run] log_buffer \"%s\": give "
+			    "a whole number of lines from 10 to 100000 (the "
+			    "newest log lines kept for the cloud)", value);
+		cfg->log_buffer = (int)n;
+		return 1;
+	}
 	return config_fail(cp, "unknown key \"%s\" in [run] (known: "
 	    "drain_timeout, stream_buffer, ping_interval, ping_misses, "
-	    "max_streams)", name);
+	    "max_streams, log_buffer)", name);
 }
 
 static int
@@ -677,6 +689,7 @@ config_defaults(struct connector_config *cfg, const char *path)
 	cfg->ping_interval = 10;
 	cfg->ping_misses = 3;
 	cfg->max_streams = CONFIG_MAX_STREAMS_DEFAULT;
+	cfg->log_buffer = 10000;
 	snprintf(cfg->update_channel, sizeof(cfg->update_channel), "stable");
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 }

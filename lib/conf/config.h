@@ -35,6 +35,7 @@
  *   ping_interval = 10s        (health PING; 1s..5m)
  *   ping_misses = 3            (unanswered in a row: reconnect)
  *   max_streams = 1000         (connections open to targets at once)
+ *   log_buffer = 10000         (log lines kept for the cloud)
  *   [log]
  *   level = info
  *   [update]                   (signed releases, docs/updates.md)
@@ -99,6 +100,7 @@ struct connector_config {
 	int64_t			 ping_interval;	/* seconds, 1..300, default 10 */
 	int			 ping_misses;	/* 1..10, default 3 */
 	int			 max_streams;	/* 1..100000, default 1000 */
+	int			 log_buffer;	/* lines kept for the cloud, 10000 */
 
 	/* [update]: which signed releases "update" accepts */
 	char			 update_root_path[CONFIG_PATH_MAX]; /* or "" */

@@ -15,6 +15,9 @@ static const char	*log_ident = "uplink";
 static int		 log_fg = 1;
 static int		 log_level = LOG_LEVEL_INFO;
 static int		 log_journal;
+static log_sink_fn	*log_sink;
+static void		*log_sink_arg;
+static int		 log_in_sink;
 
 /*
  * Under systemd, stderr is a stream to the journal when JOURNAL_STREAM
@@ -45,6 +48,28 @@ log_init(const char *ident, int foreground, int level)
 	log_journal = foreground && log_to_journal();
 	if (!foreground)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void
+log_set_sink(log_sink_fn *sink, void *arg)
+{
+	log_sink = sink;
+	log_sink_arg = arg;
+}
+
+/* Hands the line to the sink, once: not what the sink logs itself. */
+static void
+log_to_sink(int prio, const char *msg, const char *errstr)
+{
+	char	 line[2304];
+
+	if (log_sink == NULL || log_in_sink)
+		return;
+	snprintf(line, sizeof(line), "%s%s%s", msg, errstr ? ": " : "",
+	    errstr ? errstr : "");
+	log_in_sink = 1;
+	log_sink(log_sink_arg, prio, line);
+	log_in_sink = 0;
 }
 
 void
@@ -83,6 +108,7 @@ log_vline(int prio, const char *errstr, const char *fmt, va_list ap)
 		syslog(prio, "%s: %s", msg, errstr);
 	else
 		syslog(prio, "%s", msg);
+	log_to_sink(prio, msg, errstr);
 	errno = saved;
 }
 

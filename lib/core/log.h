@@ -23,6 +23,16 @@ void log_init(const char *ident, int foreground, int level);
 /* Routes libevent's messages through this log (debug level, errors warn). */
 void log_capture_libevent(void);
 
+/*
+ * A second place every logged line goes (the connector's ring buffer that
+ * the cloud collects, connector/logship.c): sink(arg, prio, line) with the
+ * syslog priority (LOG_CRIT, LOG_WARNING, LOG_INFO, LOG_DEBUG) and the
+ * line as written, without time or program name. Lines the sink itself
+ * logs while it runs are not handed to it again. NULL removes it.
+ */
+typedef void log_sink_fn(void *arg, int prio, const char *line);
+void log_set_sink(log_sink_fn *sink, void *arg);
+
 /* Changes the level (e.g. after reading a config file). */
 void log_setlevel(int level);
 int log_getlevel(void);

@@ -86,6 +86,16 @@
  * instance, and their load), so every instance knows the whole fleet.
  * SQLite runs one instance only, but keeps the same schema.
  *
+ * Version 12 (connector logs and events, cloud/logs.c). connector_logs
+ * holds the lines the cloud collects from its connectors, with the
+ * connector's boot id and sequence number so collecting resumes where it
+ * stopped; connector_events is each connector's timeline (tunnel up and
+ * down, drained, checks, renewals, revocation). Both are pruned by age
+ * (and logs by size per connector), and neither has a foreign key: a
+ * removed connector's history ages out with the rest. A line is stored
+ * once (connector, boot, seq is unique): two instances collecting the
+ * same connector's log do not store it twice.
+ *
  * The array is visible to the unit tests, which build older files from
  * the first steps alone to test the upgrades.
  */
@@ -347,6 +357,32 @@ UNITTEST const char *const store_migrations[] = {
 	"  PRIMARY KEY (connector, instance)"
 	") STRICT;"
 	"CREATE INDEX tunnel_locations_instance ON tunnel_locations(instance);",
+	"CREATE TABLE connector_logs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  connector_id TEXT NOT NULL,"
+	"  boot TEXT NOT NULL,"
+	"  seq INTEGER NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  level INTEGER NOT NULL,"
+	"  dropped INTEGER NOT NULL DEFAULT 0,"
+	"  msg TEXT NOT NULL"
+	") STRICT;"
+	"CREATE INDEX connector_logs_conn ON connector_logs(connector_id, id);"
+	"CREATE INDEX connector_logs_at ON connector_logs(at);"
+	"CREATE UNIQUE INDEX connector_logs_line ON"
+	"  connector_logs(connector_id, boot, seq);"
+	"CREATE TABLE connector_events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  connector_id TEXT NOT NULL,"
+	"  site_id INTEGER,"
+	"  kind TEXT NOT NULL,"
+	"  detail TEXT NOT NULL DEFAULT ''"
+	") STRICT;"
+	"CREATE INDEX connector_events_conn ON"
+	"  connector_events(connector_id, id);"
+	"CREATE INDEX connector_events_site ON connector_events(site_id, id);"
+	"CREATE INDEX connector_events_at ON connector_events(at);",
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

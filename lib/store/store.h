@@ -19,7 +19,7 @@
  * UPLINK_EIO when SQLite fails, UPLINK_ENOMEM.
  */
 
-#define STORE_SCHEMA_VERSION	11
+#define STORE_SCHEMA_VERSION	12
 #define STORE_BUSY_MS		5000
 #define STORE_PG_TIMEOUT_MS	2000	/* deadline of one PostgreSQL call */
 #define STORE_NAME_MAX		63	/* site and connector names */
@@ -1032,5 +1032,99 @@ enum store_listen_event store_listen_step(struct store_listen *l,
 void store_listen_close(struct store_listen *l);
 /* NULL is a no-op. */
 void store_listen_free(struct store_listen *l);
+
+/* ---- connector logs and events (lib/store/store_logs.c) ---- */
+
+#define STORE_LOG_MSG_MAX	2047	/* a line's text, cut there */
+#define STORE_LOG_BOOT_MAX	32	/* a connector process's boot id */
+#define STORE_LOGS_LIST_MAX	1000
+#define STORE_EVENTS_LIST_MAX	500
+
+/*
+ * One line of a connector's log as the cloud stored it. level is the
+ * syslog priority (2 error, 4 warning, 6 info, 7 debug); dropped > 0
+ * marks a line the cloud wrote itself saying that many lines were lost
+ * (the connector's buffer overflowed while the cloud was away, or the
+ * ingest cap held them back).
+ */
+struct store_log {
+	int64_t	 id;
+	char	 connector_id[STORE_ID_MAX + 1];
+	char	 boot[STORE_LOG_BOOT_MAX + 1];
+	int64_t	 seq;		/* the connector's number for the line */
+	int64_t	 at_ms;		/* Unix time in milliseconds */
+	int	 level;
+	int64_t	 dropped;
+	char	 msg[STORE_LOG_MSG_MAX + 1];
+};
+typedef int (*store_log_cb)(void *arg, const struct store_log *l);
+
+/* Appends n lines in one transaction (never one per line). */
+int store_logs_add(struct store *st, const struct store_log *v, size_t n,
+    char *err, size_t errlen);
+/*
+ * The boot id and sequence number of a connector's newest stored line
+ * ("" and 0 when it has none): where collecting resumes.
+ */
+int store_logs_last(struct store *st, const char *connector,
+    char boot[STORE_LOG_BOOT_MAX + 1], int64_t *seq, char *err,
+    size_t errlen);
+
+/* A query of one connector's lines; 0 / NULL fields do not filter. */
+struct store_log_query {
+	const char	*connector;
+	int64_t		 after_id;	/* id > after_id, oldest first */
+	int64_t		 before_id;	/* id < before_id, newest first */
+	int64_t		 since_ms;	/* at_ms >= since_ms */
+	int		 max_level;	/* level <= max_level; 0: all */
+	const char	*q;		/* text contained, any case */
+	int		 limit;		/* 1..STORE_LOGS_LIST_MAX */
+};
+/*
+ * Lines matching q: with after_id the oldest first (a tail), otherwise
+ * the newest first.
+ */
+int store_logs_list(struct store *st, const struct store_log_query *q,
+    store_log_cb cb, void *arg, char *err, size_t errlen);
+/*
+ * Retention: deletes lines older than older_ms (0: none) and, when
+ * connector is not NULL, that connector's oldest lines beyond max_bytes
+ * (text plus 64 bytes a line). *deleted counts them.
+ */
+int store_logs_prune(struct store *st, int64_t older_ms,
+    const char *connector, int64_t max_bytes, int64_t *deleted, char *err,
+    size_t errlen);
+
+/* An entry of a connector's timeline (tunnel up, drained, revoked...). */
+struct store_event {
+	int64_t	 id;
+	int64_t	 at;
+	char	 connector_id[STORE_ID_MAX + 1];
+	char	 connector_name[STORE_NAME_MAX + 1];	/* "" if removed */
+	char	 site[STORE_NAME_MAX + 1];		/* "" if removed */
+	char	 kind[24];	/* "tunnel-up", "check-failed", ... */
+	char	 detail[STORE_TEXT_MAX + 1];
+};
+typedef int (*store_event_cb)(void *arg, const struct store_event *e);
+
+/* Records an event of connector now (detail may be "", is cleaned). */
+int store_event_add(struct store *st, const char *connector,
+    const char *kind, const char *detail, char *err, size_t errlen);
+/*
+ * Records n events (their at, connector_id, kind and detail; at 0 is
+ * now) in one transaction: the daemon's way, a batch at a time.
+ */
+int store_events_add(struct store *st, const struct store_event *v,
+    size_t n, char *err, size_t errlen);
+/*
+ * Newest first: a connector's events, or a site's (connector NULL),
+ * with id < before (0: from the newest), at most limit.
+ */
+int store_events_list(struct store *st, const char *connector,
+    const char *site, int64_t before, int limit, store_event_cb cb,
+    void *arg, char *err, size_t errlen);
+/* Deletes events older than older (Unix time). */
+int store_events_prune(struct store *st, int64_t older, int64_t *deleted,
+    char *err, size_t errlen);
 
 #endif

@@ -30,6 +30,12 @@
 #define TUNNEL_ALPN		"uplink-tunnel/1"
 #define TUNNEL_HOST_MAX		253
 #define TUNNEL_REASON_MAX	200
+/*
+ * The reserved target of the stream on which a connector sends its log
+ * lines to the cloud (connector/logship.c, cloud/logs.c): never dialled.
+ */
+#define TUNNEL_LOGS_HOST	"uplink.logs"
+#define TUNNEL_LOGS_PORT	1
 
 struct tunnel;
 struct tunnel_stream;

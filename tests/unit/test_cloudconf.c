@@ -90,7 +90,7 @@ static const struct file_row file_rows[] = {
 	{ "[cloud]\nlisten\n", "2: not INI syntax" },
 	{ "[cloud\nlisten = 0.0.0.0:1\n", "1: not INI syntax" },
 	{ "[cloud]\nlisten = x:1\n[oops]\n", "3: unknown section [oops] "
-	    "(known: [cloud], [ingress], [limits], [log], [metrics], "
+	    "(known: [cloud], [ingress], [limits], [log], [logs], [metrics], "
 	    "[store], [cluster], [publish NAME])" },
 	/* [store] (issue 14): the database, never with its password. */
 	{ "[store]\nurl = sqlite:/srv/u.db\n", NULL },
@@ -146,6 +146,19 @@ static const struct file_row file_rows[] = {
 	{ "[cloud]\ncheck_interval = 30m\n", NULL },
 	{ "[cloud]\ncheck_interval = 8d\n", "2: [cloud] check_interval" },
 	{ "[cloud]\ncheck_interval = soon\n", "2: [cloud]" },
+	/* [logs] (issue 16): connector logs and events. */
+	{ "[logs]\nretention = 3s\nmax_bytes_per_connector = 16k\n"
+	    "lines_per_second = 1\nbytes_per_second = 1k\n"
+	    "events_retention = 3650d\n", NULL },
+	{ "[logs]\nretention = 366d\n", "2: [logs] retention = \"366d\" is "
+	    "out of range; use 1s to 365d" },
+	{ "[logs]\nmax_bytes_per_connector = 1k\n", "2: [logs] "
+	    "max_bytes_per_connector = \"1k\" is out of range; use 16k to "
+	    "1024m" },
+	{ "[logs]\nlines_per_second = 0\n", "2: [logs] lines_per_second = "
+	    "\"0\" is out of range; use 1 to 100000" },
+	{ "[logs]\nbytes_per_second = lots\n", "2: [logs] bytes_per_second" },
+	{ "[logs]\nkeep = 7d\n", "2: unknown key" },
 	{ "[cloud]\ndrain_timeout = 2h\n", "2: [cloud] drain_timeout = "
 	    "\"2h\" is out of range; use 1s to 1h" },
 	{ "[limits]\nping_interval = 1s\nping_misses = 10\n", NULL },

@@ -286,7 +286,15 @@ static const struct sect_row sect_rows[] = {
 	    ":2: [run] stream_buffer \"99999999999999999999k\" is too large"),
 	BAD("[run]\ntunnels = 2\n",
 	    ":2: unknown key \"tunnels\" in [run] (known: drain_timeout, "
-	    "stream_buffer, ping_interval, ping_misses, max_streams)"),
+	    "stream_buffer, ping_interval, ping_misses, max_streams, "
+	    "log_buffer)"),
+	BAD("[run]\nlog_buffer = 9\n",
+	    ":2: [run] log_buffer \"9\": give a whole number of lines from 10 "
+	    "to 100000"),
+	BAD("[run]\nlog_buffer = lots\n",
+	    ":2: [run] log_buffer \"lots\": give a whole number"),
+	BAD("[run]\nlog_buffer = 50\nlog_buffer = 60\n",
+	    ":3: [run] log_buffer is set twice (first on line 2)"),
 	BAD("[run]\nmax_streams = 0\n",
 	    ":2: [run] max_streams \"0\": give a whole number from 1 to 100000"),
 	BAD("[run]\nmax_streams = 100001\n",

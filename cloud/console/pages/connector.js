@@ -8,6 +8,7 @@ import { canWrite } from '../lib/session.js';
 import { historyCard } from '../lib/history.js';
 import { refreshBellSoon } from '../lib/shell.js';
 import { LIVE_MS } from '../lib/state.js';
+import { connectorTabs, loadEvents } from './logs.js';
 import { act, alertBox, badge, button, card, confirmDialog, emptyState, errorBox, formDialog, linkTo, loading, table, toast } from '../lib/widgets.js';
 
 export function connectorFacts(c) {
@@ -123,11 +124,14 @@ export async function pageConnector(ctx) {
 	const checkOut = el('div', { class: 'stack', 'aria-live': 'polite', testid: 'check-output' });
 	const history = el('div', { testid: 'checks-history' });
 	const crumbs = el('p', { class: 'crumbs' }, linkTo('/overview', 'Overview'), ' / connector');
+	const tabs = connectorTabs(ctx, id);
+	const events = el('div', { testid: 'connector-events' }, loading('Loading events…'));
 	ctx.main.append(crumbs, el('header', { class: 'page-header' },
 	    el('div', { class: 'page-heading' }, title,
-		el('p', { class: 'page-sub', text: 'Health, connectivity checks and actions.' })),
+		el('p', { class: 'page-sub', text: 'Health, connectivity checks, events, logs and actions.' })),
 	    el('div', { class: 'page-actions' }, liveNote(ctx), actions)),
-	actErr, card('Connector', facts));
+	actErr, tabs.bar, tabs.details, tabs.logs);
+	tabs.details.append(card('Connector', facts));
 	document.title = 'Connector ' + id + ' · uplink cloud console';
 
 	let conn = null;
@@ -255,9 +259,11 @@ export async function pageConnector(ctx) {
 	if (ctx.stale())
 		return;
 	show(c);
-	ctx.main.append(historyCard(ctx, path, 'Connector ' + (c.name || c.id)),
+	tabs.details.append(historyCard(ctx, path, 'Connector ' + (c.name || c.id)),
 	    card('Connectivity check', checkOut, { testid: 'check-card' }),
-	    card('Past checks', history, { class: 'card-flush' }));
+	    card('Past checks', history, { class: 'card-flush' }),
+	    card('Events', events, { class: 'card-flush', testid: 'events-card' }));
+	loadEvents(events, path + '/events', false, false);
 	const sub = 'Runs on the connector exactly what uplink-connector check runs there: every required ' +
 	    'address, by the route the connector takes.';
 	checkOut.replaceChildren(el('p', { class: 'muted', text: sub }));
@@ -276,5 +282,7 @@ export async function pageConnector(ctx) {
 		const c2 = await get(path, bg);
 		if (!ctx.stale())
 			show(c2);
+		if (!ctx.stale() && !tabs.details.hidden)
+			await loadEvents(events, path + '/events', false, true);
 	});
 }

@@ -7,6 +7,7 @@ import { historyCard } from '../lib/history.js';
 import { liveNote, loadInto } from '../lib/router.js';
 import { canWrite } from '../lib/session.js';
 import { LIVE_MS } from '../lib/state.js';
+import { loadEvents } from './logs.js';
 import { act, button, card, confirmDialog, emptyState, formDialog, linkTo, pageHeader, toast } from '../lib/widgets.js';
 
 export async function pageSite(ctx) {
@@ -64,10 +65,15 @@ export async function pageSite(ctx) {
 	};
 	if (!await loadInto(ctx, body, 'the site', fetchSite, render))
 		return;
+	const events = el('div', { testid: 'site-events' }, emptyState('Loading events…'));
+	ctx.main.append(card('Events', events, { class: 'card-flush', testid: 'events-card' }));
+	await loadEvents(events, path + '/events', true, false);
 	ctx.setLive(null);
 	ctx.every(LIVE_MS, async () => {
 		const s = await fetchSite(true);
 		if (!ctx.stale())
 			patch(body, render(s));
+		if (!ctx.stale())
+			await loadEvents(events, path + '/events', true, true);
 	});
 }
