@@ -68,6 +68,21 @@ static const struct pki_ext pki_client_exts[] = {
 	{ 0, NULL },
 };
 
+/*
+ * An instance certificate (cloud/peer.c): both TLS roles, and the uplink
+ * instance purpose, which pki_sign_csr() never writes, so no connector
+ * certificate can pass for an instance.
+ */
+static const struct pki_ext pki_instance_exts[] = {
+	{ NID_basic_constraints,	"critical,CA:FALSE" },
+	{ NID_key_usage,		"critical,digitalSignature" },
+	{ NID_ext_key_usage,		"serverAuth,clientAuth,"
+					    PKI_INSTANCE_EKU },
+	{ NID_subject_key_identifier,	"hash" },
+	{ NID_authority_key_identifier,	"keyid:always" },
+	{ 0, NULL },
+};
+
 /* What a CA signs into a leaf certificate. */
 struct pki_leaf {
 	EVP_PKEY		*pub;
@@ -662,6 +677,83 @@ pki_issue_server(EVP_PKEY *ca_key, X509 *ca_cert, const char *const *names,
 	}
 	buf_free(&san);
 	return rc;
+}
+
+int
+pki_issue_instance(EVP_PKEY *ca_key, X509 *ca_cert, const char *id,
+    int64_t secs, EVP_PKEY **key, X509 **cert, char *err, size_t errlen)
+{
+	struct pki_leaf	 l = { .secs = secs, .exts = pki_instance_exts };
+	char		 cn[PKI_CN_MAX + 1];
+	int		 rc;
+
+	*key = NULL;
+	*cert = NULL;
+	if (strlen(id) + sizeof(PKI_INSTANCE_CN) - 1 > PKI_CN_MAX)
+		return pki_fail(UPLINK_EINVAL, err, errlen, "the instance id "
+		    "\"%.20s...\" is too long for a certificate", id);
+	snprintf(cn, sizeof(cn), PKI_INSTANCE_CN "%s", id);
+	rc = pki_check_cn(cn, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = pki_check_secs(secs, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = pki_ca_check(ca_key, ca_cert, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = pki_key_new(key, err, errlen);
+	if (rc == UPLINK_OK) {
+		l.pub = *key;
+		l.cn = cn;
+		rc = pki_leaf_issue(ca_key, ca_cert, &l, cert, err, errlen);
+	}
+	if (rc != UPLINK_OK) {
+		EVP_PKEY_free(*key);
+		*key = NULL;
+	}
+	return rc;
+}
+
+/* Whether the certificate's extended key usage holds the instance OID. */
+static bool
+pki_has_instance_eku(X509 *cert)
+{
+	EXTENDED_KEY_USAGE	*eku;
+	ASN1_OBJECT		*want;
+	bool			 found = false;
+	int			 i;
+
+	eku = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL);
+	if (eku == NULL)
+		return false;
+	want = OBJ_txt2obj(PKI_INSTANCE_EKU, 1);
+	for (i = 0; want != NULL && i < sk_ASN1_OBJECT_num(eku); i++)
+		if (OBJ_cmp(sk_ASN1_OBJECT_value(eku, i), want) == 0)
+			found = true;
+	ASN1_OBJECT_free(want);
+	EXTENDED_KEY_USAGE_free(eku);
+	return found;
+}
+
+bool
+pki_cert_instance(X509 *cert, char *id, size_t idlen)
+{
+	X509_NAME	*name;
+	char		 cn[PKI_CN_MAX + 1];
+	size_t		 plen = sizeof(PKI_INSTANCE_CN) - 1;
+	int		 n;
+
+	if (id != NULL && idlen > 0)
+		id[0] = '\0';
+	if (cert == NULL || !pki_has_instance_eku(cert))
+		return false;
+	name = X509_get_subject_name(cert);
+	n = X509_NAME_get_text_by_NID(name, NID_commonName, cn, sizeof(cn));
+	if (n <= (int)plen || (size_t)n >= sizeof(cn) ||
+	    strncmp(cn, PKI_INSTANCE_CN, plen) != 0 ||
+	    strlen(cn) != (size_t)n)
+		return false;
+	if (id != NULL && idlen > 0)
+		snprintf(id, idlen, "%s", cn + plen);
+	return true;
 }
 
 /* A CSR for key, signed with it. NULL with OpenSSL's errors queued. */
