@@ -73,3 +73,14 @@ cluster_tunnels_changed(struct cloud *c, const char *connector,
 	(void)site;
 	(void)n;
 }
+
+size_t
+cluster_site_locations(const struct cloud *c, const char *site,
+    struct cluster_location *out, size_t max)
+{
+	(void)c;
+	(void)site;
+	(void)out;
+	(void)max;
+	return 0;
+}
