@@ -204,20 +204,20 @@ peer_check(struct bufferevent *bev, const char *want, char *id, size_t idlen,
 static void
 peer_ssl_error(struct bufferevent *bev, short what, char *why, size_t whylen)
 {
+	int	 e = EVUTIL_SOCKET_ERROR();
 	char	 detail[256];
 
-	tls_errors(detail, sizeof(detail));
+	(void)bev;
 	if (what & BEV_EVENT_TIMEOUT)
 		snprintf(why, whylen, "no TLS handshake within %d s",
 		    PEER_HANDSHAKE_MS / 1000);
-	else if (detail[0] != '\0')
+	else if (ERR_peek_error() != 0) {
+		tls_errors(detail, sizeof(detail));
 		snprintf(why, whylen, "TLS: %s", detail);
-	else if (EVUTIL_SOCKET_ERROR() != 0)
-		snprintf(why, whylen, "%s",
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	} else if ((what & BEV_EVENT_ERROR) && e != 0)
+		snprintf(why, whylen, "%s", evutil_socket_error_to_string(e));
 	else
-		snprintf(why, whylen, "connection closed");
-	(void)bev;
+		snprintf(why, whylen, "connection refused or closed");
 }
 
 /* ---- incoming links: this instance answers ---- */
