@@ -398,6 +398,18 @@ in_event_cb(struct bufferevent *bev, short what, void *arg)
 		in_free(in, why);
 		return;
 	}
+	/*
+	 * Only the CA's holder can make an instance certificate, but one
+	 * for an instance the cluster does not list is refused all the
+	 * same; a new instance's link comes at its next attempt, once the
+	 * list here has it (re-read at least every lease).
+	 */
+	if (cluster_instance(p->c, in->id) == NULL) {
+		snprintf(why, sizeof(why), "instance %s is not in the cluster "
+		    "(yet): the instances table does not list it", in->id);
+		in_free(in, why);
+		return;
+	}
 	if (p->nins >= PEER_INS_MAX) {
 		in_free(in, "too many peer links");
 		return;

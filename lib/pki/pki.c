@@ -69,15 +69,15 @@ static const struct pki_ext pki_client_exts[] = {
 };
 
 /*
- * An instance certificate (cloud/peer.c): both TLS roles, and the uplink
- * instance purpose, which pki_sign_csr() never writes, so no connector
- * certificate can pass for an instance.
+ * An instance certificate (cloud/peer.c): both TLS roles; its name is the
+ * URI PKI_INSTANCE_URI "ID" in the subjectAltName, which pki_sign_csr()
+ * never writes (a connector certificate has no subjectAltName), so no
+ * connector certificate can pass for an instance.
  */
 static const struct pki_ext pki_instance_exts[] = {
 	{ NID_basic_constraints,	"critical,CA:FALSE" },
 	{ NID_key_usage,		"critical,digitalSignature" },
-	{ NID_ext_key_usage,		"serverAuth,clientAuth,"
-					    PKI_INSTANCE_EKU },
+	{ NID_ext_key_usage,		"serverAuth,clientAuth" },
 	{ NID_subject_key_identifier,	"hash" },
 	{ NID_authority_key_identifier,	"keyid:always" },
 	{ 0, NULL },
@@ -684,15 +684,27 @@ pki_issue_instance(EVP_PKEY *ca_key, X509 *ca_cert, const char *id,
     int64_t secs, EVP_PKEY **key, X509 **cert, char *err, size_t errlen)
 {
 	struct pki_leaf	 l = { .secs = secs, .exts = pki_instance_exts };
-	char		 cn[PKI_CN_MAX + 1];
+	char		 cn[PKI_CN_MAX + 1], san[PKI_CN_MAX + 32];
+	size_t		 i;
 	int		 rc;
 
 	*key = NULL;
 	*cert = NULL;
-	if (strlen(id) + sizeof(PKI_INSTANCE_CN) - 1 > PKI_CN_MAX)
+	if (id[0] == '\0' || strlen(id) + sizeof(PKI_INSTANCE_CN) - 1 >
+	    PKI_CN_MAX)
 		return pki_fail(UPLINK_EINVAL, err, errlen, "the instance id "
-		    "\"%.20s...\" is too long for a certificate", id);
+		    "\"%.20s\" is empty or too long for a certificate (1 to "
+		    "%zu characters)", id, PKI_CN_MAX - sizeof(PKI_INSTANCE_CN) +
+		    1);
+	for (i = 0; id[i] != '\0'; i++)
+		if (!islower((unsigned char)id[i]) &&
+		    !isdigit((unsigned char)id[i]) && id[i] != '-')
+			return pki_fail(UPLINK_EINVAL, err, errlen, "the "
+			    "instance id \"%s\" has a character other than "
+			    "a-z, 0-9 and '-'", id);
 	snprintf(cn, sizeof(cn), PKI_INSTANCE_CN "%s", id);
+	snprintf(san, sizeof(san), "URI:" PKI_INSTANCE_URI "%s", id);
+	l.san = san;
 	rc = pki_check_cn(cn, err, errlen);
 	if (rc == UPLINK_OK)
 		rc = pki_check_secs(secs, err, errlen);
@@ -712,47 +724,56 @@ pki_issue_instance(EVP_PKEY *ca_key, X509 *ca_cert, const char *id,
 	return rc;
 }
 
-/* Whether the certificate's extended key usage holds the instance OID. */
+/*
+ * The instance id of the certificate's URI name PKI_INSTANCE_URI "ID"
+ * into id; false when it has none (or more than one).
+ */
 static bool
-pki_has_instance_eku(X509 *cert)
+pki_instance_uri(X509 *cert, char *id, size_t idlen)
 {
-	EXTENDED_KEY_USAGE	*eku;
-	ASN1_OBJECT		*want;
-	bool			 found = false;
-	int			 i;
+	GENERAL_NAMES		*gens;
+	const GENERAL_NAME	*g;
+	const unsigned char	*v;
+	size_t			 plen = sizeof(PKI_INSTANCE_URI) - 1, len;
+	int			 i, found = 0;
 
-	eku = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL);
-	if (eku == NULL)
+	gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	if (gens == NULL)
 		return false;
-	want = OBJ_txt2obj(PKI_INSTANCE_EKU, 1);
-	for (i = 0; want != NULL && i < sk_ASN1_OBJECT_num(eku); i++)
-		if (OBJ_cmp(sk_ASN1_OBJECT_value(eku, i), want) == 0)
-			found = true;
-	ASN1_OBJECT_free(want);
-	EXTENDED_KEY_USAGE_free(eku);
-	return found;
+	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+		g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type != GEN_URI)
+			continue;
+		v = ASN1_STRING_get0_data(g->d.uniformResourceIdentifier);
+		len = (size_t)ASN1_STRING_length(g->d.uniformResourceIdentifier);
+		if (len <= plen || len - plen >= idlen ||
+		    memcmp(v, PKI_INSTANCE_URI, plen) != 0 ||
+		    memchr(v, '\0', len) != NULL)
+			continue;
+		memcpy(id, v + plen, len - plen);
+		id[len - plen] = '\0';
+		found++;
+	}
+	GENERAL_NAMES_free(gens);
+	return found == 1;
 }
 
 bool
 pki_cert_instance(X509 *cert, char *id, size_t idlen)
 {
-	X509_NAME	*name;
-	char		 cn[PKI_CN_MAX + 1];
-	size_t		 plen = sizeof(PKI_INSTANCE_CN) - 1;
-	int		 n;
+	char	 cn[PKI_CN_MAX + 1], uri[PKI_CN_MAX + 1];
+	size_t	 plen = sizeof(PKI_INSTANCE_CN) - 1;
 
 	if (id != NULL && idlen > 0)
 		id[0] = '\0';
-	if (cert == NULL || !pki_has_instance_eku(cert))
+	if (cert == NULL || !pki_instance_uri(cert, uri, sizeof(uri)))
 		return false;
-	name = X509_get_subject_name(cert);
-	n = X509_NAME_get_text_by_NID(name, NID_commonName, cn, sizeof(cn));
-	if (n <= (int)plen || (size_t)n >= sizeof(cn) ||
-	    strncmp(cn, PKI_INSTANCE_CN, plen) != 0 ||
-	    strlen(cn) != (size_t)n)
+	tls_common_name(X509_get_subject_name(cert), cn, sizeof(cn));
+	if (strncmp(cn, PKI_INSTANCE_CN, plen) != 0 ||
+	    strcmp(cn + plen, uri) != 0)
 		return false;
 	if (id != NULL && idlen > 0)
-		snprintf(id, idlen, "%s", cn + plen);
+		snprintf(id, idlen, "%s", uri);
 	return true;
 }
 

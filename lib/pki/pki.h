@@ -75,21 +75,23 @@ int pki_issue_server(EVP_PKEY *ca_key, X509 *ca_cert,
 /*
  * An uplink-cloud instance's certificate for its peer links (cloud/peer.c,
  * docs/cluster.md): a new key in *key and a certificate in *cert signed by
- * the CA, CN "instance:ID", valid secs seconds, extendedKeyUsage
- * serverAuth, clientAuth and PKI_INSTANCE_EKU (a private OID under 2.25,
- * ITU-T X.667's UUID arc). pki_sign_csr() never writes that OID, so a
- * connector certificate can never be taken for an instance's, and
- * cloud_cert_owner() refuses an instance certificate as a connector's.
+ * the CA, valid secs seconds, CN "instance:ID", the subjectAltName URI
+ * "urn:uplink:instance:ID" and extendedKeyUsage serverAuth and clientAuth.
+ * ID is 1 to 55 of a-z, 0-9 and '-'. pki_sign_csr() never writes a
+ * subjectAltName, so a connector certificate can never be taken for an
+ * instance's, and cloud_cert_owner() refuses an instance certificate as a
+ * connector's.
  */
-#define PKI_INSTANCE_EKU	"2.25.253316016778569665328273536730197630980"
 #define PKI_INSTANCE_CN		"instance:"
+#define PKI_INSTANCE_URI	"urn:uplink:instance:"
 int pki_issue_instance(EVP_PKEY *ca_key, X509 *ca_cert, const char *id,
     int64_t secs, EVP_PKEY **key, X509 **cert, char *err, size_t errlen);
 
 /*
- * Whether cert is an instance certificate (PKI_INSTANCE_EKU and a CN
- * "instance:ID"); its ID into id (idlen bytes, may be NULL). Does not
- * verify the signature: the TLS handshake did.
+ * Whether cert is an instance certificate: exactly one URI name
+ * PKI_INSTANCE_URI "ID" and the CN PKI_INSTANCE_CN "ID" with the same ID;
+ * that ID into id (idlen bytes, may be NULL). Does not verify the
+ * signature: the TLS handshake did.
  */
 bool pki_cert_instance(X509 *cert, char *id, size_t idlen);
 

@@ -37,7 +37,6 @@ SAN = cp.SAN
 SLOW = 3.0 if SAN else 1.0
 MB = 1 << 20
 PEER_ALPN = "uplink-peer/1"
-INSTANCE_EKU = "2.25.253316016778569665328273536730197630980"
 
 pytestmark = [
     pytest.mark.skipif(not os.access(cp.cloud_path(), os.X_OK),
@@ -267,33 +266,22 @@ def test_check_on_demand_via_a(cl):
                          timeout=30 * SLOW)
     r = k.post(f"/api/v1/connectors/{cl.right.id}/check")
     assert r.status == 200, r
-    assert r.json["connector"] == cl.right.id, r.json
-    assert "report" in r.json and r.json["report"], r.json
+    assert r.body["connector"] == cl.right.id, r.json
+    assert "report" in r.body and r.body["report"], r.body
     cl.right.wait_log(r"check", 10 * SLOW)
 
 
 def openssl_client(port, cert, key, ca, alpn, wait=3.0):
-    """openssl s_client with a client certificate; returns its output once
-    the server had time to answer."""
+    """openssl s_client with a client certificate: sends the HTTP/2
+    preface and waits (at most wait seconds) for the server to close;
+    returns its output."""
     p = subprocess.Popen(["openssl", "s_client", "-connect", f"{cp.LOOPBACK}:{port}",
                           "-cert", cert, "-key", key, "-CAfile", ca, "-alpn", alpn,
-                          "-tls1_3", "-quiet"],
+                          "-tls1_3", "-ign_eof"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT)
     try:
-        time.sleep(wait * SLOW)
-        p.stdin.write(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-        p.stdin.flush()
-        time.sleep(0.5 * SLOW)
-    except BrokenPipeError:
-        pass
-    finally:
-        try:
-            p.stdin.close()
-        except BrokenPipeError:
-            pass
-    try:
-        out, _ = p.communicate(timeout=10 * SLOW)
+        out, _ = p.communicate(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", timeout=wait * SLOW)
     except subprocess.TimeoutExpired:
         p.kill()
         out, _ = p.communicate()
@@ -312,7 +300,7 @@ def test_connector_certificate_refused_on_peer_port(cl):
 
 def instance_certificate(cloud, workdir, ident):
     """An instance certificate as cloud/peer.c makes them, signed with the
-    cloud's CA key: CN instance:ID and the instance purpose."""
+    cloud's CA key: CN instance:ID and the URI urn:uplink:instance:ID."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -333,8 +321,9 @@ def instance_certificate(cloud, workdir, ident):
             .not_valid_after(now + datetime.timedelta(days=1))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
             .add_extension(x509.ExtendedKeyUsage([
-                ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH,
-                x509.ObjectIdentifier(INSTANCE_EKU)]), False)
+                ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+            .add_extension(x509.SubjectAlternativeName([
+                x509.UniformResourceIdentifier(f"urn:uplink:instance:{ident}")]), False)
             .sign(ca_key, hashes.SHA256()))
     os.makedirs(workdir, exist_ok=True)
     cpath, kpath = os.path.join(workdir, "instance.pem"), os.path.join(workdir, "instance.key")
@@ -354,12 +343,13 @@ def test_instance_certificate_refused_as_connector(cl):
                    "uplink-tunnel/1")
     cl.b.wait_log(r"tunnel refused: an instance certificate is not a connector's",
                   10 * SLOW, since=since)
-    # The same certificate is an instance's on the peer port: accepted
-    # there (it was signed by the cloud's CA), as instance "rogue".
+    # On the peer port it is an instance's, but of no instance the cluster
+    # lists: refused there too.
     since = cl.b.log_offset()
     openssl_client(cl.b.peer_port, cert, key, os.path.join(cl.b.data, "ca.pem"), PEER_ALPN)
-    cl.b.wait_log(r"peer link from instance rogue \(127\.0\.0\.1:\d+\) up", 10 * SLOW,
-                  since=since)
+    cl.b.wait_log(r"peer link from 127\.0\.0\.1:\d+ refused: instance rogue is not in the "
+                  r"cluster", 10 * SLOW, since=since)
+    assert "peer link from instance rogue" not in cl.b.log_text(since)
 
 
 def test_peer_link_back_after_b_restarts(cl):

@@ -1341,6 +1341,8 @@ test_instance(void **state)
 	char			 id[64], err[512], longid[80];
 	static const char *const good[] = { "a", "i-1", "b2",
 	    "abcdefghijklmnopqrstuvwxyz-0123456789-abcdefghijklmnopq" };
+	static const char *const bad[] = { "", "A", "a_b", "a b", "a/b",
+	    "a,URI:x", "\xc3\xa9" };
 	size_t			 i;
 
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -1365,6 +1367,12 @@ test_instance(void **state)
 	assert_null(cert);
 	assert_int_equal(pki_issue_instance(f->ca_key, f->ca_cert, "a", 0,
 	    &key, &cert, err, sizeof(err)), UPLINK_EINVAL);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(pki_issue_instance(f->ca_key, f->ca_cert, bad[i], 86400,
+		    &key, &cert, err, sizeof(err)) == UPLINK_EINVAL,
+		    "instance id \"%s\" accepted", bad[i]);
+		assert_null(cert);
+	}
 
 	/* A connector asking for the instance CN is still a connector. */
 	buf_init(&csr, PKI_CSR_MAX);
