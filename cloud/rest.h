@@ -160,6 +160,8 @@ void rest_requirements_get(struct rest *r);
 void rest_requirement_put(struct rest *r);
 void rest_requirement_delete(struct rest *r);
 
+void rest_instances_list(struct rest *r);	/* cloud/rest_cluster.c */
+
 /*
  * Administrators' e-mail and password rules, shared with the CLI. A
  * password is refused, with the reason in err, when it is shorter than 12

@@ -289,6 +289,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	    strsignal(sig), (long long)c->cfg.drain_timeout);
 	sdnotify_stopping();
 	c->stopping = true;
+	cluster_draining(c);
 	front_stop(c->front);
 	publish_stop(c->publish);
 	ingress_stop(c->ingress);
