@@ -865,14 +865,3 @@ cluster_tunnels_changed(struct cloud *c, const char *connector,
 	if (cl_dirty(e, false))
 		cl_flush_later(k);
 }
-
-size_t
-cluster_site_locations(const struct cloud *c, const char *site,
-    struct cluster_location *out, size_t max)
-{
-	(void)c;
-	(void)site;
-	(void)out;
-	(void)max;
-	return 0;
-}

@@ -71,13 +71,6 @@ const struct cluster_instance *cluster_instance(const struct cloud *c,
 size_t cluster_locations(const struct cloud *c, const char *connector,
     struct cluster_location *out, size_t max);
 /*
- * cluster_locations() for every connector of site (case-insensitive) with
- * tunnels on OTHER live instances: what the router chooses among when a
- * stream for site arrives (cloud/router.c, docs/cluster.md "Forwarding").
- */
-size_t cluster_site_locations(const struct cloud *c, const char *site,
-    struct cluster_location *out, size_t max);
-/*
  * The router tells the cluster that connector (of site) now has n tunnels
  * on this instance (0: none left); written to the store when tunnels come
  * and go, never per stream.

@@ -733,24 +733,6 @@ out:
 	return rv;
 }
 
-/* Where to listen: [cluster] peer_listen. */
-static int
-peer_listen_addr(struct cloud *c, struct hostport *hp, char *err,
-    size_t errlen)
-{
-	const struct cluster_instance	*self;
-	char				 why[160];
-
-	self = cluster_instance(c, cluster_self(c));
-	if (self == NULL || hostport_parse(self->peer_address, 0, hp, why,
-	    sizeof(why)) != 0 || hp->port == 0) {
-		snprintf(err, errlen, "[cluster] peer_listen is not set: give "
-		    "the ADDRESS:PORT the other instances dial");
-		return -1;
-	}
-	return 0;
-}
-
 int
 peer_start(struct cloud *c, char *err, size_t errlen)
 {
@@ -761,8 +743,12 @@ peer_start(struct cloud *c, char *err, size_t errlen)
 
 	if (!cluster_enabled(c))
 		return 0;
-	if (peer_listen_addr(c, &hp, err, errlen) != 0)
+	hp = c->cfg.cluster_peer_listen;
+	if (hp.port == 0) {
+		snprintf(err, errlen, "[cluster] peer_listen is not set: give "
+		    "the ADDRESS:PORT the other instances dial (docs/cloud.md)");
 		return -1;
+	}
 	p = xcalloc(1, sizeof(*p));
 	p->c = c;
 	c->peers = p;

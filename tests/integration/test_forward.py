@@ -21,7 +21,6 @@ one hop over a peer link:
 import base64
 import datetime
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -48,92 +47,50 @@ pytestmark = [
 ]
 
 
-def token_for(token, url_from, url_to):
-    """The same token with the cloud URL of another instance (same length:
-    the ports have as many digits), checksum made again."""
-    p = cp.token_payload(token)
-    a, b = url_from.encode(), url_to.encode()
-    assert len(a) == len(b), (url_from, url_to)
-    i = bytes(p).find(a)
-    assert i > 0
-    p[i:i + len(a)] = b
-    return cp.token_encode(p)
-
-
-def five_digit_port():
-    for _ in range(100):
-        port = peers.free_port()
-        if port >= 10000:
-            return port
-    raise RuntimeError("no free port with five digits")
-
-
-class Cluster:
-    """PostgreSQL, instances a and b, services, connectors left (on a) and
-    right (on b)."""
+class Forward:
+    """cloudpeers.ClusterFixture with two instances a (i1) and b (i2) that
+    publish the same services of two sites; connector left has its
+    tunnels on a only, right on b only."""
 
     def __init__(self, workdir):
         self.dir = workdir
-        self.pg = None
         self.svc = None
-        self.a = self.b = None
+        self.fx = None
         self.connectors = []
 
-    def publish_map(self, site):
+    def publish_map(self):
         p = self.svc.ports
-        t = cp.LOOPBACK
-        return {f"{site}-{n}": (site, f"{t}:{p[n]}")
-                for n in ("echo", "sink", "source", "slow")}
+        return {f"{site}-{n}": (site, f"{cp.LOOPBACK}:{p[n]}")
+                for site in ("left", "right") for n in ("echo", "sink", "source", "slow")}
 
     def allow(self):
         p = self.svc.ports
         return [f"{cp.LOOPBACK}:{p[n]}" for n in ("echo", "sink", "source", "slow")]
 
-    def instance(self, name, first=None, publish=None):
-        d = os.path.join(self.dir, name)
-        os.makedirs(d, exist_ok=True)
-        peer = peers.free_port()
-        opts = {"store": {"url": self.db},
-                "cluster": {"instance": name, "peer_listen": f"{cp.LOOPBACK}:{peer}"}}
-        c = cp.Cloud(d, publish=publish, options=opts)
-        c.peer_port = peer
-        if first is None:
-            c.init(port=five_digit_port())
-        else:
-            # Another instance of the same cloud: the same CA, its own ports.
-            c.data = os.path.join(d, "data")
-            shutil.copytree(first.data, c.data)
-            c.port = five_digit_port()
-            c.http_port = peers.free_port()
-            c.url = f"https://{cp.LOOPBACK}:{c.port}"
-        return c
-
-    def connector(self, name, site, on):
+    def connector(self, name, i):
         c = cp.Connector(os.path.join(self.dir, name), name=name)
         self.connectors.append(c)
-        tok = token_for(self.a.token(site), self.a.url, on.url)
-        r = c.enroll(tok)
+        r = c.enroll(self.fx.token(name))
         assert r.rc == 0, r
         c.configure(allow=self.allow(), tunnels=2)
+        self.fx.point(c, i)
         c.id = [x["id"] for x in self.a.connectors() if x["name"] == name][-1]
         c.start(wait_tunnels=2, timeout=30 * SLOW)
         return c
 
     def start(self):
         os.makedirs(self.dir, exist_ok=True)
-        self.pg = cp.PgServer(os.path.join(self.dir, "pg")).start()
-        self.db = self.pg.database()
         self.svc = cp.Services(os.path.join(self.dir, "services"), slow_rate=20 * MB).start()
-        # a publishes the right site's services (connector on b), b the left's.
-        self.a = self.instance("a", publish=self.publish_map("right"))
-        self.b = self.instance("b", first=self.a, publish=self.publish_map("left"))
-        self.a.start()
-        self.b.start()
-        self.a.wait_log(r"peer link to instance b \S+ up", 15 * SLOW)
-        self.b.wait_log(r"peer link to instance a \S+ up", 15 * SLOW)
-        self.key = self.a.key("tests")
-        self.right = self.connector("right", "right", self.b)
-        self.left = self.connector("left", "left", self.a)
+        self.fx = cp.ClusterFixture(os.path.join(self.dir, "cluster"), n=2, lease="3s",
+                                    publish=self.publish_map())
+        self.fx.start()
+        self.a, self.b = self.fx.clouds
+        self.a.peer_port, self.b.peer_port = self.fx.peer_ports
+        self.a.wait_log(r"peer link to instance i2 \S+ up", 15 * SLOW)
+        self.b.wait_log(r"peer link to instance i1 \S+ up", 15 * SLOW)
+        self.key = self.fx.key
+        self.right = self.connector("right", 1)
+        self.left = self.connector("left", 0)
         return self
 
     def wait_located(self, inst, site, timeout=15):
@@ -151,19 +108,20 @@ class Cluster:
 
     def stop(self):
         try:
-            cp.stop_network(self.connectors, self.a, [self.svc])
+            for c in self.connectors:
+                c.stop(check=False)
         finally:
             try:
-                if self.b is not None:
-                    self.b.stop()
+                if self.fx is not None:
+                    self.fx.stop()
             finally:
-                if self.pg is not None:
-                    self.pg.stop()
+                if self.svc is not None:
+                    self.svc.stop()
 
 
 @pytest.fixture(scope="module")
 def cl(workdir):
-    c = Cluster(os.path.join(workdir, "forward"))
+    c = Forward(os.path.join(workdir, "forward"))
     try:
         c.start()
         c.wait_located(c.a, "right")
@@ -355,9 +313,9 @@ def test_instance_certificate_refused_as_connector(cl):
 def test_peer_link_back_after_b_restarts(cl):
     since_a = cl.a.log_offset()
     cl.b.stop()
-    cl.a.wait_log(r"peer link to instance b \S+ (down|closed)", 15 * SLOW, since=since_a)
+    cl.a.wait_log(r"peer link to instance i2 \S+ (down|closed)", 15 * SLOW, since=since_a)
     cl.b.start()
-    cl.a.wait_log(r"peer link to instance b \S+ up", 30 * SLOW, since=since_a)
+    cl.a.wait_log(r"peer link to instance i2 \S+ up", 30 * SLOW, since=since_a)
     cl.right.wait_tunnels(2, 30 * SLOW, since=cl.right.log_offset() - 1)
     cl.wait_located(cl.a, "right", timeout=30)
     payload = os.urandom(MB)
