@@ -355,3 +355,83 @@ def test_bounded_memory_forwarded_slow_reader(cl):
     print("VmRSS (KiB) before:", base, "peak:", peak)
     for k, kb in peak.items():
         assert kb - base[k] < 32 * 1024, f"{k} grew by {(kb - base[k]) / 1024:.1f} MB: {peak}"
+
+
+class PeerClient:
+    """This test as an instance on a peer link (an instance certificate
+    made with the cloud's CA key), speaking HTTP/2 with python3-h2."""
+
+    def __init__(self, cloud, port, cert, key):
+        import ssl
+        import h2.config
+        import h2.connection
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        ctx.load_verify_locations(os.path.join(cloud.data, "ca.pem"))
+        ctx.check_hostname = False
+        ctx.load_cert_chain(cert, key)
+        ctx.set_alpn_protocols([PEER_ALPN])
+        raw = socket.create_connection((cp.LOOPBACK, port), timeout=10 * SLOW)
+        self.sock = ctx.wrap_socket(raw)
+        assert self.sock.selected_alpn_protocol() == PEER_ALPN
+        self.h2 = h2.connection.H2Connection(h2.config.H2Configuration(
+            client_side=True, validate_outbound_headers=False, validate_inbound_headers=False))
+        self.h2.initiate_connection()
+        self.flush()
+
+    def flush(self):
+        data = self.h2.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def connect(self, target, headers=()):
+        sid = self.h2.get_next_available_stream_id()
+        self.h2.send_headers(sid, [(":method", "CONNECT"), (":authority", target)]
+                             + list(headers))
+        self.flush()
+        return sid
+
+    def answer(self, sid, timeout=10):
+        """The response headers of stream sid as a dict, or "reset"."""
+        import h2.events
+        deadline = time.monotonic() + timeout * SLOW
+        while time.monotonic() < deadline:
+            data = self.sock.recv(65536)
+            if not data:
+                return "closed"
+            for ev in self.h2.receive_data(data):
+                if isinstance(ev, h2.events.ResponseReceived) and ev.stream_id == sid:
+                    return {k.decode(): v.decode() for k, v in ev.headers}
+                if isinstance(ev, h2.events.StreamReset) and ev.stream_id == sid:
+                    return "reset"
+            self.flush()
+        raise TimeoutError(f"no answer on stream {sid}")
+
+    def close(self):
+        self.sock.close()
+
+
+def test_peer_streams_make_one_hop(cl):
+    """What b does with CONNECTs on a peer link (the test poses as
+    instance i1): one for the right site (its connector is on b) is
+    answered 200; one for the left site, whose connector is on i1, gets
+    503 no-connector instead of going back over another link; one without
+    uplink-site gets 400 no-site; an uplink-site longer than 63 bytes
+    resets the stream."""
+    pytest.importorskip("h2")
+    cert, key = instance_certificate(cl.a, os.path.join(cl.dir, "as-i1"), "i1")
+    pc = PeerClient(cl.b, cl.b.peer_port, cert, key)
+    try:
+        echo = f"{cp.LOOPBACK}:{cl.svc.ports['echo']}"
+        ok = pc.answer(pc.connect(echo, [("uplink-site", "right")]))
+        assert ok != "reset" and ok[":status"] == "200", ok
+        far = pc.answer(pc.connect(echo, [("uplink-site", "left")]))
+        assert far != "reset" and far[":status"] == "503", far
+        assert far.get("uplink-error") == "no-connector", far
+        none = pc.answer(pc.connect(echo))
+        assert none != "reset" and none[":status"] == "400", none
+        assert none.get("uplink-error") == "no-site", none
+        long = pc.answer(pc.connect(echo, [("uplink-site", "x" * 64)]))
+        assert long == "reset", long
+    finally:
+        pc.close()
