@@ -61,11 +61,12 @@ class Forward:
     def publish_map(self):
         p = self.svc.ports
         return {f"{site}-{n}": (site, f"{cp.LOOPBACK}:{p[n]}")
-                for site in ("left", "right") for n in ("echo", "sink", "source", "slow")}
+                for site in ("left", "right")
+                for n in ("echo", "sink", "source", "slow", "mute")}
 
     def allow(self):
         p = self.svc.ports
-        return [f"{cp.LOOPBACK}:{p[n]}" for n in ("echo", "sink", "source", "slow")]
+        return [f"{cp.LOOPBACK}:{p[n]}" for n in ("echo", "sink", "source", "slow", "mute")]
 
     def connector(self, name, i):
         c = cp.Connector(os.path.join(self.dir, name), name=name)
@@ -215,6 +216,24 @@ def test_reverse_b_to_a_100mb_both_ways(cl):
     count, sha, trailer = cp.fetch_from_source(cl.b.publish_ports["left-source"],
                                                100 * MB, timeout=60 * SLOW)
     assert count == 100 * MB and sha == trailer
+
+
+def test_half_close_target_first_forwarded(cl):
+    """The target ends its side at once (mute); the client, through a,
+    still sends 1 MiB and then ends its own: the target gets every byte.
+    Each END_STREAM crosses the join on b in its own order."""
+    before = len(cl.svc.stats("mute")["results"])
+    payload = os.urandom(MB)
+    with cp.connect(cl.a.publish_ports["right-mute"]) as s:
+        s.settimeout(10 * SLOW)
+        assert s.recv(1) == b""
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        cp.wait_for(lambda: len(cl.svc.stats("mute")["results"]) > before, 10 * SLOW,
+                    "the target's end of file")
+    got = cl.svc.stats("mute")["results"][-1]
+    import hashlib
+    assert got == {"count": MB, "sha256": hashlib.sha256(payload).hexdigest()}, got
 
 
 def test_check_on_demand_via_a(cl):
