@@ -541,7 +541,7 @@ cl_install(struct cluster *k, struct cl_read *r, time_t now)
 			r->locs[n++] = r->locs[i];
 	}
 	/* The database's collation may order text otherwise than C. */
-	if (n > 1)
+	if (n > 0)
 		qsort(r->locs, n, sizeof(*r->locs), cl_loc_cmp);
 	free(k->locs);
 	free(k->bysite);
@@ -551,7 +551,8 @@ cl_install(struct cluster *k, struct cl_read *r, time_t now)
 	for (i = 0; i < n; i++)
 		k->bysite[i] = i;
 	cl_sort_locs = k->locs;
-	qsort(k->bysite, n, sizeof(*k->bysite), cl_site_cmp);
+	if (n > 0)
+		qsort(k->bysite, n, sizeof(*k->bysite), cl_site_cmp);
 	r->locs = NULL;
 	r->all = NULL;
 }

@@ -1424,6 +1424,8 @@ class ClusterFixture:
         return {x["id"]: x for x in r.body["instances"]}
 
     def stop(self):
+        """Stops every instance and PostgreSQL; returns the sanitizer
+        reports found in the instances' logs (assert it is empty)."""
         for cloud in self.clouds:
             try:
                 cloud.stop(check=False)
@@ -1432,3 +1434,4 @@ class ClusterFixture:
         if self.pg is not None:
             self.pg.stop()
             self.pg = None
+        return sanitizer_reports([c.log for c in self.clouds if hasattr(c, "log")])

@@ -48,7 +48,8 @@ def cluster(workdir, request):
     try:
         yield cl
     finally:
-        cl.stop()
+        reports = cl.stop()
+    assert not reports, "\n".join(reports)
 
 
 def wait_instances(cl, i, pred, timeout, what):
@@ -251,8 +252,9 @@ def test_revocation_and_drain_reach_other_instances(workdir):
     finally:
         if conn is not None:
             conn.stop()
-        cl.stop()
+        reports = cl.stop()
         svc.stop()
+    assert not reports, "\n".join(reports)
 
 
 def test_sessions_and_signin_limits_across_instances(cluster):
@@ -331,7 +333,8 @@ def test_frozen_database_cluster_recovers(workdir):
             assert text.count("cannot renew the lease") <= 1, text
             assert "database unavailable" in text, text
     finally:
-        cl.stop()
+        reports = cl.stop()
+    assert not reports, "\n".join(reports)
 
 
 def test_console_instances(cluster, workdir):
@@ -413,5 +416,6 @@ def test_published_service_follows_the_store(workdir):
     finally:
         if conn is not None:
             conn.stop()
-        cl.stop()
+        reports = cl.stop()
         svc.stop()
+    assert not reports, "\n".join(reports)
