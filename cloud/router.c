@@ -1083,6 +1083,17 @@ conn_retryable(int status, const char *code)
 	return status == 502 || status == 504;
 }
 
+/*
+ * Over a peer link, also: the instance there no longer has a usable
+ * tunnel of the connector (its view moved on since ours) or is stopping.
+ */
+static bool
+remote_retryable(int status, const char *code)
+{
+	return status == 503 && (strcmp(code, "no-connector") == 0 ||
+	    strcmp(code, "stopping") == 0);
+}
+
 static void
 conn_answer_cb(void *arg, struct tunnel_stream *s, int status,
     const char *code, const char *reason)
@@ -1106,7 +1117,8 @@ conn_answer_cb(void *arg, struct tunnel_stream *s, int status,
 		    tunnel_stream_name(s), reason);
 		rt_suspect(rt, why);
 	}
-	if (conn_retryable(status, code) && rc->attempts < ROUTER_ATTEMPTS &&
+	if ((conn_retryable(status, code) || (rt == NULL &&
+	    remote_retryable(status, code))) && rc->attempts < ROUTER_ATTEMPTS &&
 	    !rc->r->stopping) {
 		if (status != 0) {
 			snprintf(rc->failed[rc->nfailed++], sizeof(rc->failed[0]),
