@@ -56,6 +56,14 @@
 #define PEER_HANDSHAKES_MAX	64	/* incoming, before authentication */
 #define PEER_INS_MAX		256	/* incoming links up */
 #define PEER_CERT_SECS		(400 * 86400L)	/* renewed at each start */
+/*
+ * A link carries every stream forwarded between two instances, where a
+ * tunnel carries one connector's share: more streams, and more of them
+ * waiting for an answer, than [limits] allow a tunnel. Memory stays
+ * bounded by the connection window (all streams together).
+ */
+#define PEER_MAX_STREAMS	100000
+#define PEER_PENDING		10000
 
 struct peers;
 
@@ -95,6 +103,7 @@ struct peer_get {
 
 struct peers {
 	struct cloud		*c;
+	struct tunnel_limits	 lim;		/* the links' */
 	SSL_CTX			*srv, *cli;
 	struct evconnlistener	*lev;
 	struct evdns_base	*dns;
@@ -232,19 +241,12 @@ peer_ssl_error(struct bufferevent *bev, short what, char *why, size_t whylen)
 
 /* ---- incoming links: this instance answers ---- */
 
+/* A link that never came up (handshake, certificate, caps). */
 static void
 in_free(struct peer_in *in, const char *why)
 {
-	struct peers	*p = in->p;
-
-	if (in->t != NULL) {
-		log_info("peer link from instance %s (%s) closed: %s", in->id,
-		    in->from, why);
-		p->nins--;
-	} else {
-		log_warnx("peer link from %s refused: %s", in->from, why);
-		p->handshakes--;
-	}
+	log_warnx("peer link from %s refused: %s", in->from, why);
+	in->p->handshakes--;
 	LIST_REMOVE(in, entry);
 	if (in->bev != NULL)
 		bufferevent_free(in->bev);
@@ -411,8 +413,8 @@ in_event_cb(struct bufferevent *bev, short what, void *arg)
 	bufferevent_set_timeouts(bev, NULL, NULL);
 	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
 	snprintf(name, sizeof(name), "pi%u", ++p->seq);
-	/* Not counted in nins until up: tunnel_new frees bev on failure. */
-	in->t = tunnel_new(p->c->base, bev, TUNNEL_CONNECTOR, &p->c->lim,
+	/* tunnel_new() takes bev, and frees it if it fails. */
+	in->t = tunnel_new(p->c->base, bev, TUNNEL_CONNECTOR, &p->lim,
 	    &in_callbacks, in, name);
 	if (in->t == NULL) {
 		p->nins--;
@@ -529,7 +531,7 @@ link_event_cb(struct bufferevent *bev, short what, void *arg)
 	bufferevent_set_timeouts(bev, NULL, NULL);
 	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
 	snprintf(name, sizeof(name), "po%u", ++p->seq);
-	l->t = tunnel_new(p->c->base, bev, TUNNEL_CLOUD, &p->c->lim,
+	l->t = tunnel_new(p->c->base, bev, TUNNEL_CLOUD, &p->lim,
 	    &link_callbacks, l, name);
 	if (l->t == NULL) {
 		link_down(l, "out of memory");
@@ -742,6 +744,9 @@ peer_start(struct cloud *c, char *err, size_t errlen)
 	}
 	p = xcalloc(1, sizeof(*p));
 	p->c = c;
+	p->lim = c->lim;
+	p->lim.max_streams = PEER_MAX_STREAMS;
+	p->lim.pending_connects = PEER_PENDING;
 	c->peers = p;
 	if (peer_tls(p, err, errlen) != 0)
 		return -1;
