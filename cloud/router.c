@@ -952,6 +952,18 @@ key_better(const struct rt_key *a, const struct rt_key *b)
 	return a->picked < b->picked;
 }
 
+/* Whether one of cn's tunnels could take rc's stream now. */
+static bool
+conn_usable(const struct router_conn *rc, const struct rt_conn *cn)
+{
+	const struct rt_tunnel	*rt;
+
+	LIST_FOREACH(rt, &cn->tunnels, entry)
+		if (tunnel_usable(rt->t) && !conn_tried(rc, rt->t))
+			return true;
+	return false;
+}
+
 /*
  * The tunnel for a new stream (the comment at the top says which), or
  * NULL; seen counts the site's tunnels. One pass over the connectors, one
@@ -972,7 +984,9 @@ router_pick(struct router *r, struct router_conn *rc, unsigned *seen,
 	memset(&bk, 0, sizeof(bk));
 	only = rc->want[0] != '\0' ? conn_find(r, rc->want) : NULL;
 	if (only != NULL && (only->drained || strcasecmp(only->site,
-	    rc->site) != 0 || conn_refused_by(rc, only)))
+	    rc->site) != 0 || conn_refused_by(rc, only) ||
+	    only->pending >= r->c->cfg.pending_per_connector ||
+	    !conn_usable(rc, only)))
 		only = NULL;
 	LIST_FOREACH(cn, &r->conns, entry) {
 		if (strcasecmp(cn->site, rc->site) != 0)
