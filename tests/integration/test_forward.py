@@ -21,6 +21,7 @@ one hop over a peer link:
 import base64
 import datetime
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -492,3 +493,59 @@ def test_peer_streams_make_one_hop(cl):
         assert long == "reset", long
     finally:
         pc.close()
+
+
+@pytest.fixture(scope="module")
+def trio(workdir, cl):
+    """Three instances of their own; site pair has connector p2 on i2 and
+    p3 on i3, and i1 (none of its tunnels) publishes its echo."""
+    d = os.path.join(workdir, "forward-trio")
+    os.makedirs(d, exist_ok=True)
+    echo = f"{cp.LOOPBACK}:{cl.svc.ports['echo']}"
+    fx = cp.ClusterFixture(os.path.join(d, "cluster"), n=3, lease="3s",
+                           publish={"pair-echo": ("pair", echo)})
+    conns = []
+    try:
+        fx.start()
+        for name, i in (("p2", 1), ("p3", 2)):
+            c = cp.Connector(os.path.join(d, name), name=name)
+            conns.append(c)
+            assert c.enroll(fx.token("pair")).rc == 0
+            c.configure(allow=[echo], tunnels=2)
+            fx.point(c, i)
+            c.start(wait_tunnels=2, timeout=30 * SLOW)
+        fx.clouds[0].wait_log(r"peer link to instance i3 \S+ up", 15 * SLOW)
+        yield fx, conns
+    finally:
+        for c in conns:
+            c.stop(check=False)
+        fx.stop()
+
+
+def test_kill_9_of_a_peer_streams_go_to_the_other(trio):
+    """Both connectors of site pair are on other instances than i1. After
+    kill -9 of i2 (its link drops at once, its lease runs out 3 s later),
+    every stream through i1 goes to p3 on i3: none fails."""
+    fx, conns = trio
+    i1, i2 = fx.clouds[0], fx.clouds[1]
+    port = i1.publish_ports["pair-echo"]
+    cp.wait_for(lambda: cp.echo_once(port, b"x\n", timeout=5 * SLOW) == b"x\n",
+                15 * SLOW, "a stream through i1")
+    since = i1.log_offset()
+    os.kill(i2.pid, signal.SIGKILL)
+    i2.proc.wait(10)
+    failures = []
+    t0 = time.monotonic()
+    n = 0
+    while time.monotonic() - t0 < 6 * SLOW and n < 300:
+        payload = os.urandom(1024)
+        try:
+            if cp.echo_once(port, payload, timeout=10 * SLOW) != payload:
+                failures.append(n)
+        except OSError as e:
+            failures.append((n, str(e)))
+        n += 1
+    assert n >= 20, n
+    assert not failures, (failures, i1.log_text(since)[-3000:])
+    i1.wait_log(r"peer link to instance i2 \S+ down", 10 * SLOW, since=since)
+    assert "tunnel up: connector" not in i1.log_text(since)
