@@ -31,7 +31,6 @@ import pytest
 
 import apiclient
 import cloudpeers as cp
-import peers
 
 SAN = cp.SAN
 SLOW = 3.0 if SAN else 1.0
