@@ -111,7 +111,6 @@ struct peers {
 	LIST_HEAD(, peer_link)	 links;
 	LIST_HEAD(, peer_in)	 ins;
 	unsigned		 seq, handshakes, nins;
-	uint64_t		 forwarded;
 };
 
 static const unsigned char peer_alpn[] = "\x0d" PEER_ALPN;
@@ -261,10 +260,8 @@ fwd_answer_cb(void *arg, struct tunnel_stream *cs, int status,
 
 	if (status != 200)
 		tunnel_stream_refuse(fwd->s, status, code, reason);
-	else {
-		fwd->p->forwarded++;
+	else
 		tunnel_stream_join(fwd->s, cs);
-	}
 	free(fwd);
 }
 
@@ -687,22 +684,6 @@ peer_request(struct cloud *c, const char *instance, const char *connector,
 	if (t == NULL)
 		return -1;
 	return tunnel_request_for(t, connector, path, timeout_ms, cb, arg);
-}
-
-void
-peer_stats(struct cloud *c, struct peer_stats *st)
-{
-	struct peers		*p = peers_of(c);
-	struct peer_link	*l;
-
-	memset(st, 0, sizeof(*st));
-	if (p == NULL)
-		return;
-	LIST_FOREACH(l, &p->links, entry)
-		if (l->t != NULL)
-			st->links_out++;
-	st->links_in = p->nins;
-	st->forwarded = p->forwarded;
 }
 
 static int
