@@ -747,6 +747,24 @@ peer_start(struct cloud *c, char *err, size_t errlen)
 	return 0;
 }
 
+size_t
+peer_streams(struct cloud *c)
+{
+	struct peers		*p = peers_of(c);
+	struct peer_link	*l;
+	struct tunnel_stats	 st;
+	size_t			 n = 0;
+
+	if (p == NULL)
+		return 0;
+	LIST_FOREACH(l, &p->links, entry)
+		if (l->t != NULL) {
+			tunnel_stats(l->t, &st);
+			n += st.streams;
+		}
+	return n;
+}
+
 void
 peer_free(struct cloud *c)
 {

@@ -501,8 +501,10 @@ def trio(workdir, cl):
     d = os.path.join(workdir, "forward-trio")
     os.makedirs(d, exist_ok=True)
     echo = f"{cp.LOOPBACK}:{cl.svc.ports['echo']}"
+    slow = f"{cp.LOOPBACK}:{cl.svc.ports['slow']}"
     fx = cp.ClusterFixture(os.path.join(d, "cluster"), n=3, lease="3s",
-                           publish={"pair-echo": ("pair", echo)})
+                           publish={"pair-echo": ("pair", echo),
+                                    "pair-slow": ("pair", slow)})
     conns = []
     try:
         fx.start()
@@ -510,7 +512,7 @@ def trio(workdir, cl):
             c = cp.Connector(os.path.join(d, name), name=name)
             conns.append(c)
             assert c.enroll(fx.token("pair")).rc == 0
-            c.configure(allow=[echo], tunnels=2)
+            c.configure(allow=[echo, slow], tunnels=2)
             fx.point(c, i)
             c.start(wait_tunnels=2, timeout=30 * SLOW)
         fx.clouds[0].wait_log(r"peer link to instance i3 \S+ up", 15 * SLOW)
@@ -548,3 +550,34 @@ def test_kill_9_of_a_peer_streams_go_to_the_other(trio):
     assert not failures, (failures, i1.log_text(since)[-3000:])
     i1.wait_log(r"peer link to instance i2 \S+ down", 10 * SLOW, since=since)
     assert "tunnel up: connector" not in i1.log_text(since)
+
+
+def test_sigterm_of_the_forwarding_instance_lets_its_stream_finish(trio):
+    """i1 forwards a 60 MB upload to a reader taking 20 MB/s (3 s) and gets
+    SIGTERM a second in: it lets the stream finish (the target counts every
+    byte, same SHA-256), then exits 0. Runs last: i1 is gone after."""
+    fx, conns = trio
+    i1 = fx.clouds[0]
+    total = 60 * MB
+    result = {}
+
+    def send():
+        try:
+            result["r"] = cp.send_to_sink(i1.publish_ports["pair-slow"], total,
+                                          timeout=60 * SLOW)
+        except Exception as e:       # reported below
+            result["e"] = e
+    th = threading.Thread(target=send, daemon=True)
+    t0 = time.monotonic()
+    th.start()
+    time.sleep(1.0)
+    assert th.is_alive(), "the transfer ended before the signal"
+    os.kill(i1.pid, signal.SIGTERM)
+    th.join(60 * SLOW)
+    assert not th.is_alive()
+    assert "e" not in result, result.get("e")
+    sent, count, got = result["r"]
+    assert count == total and got == sent
+    assert time.monotonic() - t0 > total / (20 * MB) * 0.8, "the reader was not slow"
+    assert i1.proc.wait(30 * SLOW) == 0
+    assert "stopping: every tunnel is closed" in i1.log_text()
