@@ -40,6 +40,7 @@ struct pwverify;
 struct cluster;
 struct logs;
 struct events;
+struct peers;
 
 struct cloud {
 	struct event_base	*base;
@@ -70,6 +71,7 @@ struct cloud {
 	struct events		*events;	/* cloud/events.c */
 	long			 cert_timer_secs;
 	struct cluster		*cluster;	/* cloud/cluster.c */
+	struct peers		*peers;		/* cloud/peer.c */
 };
 
 /*

@@ -46,6 +46,13 @@ int router_request(struct router *r, const char *connector, const char *path,
 struct tunnel_stream *router_open(struct router *r, const char *connector,
     const char *host, uint16_t port, tunnel_stream_cb *cb, void *arg);
 /*
+ * In a cluster, router_request() asks over the peer link to the instance
+ * holding the connector's tunnels when it has none here; this one never
+ * does (a request that came over a peer link: one hop at most).
+ */
+int router_request_here(struct router *r, const char *connector,
+    const char *path, int timeout_ms, tunnel_reply_cb *cb, void *arg);
+/*
  * Closes the tunnels of connectors revoked in the store since last time,
  * and takes in their drained flags (set by another instance or the CLI).
  */
@@ -87,6 +94,14 @@ typedef void router_conn_cb(void *arg, struct tunnel_stream *s, int status,
     const char *code, const char *reason);
 struct router_conn *router_connect(struct router *r, const char *site,
     const char *host, uint16_t port, router_conn_cb *cb, void *arg);
+/*
+ * router_connect() for a stream that came over a peer link (cloud/peer.c):
+ * only this instance's tunnels, preferring connector's when it has usable
+ * ones here (NULL or "": any of the site's), never another peer.
+ */
+struct router_conn *router_connect_here(struct router *r, const char *site,
+    const char *connector, const char *host, uint16_t port,
+    router_conn_cb *cb, void *arg);
 /* Gives up on a connect in progress; cb does not run. */
 void router_conn_cancel(struct router_conn *rc);
 

@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "nofile.h"
 #include "notify.h"
+#include "peer.h"
 #include "publish.h"
 #include "pwverify.h"
 #include "router.h"
@@ -262,6 +263,9 @@ drain_check_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* Streams forwarded to other instances finish too. */
+	if (peer_streams(c) > 0)
+		return;
 	if (router_tunnels(c->router) == 0) {
 		log_info("stopping: every tunnel is closed");
 		event_base_loopexit(c->base, NULL);
@@ -471,7 +475,8 @@ cloud_start(struct cloud *c, char *err, size_t errlen)
 	    logs_start(c, err, errlen) != 0 ||
 	    pwverify_start(c, err, errlen) != 0 ||
 	    metrics_start(c, err, errlen) != 0 ||
-	    cluster_start(c, err, errlen) != 0)
+	    cluster_start(c, err, errlen) != 0 ||
+	    peer_start(c, err, errlen) != 0)
 		return -1;
 	c->watch = event_new(c->base, -1, EV_PERSIST, watch_cb, c);
 	event_add(c->watch, &tv);
@@ -493,6 +498,7 @@ cloud_stop(struct cloud *c)
 	ingress_free(c->ingress);
 	front_free(c->front);
 	metrics_free(c);
+	peer_free(c);
 	cluster_free(c);
 	notify_free(c);
 	alerts_free(c);

@@ -82,6 +82,7 @@ struct tunnel_stream {
 	uint64_t		 up, down;	/* to the peer, from the peer */
 	long			 started;
 	bool			 requested, answered, bound, closed, deferred;
+	bool			 joined;	/* tunnel_stream_join(), mate or not */
 	bool			 info;		/* cloud: a GET, not a CONNECT */
 	tunnel_reply_cb		*info_cb;
 	struct evbuffer		*reply;		/* connector: body to send */
@@ -91,11 +92,20 @@ struct tunnel_stream {
 	char			 method[16];
 	char			 path[TUNNEL_PATH_MAX + 1];
 	char			 authority[TUNNEL_HOST_MAX + 8];
+	char			 site[TUNNEL_SITE_MAX + 1];	/* uplink-site */
+	char			 connector[TUNNEL_SITE_MAX + 1];	/* uplink-connector */
 	char			 code[32];
 	char			 reason[TUNNEL_REASON_MAX + 1];
 	char			 name[40];
 	void			(*gone)(void *);	/* stream_free() */
 	void			*gone_arg;
+	/*
+	 * tunnel_stream_join(): the stream of another tunnel that takes the
+	 * place of the local socket. What the peer sends here goes into the
+	 * mate's in (sent on by the mate, and credited back here as it goes);
+	 * its END_STREAM is the mate's local end of file.
+	 */
+	struct tunnel_stream	*mate;
 };
 
 struct tunnel {
@@ -122,6 +132,7 @@ struct tunnel {
 static void tunnel_fail(struct tunnel *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void stream_free(struct tunnel_stream *s);
+static void stream_abort(struct tunnel_stream *s, uint32_t h2err);
 
 void
 tunnel_limits_default(struct tunnel_limits *lim)
@@ -140,6 +151,18 @@ const char *
 tunnel_name(const struct tunnel *t)
 {
 	return t->name;
+}
+
+const char *
+tunnel_stream_site(const struct tunnel_stream *s)
+{
+	return s->site;
+}
+
+const char *
+tunnel_stream_connector(const struct tunnel_stream *s)
+{
+	return s->connector;
 }
 
 const char *
@@ -196,6 +219,24 @@ stream_detach(struct tunnel_stream *s)
 		event_del(s->timer);
 }
 
+/*
+ * A joined stream is going: its mate goes on alone if both directions had
+ * ended here (it still sends what it holds, then its END_STREAM); if not,
+ * the connection broke, and the mate is reset too.
+ */
+static void
+stream_unjoin(struct tunnel_stream *s)
+{
+	struct tunnel_stream	*m = s->mate;
+
+	if (m == NULL)
+		return;
+	s->mate = NULL;
+	m->mate = NULL;
+	if (!(s->local_eof && s->remote_eof))
+		stream_abort(m, NGHTTP2_CANCEL);
+}
+
 static void
 stream_free(struct tunnel_stream *s)
 {
@@ -205,6 +246,7 @@ stream_free(struct tunnel_stream *s)
 	if (gone != NULL)
 		gone(s->gone_arg);
 	stream_detach(s);
+	stream_unjoin(s);
 	log_debug("%s %s: closed, %llu bytes to the peer, %llu from it, %ld ms",
 	    s->name, s->authority, (unsigned long long)s->up,
 	    (unsigned long long)s->down, dial_now_ms() - s->started);
@@ -302,6 +344,30 @@ stream_done(struct tunnel_stream *s)
 	if (s->fd == -1)
 		return true;
 	return evbuffer_get_length(s->out) == 0;
+}
+
+/* Bytes (or the end) to send were added to s->in: send them. */
+static void
+stream_resume(struct tunnel_stream *s)
+{
+	if (s->closed || !s->deferred)
+		return;
+	s->deferred = false;
+	nghttp2_session_resume_data(s->t->h2, s->id);
+	tunnel_schedule_send(s->t);
+}
+
+/* The mate sent n bytes that s received: the peer of s may send more. */
+static void
+stream_credit(struct tunnel_stream *s, size_t n)
+{
+	size_t	 c = n < s->unconsumed ? n : s->unconsumed;
+
+	s->unconsumed -= c;
+	if (c == 0 || s->closed)
+		return;
+	nghttp2_session_consume(s->t->h2, s->id, c);
+	tunnel_schedule_send(s->t);
 }
 
 /* ---- the local socket side of a bound stream ---- */
@@ -521,7 +587,7 @@ h2_send_data(nghttp2_session *h2, nghttp2_frame *frame, const uint8_t *hd,
 	(void)h2;
 	(void)src;
 	s = stream_get(t, frame->hd.stream_id);
-	if (s == NULL || s->fd == -1)
+	if (s == NULL || (s->fd == -1 && !s->joined))
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	if (tlsio_queued(t->io) >= TUNNEL_OUT_HIGH) {
 		t->blocked = true;
@@ -534,7 +600,11 @@ h2_send_data(nghttp2_session *h2, nghttp2_frame *frame, const uint8_t *hd,
 	tlsio_commit(t->io, 9 + len);
 	s->up += len;
 	t->bytes_out += len;
-	local_want_read(s);
+	if (s->joined) {
+		if (s->mate != NULL)
+			stream_credit(s->mate, len);
+	} else
+		local_want_read(s);
 	return 0;
 }
 
@@ -552,7 +622,7 @@ h2_data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
 	s = stream_get(t, id);
 	if (s == NULL)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	if (s->fd == -1) {
+	if (s->fd == -1 && !s->joined) {
 		s->deferred = true;
 		return NGHTTP2_ERR_DEFERRED;
 	}
@@ -628,7 +698,17 @@ h2_header(nghttp2_session *h2, const nghttp2_frame *frame,
 		s->status = (valuelen == 3 && value[0] >= '1' && value[0] <= '5') ?
 		    (value[0] - '0') * 100 + (value[1] - '0') * 10 +
 		    (value[2] - '0') : 0;
-	else if (name_is(name, namelen, "uplink-error"))
+	else if (name_is(name, namelen, "uplink-site") ||
+	    name_is(name, namelen, "uplink-connector")) {
+		/* Cut short, a name could mean another site: refused instead. */
+		if (valuelen > TUNNEL_SITE_MAX)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+		if (namelen == 11)
+			copy_value(s->site, sizeof(s->site), value, valuelen);
+		else
+			copy_value(s->connector, sizeof(s->connector), value,
+			    valuelen);
+	} else if (name_is(name, namelen, "uplink-error"))
 		copy_value(s->code, sizeof(s->code), value, valuelen);
 	else if (name_is(name, namelen, "uplink-reason"))
 		copy_value(s->reason, sizeof(s->reason), value, valuelen);
@@ -682,7 +762,8 @@ request_ready(struct tunnel *t, struct tunnel_stream *s)
 	char		 why[128];
 
 	if (strcmp(s->method, "GET") == 0) {
-		if (strcmp(s->path, "/v1/info") == 0)
+		/* A GET for a named connector is the get callback's. */
+		if (strcmp(s->path, "/v1/info") == 0 && s->connector[0] == '\0')
 			stream_reply(s, "200", t->info != NULL ? t->info : "{}");
 		else if (t->cb.get != NULL && !(t->draining && t->goaway_sent))
 			t->cb.get(t->arg, t, s, s->path);
@@ -753,6 +834,10 @@ remote_ended(struct tunnel_stream *s)
 {
 	s->remote_eof = true;
 	stream_maybe_shutdown(s);
+	if (s->mate != NULL) {
+		s->mate->local_eof = true;
+		stream_resume(s->mate);
+	}
 }
 
 static int
@@ -837,7 +922,13 @@ h2_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
 	}
 	s->unconsumed += len;
 	s->down += len;
-	if (s->fd != -1) {
+	if (s->joined) {
+		/* Gone mate: credited at the connection level when s goes. */
+		if (s->mate != NULL) {
+			evbuffer_add(s->mate->in, data, len);
+			stream_resume(s->mate);
+		}
+	} else if (s->fd != -1) {
 		evbuffer_add(s->out, data, len);
 		local_queue(s);
 	} else {
@@ -1380,19 +1471,34 @@ int
 tunnel_request(struct tunnel *t, const char *path, int timeout_ms,
     tunnel_reply_cb *cb, void *arg)
 {
+	return tunnel_request_for(t, NULL, path, timeout_ms, cb, arg);
+}
+
+int
+tunnel_request_for(struct tunnel *t, const char *connector, const char *path,
+    int timeout_ms, tunnel_reply_cb *cb, void *arg)
+{
 	struct tunnel_stream	*s;
-	nghttp2_nv		 nv[4] = {
+	nghttp2_nv		 nv[5] = {
 		{ (uint8_t *)":method", (uint8_t *)"GET", 7, 3, 0 },
 		{ (uint8_t *)":scheme", (uint8_t *)"https", 7, 5, 0 },
 		{ (uint8_t *)":path", (uint8_t *)path, 5, strlen(path), 0 },
 		{ (uint8_t *)":authority", (uint8_t *)"connector", 10, 9, 0 },
+		{ (uint8_t *)"uplink-connector", (uint8_t *)"", 16, 0, 0 },
 	};
+	size_t			 nnv = 4;
 	struct timeval		 tv;
 	int32_t			 id;
 
 	if (t->role != TUNNEL_CLOUD || t->dead || t->draining ||
-	    strlen(path) > TUNNEL_PATH_MAX || path[0] != '/')
+	    strlen(path) > TUNNEL_PATH_MAX || path[0] != '/' ||
+	    (connector != NULL && strlen(connector) > TUNNEL_SITE_MAX))
 		return -1;
+	if (connector != NULL && connector[0] != '\0') {
+		nv[4].value = (uint8_t *)connector;
+		nv[4].valuelen = strlen(connector);
+		nnv = 5;
+	}
 	if (timeout_ms <= 0)
 		timeout_ms = t->lim.connect_timeout_ms;
 	s = stream_new(t);
@@ -1400,7 +1506,7 @@ tunnel_request(struct tunnel *t, const char *path, int timeout_ms,
 	s->info_cb = cb;
 	s->arg = arg;
 	snprintf(s->authority, sizeof(s->authority), "GET %s", path);
-	id = nghttp2_submit_request(t->h2, NULL, nv, 4, NULL, s);
+	id = nghttp2_submit_request(t->h2, NULL, nv, nnv, NULL, s);
 	if (id < 0) {
 		s->info_cb = NULL;
 		stream_free(s);
@@ -1439,15 +1545,29 @@ struct tunnel_stream *
 tunnel_open(struct tunnel *t, const char *host, uint16_t port,
     tunnel_stream_cb *cb, void *arg)
 {
+	return tunnel_open_for(t, NULL, NULL, host, port, cb, arg);
+}
+
+struct tunnel_stream *
+tunnel_open_for(struct tunnel *t, const char *site, const char *connector,
+    const char *host, uint16_t port, tunnel_stream_cb *cb, void *arg)
+{
 	struct tunnel_stream	*s;
 	nghttp2_data_provider	 prd = { .read_callback = h2_data_read };
-	nghttp2_nv		 nv[2];
+	nghttp2_nv		 nv[4];
+	size_t			 nnv = 2;
 	struct timeval		 tv;
 	int32_t			 id;
 
-	if (t->role != TUNNEL_CLOUD || !tunnel_usable(t))
+	if (t->role != TUNNEL_CLOUD || !tunnel_usable(t) ||
+	    (site != NULL && strlen(site) > TUNNEL_SITE_MAX) ||
+	    (connector != NULL && strlen(connector) > TUNNEL_SITE_MAX))
 		return NULL;
 	s = stream_new(t);
+	if (site != NULL)
+		snprintf(s->site, sizeof(s->site), "%s", site);
+	if (connector != NULL)
+		snprintf(s->connector, sizeof(s->connector), "%s", connector);
 	s->cb = cb;
 	s->arg = arg;
 	hostport_format(s->authority, sizeof(s->authority), host, port);
@@ -1457,7 +1577,15 @@ tunnel_open(struct tunnel *t, const char *host, uint16_t port,
 	nv[1] = (nghttp2_nv){ (uint8_t *)":authority",
 	    (uint8_t *)s->authority, 10, strlen(s->authority),
 	    NGHTTP2_NV_FLAG_NONE };
-	id = nghttp2_submit_request(t->h2, NULL, nv, 2, &prd, s);
+	if (s->site[0] != '\0')
+		nv[nnv++] = (nghttp2_nv){ (uint8_t *)"uplink-site",
+		    (uint8_t *)s->site, 11, strlen(s->site),
+		    NGHTTP2_NV_FLAG_NONE };
+	if (s->connector[0] != '\0')
+		nv[nnv++] = (nghttp2_nv){ (uint8_t *)"uplink-connector",
+		    (uint8_t *)s->connector, 16, strlen(s->connector),
+		    NGHTTP2_NV_FLAG_NONE };
+	id = nghttp2_submit_request(t->h2, NULL, nv, nnv, &prd, s);
 	if (id < 0) {
 		s->closed = true;
 		t->nstreams--;
@@ -1507,6 +1635,50 @@ tunnel_stream_accept(struct tunnel_stream *s, struct bufferevent *bev)
 	t->npending--;
 	nghttp2_submit_response(t->h2, s->id, &nv, 1, &prd);
 	tunnel_stream_bind(s, bev);
+}
+
+/* One side of a join: s sends what its mate receives. */
+static void
+join_half(struct tunnel_stream *s, struct tunnel_stream *m)
+{
+	s->mate = m;
+	s->joined = true;
+	s->bound = true;
+	s->in = evbuffer_new();
+	if (m->early != NULL) {
+		evbuffer_add_buffer(s->in, m->early);
+		evbuffer_free(m->early);
+		m->early = NULL;
+	}
+	if (m->remote_eof)
+		s->local_eof = true;
+}
+
+void
+tunnel_stream_join(struct tunnel_stream *a, struct tunnel_stream *b)
+{
+	struct tunnel		*t = a->t;
+	nghttp2_data_provider	 prd = { .read_callback = h2_data_read };
+	nghttp2_nv		 nv = { (uint8_t *)":status", (uint8_t *)"200",
+	    7, 3, NGHTTP2_NV_FLAG_NONE };
+
+	a->cb = NULL;
+	/* b, left unbound, is reset by response_ready() after its callback. */
+	if (a->closed) {
+		stream_free(a);
+		return;
+	}
+	join_half(a, b);
+	join_half(b, a);
+	a->answered = true;
+	t->npending--;
+	nghttp2_submit_response(t->h2, a->id, &nv, 1, &prd);
+	tunnel_schedule_send(t);
+	if (!b->closed) {
+		b->deferred = false;
+		nghttp2_session_resume_data(b->t->h2, b->id);
+		tunnel_schedule_send(b->t);
+	}
 }
 
 void

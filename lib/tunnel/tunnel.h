@@ -36,6 +36,7 @@
  */
 #define TUNNEL_LOGS_HOST	"uplink.logs"
 #define TUNNEL_LOGS_PORT	1
+#define TUNNEL_SITE_MAX		63	/* uplink-site, uplink-connector values */
 
 struct tunnel;
 struct tunnel_stream;
@@ -143,6 +144,15 @@ typedef void tunnel_reply_cb(void *arg, struct tunnel *t, int status,
     const char *body);
 int tunnel_request(struct tunnel *t, const char *path, int timeout_ms,
     tunnel_reply_cb *cb, void *arg);
+/*
+ * tunnel_request() for a named connector behind the peer (an uplink-cloud
+ * instance forwarding over a peer link, cloud/peer.c): the request
+ * carries "uplink-connector: connector" and even "GET /v1/info" goes to
+ * the answering side's get callback, which reads the name with
+ * tunnel_stream_connector(). connector NULL or "" is tunnel_request().
+ */
+int tunnel_request_for(struct tunnel *t, const char *connector,
+    const char *path, int timeout_ms, tunnel_reply_cb *cb, void *arg);
 
 /*
  * Connector only: answers a GET that the get callback was handed, with an
@@ -167,6 +177,19 @@ void tunnel_drain(struct tunnel *t);
  */
 struct tunnel_stream *tunnel_open(struct tunnel *t, const char *host,
     uint16_t port, tunnel_stream_cb *cb, void *arg);
+/*
+ * tunnel_open() that also says, for a peer instance that forwards it
+ * (cloud/peer.c), which site the target is in ("uplink-site") and, when
+ * not NULL or "", which connector should carry it ("uplink-connector").
+ * Names longer than TUNNEL_SITE_MAX are refused (NULL); the answering
+ * side resets a stream that carries one.
+ */
+struct tunnel_stream *tunnel_open_for(struct tunnel *t, const char *site,
+    const char *connector, const char *host, uint16_t port,
+    tunnel_stream_cb *cb, void *arg);
+/* Answering side: the stream's uplink-site / uplink-connector, or "". */
+const char *tunnel_stream_site(const struct tunnel_stream *s);
+const char *tunnel_stream_connector(const struct tunnel_stream *s);
 
 /*
  * Binds an answered stream to a local socket bufferevent, which the stream
@@ -178,6 +201,21 @@ void tunnel_stream_bind(struct tunnel_stream *s, struct bufferevent *bev);
 
 /* Connector only: answers 200 and binds bev, as tunnel_stream_bind(). */
 void tunnel_stream_accept(struct tunnel_stream *s, struct bufferevent *bev);
+
+/*
+ * Joins two streams of two different tunnels end to end, each taking the
+ * other's place as its local socket: a is an unanswered CONNECT on a
+ * TUNNEL_CONNECTOR tunnel (answered 200 here), b a stream just answered
+ * 200 on a TUNNEL_CLOUD tunnel (called from its callback instead of
+ * tunnel_stream_bind()). What a's peer sends goes out on b and is
+ * credited to a's peer only as b sends it, and the other way round; an
+ * END_STREAM on one is the other's end of file; a reset of either resets
+ * the other. So a joined pair holds at most the two receive windows,
+ * whatever the amount carried. For an instance answering a forwarded
+ * stream (cloud/peer.c). If a was abandoned meanwhile, it is freed and b
+ * reset.
+ */
+void tunnel_stream_join(struct tunnel_stream *a, struct tunnel_stream *b);
 
 /*
  * Connector only: refuses with an HTTP status (403, 502, 503, 504), a
