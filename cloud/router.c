@@ -1185,7 +1185,8 @@ conn_answer_cb(void *arg, struct tunnel_stream *s, int status,
 		return;
 	}
 	metrics_stream_open(status, code, dial_now_ms() - rc->t0);
-	if (status == 200)
+	/* A stream over a peer link is counted by the instance it reached. */
+	if (status == 200 && rt != NULL)
 		rt->conn->opened++;
 	conn_free(rc);
 	if (status == 0)
