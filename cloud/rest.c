@@ -18,6 +18,7 @@
 #include "input.h"
 #include "log.h"
 #include "packages.h"
+#include "releases.h"
 #include "rest.h"
 #include "router.h"
 #include "xmalloc.h"
@@ -90,6 +91,9 @@ static const struct route routes[] = {
 	{ EVHTTP_REQ_POST,   "notifications/*/read",	rest_note_read, 0 },
 	{ EVHTTP_REQ_GET,    "audit",			rest_audit_list, 0 },
 	{ EVHTTP_REQ_GET,    "packages",		rest_packages_list, 0 },
+	{ EVHTTP_REQ_GET,    "releases",		rest_releases_list, 0 },
+	{ EVHTTP_REQ_POST,   "releases",		rest_releases_post, 0 },
+	{ EVHTTP_REQ_DELETE, "releases/*",		rest_release_delete, 0 },
 };
 
 static const char *

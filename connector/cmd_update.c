@@ -59,7 +59,8 @@ struct update {
 	char			 vdir[UPDATE_PATH_MAX];
 	char			 tmp[RELEASE_FILES_MAX][UPDATE_PATH_MAX];
 	struct connector_config	 cfg;
-	bool			 have_cfg, made_vdir;
+	bool			 have_cfg, made_vdir, quiet;
+	char			 running[RELEASE_VERSION_MAX + 1];
 	struct release_policy	 pol;
 	struct release_manifest	 m;
 	struct buf		 mtext, stext;
@@ -334,7 +335,7 @@ update_report(const struct update *u)
 		    u->m.files[i].name, u->m.files[i].size, hex);
 	}
 	printf("not switched: %s keeps running until the launcher switches "
-	    "to %s (docs/updates.md)\n", UPLINK_VERSION, u->m.version);
+	    "to %s (docs/updates.md)\n", u->running, u->m.version);
 }
 
 static int
@@ -390,6 +391,51 @@ update_config(struct update *u)
 	return EXIT_OK;
 }
 
+/*
+ * The version running now: the launcher's current version when there is
+ * one (STATE/versions/current), else the one this binary was built as.
+ */
+static void
+update_running(struct update *u)
+{
+	char	 path[UPDATE_PATH_MAX], target[RELEASE_VERSION_MAX + 1];
+	ssize_t	 n;
+
+	snprintf(u->running, sizeof(u->running), "%s", UPLINK_VERSION);
+	snprintf(path, sizeof(path), "%s/versions/current", u->state);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n <= 0)
+		return;
+	target[n] = '\0';
+	if (release_version_valid(target))
+		snprintf(u->running, sizeof(u->running), "%s", target);
+}
+
+/* The policy from the configuration, and the manifest's verdict. */
+static int
+update_verify_texts(struct update *u)
+{
+	int	 rc;
+
+	rc = update_root(u);
+	if (rc == RELEASE_OK)
+		rc = update_seen_read(u);
+	if (rc != RELEASE_OK)
+		return rc;
+	update_running(u);
+	u->pol.revoked = (const uint8_t (*)[RELEASE_KEYID_LEN])
+	    u->cfg.update_revoked;
+	u->pol.nrevoked = u->cfg.update_nrevoked;
+	u->pol.running_version = u->running;
+	u->pol.allow_version = u->cfg.update_allow_version[0] != '\0' ?
+	    u->cfg.update_allow_version : NULL;
+	u->pol.channel = u->cfg.update_channel;
+	u->pol.arch = release_host_arch();
+	u->pol.now = (int64_t)time(NULL);
+	return release_verify(&u->pol, u->mtext.ptr, u->mtext.len, u->stext.ptr,
+	    u->stext.len, &u->m, u->err, sizeof(u->err));
+}
+
 static int
 update_run(struct update *u)
 {
@@ -402,30 +448,79 @@ update_run(struct update *u)
 		if (u->dir == mdir)
 			*strrchr(mdir, '/') = '\0';
 	}
-	rc = update_root(u);
+	rc = update_inputs(u);
 	if (rc == RELEASE_OK)
-		rc = update_inputs(u);
-	if (rc == RELEASE_OK)
-		rc = update_seen_read(u);
-	if (rc != RELEASE_OK)
-		return rc;
-	u->pol.revoked = (const uint8_t (*)[RELEASE_KEYID_LEN])
-	    u->cfg.update_revoked;
-	u->pol.nrevoked = u->cfg.update_nrevoked;
-	u->pol.running_version = UPLINK_VERSION;
-	u->pol.allow_version = u->cfg.update_allow_version[0] != '\0' ?
-	    u->cfg.update_allow_version : NULL;
-	u->pol.channel = u->cfg.update_channel;
-	u->pol.arch = release_host_arch();
-	u->pol.now = (int64_t)time(NULL);
-	rc = release_verify(&u->pol, u->mtext.ptr, u->mtext.len, u->stext.ptr,
-	    u->stext.len, &u->m, u->err, sizeof(u->err));
+		rc = update_verify_texts(u);
 	if (rc != RELEASE_OK)
 		return rc;
 	rc = update_stage(u);
-	if (rc == RELEASE_OK)
+	if (rc == RELEASE_OK && !u->quiet)
 		update_report(u);
 	return rc;
+}
+
+static struct update *
+update_new(const struct connector_config *cfg, const char *state)
+{
+	struct update	*u = calloc(1, sizeof(*u));
+
+	if (u == NULL)
+		return NULL;
+	u->cfg = *cfg;		/* borrowed: never freed here */
+	u->state = state;
+	u->quiet = true;
+	buf_init(&u->mtext, RELEASE_MANIFEST_MAX);
+	buf_init(&u->stext, RELEASE_SIGFILE_MAX);
+	return u;
+}
+
+static int
+update_end(struct update *u, int rc, char *version, size_t vlen, char *err,
+    size_t errlen)
+{
+	if (version != NULL)
+		snprintf(version, vlen, "%s", u->m.version);
+	snprintf(err, errlen, "%s", u->err);
+	release_manifest_free(&u->m);
+	buf_free(&u->mtext);
+	buf_free(&u->stext);
+	free(u);
+	return rc;
+}
+
+int
+update_verify(const struct connector_config *cfg, const char *state,
+    const char *mtext, size_t mlen, const char *stext, size_t slen,
+    char *version, size_t vlen, char *err, size_t errlen)
+{
+	struct update	*u = update_new(cfg, state);
+	int		 rc;
+
+	if (u == NULL)
+		return uplink_fail(RELEASE_EIO, err, errlen, "out of memory");
+	if (buf_append(&u->mtext, mtext, mlen) != UPLINK_OK ||
+	    buf_append(&u->stext, stext, slen) != UPLINK_OK)
+		rc = uplink_fail(RELEASE_EMALFORMED, u->err, sizeof(u->err),
+		    "the manifest or its signature is too large");
+	else
+		rc = update_verify_texts(u);
+	return update_end(u, rc, version, vlen, err, errlen);
+}
+
+int
+update_stage_release(const struct connector_config *cfg, const char *state,
+    const char *manifest, const char *dir, char *version, size_t vlen,
+    char *err, size_t errlen)
+{
+	struct update	*u = update_new(cfg, state);
+	int		 rc;
+
+	if (u == NULL)
+		return uplink_fail(RELEASE_EIO, err, errlen, "out of memory");
+	u->manifest = manifest;
+	u->dir = dir;
+	rc = update_run(u);
+	return update_end(u, rc, version, vlen, err, errlen);
 }
 
 int

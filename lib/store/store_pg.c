@@ -187,6 +187,29 @@ const char *const store_pg_migrations[] = {
 	"  read_at BIGINT NOT NULL,"
 	"  PRIMARY KEY (admin_id, note_id));"
 	"CREATE INDEX note_reads_note ON note_reads(note_id);",
+
+	"CREATE TABLE releases ("
+	"  version TEXT NOT NULL,"
+	"  channel TEXT NOT NULL,"
+	"  arch TEXT NOT NULL,"
+	"  signed_at BIGINT NOT NULL,"
+	"  added_at BIGINT NOT NULL,"
+	"  manifest TEXT NOT NULL,"
+	"  signature TEXT NOT NULL,"
+	"  PRIMARY KEY (version, channel, arch));"
+	BUMP("releases")
+	"CREATE TABLE site_rollouts ("
+	"  site_id BIGINT PRIMARY KEY REFERENCES sites(id) ON DELETE CASCADE,"
+	"  automatic BIGINT NOT NULL DEFAULT 0,"
+	"  has_window BIGINT NOT NULL DEFAULT 0,"
+	"  days BIGINT NOT NULL DEFAULT 127,"
+	"  start_min BIGINT NOT NULL DEFAULT 0,"
+	"  end_min BIGINT NOT NULL DEFAULT 0,"
+	"  tz TEXT NOT NULL DEFAULT 'UTC',"
+	"  paused BIGINT NOT NULL DEFAULT 0,"
+	"  pause_reason TEXT NOT NULL DEFAULT '',"
+	"  update_now BIGINT NOT NULL DEFAULT 0);"
+	BUMP("site_rollouts"),
 };
 
 _Static_assert(sizeof(store_pg_migrations) / sizeof(store_pg_migrations[0])
