@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/dns.h>
+#include <event2/event.h>
 #include <sodium.h>
 
 #include "atomicfile.h"
@@ -25,6 +27,7 @@
 #include "error.h"
 #include "release.h"
 #include "release_root.h"
+#include "update_fetch.h"
 #include "version.h"
 
 #define UPDATE_STATE_DEFAULT	"/var/lib/uplink-connector"
@@ -37,6 +40,14 @@ update_usage(FILE *fp)
 	fprintf(fp,
 "usage: uplink-connector update --manifest FILE [--dir DIR] [--state-dir D]\n"
 "                               [--config FILE]\n"
+"       uplink-connector update --cloud [--version V] [--state-dir D]\n"
+"                               [--config FILE]\n"
+"\n"
+"With --cloud the release (the newest of [update] channel for this\n"
+"architecture, or version V) is downloaded from the cloud of --config\n"
+"with the connector's certificate; the manifest and its signature are\n"
+"verified before any file is fetched, each file is capped at its stated\n"
+"size, and everything is verified again as it is staged.\n"
 "\n"
 "Verifies a signed release (FILE and FILE.minisig, made by uplink-release\n"
 "sign) against the release root key (built in, or [update] root_key),\n"
@@ -54,7 +65,8 @@ update_usage(FILE *fp)
 }
 
 struct update {
-	const char		*manifest, *dir, *state, *config;
+	const char		*manifest, *dir, *state, *config, *version;
+	bool			 cloud;
 	char			 sigpath[UPDATE_PATH_MAX];
 	char			 vdir[UPDATE_PATH_MAX];
 	char			 tmp[RELEASE_FILES_MAX][UPDATE_PATH_MAX];
@@ -65,6 +77,8 @@ struct update {
 	struct release_manifest	 m;
 	struct buf		 mtext, stext;
 	char			 err[1024];
+	int			 rc_cloud;
+	struct event_base	*base;
 };
 
 /* The root key: [update] root_key, else the one built in. */
@@ -346,23 +360,28 @@ update_args(struct update *u, int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "cloud", no_argument, NULL, 'C' },
+		{ "version", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int	 ch;
 
-	while ((ch = getopt_long(argc, argv, "m:d:s:c:h", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "m:d:s:c:Cv:h", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'm': u->manifest = optarg; break;
 		case 'd': u->dir = optarg; break;
 		case 's': u->state = optarg; break;
 		case 'c': u->config = optarg; break;
+		case 'C': u->cloud = true; break;
+		case 'v': u->version = optarg; break;
 		case 'h': update_usage(stdout); return -1;
 		default: update_usage(stderr); return EXIT_USAGE;
 		}
 	}
-	if (u->manifest == NULL || optind != argc) {
+	if ((u->manifest == NULL) == !u->cloud || optind != argc ||
+	    (u->version != NULL && !u->cloud)) {
 		update_usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -523,6 +542,53 @@ update_stage_release(const struct connector_config *cfg, const char *state,
 	return update_end(u, rc, version, vlen, err, errlen);
 }
 
+static void
+update_cloud_done(void *arg, int rc, const char *version, const char *msg)
+{
+	struct update	*u = arg;
+
+	u->rc_cloud = rc;
+	event_base_loopbreak(u->base);
+	snprintf(u->err, sizeof(u->err), "%s", msg);
+	if (rc == RELEASE_OK)
+		printf("%s\n", msg);
+	(void)version;
+}
+
+/* --cloud: download from the cloud of the configuration, then stage. */
+static int
+update_from_cloud(struct update *u)
+{
+	struct event_base	*base;
+	struct evdns_base	*dns = NULL;
+	struct update_fetch	*uf;
+
+	if (!u->have_cfg || u->cfg.cloud_url[0] == '\0') {
+		fprintf(stderr, "uplink-connector: update --cloud needs the "
+		    "connector's configuration with its [cloud] section "
+		    "(--config, default %s): enroll first\n",
+		    CONFIG_DEFAULT_PATH);
+		return EXIT_USAGE;
+	}
+	u->rc_cloud = RELEASE_EIO;
+	base = event_base_new();
+	u->base = base;
+	if (base != NULL)
+		dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	uf = dns == NULL ? NULL : update_fetch_start(base, dns, &u->cfg,
+	    u->state, u->version, update_cloud_done, u);
+	if (uf == NULL)
+		snprintf(u->err, sizeof(u->err), "cannot start (out of memory, "
+		    "or no resolver: check /etc/resolv.conf)");
+	else
+		event_base_dispatch(base);
+	if (dns != NULL)
+		evdns_base_free(dns, 0);
+	if (base != NULL)
+		event_base_free(base);
+	return u->rc_cloud;
+}
+
 int
 cmd_update(int argc, char **argv)
 {
@@ -544,7 +610,13 @@ cmd_update(int argc, char **argv)
 	rc = update_args(u, argc, argv);
 	if (rc == EXIT_OK)
 		rc = update_config(u);
-	if (rc == EXIT_OK) {
+	if (rc == EXIT_OK && u->cloud) {
+		rc = update_from_cloud(u);
+		if (rc != RELEASE_OK && rc != EXIT_USAGE)
+			fprintf(stderr, "uplink-connector: update refused (%s): "
+			    "%s; nothing was staged and the running version is "
+			    "unchanged\n", release_strerror(rc), u->err);
+	} else if (rc == EXIT_OK) {
 		rc = update_run(u);
 		if (rc != RELEASE_OK)
 			fprintf(stderr, "uplink-connector: update refused (%s): "
