@@ -16,6 +16,7 @@
 #include "error.h"
 #include "hostport.h"
 #include "keyfile.h"
+#include "launcher.h"
 #include "log.h"
 #include "nofile.h"
 #include "renew.h"
@@ -319,9 +320,12 @@ service_info(struct service *svc)
 		snprintf(host, sizeof(host), "unknown");
 	host[sizeof(host) - 1] = '\0';
 	snprintf(svc->info, sizeof(svc->info), "{\"version\":\"%s\","
-	    "\"tunnels\":%d,\"pid\":%ld,\"host\":\"%.64s\"}", UPLINK_VERSION,
+	    "\"tunnels\":%d,\"pid\":%ld,\"host\":\"%.64s\"", UPLINK_VERSION,
 	    svc->cfg->c.tunnels, (long)getpid(), host_name_valid(host) ? host :
 	    "unknown");
+	launcher_info(svc, svc->info, sizeof(svc->info) - 1);
+	snprintf(svc->info + strlen(svc->info), sizeof(svc->info) -
+	    strlen(svc->info), "}");
 }
 
 static int
@@ -443,5 +447,5 @@ cmd_run(int argc, char **argv)
 	event_base_dispatch(r.svc.base);
 	run_stop(&r);
 	log_info("stopped");
-	return EXIT_OK;
+	return launcher_exit_status(EXIT_OK);
 }

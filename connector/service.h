@@ -40,7 +40,7 @@ struct service {
 	LIST_HEAD(, sconn)	 conns;
 	bool			 draining;
 	unsigned		 seq;
-	char			 info[512];	/* JSON for GET /v1/info */
+	char			 info[2048];	/* JSON for GET /v1/info */
 	struct event		*drain_timer;
 };
 
