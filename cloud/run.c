@@ -24,6 +24,7 @@
 #include "notify.h"
 #include "publish.h"
 #include "pwverify.h"
+#include "rollout.h"
 #include "router.h"
 #include "sdnotify.h"
 #include "servercert.h"
@@ -418,6 +419,7 @@ cloud_start(struct cloud *c, char *err, size_t errlen)
 	    status_start(c, err, errlen) != 0 ||
 	    checks_start(c, err, errlen) != 0 ||
 	    notify_start(c, err, errlen) != 0 ||
+	    rollout_start(c, err, errlen) != 0 ||
 	    pwverify_start(c, err, errlen) != 0 ||
 	    metrics_start(c, err, errlen) != 0)
 		return -1;
@@ -440,6 +442,7 @@ cloud_stop(struct cloud *c)
 	ingress_free(c->ingress);
 	front_free(c->front);
 	metrics_free(c);
+	rollout_free(c);
 	notify_free(c);
 	pwverify_free(c);
 	/* Checks in flight end when their tunnels do, so the router first. */

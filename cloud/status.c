@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
+#include "rollout.h"
 #include "router.h"
 #include "status.h"
 #include "store.h"
@@ -123,6 +124,8 @@ live_conn_json(const struct live_conn *sc, int64_t now)
 	json_object_set_new(j, "cert_not_after", sc->sc.cert_not_after ?
 	    json_integer(sc->sc.cert_not_after) : json_null());
 	json_object_set_new(j, "drained", json_boolean(sc->sc.drained));
+	rollout_annotate(j, sc->sc.id, sc->version[0] ? sc->version :
+	    sc->sc.version);
 	return j;
 }
 

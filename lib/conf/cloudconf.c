@@ -44,6 +44,7 @@ enum cloudconf_section {
 	SEC_LOG,
 	SEC_METRICS,
 	SEC_STORE,
+	SEC_UPDATE,
 	SEC_PUBLISH,
 	SEC_BAD,		/* a header that was refused: keys are ignored */
 };
@@ -55,6 +56,7 @@ static const char *const cloudconf_section_names[] = {
 	[SEC_LOG] = "log",
 	[SEC_METRICS] = "metrics",
 	[SEC_STORE] = "store",
+	[SEC_UPDATE] = "update",
 };
 
 enum cloudconf_kind {
@@ -117,6 +119,11 @@ static const struct cloudconf_key cloudconf_keys[] = {
 	    NO_FLAG, 0, 0, NULL, "/etc/uplink/db-password" },
 	{ SEC_STORE, "timeout", K_DURATION, CFG(store_timeout), NO_FLAG, 1, 60,
 	    "1s to 60s", "2s" },
+	/* [update]: rollouts of connector releases (cloud/rollout.c). */
+	{ SEC_UPDATE, "outdated_after", K_DURATION, CFG(update_outdated_after),
+	    NO_FLAG, 3600, 3650 * 86400, "1h to 3650d", "30d" },
+	{ SEC_UPDATE, "step_timeout", K_DURATION, CFG(update_step_timeout),
+	    NO_FLAG, 10, 86400, "10s to 1d", "5m" },
 	{ SEC_INGRESS, "listen", K_LISTEN, CFG(ingress_listen),
 	    CFG(ingress_enabled), 0, 0, NULL, "127.0.0.1:3128" },
 	{ SEC_LIMITS, "streams_per_tunnel", K_COUNT, CFG(streams_per_tunnel),
@@ -283,6 +290,8 @@ cloudconf_defaults(struct cloud_config *cfg)
 	cfg->cert_lifetime = 30 * 86400;
 	cfg->drain_timeout = 30;
 	cfg->check_interval = 3600;
+	cfg->update_outdated_after = 30 * 86400;
+	cfg->update_step_timeout = 300;
 	cfg->store_timeout = STORE_PG_TIMEOUT_MS / 1000;
 	cfg->ping_interval = 10;
 	cfg->ping_misses = 3;
@@ -798,7 +807,8 @@ cloudconf_section(struct cloudconf_parse *cp, const char *s)
 		return;
 	}
 	cloudconf_fail(cp, "unknown section %s (known: [cloud], [ingress], "
-	    "[limits], [log], [metrics], [store], [publish NAME])", cp->sect_text);
+	    "[limits], [log], [metrics], [store], [update], [publish NAME])",
+	    cp->sect_text);
 }
 
 /*
