@@ -255,3 +255,254 @@ def test_release_api(env):
     env.api.delete("/api/v1/releases/0.3.0")
     r = env.api.post("/api/v1/releases", body)
     assert r.status == 400 and "SHA-256" in r.body["message"], r
+
+
+# ---- rollouts -------------------------------------------------------------
+
+GATE = "60s"
+
+
+def launch(c, timeout=30):
+    """Starts connector c under the launcher (the service's ExecStart)."""
+    c._log_start = os.path.getsize(c.log) if os.path.exists(c.log) else 0
+    c.proc = cp.spawn([c.binary, "launch", "--config", c.conf, "--state-dir", c.state],
+                      c.log, env=peers.connector_env())
+    c.wait_log(r"running: ", timeout * SLOW)
+    return c
+
+
+class Site:
+    """A site "plant" with a published echo service and n connectors run
+    by their launchers, and a client opening connections through it."""
+
+    def __init__(self, tmp, n=2, extra=""):
+        self.svc = cp.Services(os.path.join(str(tmp), "services")).start()
+        echo = f"{cp.LOOPBACK}:{self.svc.ports['echo']}"
+        self.env = Env(tmp, publish={"echo": ("plant", echo)})
+        self.env.connectors_extra = extra
+        self.conns = []
+        for i in range(n):
+            c = self.env.connector(f"p{i}", site="plant",
+                                   extra=f"health_gate = {GATE}\n" + extra)
+            launch(c)
+            c.wait_tunnels(2, 30 * SLOW)
+            self.conns.append(c)
+        self.prober = None
+
+    def probe(self):
+        self.prober = cp.Prober(self.env.cloud.publish_ports["echo"], every=0.02,
+                                timeout=10.0, max_seconds=300.0).start()
+        self.prober.wait_ok(5, after=0, timeout=30 * SLOW)
+        return self.prober
+
+    def rollout(self):
+        r = self.env.api.get("/api/v1/sites/plant/rollout")
+        assert r.status == 200, r
+        return r.body
+
+    def wait_rollout(self, pred, timeout, what):
+        """Waits until pred(rollout) holds; returns that rollout."""
+        def check():
+            b = self.rollout()
+            return b if pred(b) else None
+        return cp.wait_for(check, timeout * SLOW, what, interval=0.5,
+                           on_fail=lambda: json.dumps(self.rollout(), indent=1)
+                           + cp.tail(self.env.cloud.log, 30))
+
+    def stop(self):
+        if self.prober is not None and self.prober.running():
+            self.prober.stop()
+        self.env.stop()
+        self.svc.stop()
+
+
+@pytest.fixture
+def site(tmp_path):
+    s = Site(tmp_path)
+    yield s
+    s.stop()
+
+
+def steps(body):
+    return {c["id"]: c.get("update", {}).get("step") for c in body["connectors"]}
+
+
+def test_rollout_two_connectors_no_failed_connection(site):
+    """Both connectors end on the new version, one at a time, while a
+    client opens connections through the published service: none fails."""
+    env = site.env
+    env.release("0.1.1")
+    body = site.wait_rollout(lambda b: {c["newest_release"] for c in b["connectors"]}
+                             == {"0.1.1"}, 10, "the newest release known")
+    assert body["automatic"] is False and body["paused"] is False
+    assert body["warning"] is None          # two connectors: no warning
+    p = site.probe()
+    r = env.api.patch("/api/v1/sites/plant/rollout", {"automatic": True})
+    assert r.status == 200 and r.body["automatic"] is True, r
+    site.wait_rollout(lambda b: all(c["version"] == "0.1.1" for c in b["connectors"])
+                      and set(steps(b).values()) == {"updated"}, 150,
+                      "both connectors on 0.1.1")
+    time.sleep(1)
+    attempts = p.stop()
+    assert len(attempts) > 50, p.summary()
+    assert p.failures() == [], p.summary()
+    # One at a time: the second began draining after the first was updated.
+    log = env.cloud.log_text()
+    events = [(m.group(1), m.group(2)) for m in
+              __import__("re").finditer(r"rollout: site plant, connector (\S+): "
+                                        r"(draining|updated):", log)]
+    assert len(events) == 4, events
+    assert events[0][1] == "draining" and events[1] == (events[0][0], "updated"), events
+    assert events[2][1] == "draining" and events[2][0] != events[0][0], events
+    for c in site.conns:
+        text = c.log_text(0)
+        assert "launcher: switching from the installed binary to version 0.1.1" in text
+        assert "launcher: version 0.1.1 passed its health gate" in text
+        assert os.readlink(os.path.join(c.state, "versions", "current")) == "0.1.1"
+        assert not os.path.exists(os.path.join(c.state, "versions", "trial"))
+    # Not outdated any more, in the API and in uplink-cloud status.
+    r = env.api.get("/api/v1/connectors")
+    assert r.status == 200
+    st = env.cloud.status()
+    flat = json.dumps(st.json)
+    assert '"outdated": true' not in flat and '"outdated": false' in flat, flat
+
+
+def test_broken_release_rolled_back(site):
+    """A release that exits 1 at start: the launcher rolls it back within
+    the gate, the site stays reachable, the rollout pauses and a
+    notification names the connector, the version and why."""
+    env = site.env
+    script = os.path.join(env.tmp, "broken.sh")
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\necho 'broken release' >&2\nexit 1\n")
+    env.release("0.1.1", binary=script)
+    p = site.probe()
+    t0 = time.time()
+    r = env.api.post("/api/v1/sites/plant/rollout/update-now")
+    assert r.status == 202, r
+    body = site.wait_rollout(lambda b: b["paused"], 120, "the rollout paused")
+    st = steps(body)
+    bad = [i for i, s in st.items() if s == "rolled-back"]
+    assert len(bad) == 1, body
+    assert "rolled back" in body["pause_reason"] and "0.1.1" in body["pause_reason"]
+    r = env.api.get("/api/v1/notifications")
+    notes = [n for n in r.body["notifications"] if n["kind"] == "update-rolled-back"]
+    assert len(notes) == 1, r.body
+    assert notes[0]["subject"] == bad[0]
+    assert "0.1.1" in notes[0]["message"] and "exited with status 1" in notes[0]["message"]
+    assert all(c["version"] == RUNNING for c in body["connectors"]), body
+    c = [x for x in site.conns if x.id == bad[0]][0]
+    other = [x for x in site.conns if x.id != bad[0]][0]
+    text = c.log_text(0)
+    assert "launcher: rolled back from version 0.1.1 to the installed binary" in text
+    rb = json.load(open(os.path.join(c.state, "rollback.json")))
+    assert rb["version"] == "0.1.1" and "status 1" in rb["why"]
+    assert not os.path.exists(os.path.join(c.state, "versions", "current"))
+    # Within the gate, and the other connector was never touched.
+    assert rb["at"] - t0 < 60 * SLOW
+    assert "update:" not in other.log_text(0)
+    time.sleep(3)
+    assert site.rollout()["paused"] is True      # stays paused
+    p.stop()
+    assert p.failures() == [], p.summary()
+    # Resumed: the same broken release is not retried on that connector
+    # unless asked; the API says paused False.
+    r = env.api.patch("/api/v1/sites/plant/rollout", {"paused": False})
+    assert r.status == 200 and r.body["paused"] is False and r.body["pause_reason"] == ""
+
+
+def test_refused_release_pauses_untouched(site):
+    """A release the connectors refuse (signing key revoked in their
+    config): the first one answers the refusal, the running version and
+    process stay, the site pauses with an update-failed notification."""
+    env = site.env
+    key = env.rel.key_id("s1")
+    for c in site.conns:
+        with open(c.conf, "a") as f:
+            pass
+    env.release("0.1.1")
+    # Revoke s1 on both (SIGHUP is not needed: update reads the config).
+    for c in site.conns:
+        text = open(c.conf).read().replace("[update]\n", f"[update]\nrevoked_keys = {key}\n", 1)
+        with open(c.conf, "w") as f:
+            f.write(text)
+    pids = {c.id: c.proc.pid for c in site.conns}
+    r = env.api.post("/api/v1/sites/plant/rollout/update-now")
+    assert r.status == 202, r
+    body = site.wait_rollout(lambda b: b["paused"], 60, "the rollout paused")
+    assert "failed" in steps(body).values(), body
+    assert "revoked" in body["pause_reason"], body
+    r = env.api.get("/api/v1/notifications")
+    notes = [n for n in r.body["notifications"] if n["kind"] == "update-failed"]
+    assert len(notes) == 1 and "revoked" in notes[0]["message"], r.body
+    for c in site.conns:
+        assert c.proc.poll() is None and c.proc.pid == pids[c.id]
+        assert not os.path.exists(os.path.join(c.state, "versions", "current"))
+        assert not os.path.exists(os.path.join(c.state, "versions", "0.1.1"))
+    assert all(x["version"] == RUNNING for x in body["connectors"])
+
+
+def test_single_connector_window(tmp_path):
+    """A site with one connector: a warning, never updated outside its
+    window; inside it, updated. Bad windows refused."""
+    s = Site(tmp_path, n=1)
+    try:
+        env = s.env
+        env.release("0.1.1")
+        body = s.rollout()
+        assert "one connector" in body["warning"] and "none" in body["warning"]
+        r = env.api.patch("/api/v1/sites/plant/rollout", {"automatic": True})
+        assert r.status == 200
+        for bad in ({"days": ["mon"], "start": "02:00", "end": "04:00", "tz": "Mars/Olympus"},
+                    {"days": ["mon"], "start": "25:00", "end": "04:00", "tz": "UTC"},
+                    {"days": ["someday"], "start": "02:00", "end": "04:00", "tz": "UTC"},
+                    {"days": ["mon"], "start": "02:00", "end": "04:00", "tz": "../etc/passwd"}):
+            r = env.api.patch("/api/v1/sites/plant/rollout", {"window": bad})
+            assert r.status == 400 and r.body["error"] == "bad-window", (bad, r)
+        # A window that excludes now, in Pacific/Kiritimati (UTC+14).
+        now = time.gmtime(time.time() + 14 * 3600)
+        other_days = [d for i, d in enumerate(["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
+                      if i != now.tm_wday]
+        r = env.api.patch("/api/v1/sites/plant/rollout", {"window": {
+            "days": other_days, "start": "00:00", "end": "00:00", "tz": "Pacific/Kiritimati"}})
+        assert r.status == 200 and r.body["in_window"] is False, r
+        assert "only inside the maintenance window" in r.body["warning"]
+        time.sleep(4)
+        assert steps(s.rollout()) == {s.conns[0].id: "idle"}
+        assert "update:" not in s.conns[0].log_text(0)
+        r = env.api.patch("/api/v1/sites/plant/rollout", {"window": {
+            "days": ["sun", "mon", "tue", "wed", "thu", "fri", "sat"], "start": "00:00",
+            "end": "00:00", "tz": "Europe/Paris"}})
+        assert r.status == 200 and r.body["in_window"] is True, r
+        s.wait_rollout(lambda b: b["connectors"][0]["version"] == "0.1.1"
+                       and steps(b) == {s.conns[0].id: "updated"}, 120, "updated in its window")
+    finally:
+        s.stop()
+
+
+def test_outdated(tmp_path):
+    """outdated: behind the newest release for longer than
+    [update] outdated_after (1h here: the release's added_at is moved back
+    in the store)."""
+    e = Env(tmp_path)
+    try:
+        c = e.connector("old1")
+        c.start(wait_tunnels=2, timeout=30 * SLOW)
+        e.release("0.1.1")
+        r = e.api.get(f"/api/v1/connectors/{c.id}")
+        assert r.status == 200
+        assert r.body.get("outdated") is False and r.body.get("newest_release") == "0.1.1", r.body
+        import sqlite3
+        if os.environ.get("UPLINK_TEST_STORE") == "pg":
+            pytest.skip("moves added_at with sqlite3")
+        db = sqlite3.connect(os.path.join(e.cloud.data, "uplink.db"))
+        db.execute("UPDATE releases SET added_at = added_at - 40 * 86400")
+        db.commit()
+        db.close()
+        cp.wait_for(lambda: e.api.get(f"/api/v1/connectors/{c.id}").body.get("outdated"),
+                    20 * SLOW, "outdated in the API")
+        cp.wait_for(lambda: '"outdated": true' in json.dumps(e.cloud.status().json),
+                    20 * SLOW, "outdated in uplink-cloud status")
+    finally:
+        e.stop()
