@@ -569,7 +569,8 @@ ro_site(struct rollout *ro, int64_t site_id, int64_t now)
 {
 	struct store_rollout	 s;
 	struct ro_conn		*cand = NULL, *rc;
-	size_t			 i, total = 0, up = 0;
+	size_t			 i, total = 0, up = 0, behind = 0;
+	bool			 known = true;
 	char			 err[256];
 
 	for (i = 0; i < ro->n; i++) {
@@ -582,6 +583,9 @@ ro_site(struct rollout *ro, int64_t site_id, int64_t now)
 		}
 		total++;
 		up += rc->online && !rc->drained;
+		known = known && rc->have_info && rc->newest[0] != '\0';
+		behind += rc->newest[0] != '\0' && rc->version[0] != '\0' &&
+		    release_version_cmp(rc->version, rc->newest) < 0;
 		if (cand == NULL && ro_candidate(rc))
 			cand = rc;
 	}
@@ -589,7 +593,8 @@ ro_site(struct rollout *ro, int64_t site_id, int64_t now)
 	    UPLINK_OK || s.paused)
 		return;
 	if (cand == NULL) {
-		if (s.update_now) {
+		/* "Update now" is done when every connector is up to date. */
+		if (s.update_now && known && behind == 0) {
 			s.update_now = false;
 			(void)store_rollout_set(ro->c->dd.st, &s, err,
 			    sizeof(err));

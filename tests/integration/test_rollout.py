@@ -74,7 +74,7 @@ class Env:
                                     key=self.cloud.key("tests"), timeout=30)
         self.connectors = []
 
-    def release(self, version, binary=None, name="uplink-connector"):
+    def release(self, version, binary=None, name="uplink-connector", key="s1"):
         """Signs binary (default: the build patched to version) as release
         version and adds it to the cloud with the CLI."""
         d = os.path.join(self.tmp, "r-" + version)
@@ -87,8 +87,8 @@ class Env:
             os.chmod(path, 0o755)
         m = os.path.join(d, "manifest.json")
         r = run([os.path.join(peers.build_dir(), "uplink-release"), "sign", "--key",
-                 self.rel.p("s1.key"), "--cert", self.rel.p("s1.cert"), "--version", version,
-                 "--channel", "stable", "--arch", ARCH, path, "-o", m])
+                 self.rel.p(key + ".key"), "--cert", self.rel.p(key + ".cert"), "--version",
+                 version, "--channel", "stable", "--arch", ARCH, path, "-o", m])
         assert r.returncode == 0, r.stderr
         r = self.cloud.admin(["release", "add", m, "--json"])
         assert r.rc == 0, r
@@ -377,6 +377,8 @@ def test_broken_release_rolled_back(site):
     with open(script, "w") as f:
         f.write("#!/bin/sh\necho 'broken release' >&2\nexit 1\n")
     env.release("0.1.1", binary=script)
+    site.wait_rollout(lambda b: {c["newest_release"] for c in b["connectors"]} == {"0.1.1"},
+                      10, "the newest release known")
     p = site.probe()
     t0 = time.time()
     r = env.api.post("/api/v1/sites/plant/rollout/update-now")
@@ -413,34 +415,38 @@ def test_broken_release_rolled_back(site):
 
 
 def test_refused_release_pauses_untouched(site):
-    """A release the connectors refuse (signing key revoked in their
-    config): the first one answers the refusal, the running version and
-    process stay, the site pauses with an update-failed notification."""
+    """A release the connectors refuse (its signing key certified by
+    another root than theirs): the first one answers the refusal, the
+    running version and process stay, the site pauses with an
+    update-failed notification, the other connector is not asked."""
     env = site.env
-    key = env.rel.key_id("s1")
-    for c in site.conns:
-        with open(c.conf, "a") as f:
-            pass
-    env.release("0.1.1")
-    # Revoke s1 on both (SIGHUP is not needed: update reads the config).
-    for c in site.conns:
-        text = open(c.conf).read().replace("[update]\n", f"[update]\nrevoked_keys = {key}\n", 1)
-        with open(c.conf, "w") as f:
-            f.write(text)
+    env.rel.keygen("root2", "--root")
+    env.rel.keygen("s2", "--signing")
+    env.rel.certify("s2", "180d", root="root2")
+    env.release("0.1.1", key="s2")
     pids = {c.id: c.proc.pid for c in site.conns}
+    site.wait_rollout(lambda b: {c["newest_release"] for c in b["connectors"]} == {"0.1.1"},
+                      10, "the newest release known")
     r = env.api.post("/api/v1/sites/plant/rollout/update-now")
     assert r.status == 202, r
     body = site.wait_rollout(lambda b: b["paused"], 60, "the rollout paused")
-    assert "failed" in steps(body).values(), body
-    assert "revoked" in body["pause_reason"], body
+    assert sorted(steps(body).values()) == ["failed", "idle"], body
+    assert "refused the release" in body["pause_reason"], body
+    assert "not certified by the root" in body["pause_reason"] or \
+        "root" in body["pause_reason"], body
     r = env.api.get("/api/v1/notifications")
     notes = [n for n in r.body["notifications"] if n["kind"] == "update-failed"]
-    assert len(notes) == 1 and "revoked" in notes[0]["message"], r.body
+    assert len(notes) == 1 and "0.1.1" in notes[0]["message"], r.body
     for c in site.conns:
         assert c.proc.poll() is None and c.proc.pid == pids[c.id]
         assert not os.path.exists(os.path.join(c.state, "versions", "current"))
         assert not os.path.exists(os.path.join(c.state, "versions", "0.1.1"))
+        assert not os.path.exists(os.path.join(c.state, "versions", "next"))
     assert all(x["version"] == RUNNING for x in body["connectors"])
+    failed = [i for i, s in steps(body).items() if s == "failed"][0]
+    c = [x for x in site.conns if x.id == failed][0]
+    c.wait_log(r"update: refused \(signing key not certified by the root\).*running "
+               r"version 0\.1\.0 is unchanged")
 
 
 def test_single_connector_window(tmp_path):
@@ -490,6 +496,8 @@ def test_outdated(tmp_path):
         c = e.connector("old1")
         c.start(wait_tunnels=2, timeout=30 * SLOW)
         e.release("0.1.1")
+        cp.wait_for(lambda: e.api.get(f"/api/v1/connectors/{c.id}").body.get("newest_release")
+                    == "0.1.1", 10 * SLOW, "the newest release known")
         r = e.api.get(f"/api/v1/connectors/{c.id}")
         assert r.status == 200
         assert r.body.get("outdated") is False and r.body.get("newest_release") == "0.1.1", r.body
