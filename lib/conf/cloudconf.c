@@ -787,7 +787,7 @@ cloudconf_section(struct cloudconf_parse *cp, const char *s)
 	snprintf(cp->sect_text, sizeof(cp->sect_text), "[%.*s]",
 	    (int)(len < CLOUDCONF_SHOW ? len : CLOUDCONF_SHOW), in);
 	cp->sect = SEC_BAD;
-	for (i = SEC_CLOUD; i <= SEC_STORE; i++)
+	for (i = SEC_CLOUD; i <= SEC_UPDATE; i++)
 		if (strlen(cloudconf_section_names[i]) == len &&
 		    strncasecmp(cloudconf_section_names[i], in, len) == 0) {
 			cp->sect = (enum cloudconf_section)i;
