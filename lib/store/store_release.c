@@ -71,11 +71,11 @@ store_release_list(struct store *st, const char *version,
 	int			 rc;
 
 	rc = store_prepare(st, "SELECT version, channel, arch, signed_at, "
-	    "added_at, manifest, signature FROM releases WHERE ?1 IS NULL OR "
+	    "added_at, manifest, signature FROM releases WHERE ?1 = '' OR "
 	    "version = ?1", &stmt, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
-	if (store_opt(stmt, 1, version) != DB_OK) {
+	if (store_str(stmt, 1, version != NULL ? version : "") != DB_OK) {
 		db_finalize(stmt);
 		return store_sqlfail(st, err, errlen, "listing releases");
 	}
