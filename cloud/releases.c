@@ -672,7 +672,8 @@ rest_releases_list(struct rest *r)
 		rest_store_fail(r, UPLINK_EIO, err);
 		return;
 	}
-	qsort(rows.r, rows.n, sizeof(*rows.r), rel_cmp);
+	if (rows.n > 1)
+		qsort(rows.r, rows.n, sizeof(*rows.r), rel_cmp);
 	arr = json_array();
 	for (i = 0; i < rows.n; i++)
 		json_array_append_new(arr, releases_json(&rows.r[i]));
