@@ -73,9 +73,11 @@ static void
 launch_on_signal(int sig)
 {
 	int	 saved = errno;
+	ssize_t	 n;
 
 	launch_sig = sig;
-	(void)write(launch_sigpipe[1], "s", 1);
+	n = write(launch_sigpipe[1], "s", 1);	/* full: a wakeup is pending */
+	(void)n;
 	errno = saved;
 }
 

@@ -14,6 +14,7 @@ export const NAV = [
 	['services', 'Published services'],
 	['requirements', 'Required addresses'],
 	['notifications', 'Notifications'],
+	['releases', 'Releases'],
 	['-', 'Administration'],
 	['settings', 'Settings'],
 	['admins', 'Administrators'],
