@@ -46,7 +46,7 @@ status_site(json_t *site)
 	json_t			*c;
 	size_t			 i;
 	char			 seen[CLI_TIME_SIZE], tun[16], streams[24];
-	char			 rtt[16], io[48];
+	char			 rtt[16], io[48], st[48];
 
 	printf("site %s: %lld serving connector%s%s\n",
 	    json_string_value(json_object_get(site, "name")),
@@ -70,9 +70,12 @@ status_site(json_t *site)
 			    json_object_get(c, "rtt_ms")));
 		else
 			snprintf(rtt, sizeof(rtt), "-");
+		/* Behind the newest release too long (docs/updates.md). */
+		snprintf(st, sizeof(st), "%s%s", json_string_value(
+		    json_object_get(c, "state")), json_is_true(json_object_get(c,
+		    "outdated")) ? ", outdated" : "");
 		cli_table_row(&t, json_string_value(json_object_get(c, "id")),
-		    json_string_value(json_object_get(c, "name")),
-		    json_string_value(json_object_get(c, "state")), tun, streams,
+		    json_string_value(json_object_get(c, "name")), st, tun, streams,
 		    io, rtt, cli_time(json_integer_value(json_object_get(c,
 		    "last_seen")), seen));
 	}

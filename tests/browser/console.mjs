@@ -879,6 +879,8 @@ const PAGES = [
 	['admins', '#/admins', tid('admin-row')],
 	['keys', '#/keys', tid('key-row')],
 	['audit', '#/audit', tid('audit-row')],
+	['releases', '#/releases', tid('rollout-link')],
+	['rollout', `#/rollout/${SITE}`, tid('rollout-row')],
 ];
 
 async function axe(where) {

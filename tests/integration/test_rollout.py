@@ -512,5 +512,6 @@ def test_outdated(tmp_path):
                     20 * SLOW, "outdated in the API")
         cp.wait_for(lambda: '"outdated": true' in json.dumps(e.cloud.status().json),
                     20 * SLOW, "outdated in uplink-cloud status")
+        assert "online, outdated" in e.cloud.status(json_out=False).stdout
     finally:
         e.stop()
