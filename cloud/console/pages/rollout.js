@@ -9,7 +9,7 @@ import { LIVE_MS } from '../lib/state.js';
 import { act, alertBox, badge, button, card, field, linkTo, pageHeader, table, toast } from '../lib/widgets.js';
 
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
-const STEP_KIND = { idle: 'offline', draining: 'draining', downloading: 'draining', restarting: 'draining',
+const STEP_KIND = { idle: 'empty', draining: 'draining', downloading: 'draining', restarting: 'draining',
 	'health-gate': 'degraded', updated: 'online', failed: 'revoked', 'rolled-back': 'revoked' };
 
 function windowText(w) {
@@ -92,7 +92,7 @@ export async function pageRollout(ctx) {
 			{ title: 'Version', cell: c => el('span', { class: 'name-cell' }, el('span', { class: 'mono', text: c.version || '—' }),
 			    c.outdated ? badge('degraded', 'outdated', 'outdated') : null) },
 			{ title: 'Newest', cell: c => el('span', { class: 'mono', text: c.newest_release || '—' }) },
-			{ title: 'Step', cell: c => badge(STEP_KIND[c.update.step] || 'offline', c.update.step, 'rollout-step') },
+			{ title: 'Step', cell: c => badge(STEP_KIND[c.update.step] || 'empty', c.update.step, 'rollout-step') },
 			{ title: 'What happened', cell: c => c.update.note ? el('span', { class: 'small', text: c.update.note }) : '—' },
 			{ title: 'Since', cell: c => c.update.since ? timeCell(c.update.since, true) : '—' },
 		], r.connectors, c => ({ testid: 'rollout-row', dataset: { connector: c.id, step: c.update.step } }),
