@@ -28,9 +28,7 @@
  * The state of a step lives in this process only: a restarted cloud
  * finds the connector on one version or the other and goes on from there.
  */
-#include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +43,7 @@
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
+#include "mwindow.h"
 #include "notify.h"
 #include "release.h"
 #include "rest.h"
@@ -57,7 +56,6 @@
 #define RO_INFO_EVERY		30	/* s between GET /v1/info when idle */
 #define RO_RECHECK		15	/* s between checks in the gate */
 #define RO_INFO_MS		10000
-#define RO_CHECK_TZDIR		"/usr/share/zoneinfo"
 #define RO_WORD			(STORE_RELEASE_WORD_MAX + 1)
 
 enum ro_step {
@@ -114,77 +112,27 @@ struct rollout {
 /* The one engine of this process; callbacks find it here (NULL: gone). */
 static struct rollout	*ro_g;
 
-/* ---- maintenance windows ---- */
+/* ---- maintenance windows (lib/core/mwindow.c) ---- */
 
 bool
 rollout_tz_valid(const char *tz)
 {
-	char	 path[256], magic[4];
-	size_t	 n = strlen(tz), i;
-	int	 fd;
-	bool	 ok;
-
-	if (n == 0 || n > 63 || tz[0] == '/' || strstr(tz, "..") != NULL)
-		return false;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)tz[i]) && strchr("/_+-", tz[i]) ==
-		    NULL)
-			return false;
-	snprintf(path, sizeof(path), RO_CHECK_TZDIR "/%s", tz);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0 && errno == ELOOP)
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return false;
-	ok = read(fd, magic, 4) == 4 && memcmp(magic, "TZif", 4) == 0;
-	close(fd);
-	return ok;
-}
-
-/*
- * The local time of t in tz, through the system's database: TZ is set
- * for the call and put back (the daemon has one thread).
- */
-static bool
-ro_localtime(const char *tz, int64_t t, struct tm *out)
-{
-	const char	*old = getenv("TZ");
-	char		 saved[128];
-	time_t		 tt = (time_t)t;
-	bool		 ok;
-
-	if (old != NULL)
-		snprintf(saved, sizeof(saved), "%s", old);
-	setenv("TZ", tz, 1);
-	tzset();
-	ok = localtime_r(&tt, out) != NULL;
-	if (old != NULL)
-		setenv("TZ", saved, 1);
-	else
-		unsetenv("TZ");
-	tzset();
-	return ok;
+	return mwindow_tz_valid(tz);
 }
 
 bool
 rollout_in_window(const struct store_rollout *ro, int64_t t)
 {
-	struct tm	 tm;
-	int		 m, day, prev;
+	struct mwindow	 w;
 
-	if (!ro->has_window || !ro_localtime(ro->tz, t, &tm))
+	if (!ro->has_window)
 		return false;
-	m = tm.tm_hour * 60 + tm.tm_min;
-	day = tm.tm_wday;
-	prev = (day + 6) % 7;
-	if (ro->start_min == ro->end_min)
-		return (ro->days & (1 << day)) != 0;
-	if (ro->start_min < ro->end_min)
-		return (ro->days & (1 << day)) && m >= ro->start_min &&
-		    m < ro->end_min;
-	/* Over midnight: the evening of an allowed day, or the morning after. */
-	return ((ro->days & (1 << day)) && m >= ro->start_min) ||
-	    ((ro->days & (1 << prev)) && m < ro->end_min);
+	memset(&w, 0, sizeof(w));
+	w.days = ro->days;
+	w.start_min = ro->start_min;
+	w.end_min = ro->end_min;
+	snprintf(w.tz, sizeof(w.tz), "%s", ro->tz);
+	return mwindow_contains(&w, t);
 }
 
 /* ---- releases ---- */
@@ -860,19 +808,6 @@ rest_rollout_get(struct rest *r)
 		ro_reply(r, id, 200, NULL);
 }
 
-/* "HH:MM" into minutes of the day. */
-static bool
-ro_hhmm(const char *s, int *min)
-{
-	if (s == NULL || strlen(s) != 5 || !isdigit((unsigned char)s[0]) ||
-	    !isdigit((unsigned char)s[1]) || s[2] != ':' ||
-	    !isdigit((unsigned char)s[3]) || !isdigit((unsigned char)s[4]))
-		return false;
-	*min = ((s[0] - '0') * 10 + (s[1] - '0')) * 60 + (s[3] - '0') * 10 +
-	    (s[4] - '0');
-	return *min < 24 * 60 && (s[3] - '0') < 6;
-}
-
 /* {"days": [...], "start": "HH:MM", "end": "HH:MM", "tz": NAME} or null. */
 static bool
 ro_window(struct rest *r, json_t *w, struct store_rollout *s)
@@ -917,8 +852,8 @@ ro_window(struct rest *r, json_t *w, struct store_rollout *s)
 		    "one day (sun, mon, ... sat)");
 		return false;
 	}
-	if (!ro_hhmm(json_string_value(json_object_get(w, "start")),
-	    &s->start_min) || !ro_hhmm(json_string_value(json_object_get(w,
+	if (!mwindow_hhmm(json_string_value(json_object_get(w, "start")),
+	    &s->start_min) || !mwindow_hhmm(json_string_value(json_object_get(w,
 	    "end")), &s->end_min)) {
 		rest_fail(r, 400, "bad-window", "window.start and window.end: "
 		    "times as HH:MM (00:00 to 23:59); equal means all day");
@@ -928,7 +863,7 @@ ro_window(struct rest *r, json_t *w, struct store_rollout *s)
 	if (tz == NULL || !rollout_tz_valid(tz)) {
 		rest_fail(r, 400, "bad-window", "window.tz: an IANA time zone "
 		    "name this system's database has (%s), such as UTC or "
-		    "Europe/Paris", RO_CHECK_TZDIR);
+		    "Europe/Paris", MWINDOW_TZDIR);
 		return false;
 	}
 	snprintf(s->tz, sizeof(s->tz), "%s", tz);
