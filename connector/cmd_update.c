@@ -71,7 +71,7 @@ struct update {
 	char			 vdir[UPDATE_PATH_MAX];
 	char			 tmp[RELEASE_FILES_MAX][UPDATE_PATH_MAX];
 	struct connector_config	 cfg;
-	bool			 have_cfg, made_vdir, quiet;
+	bool			 have_cfg, made_vdir, made_vers, quiet;
 	char			 running[RELEASE_VERSION_MAX + 1];
 	struct release_policy	 pol;
 	struct release_manifest	 m;
@@ -248,6 +248,12 @@ update_cleanup(struct update *u)
 		}
 	if (u->made_vdir)
 		rmdir(u->vdir);		/* only when still empty */
+	if (u->made_vers) {
+		char	 vers[UPDATE_PATH_MAX];
+
+		snprintf(vers, sizeof(vers), "%s/versions", u->state);
+		rmdir(vers);
+	}
 }
 
 static int
@@ -257,7 +263,9 @@ update_mkdirs(struct update *u)
 
 	snprintf(vers, sizeof(vers), "%s/versions", u->state);
 	snprintf(u->vdir, sizeof(u->vdir), "%s/%s", vers, u->m.version);
-	if (mkdir(vers, 0755) != 0 && errno != EEXIST)
+	if (mkdir(vers, 0755) == 0)
+		u->made_vers = true;
+	else if (errno != EEXIST)
 		return uplink_fail(RELEASE_EIO, u->err, sizeof(u->err), "%s: %s%s",
 		    vers, strerror(errno), errno == ENOENT ? " (the state "
 		    "directory must exist: give --state-dir)" : "");
@@ -286,6 +294,7 @@ update_commit(struct update *u)
 		u->tmp[i][0] = '\0';
 	}
 	u->made_vdir = false;
+	u->made_vers = false;
 	snprintf(path, sizeof(path), "%s/manifest.json", u->vdir);
 	if (atomicfile_write(path, u->mtext.ptr, u->mtext.len, 0644,
 	    "the manifest", u->err, sizeof(u->err)) != UPLINK_OK)

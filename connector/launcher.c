@@ -255,7 +255,7 @@ launch_wait(struct launcher *l, int rfd)
 			if (left < timeout)
 				timeout = (int)left;
 		}
-		if (poll(p, p[0].fd >= 0 ? 2 : 2, timeout) < 0 && errno != EINTR)
+		if (poll(p, 2, timeout) < 0 && errno != EINTR)
 			return -1;
 		if (p[1].revents & POLLIN) {
 			while (read(launch_sigpipe[0], line, sizeof(line)) > 0)
@@ -266,7 +266,8 @@ launch_wait(struct launcher *l, int rfd)
 		}
 		if (p[0].fd >= 0 && (p[0].revents & (POLLIN | POLLHUP))) {
 			n = read(rfd, line, sizeof(line) - 1);
-			if (n <= 0)
+			if (n == 0 || (n < 0 && errno != EAGAIN &&
+			    errno != EINTR))
 				p[0].fd = -1;	/* closed: keep waiting */
 			else if (memmem(line, (size_t)n, "healthy", 7) != NULL &&
 			    !l->healthy) {
@@ -279,6 +280,13 @@ launch_wait(struct launcher *l, int rfd)
 				}
 			}
 		}
+	}
+	/* A word written just before it exited is still in the pipe. */
+	if (p[0].fd >= 0 && (n = read(rfd, line, sizeof(line) - 1)) > 0 &&
+	    memmem(line, (size_t)n, "healthy", 7) != NULL && l->trial) {
+		l->healthy = true;
+		launch_trial_set(l, NULL);
+		l->trial = false;
 	}
 	if (l->trial && !l->healthy && !l->stopping) {
 		if (WIFEXITED(l->status))
@@ -364,6 +372,8 @@ launch_once(struct launcher *l)
 	launch_pick(l);
 	if (pipe(pfd) != 0)
 		return -1;
+	(void)fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+	(void)fcntl(pfd[0], F_SETFD, FD_CLOEXEC);
 	log_info("launcher: running %s%s%s", l->bin, l->trial ? " (on trial, "
 	    "version " : "", l->trial ? l->version : "");
 	if (l->trial)

@@ -515,3 +515,97 @@ def test_outdated(tmp_path):
         assert "online, outdated" in e.cloud.status(json_out=False).stdout
     finally:
         e.stop()
+
+
+# ---- downloads cut short or too long ---------------------------------------
+
+class FakeReleases:
+    """An HTTPS server with the cloud's own certificate (so the connector
+    trusts it) that serves a stored release with its file changed: "short"
+    sends half of it and closes (no Content-Length: the body ends at the
+    close), "cut" promises the whole length and closes halfway, "long"
+    sends it with extra bytes."""
+
+    def __init__(self, env, mode):
+        import http.server
+        import threading
+        self.mode = mode
+        d = os.path.join(env.tmp, "r-0.1.1")
+        files = {n: open(os.path.join(d, n), "rb").read()
+                 for n in ("manifest.json", "manifest.json.minisig", "uplink-connector")}
+        fake = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                name = self.path.split("?")[0].rsplit("/", 1)[-1]
+                body = files.get(name)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                if name == "uplink-connector" and fake.mode == "short":
+                    self.end_headers()
+                    self.wfile.write(body[:len(body) // 2])
+                    return
+                if name == "uplink-connector" and fake.mode == "cut":
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body[:len(body) // 2])
+                    return
+                if name == "uplink-connector" and fake.mode == "long":
+                    body = body + b"\0" * 4096
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer((cp.LOOPBACK, 0), H)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(env.cloud.data, "server.pem"),
+                            os.path.join(env.cloud.data, "server.key"))
+        ctx.set_alpn_protocols(["http/1.1"])
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.parametrize("mode,code,msg", [
+    ("short", 23, "truncated file"),
+    ("cut", 10, "file error"),
+    ("long", 10, "larger than"),
+])
+def test_download_cut_or_too_long(env, mode, code, msg):
+    """A file shorter than its manifest says, cut off mid-way, or longer:
+    refused, nothing staged, the state directory unchanged."""
+    import re
+    env.release("0.1.1")
+    c = env.connector("dl3")
+    fake = FakeReleases(env, mode)
+    try:
+        conf = os.path.join(c.state, "fake.conf")
+        text = re.sub(r"(url\s*=\s*https://[^:\s]+:)\d+", rf"\g<1>{fake.port}",
+                      open(c.conf).read())
+        with open(conf, "w") as f:
+            f.write(text)
+        before = snapshot(c.state)
+        r = c.run(["update", "--cloud", "--version", "0.1.1", "--state-dir", c.state,
+                   "--config", conf])
+        assert r.rc == code, r
+        assert msg in r.stderr and "the running version is unchanged" in r.stderr, r
+        after = snapshot(c.state)
+        after.pop("fake.conf", None)
+        before.pop("fake.conf", None)
+        assert after == before
+        assert not os.path.exists(os.path.join(c.state, "versions", "0.1.1"))
+        assert not [n for n in os.listdir(c.state) if n.startswith(".download")]
+    finally:
+        fake.stop()
