@@ -337,13 +337,16 @@ def test_rollout_two_connectors_no_failed_connection(site):
     assert body["automatic"] is False and body["paused"] is False
     assert body["warning"] is None          # two connectors: no warning
     p = site.probe()
+    t0 = time.time()
     r = env.api.patch("/api/v1/sites/plant/rollout", {"automatic": True})
     assert r.status == 200 and r.body["automatic"] is True, r
     site.wait_rollout(lambda b: all(c["version"] == "0.1.1" for c in b["connectors"])
                       and set(steps(b).values()) == {"updated"}, 150,
                       "both connectors on 0.1.1")
+    print(f"rollout of 2 connectors: {time.time() - t0:.1f} s")
     time.sleep(1)
     attempts = p.stop()
+    print("prober:", p.summary())
     assert len(attempts) > 50, p.summary()
     assert p.failures() == [], p.summary()
     # One at a time: the second began draining after the first was updated.
@@ -402,6 +405,8 @@ def test_broken_release_rolled_back(site):
     assert rb["version"] == "0.1.1" and "status 1" in rb["why"]
     assert not os.path.exists(os.path.join(c.state, "versions", "current"))
     # Within the gate, and the other connector was never touched.
+    print(f"rolled back {rb['at'] - t0:.1f} s after update now; paused after "
+          f"{time.time() - t0:.1f} s")
     assert rb["at"] - t0 < 60 * SLOW
     assert "update:" not in other.log_text(0)
     time.sleep(3)
