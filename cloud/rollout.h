@@ -42,7 +42,10 @@ bool rollout_in_window(const struct store_rollout *ro, int64_t t);
 /* An IANA time zone name the system's database has ("Europe/Paris"). */
 bool rollout_tz_valid(const char *tz);
 
-/* GET/PATCH /api/v1/sites/{name}/rollout, POST .../rollout/update-now. */
+/* An administrator resumed the site: what failed there may be tried again. */
+void rollout_site_resumed(int64_t site_id);
+
+/* cloud/rest_rollout.c: GET/PATCH /api/v1/sites/{name}/rollout, POST .../update-now. */
 void rest_rollout_get(struct rest *r);
 void rest_rollout_patch(struct rest *r);
 void rest_rollout_now(struct rest *r);
