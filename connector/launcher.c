@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "atomicfile.h"
 #include "buf.h"
@@ -56,6 +57,7 @@
 
 struct launcher {
 	const char	*config, *state;
+	struct connector_config cfg;
 	char		 self[LAUNCH_PATH_MAX];	/* the installed binary */
 	char		 bin[LAUNCH_PATH_MAX];
 	char		 version[RELEASE_VERSION_MAX + 1];	/* "" installed */
@@ -335,6 +337,82 @@ launch_rollback(struct launcher *l)
 	    prev[0] != '\0' ? prev : "the installed binary", l->why);
 }
 
+/* Hashes path; its size in *size. */
+static int
+launch_hash(const char *path, uint8_t hash[32], uint64_t *size)
+{
+	crypto_hash_sha256_state st;
+	unsigned char		 chunk[65536];
+	ssize_t			 n;
+	int			 fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	*size = 0;
+	crypto_hash_sha256_init(&st);
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		crypto_hash_sha256_update(&st, chunk, (size_t)n);
+		*size += (uint64_t)n;
+	}
+	crypto_hash_sha256_final(&st, hash);
+	close(fd);
+	return n < 0 ? -1 : 0;
+}
+
+/*
+ * The staged version is verified again before it runs: its manifest and
+ * signature kept beside it, by the same policy as "update", and each
+ * file's size and SHA-256.
+ */
+static int
+launch_verify(struct launcher *l, const char *version)
+{
+	struct release_manifest	 m;
+	struct buf		 mt, st;
+	char			 path[LAUNCH_PATH_MAX], err[1024];
+	char			 v[RELEASE_VERSION_MAX + 1];
+	uint8_t			 hash[32];
+	uint64_t		 size;
+	size_t			 i;
+	int			 rc;
+
+	buf_init(&mt, 0);
+	buf_init(&st, 0);
+	snprintf(path, sizeof(path), "%s/versions/%s/manifest.json", l->state,
+	    version);
+	rc = buf_read_file(&mt, path, RELEASE_MANIFEST_MAX, err, sizeof(err)) ==
+	    UPLINK_OK ? RELEASE_OK : RELEASE_EIO;
+	snprintf(path, sizeof(path), "%s/versions/%s/manifest.json.minisig",
+	    l->state, version);
+	if (rc == RELEASE_OK && buf_read_file(&st, path, RELEASE_SIGFILE_MAX,
+	    err, sizeof(err)) != UPLINK_OK)
+		rc = RELEASE_ESIG_MISSING;
+	if (rc == RELEASE_OK)
+		rc = update_verify(&l->cfg, l->state, mt.ptr, mt.len, st.ptr,
+		    st.len, v, sizeof(v), err, sizeof(err));
+	if (rc == RELEASE_OK && release_manifest_parse(mt.ptr, mt.len, &m,
+	    err, sizeof(err)) == UPLINK_OK) {
+		for (i = 0; rc == RELEASE_OK && i < m.nfiles; i++) {
+			snprintf(path, sizeof(path), "%s/versions/%s/%s",
+			    l->state, version, m.files[i].name);
+			if (launch_hash(path, hash, &size) != 0)
+				rc = uplink_fail(RELEASE_EIO, err, sizeof(err),
+				    "%s: %s", path, strerror(errno));
+			else
+				rc = release_file_check(&m.files[i], size, hash,
+				    err, sizeof(err));
+		}
+		release_manifest_free(&m);
+	}
+	buf_free(&mt);
+	buf_free(&st);
+	if (rc != RELEASE_OK)
+		log_warnx("launcher: version %s: not switching to it (%s): %s",
+		    version, release_strerror(rc), err);
+	return rc == RELEASE_OK ? 0 : -1;
+}
+
 /* The service staged versions/next and exited to have it run. */
 static int
 launch_switch(struct launcher *l)
@@ -349,6 +427,10 @@ launch_switch(struct launcher *l)
 	if (access(bin, X_OK) != 0) {
 		log_warnx("launcher: %s: %s: not switching", bin,
 		    strerror(errno));
+		launch_link_set(l, "next", "");
+		return -1;
+	}
+	if (launch_verify(l, next) != 0) {
 		launch_link_set(l, "next", "");
 		return -1;
 	}
@@ -450,7 +532,6 @@ cmd_launch(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct connector_config	 cfg;
 	struct launcher		 l;
 	struct sigaction	 sa;
 	char			 err[1024];
@@ -472,13 +553,16 @@ cmd_launch(int argc, char **argv)
 		launch_usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (config_load(l.config, &cfg, err, sizeof(err)) != UPLINK_OK) {
+	if (config_load(l.config, &l.cfg, err, sizeof(err)) != UPLINK_OK) {
 		fprintf(stderr, "uplink-connector: %s\n", err);
 		return EXIT_USAGE;
 	}
-	l.gate = cfg.update_health_gate;
-	log_init("uplink-connector", 1, cfg.log_level);
-	config_free(&cfg);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "uplink-connector: libsodium failed to start\n");
+		return EXIT_FAILED;
+	}
+	l.gate = l.cfg.update_health_gate;
+	log_init("uplink-connector", 1, l.cfg.log_level);
 	n = readlink("/proc/self/exe", l.self, sizeof(l.self) - 1);
 	if (n <= 0) {
 		fprintf(stderr, "uplink-connector: launch: /proc/self/exe: %s\n",

@@ -614,3 +614,58 @@ def test_download_cut_or_too_long(env, mode, code, msg):
         assert not [n for n in os.listdir(c.state) if n.startswith(".download")]
     finally:
         fake.stop()
+
+
+# ---- the launcher alone ------------------------------------------------------
+
+def _stage_script(rel, version, body):
+    """Signs a shell script as release version and stages it with update."""
+    d = os.path.join(rel.d, "s-" + version)
+    os.makedirs(d)
+    path = os.path.join(d, "uplink-connector")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + body + "\n")
+    os.chmod(path, 0o755)
+    m = os.path.join(d, "manifest.json")
+    r = run([os.path.join(peers.build_dir(), "uplink-release"), "sign", "--key", rel.p("s1.key"),
+             "--cert", rel.p("s1.cert"), "--version", version, "--channel", "stable",
+             "--arch", ARCH, path, "-o", m])
+    assert r.returncode == 0, r.stderr
+    r = rel.update(m, dir=d)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("tamper", [False, True])
+def test_launcher_switch_verify_and_rollback(tmp_path, tamper):
+    """Without a cloud: current is a staged script that asks to switch
+    (exit 75) to next. The launcher verifies next again (signature, size,
+    SHA-256) before it runs it: a byte changed after staging and it does
+    not switch. Untouched, next (a script that exits 1) is run on trial
+    and rolled back to current, with rollback.json saying why."""
+    rel = Rel(tmp_path)
+    _stage_script(rel, "0.1.1", "exit 75")
+    os.symlink("0.1.1", os.path.join(rel.state, "versions", "current"))
+    _stage_script(rel, "0.1.2", "echo 'bad release' >&2; exit 1")
+    os.symlink("0.1.2", os.path.join(rel.state, "versions", "next"))
+    if tamper:      # same size, one byte changed: exit 1 becomes exit 0
+        staged = os.path.join(rel.state, "versions", "0.1.2", "uplink-connector")
+        data = open(staged, "rb").read()
+        with open(staged, "wb") as f:
+            f.write(data.replace(b"exit 1", b"exit 0"))
+    r = subprocess.run([peers.connector_path(), "launch", "--config", rel.conf, "--state-dir",
+                        rel.state], capture_output=True, text=True, timeout=60)
+    current = os.readlink(os.path.join(rel.state, "versions", "current"))
+    assert current == "0.1.1"
+    assert not os.path.exists(os.path.join(rel.state, "versions", "trial"))
+    assert r.returncode == 1, r
+    if tamper:
+        assert "launcher: version 0.1.2: not switching to it (hash mismatch)" in r.stderr, r.stderr
+        assert not os.path.exists(os.path.join(rel.state, "rollback.json"))
+        assert "switching from" not in r.stderr
+        return
+    assert "launcher: switching from 0.1.1 to version 0.1.2" in r.stderr, r.stderr
+    assert "launcher: rolled back from version 0.1.2 to 0.1.1: it exited with status 1 " \
+        "before passing its health gate" in r.stderr, r.stderr
+    rb = json.load(open(os.path.join(rel.state, "rollback.json")))
+    assert rb["version"] == "0.1.2" and rb["back_to"] == "0.1.1" and "status 1" in rb["why"]
+    assert not os.path.exists(os.path.join(rel.state, "versions", "next"))
