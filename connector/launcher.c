@@ -17,6 +17,7 @@
  *   trial                     the version under its health gate
  * and STATE/rollback.json, the last rollback (version, back_to, why, at).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -220,6 +221,51 @@ launch_kill(struct launcher *l)
 }
 
 /*
+ * A version passed its gate: versions other than current, previous and
+ * next are removed (their files, then the directory), so the state
+ * directory holds at most three.
+ */
+static void
+launch_prune(const struct launcher *l)
+{
+	char		 keep[3][RELEASE_VERSION_MAX + 1], dir[LAUNCH_PATH_MAX];
+	char		 path[LAUNCH_PATH_MAX + 300];
+	struct dirent	*e, *f;
+	DIR		*d, *vd;
+	int		 i;
+
+	launch_link_read(l, "current", keep[0]);
+	launch_link_read(l, "previous", keep[1]);
+	launch_link_read(l, "next", keep[2]);
+	if (keep[0][0] == '\0')
+		return;		/* nothing is current: keep everything */
+	snprintf(dir, sizeof(dir), "%s/versions", l->state);
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (!release_version_valid(e->d_name) || e->d_type != DT_DIR)
+			continue;
+		for (i = 0; i < 3; i++)
+			if (strcmp(keep[i], e->d_name) == 0)
+				break;
+		if (i < 3)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if ((vd = opendir(path)) == NULL)
+			continue;
+		while ((f = readdir(vd)) != NULL)
+			if (f->d_name[0] != '.' || (strcmp(f->d_name, ".") != 0 &&
+			    strcmp(f->d_name, "..") != 0))
+				(void)unlinkat(dirfd(vd), f->d_name, 0);
+		closedir(vd);
+		if (rmdir(path) == 0)
+			log_info("launcher: removed version %s (neither current "
+			    "nor previous)", e->d_name);
+	}
+	closedir(d);
+}
+
+/*
  * Runs the child until it exits, reading "healthy" from it and holding it
  * to the gate when on trial. Returns with l->status set; l->why says why
  * a trial failed ("" if it did not).
@@ -279,6 +325,7 @@ launch_wait(struct launcher *l, int rfd)
 					    "its health gate", l->version);
 					launch_trial_set(l, NULL);
 					l->trial = false;
+					launch_prune(l);
 				}
 			}
 		}

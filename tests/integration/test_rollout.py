@@ -336,6 +336,13 @@ def test_rollout_two_connectors_no_failed_connection(site):
                              == {"0.1.1"}, 10, "the newest release known")
     assert body["automatic"] is False and body["paused"] is False
     assert body["warning"] is None          # two connectors: no warning
+    # An old version left in each state directory: removed once the new
+    # one passes its gate (neither current nor previous).
+    for c in site.conns:
+        old = os.path.join(c.state, "versions", "0.0.5")
+        os.makedirs(old)
+        with open(os.path.join(old, "uplink-connector"), "w") as f:
+            f.write("old\n")
     p = site.probe()
     t0 = time.time()
     r = env.api.patch("/api/v1/sites/plant/rollout", {"automatic": True})
@@ -362,6 +369,8 @@ def test_rollout_two_connectors_no_failed_connection(site):
         assert "launcher: switching from the installed binary to version 0.1.1" in text
         assert "launcher: version 0.1.1 passed its health gate" in text
         assert os.readlink(os.path.join(c.state, "versions", "current")) == "0.1.1"
+        assert "launcher: removed version 0.0.5" in text
+        assert sorted(os.listdir(os.path.join(c.state, "versions"))) == ["0.1.1", "current"]
         assert not os.path.exists(os.path.join(c.state, "versions", "trial"))
     # Not outdated any more, in the API and in uplink-cloud status.
     r = env.api.get("/api/v1/connectors")
