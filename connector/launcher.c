@@ -606,6 +606,7 @@ cmd_launch(int argc, char **argv)
 	}
 	if (sodium_init() < 0) {
 		fprintf(stderr, "uplink-connector: libsodium failed to start\n");
+		config_free(&l.cfg);
 		return EXIT_FAILED;
 	}
 	l.gate = l.cfg.update_health_gate;
@@ -614,13 +615,16 @@ cmd_launch(int argc, char **argv)
 	if (n <= 0) {
 		fprintf(stderr, "uplink-connector: launch: /proc/self/exe: %s\n",
 		    strerror(errno));
+		config_free(&l.cfg);
 		return EXIT_FAILED;
 	}
 	l.self[n] = '\0';
 	if (n > 10 && strcmp(l.self + n - 10, " (deleted)") == 0)
 		l.self[n - 10] = '\0';	/* the package was upgraded */
-	if (pipe(launch_sigpipe) != 0)
+	if (pipe(launch_sigpipe) != 0) {
+		config_free(&l.cfg);
 		return EXIT_FAILED;
+	}
 	(void)fcntl(launch_sigpipe[0], F_SETFL, O_NONBLOCK);
 	(void)fcntl(launch_sigpipe[1], F_SETFL, O_NONBLOCK);
 	(void)fcntl(launch_sigpipe[0], F_SETFD, FD_CLOEXEC);
@@ -632,7 +636,9 @@ cmd_launch(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	return launch_loop(&l);
+	n = launch_loop(&l);
+	config_free(&l.cfg);
+	return (int)n;
 }
 
 /* ---- the service's side ---- */
