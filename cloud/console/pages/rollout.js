@@ -28,6 +28,11 @@ export async function pageRollout(ctx) {
 	    pageHeader('Updates of site ' + name, 'One connector at a time: drain, download, verify, restart, health gate.',
 		[liveNote(ctx)]), actErr, body);
 	const fetchIt = background => get(path, background ? bg : undefined);
+	/*
+	 * The latest state: a live refresh keeps the buttons (lib/dom.js
+	 * patch()), so their handlers read this, not the render they came from.
+	 */
+	let cur = null;
 	async function change(btn, data, what) {
 		const r = await act(btn, () => api('PATCH', path, data), actErr);
 		if (r) {
@@ -65,6 +70,7 @@ export async function pageRollout(ctx) {
 		return form;
 	}
 	function render(r) {
+		cur = r;
 		const facts = dl([
 			['Mode', r.automatic ? 'automatic' : 'manual (update now only)'],
 			['Maintenance window', windowText(r.window) + (r.window ? (r.in_window ? ' · open now' : ' · closed now') : '')],
@@ -74,9 +80,9 @@ export async function pageRollout(ctx) {
 		]);
 		const actions = canWrite() ? el('div', { class: 'page-actions' },
 		    button(r.automatic ? 'Make manual' : 'Make automatic', ev => change(ev.currentTarget,
-			{ automatic: !r.automatic }, 'Mode changed.'), { kind: 'secondary', testid: 'rollout-mode' }),
-		    button(r.paused ? 'Resume' : 'Pause', ev => change(ev.currentTarget, { paused: !r.paused },
-			r.paused ? 'Rollout resumed.' : 'Rollout paused.'), { kind: 'secondary', testid: 'rollout-pause' }),
+			{ automatic: !cur.automatic }, 'Mode changed.'), { kind: 'secondary', testid: 'rollout-mode' }),
+		    button(r.paused ? 'Resume' : 'Pause', ev => change(ev.currentTarget, { paused: !cur.paused },
+			cur.paused ? 'Rollout resumed.' : 'Rollout paused.'), { kind: 'secondary', testid: 'rollout-pause' }),
 		    r.paused ? null : button('Update now', async ev => {
 			    const x = await act(ev.currentTarget, () => api('POST', path + '/update-now'), actErr);
 			    if (x) {
