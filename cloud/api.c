@@ -11,6 +11,7 @@
 #include "error.h"
 #include "front.h"
 #include "log.h"
+#include "releases.h"
 #include "rest.h"
 #include "xmalloc.h"
 
@@ -79,6 +80,10 @@ api_cb(struct evhttp_request *req, void *arg)
 
 	if (!front_peer(c, req, &peer, &cert)) {
 		front_refuse(c, req);
+		return;
+	}
+	if (strncmp(path, RELEASES_PATH, strlen(RELEASES_PATH)) == 0) {
+		releases_serve(c, req, path, cert);
 		return;
 	}
 	if (strcmp(path, "/v1/enroll") != 0 && strcmp(path, "/v1/renew") != 0) {

@@ -10,6 +10,7 @@ int cmd_admin(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
+int cmd_release(int argc, char **argv);
 
 /* Exit statuses shared by the subcommands. */
 #define EXIT_OK		0

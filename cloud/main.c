@@ -24,6 +24,7 @@ usage(FILE *fp)
 "              a configuration file\n"
 "  token       create, list or revoke enrollment tokens\n"
 "  connector   list or revoke enrolled connectors\n"
+"  release     add, list or remove signed connector releases\n"
 "  key         create, list or revoke API keys (API, ingress proxy,\n"
 "              metrics; scopes full, read, ingress, metrics)\n"
 "  admin       add, list or remove console administrators; set passwords\n"
@@ -69,6 +70,8 @@ main(int argc, char **argv)
 		return cmd_connector(argc - 1, argv + 1);
 	if (strcmp(cmd, "logs") == 0)
 		return cmd_logs(argc - 1, argv + 1);
+	if (strcmp(cmd, "release") == 0)
+		return cmd_release(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "key") == 0)

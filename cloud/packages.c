@@ -449,6 +449,13 @@ static void
 pkg_send(struct evhttp_request *req, const char *name, int fd,
     const struct stat *st, const char *hex)
 {
+	packages_send_fd(req, name, PACKAGES_TYPE, fd, st, hex);
+}
+
+void
+packages_send_fd(struct evhttp_request *req, const char *name,
+    const char *type, int fd, const struct stat *st, const char *hex)
+{
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
 	struct pkg_send		*ps;
 	const char		*inm;
@@ -461,7 +468,7 @@ pkg_send(struct evhttp_request *req, const char *name, int fd,
 	snprintf(len, sizeof(len), "%lld", (long long)st->st_size);
 	snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", name);
 	pkg_headers(req);
-	evhttp_add_header(h, "Content-Type", PACKAGES_TYPE);
+	evhttp_add_header(h, "Content-Type", type);
 	evhttp_add_header(h, "Content-Disposition", disp);
 	evhttp_add_header(h, "Cache-Control", "no-cache");
 	evhttp_add_header(h, "ETag", etag);

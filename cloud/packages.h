@@ -55,4 +55,13 @@ void rest_packages_list(struct rest *r);
 void packages_serve(struct cloud *c, struct evhttp_request *req,
     const char *path);
 
+/*
+ * Sends the open file fd (taken; st its fstat, hex its SHA-256 for the
+ * ETag) as name, piece by piece, with Content-Length: a download that
+ * ends short ends the connection. Also used for releases.
+ */
+struct stat;
+void packages_send_fd(struct evhttp_request *req, const char *name,
+    const char *type, int fd, const struct stat *st, const char *hex);
+
 #endif

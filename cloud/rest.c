@@ -18,6 +18,8 @@
 #include "input.h"
 #include "log.h"
 #include "packages.h"
+#include "releases.h"
+#include "rollout.h"
 #include "rest.h"
 #include "router.h"
 #include "xmalloc.h"
@@ -58,6 +60,9 @@ static const struct route routes[] = {
 	{ EVHTTP_REQ_GET,    "sites/*",			rest_site_get, 0 },
 	{ EVHTTP_REQ_PATCH,  "sites/*",			rest_site_patch, 0 },
 	{ EVHTTP_REQ_DELETE, "sites/*",			rest_site_delete, 0 },
+	{ EVHTTP_REQ_GET,    "sites/*/rollout",		rest_rollout_get, 0 },
+	{ EVHTTP_REQ_PATCH,  "sites/*/rollout",		rest_rollout_patch, 0 },
+	{ EVHTTP_REQ_POST,   "sites/*/rollout/update-now", rest_rollout_now, 0 },
 	{ EVHTTP_REQ_GET,    "connectors",		rest_connectors_list, 0 },
 	{ EVHTTP_REQ_GET,    "connectors/*",		rest_connector_get, 0 },
 	{ EVHTTP_REQ_PATCH,  "connectors/*",		rest_connector_patch, 0 },
@@ -109,6 +114,9 @@ static const struct route routes[] = {
 	{ EVHTTP_REQ_PATCH,  "alert-rules/*",		rest_rule_patch, 0 },
 	{ EVHTTP_REQ_DELETE, "alert-rules/*",		rest_rule_delete, 0 },
 	{ EVHTTP_REQ_GET,    "instances",		rest_instances_list, 0 },
+	{ EVHTTP_REQ_GET,    "releases",		rest_releases_list, 0 },
+	{ EVHTTP_REQ_POST,   "releases",		rest_releases_post, 0 },
+	{ EVHTTP_REQ_DELETE, "releases/*",		rest_release_delete, 0 },
 };
 
 static const char *

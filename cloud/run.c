@@ -30,6 +30,7 @@
 #include "peer.h"
 #include "publish.h"
 #include "pwverify.h"
+#include "rollout.h"
 #include "router.h"
 #include "sdnotify.h"
 #include "servercert.h"
@@ -473,6 +474,7 @@ cloud_start(struct cloud *c, char *err, size_t errlen)
 	    alerts_start(c, err, errlen) != 0 ||
 	    events_start(c, err, errlen) != 0 ||
 	    logs_start(c, err, errlen) != 0 ||
+	    rollout_start(c, err, errlen) != 0 ||
 	    pwverify_start(c, err, errlen) != 0 ||
 	    metrics_start(c, err, errlen) != 0 ||
 	    cluster_start(c, err, errlen) != 0 ||
@@ -500,6 +502,7 @@ cloud_stop(struct cloud *c)
 	metrics_free(c);
 	peer_free(c);
 	cluster_free(c);
+	rollout_free(c);
 	notify_free(c);
 	alerts_free(c);
 	pwverify_free(c);

@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
+#include "rollout.h"
 #include "router.h"
 #include "status.h"
 #include "store.h"
@@ -150,6 +151,8 @@ live_conn_json(const struct live_conn *sc, int64_t now)
 	json_object_set_new(j, "drained", json_boolean(sc->sc.drained));
 	json_object_set_new(j, "instances", sc->instances != NULL ?
 	    json_incref(sc->instances) : json_array());
+	rollout_annotate(j, sc->sc.id, sc->version[0] ? sc->version :
+	    sc->sc.version);
 	return j;
 }
 

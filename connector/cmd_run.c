@@ -16,6 +16,7 @@
 #include "error.h"
 #include "hostport.h"
 #include "keyfile.h"
+#include "launcher.h"
 #include "log.h"
 #include "logship.h"
 #include "nofile.h"
@@ -324,6 +325,8 @@ service_info(struct service *svc)
 	    "\"tunnels\":%d,\"pid\":%ld,\"host\":\"%.64s\"", UPLINK_VERSION,
 	    svc->cfg->c.tunnels, (long)getpid(), host_name_valid(host) ? host :
 	    "unknown");
+	/* The launcher's part: arch, channel, and a rollback it recorded. */
+	launcher_info(svc, svc->info_base, sizeof(svc->info_base));
 	tunnels_info_update(svc);
 }
 
@@ -448,5 +451,5 @@ cmd_run(int argc, char **argv)
 	event_base_dispatch(r.svc.base);
 	run_stop(&r);
 	log_info("stopped");
-	return EXIT_OK;
+	return launcher_exit_status(EXIT_OK);
 }

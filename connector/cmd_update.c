@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/dns.h>
+#include <event2/event.h>
 #include <sodium.h>
 
 #include "atomicfile.h"
@@ -25,6 +27,7 @@
 #include "error.h"
 #include "release.h"
 #include "release_root.h"
+#include "update_fetch.h"
 #include "version.h"
 
 #define UPDATE_STATE_DEFAULT	"/var/lib/uplink-connector"
@@ -37,6 +40,14 @@ update_usage(FILE *fp)
 	fprintf(fp,
 "usage: uplink-connector update --manifest FILE [--dir DIR] [--state-dir D]\n"
 "                               [--config FILE]\n"
+"       uplink-connector update --cloud [--version V] [--state-dir D]\n"
+"                               [--config FILE]\n"
+"\n"
+"With --cloud the release (the newest of [update] channel for this\n"
+"architecture, or version V) is downloaded from the cloud of --config\n"
+"with the connector's certificate; the manifest and its signature are\n"
+"verified before any file is fetched, each file is capped at its stated\n"
+"size, and everything is verified again as it is staged.\n"
 "\n"
 "Verifies a signed release (FILE and FILE.minisig, made by uplink-release\n"
 "sign) against the release root key (built in, or [update] root_key),\n"
@@ -54,16 +65,20 @@ update_usage(FILE *fp)
 }
 
 struct update {
-	const char		*manifest, *dir, *state, *config;
+	const char		*manifest, *dir, *state, *config, *version;
+	bool			 cloud;
 	char			 sigpath[UPDATE_PATH_MAX];
 	char			 vdir[UPDATE_PATH_MAX];
 	char			 tmp[RELEASE_FILES_MAX][UPDATE_PATH_MAX];
 	struct connector_config	 cfg;
-	bool			 have_cfg, made_vdir;
+	bool			 have_cfg, made_vdir, made_vers, quiet;
+	char			 running[RELEASE_VERSION_MAX + 1];
 	struct release_policy	 pol;
 	struct release_manifest	 m;
 	struct buf		 mtext, stext;
 	char			 err[1024];
+	int			 rc_cloud;
+	struct event_base	*base;
 };
 
 /* The root key: [update] root_key, else the one built in. */
@@ -233,6 +248,12 @@ update_cleanup(struct update *u)
 		}
 	if (u->made_vdir)
 		rmdir(u->vdir);		/* only when still empty */
+	if (u->made_vers) {
+		char	 vers[UPDATE_PATH_MAX];
+
+		snprintf(vers, sizeof(vers), "%s/versions", u->state);
+		rmdir(vers);
+	}
 }
 
 static int
@@ -242,7 +263,9 @@ update_mkdirs(struct update *u)
 
 	snprintf(vers, sizeof(vers), "%s/versions", u->state);
 	snprintf(u->vdir, sizeof(u->vdir), "%s/%s", vers, u->m.version);
-	if (mkdir(vers, 0755) != 0 && errno != EEXIST)
+	if (mkdir(vers, 0755) == 0)
+		u->made_vers = true;
+	else if (errno != EEXIST)
 		return uplink_fail(RELEASE_EIO, u->err, sizeof(u->err), "%s: %s%s",
 		    vers, strerror(errno), errno == ENOENT ? " (the state "
 		    "directory must exist: give --state-dir)" : "");
@@ -271,6 +294,7 @@ update_commit(struct update *u)
 		u->tmp[i][0] = '\0';
 	}
 	u->made_vdir = false;
+	u->made_vers = false;
 	snprintf(path, sizeof(path), "%s/manifest.json", u->vdir);
 	if (atomicfile_write(path, u->mtext.ptr, u->mtext.len, 0644,
 	    "the manifest", u->err, sizeof(u->err)) != UPLINK_OK)
@@ -334,7 +358,7 @@ update_report(const struct update *u)
 		    u->m.files[i].name, u->m.files[i].size, hex);
 	}
 	printf("not switched: %s keeps running until the launcher switches "
-	    "to %s (docs/updates.md)\n", UPLINK_VERSION, u->m.version);
+	    "to %s (docs/updates.md)\n", u->running, u->m.version);
 }
 
 static int
@@ -345,23 +369,28 @@ update_args(struct update *u, int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "cloud", no_argument, NULL, 'C' },
+		{ "version", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int	 ch;
 
-	while ((ch = getopt_long(argc, argv, "m:d:s:c:h", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "m:d:s:c:Cv:h", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'm': u->manifest = optarg; break;
 		case 'd': u->dir = optarg; break;
 		case 's': u->state = optarg; break;
 		case 'c': u->config = optarg; break;
+		case 'C': u->cloud = true; break;
+		case 'v': u->version = optarg; break;
 		case 'h': update_usage(stdout); return -1;
 		default: update_usage(stderr); return EXIT_USAGE;
 		}
 	}
-	if (u->manifest == NULL || optind != argc) {
+	if ((u->manifest == NULL) == !u->cloud || optind != argc ||
+	    (u->version != NULL && !u->cloud)) {
 		update_usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -390,6 +419,51 @@ update_config(struct update *u)
 	return EXIT_OK;
 }
 
+/*
+ * The version running now: the launcher's current version when there is
+ * one (STATE/versions/current), else the one this binary was built as.
+ */
+static void
+update_running(struct update *u)
+{
+	char	 path[UPDATE_PATH_MAX], target[RELEASE_VERSION_MAX + 1];
+	ssize_t	 n;
+
+	snprintf(u->running, sizeof(u->running), "%s", UPLINK_VERSION);
+	snprintf(path, sizeof(path), "%s/versions/current", u->state);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n <= 0)
+		return;
+	target[n] = '\0';
+	if (release_version_valid(target))
+		snprintf(u->running, sizeof(u->running), "%s", target);
+}
+
+/* The policy from the configuration, and the manifest's verdict. */
+static int
+update_verify_texts(struct update *u)
+{
+	int	 rc;
+
+	rc = update_root(u);
+	if (rc == RELEASE_OK)
+		rc = update_seen_read(u);
+	if (rc != RELEASE_OK)
+		return rc;
+	update_running(u);
+	u->pol.revoked = (const uint8_t (*)[RELEASE_KEYID_LEN])
+	    u->cfg.update_revoked;
+	u->pol.nrevoked = u->cfg.update_nrevoked;
+	u->pol.running_version = u->running;
+	u->pol.allow_version = u->cfg.update_allow_version[0] != '\0' ?
+	    u->cfg.update_allow_version : NULL;
+	u->pol.channel = u->cfg.update_channel;
+	u->pol.arch = release_host_arch();
+	u->pol.now = (int64_t)time(NULL);
+	return release_verify(&u->pol, u->mtext.ptr, u->mtext.len, u->stext.ptr,
+	    u->stext.len, &u->m, u->err, sizeof(u->err));
+}
+
 static int
 update_run(struct update *u)
 {
@@ -402,30 +476,126 @@ update_run(struct update *u)
 		if (u->dir == mdir)
 			*strrchr(mdir, '/') = '\0';
 	}
-	rc = update_root(u);
+	rc = update_inputs(u);
 	if (rc == RELEASE_OK)
-		rc = update_inputs(u);
-	if (rc == RELEASE_OK)
-		rc = update_seen_read(u);
-	if (rc != RELEASE_OK)
-		return rc;
-	u->pol.revoked = (const uint8_t (*)[RELEASE_KEYID_LEN])
-	    u->cfg.update_revoked;
-	u->pol.nrevoked = u->cfg.update_nrevoked;
-	u->pol.running_version = UPLINK_VERSION;
-	u->pol.allow_version = u->cfg.update_allow_version[0] != '\0' ?
-	    u->cfg.update_allow_version : NULL;
-	u->pol.channel = u->cfg.update_channel;
-	u->pol.arch = release_host_arch();
-	u->pol.now = (int64_t)time(NULL);
-	rc = release_verify(&u->pol, u->mtext.ptr, u->mtext.len, u->stext.ptr,
-	    u->stext.len, &u->m, u->err, sizeof(u->err));
+		rc = update_verify_texts(u);
 	if (rc != RELEASE_OK)
 		return rc;
 	rc = update_stage(u);
-	if (rc == RELEASE_OK)
+	if (rc == RELEASE_OK && !u->quiet)
 		update_report(u);
 	return rc;
+}
+
+static struct update *
+update_new(const struct connector_config *cfg, const char *state)
+{
+	struct update	*u = calloc(1, sizeof(*u));
+
+	if (u == NULL)
+		return NULL;
+	u->cfg = *cfg;		/* borrowed: never freed here */
+	u->state = state;
+	u->quiet = true;
+	buf_init(&u->mtext, RELEASE_MANIFEST_MAX);
+	buf_init(&u->stext, RELEASE_SIGFILE_MAX);
+	return u;
+}
+
+static int
+update_end(struct update *u, int rc, char *version, size_t vlen, char *err,
+    size_t errlen)
+{
+	if (version != NULL)
+		snprintf(version, vlen, "%s", u->m.version);
+	snprintf(err, errlen, "%s", u->err);
+	release_manifest_free(&u->m);
+	buf_free(&u->mtext);
+	buf_free(&u->stext);
+	free(u);
+	return rc;
+}
+
+int
+update_verify(const struct connector_config *cfg, const char *state,
+    const char *mtext, size_t mlen, const char *stext, size_t slen,
+    char *version, size_t vlen, char *err, size_t errlen)
+{
+	struct update	*u = update_new(cfg, state);
+	int		 rc;
+
+	if (u == NULL)
+		return uplink_fail(RELEASE_EIO, err, errlen, "out of memory");
+	if (buf_append(&u->mtext, mtext, mlen) != UPLINK_OK ||
+	    buf_append(&u->stext, stext, slen) != UPLINK_OK)
+		rc = uplink_fail(RELEASE_EMALFORMED, u->err, sizeof(u->err),
+		    "the manifest or its signature is too large");
+	else
+		rc = update_verify_texts(u);
+	return update_end(u, rc, version, vlen, err, errlen);
+}
+
+int
+update_stage_release(const struct connector_config *cfg, const char *state,
+    const char *manifest, const char *dir, char *version, size_t vlen,
+    char *err, size_t errlen)
+{
+	struct update	*u = update_new(cfg, state);
+	int		 rc;
+
+	if (u == NULL)
+		return uplink_fail(RELEASE_EIO, err, errlen, "out of memory");
+	u->manifest = manifest;
+	u->dir = dir;
+	rc = update_run(u);
+	return update_end(u, rc, version, vlen, err, errlen);
+}
+
+static void
+update_cloud_done(void *arg, int rc, const char *version, const char *msg)
+{
+	struct update	*u = arg;
+
+	u->rc_cloud = rc;
+	event_base_loopbreak(u->base);
+	snprintf(u->err, sizeof(u->err), "%s", msg);
+	if (rc == RELEASE_OK)
+		printf("%s\n", msg);
+	(void)version;
+}
+
+/* --cloud: download from the cloud of the configuration, then stage. */
+static int
+update_from_cloud(struct update *u)
+{
+	struct event_base	*base;
+	struct evdns_base	*dns = NULL;
+	struct update_fetch	*uf;
+
+	if (!u->have_cfg || u->cfg.cloud_url[0] == '\0') {
+		fprintf(stderr, "uplink-connector: update --cloud needs the "
+		    "connector's configuration with its [cloud] section "
+		    "(--config, default %s): enroll first\n",
+		    CONFIG_DEFAULT_PATH);
+		return EXIT_USAGE;
+	}
+	u->rc_cloud = RELEASE_EIO;
+	base = event_base_new();
+	u->base = base;
+	if (base != NULL)
+		dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	uf = dns == NULL ? NULL : update_fetch_start(base, dns, &u->cfg,
+	    u->state, u->version, update_cloud_done, u);
+	if (uf == NULL)
+		snprintf(u->err, sizeof(u->err), "cannot start (out of memory, "
+		    "or no resolver: check /etc/resolv.conf)");
+	else
+		event_base_dispatch(base);
+	if (dns != NULL)
+		evdns_base_free(dns, 0);
+	if (base != NULL)
+		event_base_free(base);
+	return u->rc_cloud;
 }
 
 int
@@ -449,7 +619,13 @@ cmd_update(int argc, char **argv)
 	rc = update_args(u, argc, argv);
 	if (rc == EXIT_OK)
 		rc = update_config(u);
-	if (rc == EXIT_OK) {
+	if (rc == EXIT_OK && u->cloud) {
+		rc = update_from_cloud(u);
+		if (rc != RELEASE_OK && rc != EXIT_USAGE)
+			fprintf(stderr, "uplink-connector: update refused (%s): "
+			    "%s; nothing was staged and the running version is "
+			    "unchanged\n", release_strerror(rc), u->err);
+	} else if (rc == EXIT_OK) {
 		rc = update_run(u);
 		if (rc != RELEASE_OK)
 			fprintf(stderr, "uplink-connector: update refused (%s): "

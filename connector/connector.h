@@ -28,4 +28,19 @@ int cmd_update(int argc, char **argv);
 int settings_load(struct connector_config *cfg, const char *config_path,
     const char *proxy_flag, const char *bypass_flag);
 
+/*
+ * connector/cmd_update.c, for the download from the cloud and the
+ * rollout: update_verify() judges a manifest and its signature as
+ * "update" would (every check but the files'); update_stage_release()
+ * verifies and stages the release at manifest with its files in dir under
+ * STATE/versions/. Both return a RELEASE_* verdict (lib/pki/release.h)
+ * with a complete message in err, and the manifest's version.
+ */
+int update_verify(const struct connector_config *cfg, const char *state,
+    const char *mtext, size_t mlen, const char *stext, size_t slen,
+    char *version, size_t vlen, char *err, size_t errlen);
+int update_stage_release(const struct connector_config *cfg,
+    const char *state, const char *manifest, const char *dir, char *version,
+    size_t vlen, char *err, size_t errlen);
+
 #endif

@@ -4,6 +4,7 @@
 #include <openssl/opensslv.h>
 
 #include "connector.h"
+#include "launcher.h"
 #include "version.h"
 
 static void
@@ -27,6 +28,7 @@ usage(FILE *fp)
 "  install   check the way to the cloud, enroll, start the service and\n"
 "            wait for its tunnels (docs/install.md); uninstall undoes it\n"
 "  update    verify a signed release and stage it (docs/updates.md)\n"
+"  launch    run the current version, switch and roll back (the service)\n"
 "  help      this text; \"uplink-connector COMMAND --help\" for a command\n"
 "  version   print the version\n"
 "\n"
@@ -57,6 +59,8 @@ main(int argc, char **argv)
 		return cmd_uninstall(argc - 1, argv + 1);
 	if (strcmp(cmd, "update") == 0)
 		return cmd_update(argc - 1, argv + 1);
+	if (strcmp(cmd, "launch") == 0)
+		return cmd_launch(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
 	    strcmp(cmd, "-h") == 0) {
 		usage(stdout);

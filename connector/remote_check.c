@@ -15,6 +15,7 @@
 #include "error.h"
 #include "hostport.h"
 #include "https.h"
+#include "launcher.h"
 #include "log.h"
 #include "pki.h"
 #include "remote_check.h"
@@ -154,6 +155,9 @@ rc_reply(struct remote_check *rc, const struct check_result *results,
 	root = check_report_json(&rc->cfg->c.routes, results, have, n);
 	if (root != NULL)
 		text = check_report_text(root, TUNNEL_REPLY_MAX);
+	/* Asked over a tunnel and passed: the launcher's health gate. */
+	if (root != NULL && json_is_true(json_object_get(root, "ok")))
+		launcher_healthy();
 	json_decref(root);
 	if (text != NULL)
 		tunnel_stream_reply(rc->s, 200, text);
@@ -430,6 +434,10 @@ remote_check_get(struct service *svc, struct tunnel *t,
 	struct remote_check	*rc;
 
 	(void)t;
+	if (strncmp(path, "/v1/update?", 11) == 0) {
+		launcher_update_get(svc, s, path);
+		return;
+	}
 	if (strncmp(path, REMOTE_CHECK_PATH, strlen(REMOTE_CHECK_PATH)) != 0 ||
 	    (path[strlen(REMOTE_CHECK_PATH)] != '\0' &&
 	    path[strlen(REMOTE_CHECK_PATH)] != '?')) {

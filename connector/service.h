@@ -55,8 +55,9 @@ struct service {
 	LIST_HEAD(, sconn)	 conns;
 	bool			 draining;
 	unsigned		 seq;
-	char			 info_base[384];	/* version, tunnels, pid, host */
-	char			 info[1024];	/* JSON for GET /v1/info */
+	/* version, tunnels, pid, host, and the launcher's (a rollback: 2 KiB) */
+	char			 info_base[2560];
+	char			 info[3072];	/* JSON for GET /v1/info */
 	struct svc_counters	 ctr;
 	struct event		*drain_timer;
 };

@@ -46,6 +46,7 @@ enum cloudconf_section {
 	SEC_METRICS,
 	SEC_STORE,
 	SEC_CLUSTER,
+	SEC_UPDATE,
 	SEC_PUBLISH,
 	SEC_BAD,		/* a header that was refused: keys are ignored */
 };
@@ -59,6 +60,7 @@ static const char *const cloudconf_section_names[] = {
 	[SEC_METRICS] = "metrics",
 	[SEC_STORE] = "store",
 	[SEC_CLUSTER] = "cluster",
+	[SEC_UPDATE] = "update",
 };
 
 enum cloudconf_kind {
@@ -123,6 +125,11 @@ static const struct cloudconf_key cloudconf_keys[] = {
 	    NO_FLAG, 0, 0, NULL, "/etc/uplink/db-password" },
 	{ SEC_STORE, "timeout", K_DURATION, CFG(store_timeout), NO_FLAG, 1, 60,
 	    "1s to 60s", "2s" },
+	/* [update]: rollouts of connector releases (cloud/rollout.c). */
+	{ SEC_UPDATE, "outdated_after", K_DURATION, CFG(update_outdated_after),
+	    NO_FLAG, 3600, 3650 * 86400, "1h to 3650d", "30d" },
+	{ SEC_UPDATE, "step_timeout", K_DURATION, CFG(update_step_timeout),
+	    NO_FLAG, 10, 86400, "10s to 1d", "5m" },
 	{ SEC_INGRESS, "listen", K_LISTEN, CFG(ingress_listen),
 	    CFG(ingress_enabled), 0, 0, NULL, "127.0.0.1:3128" },
 	/* [cluster]: this instance among others (docs/cluster.md). */
@@ -320,6 +327,8 @@ cloudconf_defaults(struct cloud_config *cfg)
 	cfg->logs_lines_per_sec = 200;
 	cfg->logs_bytes_per_sec = 64 * 1024;
 	cfg->events_retention = 90 * 86400;
+	cfg->update_outdated_after = 30 * 86400;
+	cfg->update_step_timeout = 300;
 	cfg->store_timeout = STORE_PG_TIMEOUT_MS / 1000;
 	cfg->cluster_lease = 10;
 	cfg->ping_interval = 10;
@@ -857,7 +866,7 @@ cloudconf_section(struct cloudconf_parse *cp, const char *s)
 	snprintf(cp->sect_text, sizeof(cp->sect_text), "[%.*s]",
 	    (int)(len < CLOUDCONF_SHOW ? len : CLOUDCONF_SHOW), in);
 	cp->sect = SEC_BAD;
-	for (i = SEC_CLOUD; i <= SEC_CLUSTER; i++)
+	for (i = SEC_CLOUD; i <= SEC_UPDATE; i++)
 		if (strlen(cloudconf_section_names[i]) == len &&
 		    strncasecmp(cloudconf_section_names[i], in, len) == 0) {
 			cp->sect = (enum cloudconf_section)i;
@@ -878,7 +887,7 @@ cloudconf_section(struct cloudconf_parse *cp, const char *s)
 	}
 	cloudconf_fail(cp, "unknown section %s (known: [cloud], [ingress], "
 	    "[limits], [log], [logs], [metrics], [store], [cluster], "
-	    "[publish NAME])", cp->sect_text);
+	    "[update], [publish NAME])", cp->sect_text);
 }
 
 /*

@@ -50,6 +50,9 @@ struct cloud_config {
 	int64_t		 cert_lifetime;		/* seconds, default 30 days */
 	int64_t		 drain_timeout;		/* seconds, default 30 */
 	int64_t		 check_interval;	/* seconds, default 1h; 0 off */
+	/* [update] (cloud/rollout.c): seconds */
+	int64_t		 update_outdated_after;	/* default 30d */
+	int64_t		 update_step_timeout;	/* restart + gate, default 5m */
 	int64_t		 ping_interval;		/* seconds, default 10 */
 	uint32_t	 ping_misses;		/* default 3 */
 	uint32_t	 streams_per_tunnel;	/* default 10000 */

@@ -49,6 +49,7 @@ enum config_once {
 	ONCE_ROOT_KEY,
 	ONCE_CHANNEL,
 	ONCE_ALLOW_VERSION,
+	ONCE_HEALTH_GATE,
 	ONCE_MAX,
 };
 
@@ -561,8 +562,23 @@ config_update_key(struct config_parse *cp, const char *name, const char *value)
 		memcpy(cfg->update_allow_version, value, n + 1);
 		return 1;
 	}
+	if (strcasecmp(name, "health_gate") == 0) {
+		char	 why[512];
+
+		if (!config_once(cp, ONCE_HEALTH_GATE, "update", "health_gate"))
+			return 0;
+		if (duration_parse(value, "[update] health_gate",
+		    &cfg->update_health_gate, why, sizeof(why)) != UPLINK_OK)
+			return config_fail(cp, "%s", why);
+		if (cfg->update_health_gate < 5 || cfg->update_health_gate >
+		    3600)
+			return config_fail(cp, "[update] health_gate \"%s\": "
+			    "give 5s to 1h", value);
+		return 1;
+	}
 	return config_fail(cp, "unknown key \"%s\" in [update] (known: "
-	    "root_key, revoked_keys, channel, allow_version)", name);
+	    "root_key, revoked_keys, channel, allow_version, health_gate)",
+	    name);
 }
 
 static int
@@ -691,6 +707,7 @@ config_defaults(struct connector_config *cfg, const char *path)
 	cfg->max_streams = CONFIG_MAX_STREAMS_DEFAULT;
 	cfg->log_buffer = 10000;
 	snprintf(cfg->update_channel, sizeof(cfg->update_channel), "stable");
+	cfg->update_health_gate = CONFIG_HEALTH_GATE_DEFAULT;
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 }
 

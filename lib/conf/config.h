@@ -1,6 +1,8 @@
 #ifndef UPLINK_CONFIG_H
 #define UPLINK_CONFIG_H
 
+#define CONFIG_HEALTH_GATE_DEFAULT	120
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -110,6 +112,8 @@ struct connector_config {
 	size_t			 update_nrevoked;
 	char			 update_channel[RELEASE_WORD_MAX + 1];
 	char			 update_allow_version[RELEASE_VERSION_MAX + 1];
+	/* s, 5..3600: a new version's health gate under the launcher */
+	int64_t			 update_health_gate;
 };
 
 /*

@@ -96,6 +96,12 @@
  * once (connector, boot, seq is unique): two instances collecting the
  * same connector's log do not store it twice.
  *
+ * Version 13 (signed releases and rollouts, issue 15): releases holds each
+ * connector release an operator added (its manifest and signature; the
+ * files are in the data directory under their SHA-256, which the
+ * manifest names), site_rollouts each site's update settings
+ * (lib/store/store_release.c).
+ *
  * The array is visible to the unit tests, which build older files from
  * the first steps alone to test the upgrades.
  */
@@ -383,6 +389,28 @@ UNITTEST const char *const store_migrations[] = {
 	"  connector_events(connector_id, id);"
 	"CREATE INDEX connector_events_site ON connector_events(site_id, id);"
 	"CREATE INDEX connector_events_at ON connector_events(at);",
+	"CREATE TABLE releases ("
+	"  version TEXT NOT NULL,"
+	"  channel TEXT NOT NULL,"
+	"  arch TEXT NOT NULL,"
+	"  signed_at INTEGER NOT NULL,"
+	"  added_at INTEGER NOT NULL,"
+	"  manifest TEXT NOT NULL,"
+	"  signature TEXT NOT NULL,"
+	"  PRIMARY KEY (version, channel, arch)"
+	") STRICT;"
+	"CREATE TABLE site_rollouts ("
+	"  site_id INTEGER PRIMARY KEY REFERENCES sites(id) ON DELETE CASCADE,"
+	"  automatic INTEGER NOT NULL DEFAULT 0,"
+	"  has_window INTEGER NOT NULL DEFAULT 0,"
+	"  days INTEGER NOT NULL DEFAULT 127,"
+	"  start_min INTEGER NOT NULL DEFAULT 0,"
+	"  end_min INTEGER NOT NULL DEFAULT 0,"
+	"  tz TEXT NOT NULL DEFAULT 'UTC',"
+	"  paused INTEGER NOT NULL DEFAULT 0,"
+	"  pause_reason TEXT NOT NULL DEFAULT '',"
+	"  update_now INTEGER NOT NULL DEFAULT 0"
+	") STRICT;",
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

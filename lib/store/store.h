@@ -19,7 +19,7 @@
  * UPLINK_EIO when SQLite fails, UPLINK_ENOMEM.
  */
 
-#define STORE_SCHEMA_VERSION	12
+#define STORE_SCHEMA_VERSION	13
 #define STORE_BUSY_MS		5000
 #define STORE_PG_TIMEOUT_MS	2000	/* deadline of one PostgreSQL call */
 #define STORE_NAME_MAX		63	/* site and connector names */
@@ -1125,6 +1125,51 @@ int store_events_list(struct store *st, const char *connector,
     void *arg, char *err, size_t errlen);
 /* Deletes events older than older (Unix time). */
 int store_events_prune(struct store *st, int64_t older, int64_t *deleted,
+    char *err, size_t errlen);
+
+/*
+ * Signed connector releases and per-site rollouts (issue 15,
+ * lib/store/store_release.c, docs/updates.md). A release is its manifest
+ * and signature as the operator made them; its files are kept in the data
+ * directory under their SHA-256 (the manifest names it).
+ */
+#define STORE_RELEASE_WORD_MAX	32
+struct store_release {
+	char		 version[STORE_RELEASE_WORD_MAX + 1];
+	char		 channel[STORE_RELEASE_WORD_MAX + 1];
+	char		 arch[STORE_RELEASE_WORD_MAX + 1];
+	int64_t		 signed_at, added_at;
+	const char	*manifest;	/* valid during the callback only */
+	const char	*signature;
+};
+typedef int (*store_release_cb)(void *arg, const struct store_release *r);
+
+/* Adds a release; the same (version, channel, arch) is UPLINK_EEXIST. */
+int store_release_add(struct store *st, const struct store_release *r,
+    char *err, size_t errlen);
+/* Every release, or those of version (not NULL), in no set order. */
+int store_release_list(struct store *st, const char *version,
+    store_release_cb cb, void *arg, char *err, size_t errlen);
+/* Removes every release of version; *n says how many (0: not found). */
+int store_release_remove(struct store *st, const char *version, int64_t *n,
+    char *err, size_t errlen);
+
+/* A site's update settings; a site without a row has the defaults. */
+struct store_rollout {
+	int64_t	 site_id;
+	bool	 automatic;	/* default false: "update now" only */
+	bool	 has_window;
+	int	 days;		/* bit 0 Sunday .. bit 6 Saturday */
+	int	 start_min, end_min;	/* minutes of the day; equal: all day */
+	char	 tz[64];	/* IANA name, "UTC" by default */
+	bool	 paused;
+	char	 pause_reason[STORE_TEXT_MAX + 1];
+	bool	 update_now;
+};
+void store_rollout_defaults(struct store_rollout *ro, int64_t site_id);
+int store_rollout_get(struct store *st, int64_t site_id,
+    struct store_rollout *ro, char *err, size_t errlen);
+int store_rollout_set(struct store *st, const struct store_rollout *ro,
     char *err, size_t errlen);
 
 #endif

@@ -317,6 +317,28 @@ const char *const store_pg_migrations[] = {
 	"  connector_events(connector_id, id);"
 	"CREATE INDEX connector_events_site ON connector_events(site_id, id);"
 	"CREATE INDEX connector_events_at ON connector_events(at);",
+	"CREATE TABLE releases ("
+	"  version TEXT NOT NULL,"
+	"  channel TEXT NOT NULL,"
+	"  arch TEXT NOT NULL,"
+	"  signed_at BIGINT NOT NULL,"
+	"  added_at BIGINT NOT NULL,"
+	"  manifest TEXT NOT NULL,"
+	"  signature TEXT NOT NULL,"
+	"  PRIMARY KEY (version, channel, arch));"
+	BUMP("releases")
+	"CREATE TABLE site_rollouts ("
+	"  site_id BIGINT PRIMARY KEY REFERENCES sites(id) ON DELETE CASCADE,"
+	"  automatic BIGINT NOT NULL DEFAULT 0,"
+	"  has_window BIGINT NOT NULL DEFAULT 0,"
+	"  days BIGINT NOT NULL DEFAULT 127,"
+	"  start_min BIGINT NOT NULL DEFAULT 0,"
+	"  end_min BIGINT NOT NULL DEFAULT 0,"
+	"  tz TEXT NOT NULL DEFAULT 'UTC',"
+	"  paused BIGINT NOT NULL DEFAULT 0,"
+	"  pause_reason TEXT NOT NULL DEFAULT '',"
+	"  update_now BIGINT NOT NULL DEFAULT 0);"
+	BUMP("site_rollouts"),
 };
 
 _Static_assert(sizeof(store_pg_migrations) / sizeof(store_pg_migrations[0])

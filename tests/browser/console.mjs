@@ -922,6 +922,29 @@ step('keys', async () => {
 	assert.match(await row.innerText(), new RegExp(`ingress[\\s\\S]*${SITE}`));
 });
 
+// A site's updates (issue 15): from the site page; a window in a named zone
+// (an unknown one refused with the API's message), automatic, pause.
+step('rollout', async () => {
+	await page.evaluate(h => { location.hash = h; }, `#/sites/${SITE}`);
+	await page.click(tid('site-rollout'));
+	await page.locator(tid('rollout-row')).first().waitFor();
+	assert.equal(await page.locator(tid('rollout-step')).first().innerText(), 'idle');
+	await page.fill(tid('window-tz'), 'Mars/Olympus');
+	await page.click(tid('window-save'));
+	await page.locator(`${tid('rollout-detail')} .alert-error, [role="alert"]`, { hasText: 'IANA' }).first().waitFor();
+	await page.fill(tid('window-tz'), 'Europe/Paris');
+	await page.click(tid('window-save'));
+	await page.locator(tid('rollout-detail'), { hasText: '(Europe/Paris)' }).waitFor();
+	await page.click(tid('rollout-mode'));
+	await page.locator(tid('rollout-detail'), { hasText: 'automatic' }).waitFor();
+	await page.click(tid('rollout-pause'));
+	await page.locator(tid('rollout-paused')).waitFor();
+	await page.click(tid('rollout-pause'));
+	await page.locator(tid('rollout-running')).waitFor();
+	await page.click(tid('rollout-mode'));
+	await page.locator(tid('rollout-detail'), { hasText: 'manual' }).waitFor();
+});
+
 // Times carry their zone; the UTC toggle switches them.
 step('utc-toggle', async () => {
 	await page.click(tid('nav-audit'));
@@ -981,6 +1004,8 @@ const PAGES = [
 	['keys', '#/keys', tid('key-row')],
 	['audit', '#/audit', tid('audit-row')],
 	['instances', '#/instances', tid('instance-row')],
+	['releases', '#/releases', tid('rollout-link')],
+	['rollout', `#/rollout/${SITE}`, tid('rollout-row')],
 ];
 
 async function axe(where) {

@@ -355,6 +355,8 @@ def test_missing_file_fifo_and_no_root(rel):
     ("channel = Stable!", "[update] channel \"Stable!\": give 1 to 32"),
     ("root_key = notbase64", "[update] root_key: not a minisign public key"),
     ("colour = blue", "unknown key \"colour\" in [update]"),
+    ("health_gate = 2s", "[update] health_gate \"2s\": give 5s to 1h"),
+    ("health_gate = soon", "[update] health_gate"),
 ])
 def test_config_errors(rel, line, msg):
     m = rel.sign()

@@ -91,7 +91,11 @@ static const struct file_row file_rows[] = {
 	{ "[cloud\nlisten = 0.0.0.0:1\n", "1: not INI syntax" },
 	{ "[cloud]\nlisten = x:1\n[oops]\n", "3: unknown section [oops] "
 	    "(known: [cloud], [ingress], [limits], [log], [logs], [metrics], "
-	    "[store], [cluster], [publish NAME])" },
+	    "[store], [cluster], [update], [publish NAME])" },
+	{ "[update]\noutdated_after = 10m\n", "2: [update] outdated_after = "
+	    "\"10m\" is out of range; use 1h to 3650d (e.g. 30d)" },
+	{ "[update]\nnewest = 1\n", "2: unknown key \"newest\" in [update] "
+	    "(known: outdated_after, step_timeout)" },
 	/* [store] (issue 14): the database, never with its password. */
 	{ "[store]\nurl = sqlite:/srv/u.db\n", NULL },
 	{ "[store]\nurl = postgresql://uplink@db/uplink\npassword_file = "

@@ -168,8 +168,8 @@ test_open_fresh_and_reopen(void **state)
 	assert_int_equal(pragma(st, "PRAGMA synchronous"), 2);	/* FULL */
 	assert_int_equal(pragma(st, "PRAGMA foreign_keys"), 1);
 	assert_int_equal(pragma(st, "SELECT count(*) FROM sqlite_schema "
-	    "WHERE type = 'table'"), 16 + 1 + 4 + 2 + 2);
-	    /* + v9 history, v10 alerts, v11 cluster, v12 logs */
+	    "WHERE type = 'table'"), 16 + 1 + 4 + 2 + 2 + 2);
+	    /* + v9 history, v10 alerts, v11 cluster, v12 logs, v13 releases */
 	assert_int_equal(store_site_ensure(st, "paris", &id1, err,
 	    sizeof(err)), UPLINK_OK);
 	store_close(st);

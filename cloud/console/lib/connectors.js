@@ -23,7 +23,9 @@ export function connectorTable(conns) {
 		    linkTo('/connectors/' + encodeURIComponent(c.id), c.name || c.id, 'connector-link'),
 		    el('span', { class: 'mono muted small', text: c.id })) },
 		{ title: 'State', key: 'state', cell: c => stateBadge(c.state, 'connector-state') },
-		{ title: 'Version', key: 'version', cell: c => el('span', { class: 'mono', text: c.version || '—' }) },
+		{ title: 'Version', key: 'version', cell: c => el('span', { class: 'name-cell' },
+		    el('span', { class: 'mono', text: c.version || '—' }),
+		    c.outdated ? badge('degraded', 'outdated', 'outdated') : null) },
 		{ title: 'Tunnels', num: true, key: 'tunnels', cell: c => c.state === 'revoked' ? '—' :
 		    fmtInt(c.tunnels) + ' / ' + fmtInt(c.tunnels_expected) },
 		{ title: 'RTT', num: true, key: 'rtt', cell: c => c.state === 'revoked' || c.state === 'offline' ? '—' : fmtMs(c.rtt_ms) },

@@ -14,7 +14,9 @@ import { pageInstances } from '../pages/instances.js';
 import { pageKeys } from '../pages/keys.js';
 import { pageNotifications } from '../pages/notifications.js';
 import { pageOverview } from '../pages/overview.js';
+import { pageReleases } from '../pages/releases.js';
 import { pageRequirements } from '../pages/requirements.js';
+import { pageRollout } from '../pages/rollout.js';
 import { pageServices } from '../pages/services.js';
 import { pageSettings } from '../pages/settings.js';
 import { pageSite } from '../pages/site.js';
@@ -35,6 +37,8 @@ export const PAGES = {
 	admins: pageAdmins,
 	keys: pageKeys,
 	audit: pageAudit,
+	releases: pageReleases,
+	rollout: pageRollout,
 };
 
 export function parseHash() {
@@ -61,7 +65,7 @@ export async function route() {
 	}
 	const fn = PAGES[r.page];
 	const navKey = r.page === 'sites' || r.page === 'connectors' ||
-	    r.page === 'add-connector' ? 'overview' : r.page;
+	    r.page === 'add-connector' ? 'overview' : r.page === 'rollout' ? 'releases' : r.page;
 	for (const a of document.querySelectorAll('.sidenav a')) {
 		if (a.dataset.page === navKey)
 			a.setAttribute('aria-current', 'page');

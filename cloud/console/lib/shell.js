@@ -16,6 +16,7 @@ export const NAV = [
 	['requirements', 'Required addresses'],
 	['notifications', 'Notifications'],
 	['alerts', 'Alerts'],
+	['releases', 'Releases'],
 	['-', 'Administration'],
 	['settings', 'Settings'],
 	['admins', 'Administrators'],

@@ -46,6 +46,7 @@ export async function pageSite(ctx) {
 	    pageHeader('Site ' + name, 'Connectors of this site and their health.',
 		[liveNote(ctx), canWrite() ? linkTo('/add-connector?site=' + encodeURIComponent(name),
 		    'Add a connector', 'site-add') : null,
+		linkTo('/rollout/' + encodeURIComponent(name), 'Updates', 'site-rollout'),
 		canWrite() ? button('Rename', rename, { kind: 'secondary', testid: 'site-rename' }) : null,
 		canWrite() ? button('Delete', remove, { kind: 'danger', testid: 'site-delete' }) : null]),
 	    actErr, body, historyCard(ctx, path, 'Site ' + name));
