@@ -21,6 +21,7 @@
 #include "httpreq.h"
 #include "ingress.h"
 #include "log.h"
+#include "proxygate.h"
 #include "router.h"
 #include "store.h"
 #include "xmalloc.h"
@@ -481,7 +482,8 @@ ingress_start(struct cloud *c, char *err, size_t errlen)
 	c->ingress = in;
 	if (!c->cfg.ingress_enabled)
 		return 0;
-	in->lev = cloud_listen(c, &c->cfg.ingress_listen, ingress_accept_cb, in,
+	in->lev = cloud_listen_ext(c, &c->cfg.ingress_listen, LISTEN_PROXY |
+	    LISTEN_CLIENT_FIRST | LISTEN_REUSEPORT, ingress_accept_cb, in,
 	    "the ingress proxy (listen in [ingress])", err, errlen);
 	if (in->lev == NULL)
 		return -1;

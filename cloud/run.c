@@ -24,6 +24,7 @@
 #include "nofile.h"
 #include "notify.h"
 #include "publish.h"
+#include "proxygate.h"
 #include "pwverify.h"
 #include "router.h"
 #include "sdnotify.h"
@@ -85,6 +86,7 @@ struct lguard {
 	struct event		*timer;
 	int64_t			 last_ms;
 	int			 pause_ms;
+	struct proxygate	*gate;		/* LISTEN_PROXY */
 	char			 what[96];
 };
 
@@ -177,6 +179,7 @@ cloud_listen_free(struct evconnlistener *lev)
 			g = *pp;
 			*pp = g->next;
 			event_free(g->timer);
+			proxygate_free(g->gate);
 			free(g);
 			break;
 		}
@@ -193,6 +196,7 @@ cloud_listen_guards_free(void)
 	while ((g = lguards) != NULL) {
 		lguards = g->next;
 		event_free(g->timer);
+		proxygate_free(g->gate);
 		free(g);
 	}
 }
@@ -201,8 +205,25 @@ struct evconnlistener *
 cloud_listen(struct cloud *c, const struct hostport *hp, evconnlistener_cb cb,
     void *arg, const char *what, char *err, size_t errlen)
 {
+	return cloud_listen_ext(c, hp, 0, cb, arg, what, err, errlen);
+}
+
+/*
+ * LISTEN_PROXY puts a PROXY protocol gate (cloud/proxygate.c) in front of
+ * cb when [cluster] proxy_from lists addresses; LISTEN_REUSEPORT lets
+ * other instances on this machine bind the same port when reuseport is on
+ * ([cluster] reuseport, by default on in cluster mode).
+ */
+struct evconnlistener *
+cloud_listen_ext(struct cloud *c, const struct hostport *hp, int flags,
+    evconnlistener_cb cb, void *arg, const char *what, char *err,
+    size_t errlen)
+{
 	struct evutil_addrinfo	 hints, *ai = NULL;
 	struct evconnlistener	*lev;
+	struct proxygate	*gate = NULL;
+	unsigned		 opts = LEV_OPT_CLOSE_ON_FREE |
+	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
 	char			 port[8];
 	int			 rv;
 
@@ -217,8 +238,14 @@ cloud_listen(struct cloud *c, const struct hostport *hp, evconnlistener_cb cb,
 		    "[IPv6] address and a port", what, hp->host);
 		return NULL;
 	}
-	lev = evconnlistener_new_bind(c->base, cb, arg, LEV_OPT_CLOSE_ON_FREE |
-	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 512, ai->ai_addr,
+	if ((flags & LISTEN_REUSEPORT) && cloud_reuseport(c))
+		opts |= LEV_OPT_REUSEABLE_PORT;
+	if ((flags & LISTEN_PROXY) && cb != NULL && c->cfg.nproxy_from > 0) {
+		gate = proxygate_new(c, flags, cb, arg, what);
+		cb = proxygate_accept_cb;
+		arg = gate;
+	}
+	lev = evconnlistener_new_bind(c->base, cb, arg, opts, 512, ai->ai_addr,
 	    (int)ai->ai_addrlen);
 	evutil_freeaddrinfo(ai);
 	if (lev == NULL) {
@@ -226,10 +253,20 @@ cloud_listen(struct cloud *c, const struct hostport *hp, evconnlistener_cb cb,
 		    hp->host, hp->port, strerror(errno), errno == EACCES ?
 		    " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" :
 		    errno == EADDRINUSE ? " (another program has it)" : "");
+		proxygate_free(gate);
 		return NULL;
 	}
 	cloud_listen_guard(c, lev, what);
+	lguard_find(lev)->gate = gate;
 	return lev;
+}
+
+bool
+cloud_reuseport(const struct cloud *c)
+{
+	if (c->cfg.reuseport >= 0)
+		return c->cfg.reuseport == 1;
+	return cluster_enabled(c);
 }
 
 static void

@@ -293,6 +293,7 @@ cloudconf_defaults(struct cloud_config *cfg)
 	cfg->tunnels_per_connector = 16;
 	cfg->pending_per_connector = 1000;
 	cfg->tls_first_byte_timeout = 3;
+	cfg->reuseport = -1;
 	cfg->tls_handshake_timeout = 10;
 	cfg->request_head_timeout = 10;
 	cfg->ingress_per_address = 256;
