@@ -77,4 +77,11 @@ size_t cluster_locations(const struct cloud *c, const char *connector,
 void cluster_tunnels_changed(struct cloud *c, const char *connector,
     const char *site, unsigned n);
 
+/*
+ * SIGTERM in a cluster: marks this instance draining in the store (and in
+ * memory at once), so that GET /api/v1/cluster on every instance stops
+ * offering it to connectors.
+ */
+void cluster_drain(struct cloud *c);
+
 #endif

@@ -998,8 +998,9 @@ front_stop(struct front *f)
 {
 	if (f == NULL)
 		return;
-	if (f->lev != NULL)
-		evconnlistener_disable(f->lev);
-	if (f->http_lev != NULL)
-		evconnlistener_disable(f->http_lev);
+	/* Closed, not paused, as publish_stop() says why. */
+	cloud_listen_free(f->lev);
+	cloud_listen_free(f->http_lev);
+	f->lev = NULL;
+	f->http_lev = NULL;
 }

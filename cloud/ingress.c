@@ -550,6 +550,9 @@ ingress_free(struct ingress *in)
 void
 ingress_stop(struct ingress *in)
 {
-	if (in != NULL && in->lev != NULL)
-		evconnlistener_disable(in->lev);
+	/* Closed, not paused, as publish_stop() says why. */
+	if (in != NULL && in->lev != NULL) {
+		cloud_listen_free(in->lev);
+		in->lev = NULL;
+	}
 }

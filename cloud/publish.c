@@ -431,6 +431,13 @@ publish_stop(struct publish *p)
 {
 	struct pub_service	*svc;
 
-	for (svc = p != NULL ? p->svc : NULL; svc != NULL; svc = svc->next)
-		evconnlistener_disable(svc->lev);
+	/*
+	 * Closed, not paused: a load balancer in front of several instances
+	 * is refused at once and tries another, instead of waiting in a
+	 * backlog that nobody accepts any more.
+	 */
+	for (svc = p != NULL ? p->svc : NULL; svc != NULL; svc = svc->next) {
+		cloud_listen_free(svc->lev);
+		svc->lev = NULL;
+	}
 }

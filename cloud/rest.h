@@ -159,6 +159,8 @@ void rest_service_delete(struct rest *r);
 void rest_requirements_get(struct rest *r);
 void rest_requirement_put(struct rest *r);
 void rest_requirement_delete(struct rest *r);
+/* cloud/rest_cluster.c */
+void rest_cluster_get(struct rest *r);
 
 /*
  * Administrators' e-mail and password rules, shared with the CLI. A

@@ -136,6 +136,7 @@ struct router {
 	struct event		*refused_ev;	/* logs refused_quiet */
 	struct event		*seen_ev;	/* router_seen_cb */
 	bool			 stopping;
+	char			 move_why[128];	/* router_move_hint() */
 };
 
 /*
@@ -1191,4 +1192,29 @@ router_free(struct router *r)
 	event_free(r->seen_ev);
 	free(r->known);
 	free(r);
+}
+
+/* A connector that did not take the hint gets the GOAWAY now. */
+static void
+router_move_cb(void *arg, struct tunnel *t, int status, const char *body)
+{
+	struct router	*r = arg;
+
+	(void)body;
+	if (status != 200)
+		tunnel_goaway(t, r->move_why);
+}
+
+void
+router_move_hint(struct router *r, const char *path, const char *why)
+{
+	struct rt_conn		*cn;
+	struct rt_tunnel	*rt;
+
+	snprintf(r->move_why, sizeof(r->move_why), "%s", why);
+	LIST_FOREACH(cn, &r->conns, entry)
+		LIST_FOREACH(rt, &cn->tunnels, entry)
+			if (tunnel_request(rt->t, path, ROUTER_MOVE_MS,
+			    router_move_cb, r) == -1)
+				tunnel_goaway(rt->t, why);
 }

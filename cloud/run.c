@@ -300,6 +300,46 @@ drain_check_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static void
+stop_goaway_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cloud	*c = arg;
+	char		 why[128];
+
+	(void)fd;
+	(void)what;
+	snprintf(why, sizeof(why), "reconnect; instance draining; instance=%s",
+	    cluster_self(c));
+	router_goaway(c->router, why);
+}
+
+/*
+ * SIGTERM in a cluster (docs/cluster.md): this instance is marked
+ * draining, so that no instance offers it to connectors any more; each
+ * connector is asked to move its tunnel (it opens one on another instance
+ * first, then drains this one); whatever is still here after
+ * STOP_MOVE_SECS (or half of drain_timeout if shorter) is sent GOAWAY.
+ */
+#define STOP_MOVE_SECS	10
+
+static void
+stop_cluster(struct cloud *c)
+{
+	struct timeval	 tv = { STOP_MOVE_SECS, 0 };
+	char		 why[128];
+
+	if (c->cfg.drain_timeout / 2 < STOP_MOVE_SECS)
+		tv.tv_sec = (time_t)(c->cfg.drain_timeout / 2);
+	cluster_drain(c);
+	snprintf(why, sizeof(why), "reconnect; instance draining; instance=%s",
+	    cluster_self(c));
+	log_info("stopping: instance %s draining; asking %zu tunnel%s to move "
+	    "to other instances", cluster_self(c), router_tunnels(c->router),
+	    router_tunnels(c->router) == 1 ? "" : "s");
+	router_move_hint(c->router, "/v1/reconnect", why);
+	event_base_once(c->base, -1, EV_TIMEOUT, stop_goaway_cb, c, &tv);
+}
+
 /*
  * SIGTERM: stop accepting, tell every connector to go away and come back
  * in a moment (GOAWAY "retry-after"), let open streams finish within
@@ -328,10 +368,14 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	front_stop(c->front);
 	publish_stop(c->publish);
 	ingress_stop(c->ingress);
-	/* Come back in N to 2N s: a second per thousand tunnels, at least 1. */
-	snprintf(why, sizeof(why), "the cloud is shutting down; retry-after=%zu",
-	    1 + router_tunnels(c->router) / 1000);
-	router_goaway(c->router, why);
+	if (cluster_enabled(c))
+		stop_cluster(c);
+	else {
+		/* Come back in N to 2N s: a second per 1000 tunnels, at least 1. */
+		snprintf(why, sizeof(why), "the cloud is shutting down; "
+		    "retry-after=%zu", 1 + router_tunnels(c->router) / 1000);
+		router_goaway(c->router, why);
+	}
 	c->drain_timer = evtimer_new(c->base, drain_timeout_cb, c);
 	evtimer_add(c->drain_timer, &tv);
 	c->drain_check = event_new(c->base, -1, EV_PERSIST, drain_check_cb, c);

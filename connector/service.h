@@ -28,6 +28,7 @@ struct svc_config {
 
 struct slot;
 struct sconn;
+struct instances;
 
 struct service {
 	struct event_base	*base;
@@ -42,6 +43,7 @@ struct service {
 	unsigned		 seq;
 	char			 info[512];	/* JSON for GET /v1/info */
 	struct event		*drain_timer;
+	struct instances	*inst;		/* connector/instances.c */
 };
 
 struct svc_config *svc_config_ref(struct svc_config *sc);

@@ -1,0 +1,56 @@
+#include <stddef.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cluster.h"
+#include "daemon.h"
+#include "rest.h"
+
+/*
+ * GET /api/v1/cluster: the instances a connector may keep tunnels on
+ * (docs/cluster.md), for connectors with their client certificate (and
+ * administrators). Up and draining instances are listed, each with its
+ * id, the TLS name (SNI) and host:port a connector dials for it, and its
+ * state; a connector ranks the up ones by rendezvous hashing of its id
+ * (lib/core/rendezvous.c) and avoids the draining ones. A cloud that is
+ * not a cluster answers 404 not-clustered, as a cloud from before this
+ * answered 404: either way its connectors dial its url, as always.
+ */
+
+static const char *
+cluster_state_name(enum cluster_state st)
+{
+	switch (st) {
+	case CLUSTER_UP:	return "up";
+	case CLUSTER_DRAINING:	return "draining";
+	default:		return "gone";
+	}
+}
+
+void
+rest_cluster_get(struct rest *r)
+{
+	const struct cluster_instance	*v;
+	json_t				*list;
+	size_t				 i, n;
+
+	if (!cluster_enabled(r->c)) {
+		rest_fail(r, 404, "not-clustered", "this cloud is a single "
+		    "instance; connectors dial its url");
+		return;
+	}
+	list = json_array();
+	n = cluster_instances(r->c, &v);
+	for (i = 0; i < n; i++) {
+		if (v[i].state == CLUSTER_GONE || v[i].tunnel_name[0] == '\0' ||
+		    v[i].tunnel_address[0] == '\0')
+			continue;
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s}",
+		    "id", v[i].id, "name", v[i].tunnel_name, "address",
+		    v[i].tunnel_address, "state",
+		    cluster_state_name(v[i].state)));
+	}
+	rest_reply(r, 200, json_pack("{s:o, s:s}", "instances", list, "self",
+	    cluster_self(r->c)));
+}
