@@ -190,6 +190,7 @@ stream_detach(struct tunnel_stream *s)
 	}
 	s->unconsumed = 0;
 	t->nstreams--;
+	tlsio_set_lean(t->io, t->nstreams == 0);
 	if (!s->answered)
 		t->npending--;
 	if (s->timer != NULL)
@@ -268,6 +269,7 @@ stream_new(struct tunnel *t)
 	s->started = dial_now_ms();
 	LIST_INSERT_HEAD(&t->streams, s, entry);
 	t->nstreams++;
+	tlsio_set_lean(t->io, false);
 	t->npending++;
 	t->total++;
 	return s;
@@ -1247,6 +1249,7 @@ tunnel_new(struct event_base *base, struct bufferevent *bev,
 		free(t);
 		return NULL;
 	}
+	tlsio_set_lean(t->io, true);	/* no stream yet */
 	t->send_ev = event_new(base, -1, 0, send_ev_cb, t);
 	t->close_ev = event_new(base, -1, 0, close_cb, t);
 	t->ping_ev = event_new(base, -1, EV_PERSIST, ping_cb, t);
@@ -1461,6 +1464,7 @@ tunnel_open(struct tunnel *t, const char *host, uint16_t port,
 	if (id < 0) {
 		s->closed = true;
 		t->nstreams--;
+		tlsio_set_lean(t->io, t->nstreams == 0);
 		t->npending--;
 		stream_free(s);
 		return NULL;
