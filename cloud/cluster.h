@@ -40,6 +40,7 @@ struct cluster_instance {
 	enum cluster_state	 state;
 	int64_t			 started_at, lease_until;	/* Unix seconds */
 	bool			 self;
+	int64_t			 epoch;		/* its run: +1 at each start */
 };
 
 /* Where one connector has tunnels: on one instance, how many, how busy. */
@@ -78,10 +79,34 @@ void cluster_tunnels_changed(struct cloud *c, const char *connector,
     const char *site, unsigned n);
 
 /*
- * SIGTERM in a cluster: marks this instance draining in the store (and in
- * memory at once), so that GET /api/v1/cluster on every instance stops
- * offering it to connectors.
+ * Added by the cluster helper (no existing signature changed):
+ *
+ * cluster_site_locations(): the tunnels of site's connectors (the site
+ * name as the router knows it, compared regardless of case) on OTHER live
+ * instances, as cluster_locations().
  */
-void cluster_drain(struct cloud *c);
+size_t cluster_site_locations(const struct cloud *c, const char *site,
+    struct cluster_location *out, size_t max);
+/*
+ * Where connector has tunnels in the whole fleet, this instance included
+ * (its count from memory, first), as cluster_locations(); what the API
+ * and `uplink-cloud status` show. 0 when not in a cluster.
+ */
+size_t cluster_fleet_locations(const struct cloud *c, const char *connector,
+    struct cluster_location *out, size_t max);
+/*
+ * SIGTERM: this instance is draining (the others stop sending it new
+ * streams); written to the store at once. cluster_free() then marks it
+ * gone. No-op when not in a cluster.
+ */
+void cluster_draining(struct cloud *c);
+/*
+ * Every instance known (any state: one whose lease ran out is
+ * CLUSTER_GONE; this one always), by id; for the fleet views.
+ */
+size_t cluster_known(const struct cloud *c,
+    const struct cluster_instance **out);
+/* The tunnels on instance id (this one: the router's count). */
+unsigned cluster_instance_tunnels(const struct cloud *c, const char *id);
 
 #endif

@@ -1,3 +1,4 @@
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -31,6 +32,11 @@ status_usage(FILE *fp)
 "version and address. A site with fewer than two serving connectors is\n"
 "flagged: one more failure makes its services unreachable.\n"
 "\n"
+"In a cluster (docs/cluster.md) it first lists the instances (up, draining,\n"
+"gone), with their peer address, tunnel name and tunnels, and shows each\n"
+"connector's tunnels per instance (i1:2 i2:2); TUNNELS counts the whole\n"
+"fleet's.\n"
+"\n"
 "  --data-dir DIR   the data directory of the running cloud\n"
 "  --config FILE    the configuration file (its data_dir)\n"
 "  --json           print the status document as the cloud wrote it\n"
@@ -39,14 +45,63 @@ status_usage(FILE *fp)
 "file is missing or older than %d s), 2 usage error.\n", STATUS_STALE);
 }
 
+/* "i1:2 i2:2": a connector's tunnels per instance. */
 static void
-status_site(json_t *site)
+status_where(json_t *c, char *buf, size_t len)
+{
+	json_t	*w;
+	size_t	 i, n = 0;
+	int	 k;
+
+	buf[0] = '\0';
+	json_array_foreach(json_object_get(c, "instances"), i, w) {
+		k = snprintf(buf + n, len - n, "%s%s:%lld", n > 0 ? " " : "",
+		    json_string_value(json_object_get(w, "instance")),
+		    json_integer_value(json_object_get(w, "tunnels")));
+		if (k < 0 || (size_t)k >= len - n)
+			break;
+		n += (size_t)k;
+	}
+	if (n == 0)
+		snprintf(buf, len, "-");
+}
+
+/* The cluster's instances, when there is a cluster. */
+static void
+status_instances(json_t *arr)
+{
+	struct cli_table	 t;
+	json_t			*x;
+	size_t			 i;
+	char			 tun[16], lease[CLI_TIME_SIZE], id[80];
+
+	cli_table_init(&t, 6, "INSTANCE", "STATE", "PEER ADDRESS",
+	    "TUNNEL NAME", "TUNNELS", "LEASE UNTIL");
+	json_array_foreach(arr, i, x) {
+		snprintf(tun, sizeof(tun), "%lld", json_integer_value(
+		    json_object_get(x, "tunnels")));
+		snprintf(id, sizeof(id), "%s%s", json_string_value(
+		    json_object_get(x, "id")), json_is_true(json_object_get(x,
+		    "self")) ? " (this one)" : "");
+		cli_table_row(&t, id, json_string_value(json_object_get(x,
+		    "state")), json_string_value(json_object_get(x,
+		    "peer_address")), json_string_value(json_object_get(x,
+		    "tunnel_name")), tun, cli_time(json_integer_value(
+		    json_object_get(x, "lease_until")), lease));
+	}
+	cli_table_print(&t, stdout, "(no instances)");
+	cli_table_free(&t);
+	printf("\n");
+}
+
+static void
+status_site(json_t *site, bool cluster)
 {
 	struct cli_table	 t;
 	json_t			*c;
 	size_t			 i;
 	char			 seen[CLI_TIME_SIZE], tun[16], streams[24];
-	char			 rtt[16], io[48];
+	char			 rtt[16], io[48], where[256];
 
 	printf("site %s: %lld serving connector%s%s\n",
 	    json_string_value(json_object_get(site, "name")),
@@ -54,8 +109,12 @@ status_site(json_t *site)
 	    json_integer_value(json_object_get(site, "online")) == 1 ? "" : "s",
 	    json_is_true(json_object_get(site, "redundancy")) ? "" :
 	    " - WARNING: no redundancy (deploy at least two connectors)");
-	cli_table_init(&t, 8, "ID", "NAME", "STATE", "TUNNELS", "STREAMS",
-	    "IN/OUT BYTES", "RTT", "LAST SEEN");
+	if (cluster)
+		cli_table_init(&t, 9, "ID", "NAME", "STATE", "TUNNELS",
+		    "INSTANCES", "STREAMS", "IN/OUT BYTES", "RTT", "LAST SEEN");
+	else
+		cli_table_init(&t, 8, "ID", "NAME", "STATE", "TUNNELS",
+		    "STREAMS", "IN/OUT BYTES", "RTT", "LAST SEEN");
 	json_array_foreach(json_object_get(site, "connectors"), i, c) {
 		snprintf(tun, sizeof(tun), "%lld/%lld",
 		    json_integer_value(json_object_get(c, "tunnels")),
@@ -70,11 +129,19 @@ status_site(json_t *site)
 			    json_object_get(c, "rtt_ms")));
 		else
 			snprintf(rtt, sizeof(rtt), "-");
-		cli_table_row(&t, json_string_value(json_object_get(c, "id")),
-		    json_string_value(json_object_get(c, "name")),
-		    json_string_value(json_object_get(c, "state")), tun, streams,
-		    io, rtt, cli_time(json_integer_value(json_object_get(c,
-		    "last_seen")), seen));
+		cli_time(json_integer_value(json_object_get(c, "last_seen")),
+		    seen);
+		status_where(c, where, sizeof(where));
+		if (cluster)
+			cli_table_row(&t, json_string_value(json_object_get(c,
+			    "id")), json_string_value(json_object_get(c,
+			    "name")), json_string_value(json_object_get(c,
+			    "state")), tun, where, streams, io, rtt, seen);
+		else
+			cli_table_row(&t, json_string_value(json_object_get(c,
+			    "id")), json_string_value(json_object_get(c,
+			    "name")), json_string_value(json_object_get(c,
+			    "state")), tun, streams, io, rtt, seen);
 	}
 	cli_table_print(&t, stdout, "(no connectors)");
 	cli_table_free(&t);
@@ -91,6 +158,7 @@ cmd_status(int argc, char **argv)
 	json_int_t	 age;
 	size_t		 i;
 	int		 rv;
+	bool		 cluster;
 
 	rv = cli_args("status", argc, argv, &o, NULL, NULL, status_usage);
 	if (rv != EXIT_OK)
@@ -114,10 +182,14 @@ cmd_status(int argc, char **argv)
 	}
 	if (o.json)
 		return cli_json_print(j);
+	cluster = json_array_size(json_object_get(j, "instances")) > 0;
+	if (cluster)
+		status_instances(json_object_get(j, "instances"));
 	for (i = 0; i < json_array_size(json_object_get(j, "sites")); i++) {
 		if (i > 0)
 			printf("\n");
-		status_site(json_array_get(json_object_get(j, "sites"), i));
+		status_site(json_array_get(json_object_get(j, "sites"), i),
+		    cluster);
 	}
 	if (json_array_size(json_object_get(j, "sites")) == 0)
 		printf("no connectors enrolled yet\n");

@@ -90,6 +90,7 @@ static const struct route routes[] = {
 	{ EVHTTP_REQ_POST,   "notifications/*/read",	rest_note_read, 0 },
 	{ EVHTTP_REQ_GET,    "audit",			rest_audit_list, 0 },
 	{ EVHTTP_REQ_GET,    "packages",		rest_packages_list, 0 },
+	{ EVHTTP_REQ_GET,    "instances",		rest_instances_list, 0 },
 	{ EVHTTP_REQ_GET,    "cluster",			rest_cluster_get, R_CONNECTOR },
 };
 

@@ -162,6 +162,8 @@ void rest_requirement_delete(struct rest *r);
 /* cloud/rest_cluster.c */
 void rest_cluster_get(struct rest *r);
 
+void rest_instances_list(struct rest *r);	/* cloud/rest_cluster.c */
+
 /*
  * Administrators' e-mail and password rules, shared with the CLI. A
  * password is refused, with the reason in err, when it is shorter than 12

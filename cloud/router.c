@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "checks.h"
+#include "cluster.h"
 #include "daemon.h"
 #include "error.h"
 #include "error.h"
@@ -303,6 +304,7 @@ rt_link(struct rt_conn *cn, struct rt_tunnel *rt)
 	LIST_INSERT_HEAD(&cn->tunnels, rt, entry);
 	cn->ntunnels++;
 	cn->r->ntunnels++;
+	cluster_tunnels_changed(cn->r->c, cn->connector, cn->site, cn->ntunnels);
 }
 
 static void
@@ -313,6 +315,7 @@ rt_unlink(struct rt_tunnel *rt)
 	LIST_REMOVE(rt, entry);
 	cn->ntunnels--;
 	cn->r->ntunnels--;
+	cluster_tunnels_changed(cn->r->c, cn->connector, cn->site, cn->ntunnels);
 }
 
 static void
@@ -746,8 +749,11 @@ router_site_renamed(struct router *r, const char *from, const char *to)
 	struct rt_conn	*cn;
 
 	LIST_FOREACH(cn, &r->conns, entry)
-		if (strcasecmp(cn->site, from) == 0)
+		if (strcasecmp(cn->site, from) == 0) {
 			snprintf(cn->site, sizeof(cn->site), "%s", to);
+			cluster_tunnels_changed(r->c, cn->connector, cn->site,
+			    cn->ntunnels);
+		}
 }
 
 void

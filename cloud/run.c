@@ -315,7 +315,7 @@ stop_goaway_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * SIGTERM in a cluster (docs/cluster.md): this instance is marked
- * draining, so that no instance offers it to connectors any more; each
+ * draining (by stop_cb), so that no instance offers it to connectors; each
  * connector is asked to move its tunnel (it opens one on another instance
  * first, then drains this one); whatever is still here after
  * STOP_MOVE_SECS (or half of drain_timeout if shorter) is sent GOAWAY.
@@ -330,7 +330,6 @@ stop_cluster(struct cloud *c)
 
 	if (c->cfg.drain_timeout / 2 < STOP_MOVE_SECS)
 		tv.tv_sec = (time_t)(c->cfg.drain_timeout / 2);
-	cluster_drain(c);
 	snprintf(why, sizeof(why), "reconnect; instance draining; instance=%s",
 	    cluster_self(c));
 	log_info("stopping: instance %s draining; asking %zu tunnel%s to move "
@@ -365,6 +364,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	    strsignal(sig), (long long)c->cfg.drain_timeout);
 	sdnotify_stopping();
 	c->stopping = true;
+	cluster_draining(c);
 	front_stop(c->front);
 	publish_stop(c->publish);
 	ingress_stop(c->ingress);

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "cluster.h"
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
@@ -26,6 +27,7 @@
 
 #define STATUS_FILE		"status.json"
 #define STATUS_EVERY_MS		1000
+#define CLUSTER_FLEET_SHOWN	64	/* instances listed per connector */
 
 
 static int
@@ -78,6 +80,29 @@ live_cb(void *arg, const struct router_tunnel *ti)
 	}
 }
 
+/*
+ * In a cluster, where the connector's tunnels are in the whole fleet: its
+ * tunnels on other instances count as its tunnels (it is online if it has
+ * any anywhere); streams, bytes and RTT stay this instance's.
+ */
+static void
+live_fleet(struct cloud *c, struct live_conn *sc)
+{
+	struct cluster_location	 where[CLUSTER_FLEET_SHOWN];
+	size_t			 i, n;
+
+	sc->instances = json_array();
+	n = cluster_fleet_locations(c, sc->sc.id, where, CLUSTER_FLEET_SHOWN);
+	for (i = 0; i < n && i < CLUSTER_FLEET_SHOWN; i++) {
+		json_array_append_new(sc->instances, json_pack("{s:s, s:I}",
+		    "instance", where[i].instance, "tunnels",
+		    (json_int_t)where[i].tunnels));
+		if (strcmp(where[i].instance, cluster_self(c)) != 0)
+			sc->remote += where[i].tunnels;
+	}
+	sc->tunnels += sc->remote;
+}
+
 const char *
 live_state(const struct live_conn *sc)
 {
@@ -123,6 +148,8 @@ live_conn_json(const struct live_conn *sc, int64_t now)
 	json_object_set_new(j, "cert_not_after", sc->sc.cert_not_after ?
 	    json_integer(sc->sc.cert_not_after) : json_null());
 	json_object_set_new(j, "drained", json_boolean(sc->sc.drained));
+	json_object_set_new(j, "instances", sc->instances != NULL ?
+	    json_incref(sc->instances) : json_array());
 	return j;
 }
 
@@ -203,14 +230,56 @@ live_collect(struct cloud *c, int64_t site_id, bool revoked_too,
 		l->v[i].expected = router_expected(c->router, l->v[i].sc.id);
 	}
 	router_foreach(c->router, live_cb, l);
+	for (i = 0; i < l->n; i++)
+		live_fleet(c, &l->v[i]);
 	return UPLINK_OK;
 }
 
 void
 live_free(struct live_list *l)
 {
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++)
+		json_decref(l->v[i].instances);
 	free(l->v);
 	memset(l, 0, sizeof(*l));
+}
+
+static const char *
+live_cluster_state(enum cluster_state s)
+{
+	switch (s) {
+	case CLUSTER_UP:
+		return "up";
+	case CLUSTER_DRAINING:
+		return "draining";
+	default:
+		return "gone";
+	}
+}
+
+json_t *
+live_instances_json(struct cloud *c)
+{
+	const struct cluster_instance	*v;
+	json_t				*arr = json_array();
+	size_t				 i, n;
+
+	n = cluster_known(c, &v);
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, "
+		    "s:s, s:o, s:o, s:I, s:I, s:b}", "id", v[i].id, "state",
+		    live_cluster_state(v[i].state), "peer_address",
+		    v[i].peer_address, "tunnel_name", v[i].tunnel_name,
+		    "tunnel_address", v[i].tunnel_address, "started_at",
+		    v[i].started_at ? json_integer(v[i].started_at) :
+		    json_null(), "lease_until", v[i].lease_until ?
+		    json_integer(v[i].lease_until) : json_null(), "epoch",
+		    (json_int_t)v[i].epoch, "tunnels", (json_int_t)(
+		    v[i].state == CLUSTER_GONE ? 0 :
+		    cluster_instance_tunnels(c, v[i].id)), "self", v[i].self));
+	return arr;
 }
 
 bool
@@ -237,9 +306,10 @@ status_write(struct cloud *c)
 			log_warnx("status: %s", err);
 		return;
 	}
-	j = json_pack("{s:I, s:I, s:b, s:o}", "generated_at", (json_int_t)now,
-	    "pid", (json_int_t)getpid(), "stopping", c->stopping,
-	    "sites", sites_json(&l, now));
+	j = json_pack("{s:I, s:I, s:b, s:o, s:s, s:o}", "generated_at",
+	    (json_int_t)now, "pid", (json_int_t)getpid(), "stopping",
+	    c->stopping, "sites", sites_json(&l, now), "instance",
+	    cluster_self(c), "instances", live_instances_json(c));
 	text = json_dumps(j, JSON_INDENT(1));
 	json_decref(j);
 	live_free(&l);

@@ -25,6 +25,10 @@ struct live_conn {
 	long			 rtt_ms;
 	char			 version[32];
 	char			 peer[64];
+	/* In a cluster: tunnels on other instances (in tunnels too), and
+	 * [{instance, tunnels}] of the whole fleet (owned). */
+	unsigned		 remote;
+	json_t			*instances;
 };
 
 struct live_list {
@@ -43,6 +47,11 @@ const char *live_state(const struct live_conn *lc);
 bool live_serving(const struct live_conn *lc);
 /* The connector as status.json and the API show it. */
 json_t *live_conn_json(const struct live_conn *lc, int64_t now);
+/*
+ * The cluster's instances as status.json and GET /api/v1/instances show
+ * them (cloud/cluster.c's memory): an empty array when not in a cluster.
+ */
+json_t *live_instances_json(struct cloud *c);
 
 /* cloud/status.c: DATA_DIR/status.json, rewritten every second. */
 int status_start(struct cloud *c, char *err, size_t errlen);

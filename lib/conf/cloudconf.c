@@ -44,6 +44,7 @@ enum cloudconf_section {
 	SEC_LOG,
 	SEC_METRICS,
 	SEC_STORE,
+	SEC_CLUSTER,
 	SEC_PUBLISH,
 	SEC_BAD,		/* a header that was refused: keys are ignored */
 };
@@ -55,6 +56,7 @@ static const char *const cloudconf_section_names[] = {
 	[SEC_LOG] = "log",
 	[SEC_METRICS] = "metrics",
 	[SEC_STORE] = "store",
+	[SEC_CLUSTER] = "cluster",
 };
 
 enum cloudconf_kind {
@@ -69,6 +71,8 @@ enum cloudconf_kind {
 	K_ALLOW,		/* [metrics] allow: addresses and CIDRs */
 	K_INSTANCE,		/* [metrics] instance: a label value */
 	K_STORE_URL,		/* sqlite:PATH, postgresql://..., or a conninfo */
+	K_CLUSTER_ID,		/* [cluster] instance: [a-z0-9-]{1,63} */
+	K_DNSNAME,		/* [cluster] tunnel_name: a DNS name */
 };
 
 #define NO_FLAG		((size_t)-1)
@@ -119,6 +123,20 @@ static const struct cloudconf_key cloudconf_keys[] = {
 	    "1s to 60s", "2s" },
 	{ SEC_INGRESS, "listen", K_LISTEN, CFG(ingress_listen),
 	    CFG(ingress_enabled), 0, 0, NULL, "127.0.0.1:3128" },
+	/* [cluster]: this instance among others (docs/cluster.md). */
+	{ SEC_CLUSTER, "instance", K_CLUSTER_ID, CFG(cluster_instance),
+	    NO_FLAG, 0, 0, NULL, "i1" },
+	{ SEC_CLUSTER, "peer_listen", K_LISTEN, CFG(cluster_peer_listen),
+	    NO_FLAG, 0, 0, NULL, "10.0.0.1:7443" },
+	{ SEC_CLUSTER, "peer_address", K_HOSTPORT, CFG(cluster_peer_address),
+	    NO_FLAG, 0, 0, NULL, "i1.internal.example:7443" },
+	{ SEC_CLUSTER, "tunnel_name", K_DNSNAME, CFG(cluster_tunnel_name),
+	    NO_FLAG, 0, 0, NULL, "i1.cloud.example" },
+	{ SEC_CLUSTER, "tunnel_address", K_HOSTPORT,
+	    CFG(cluster_tunnel_address), NO_FLAG, 0, 0, NULL,
+	    "i1.cloud.example:443" },
+	{ SEC_CLUSTER, "lease", K_DURATION, CFG(cluster_lease), NO_FLAG, 2, 600,
+	    "2s to 10m", "10s" },
 	{ SEC_LIMITS, "streams_per_tunnel", K_COUNT, CFG(streams_per_tunnel),
 	    NO_FLAG, 1, 100000, "1 to 100000", "10000" },
 	{ SEC_LIMITS, "stream_buffer", K_SIZE, CFG(stream_buffer), NO_FLAG,
@@ -284,6 +302,7 @@ cloudconf_defaults(struct cloud_config *cfg)
 	cfg->drain_timeout = 30;
 	cfg->check_interval = 3600;
 	cfg->store_timeout = STORE_PG_TIMEOUT_MS / 1000;
+	cfg->cluster_lease = 10;
 	cfg->ping_interval = 10;
 	cfg->ping_misses = 3;
 	cfg->streams_per_tunnel = 10000;
@@ -598,6 +617,44 @@ cloudconf_set_instance(struct cloudconf_parse *cp, const char *value)
 	return 1;
 }
 
+/*
+ * [cluster] instance, an id other instances and the database know it by
+ * ([a-z0-9-], 1 to 63), and tunnel_name, the DNS name connectors use for
+ * it in TLS's SNI.
+ */
+static int
+cloudconf_set_cluster(struct cloudconf_parse *cp,
+    const struct cloudconf_key *k, const char *value)
+{
+	char	*field = cloudconf_field(cp, k, k->off);
+	char	 why[256];
+	size_t	 i, len = strlen(value);
+
+	if (k->kind == K_DNSNAME) {
+		if (host_classify(value) != HOST_NAME)
+			return cloudconf_fail(cp, "[cluster] tunnel_name = "
+			    "\"%.*s\" is an address, not a DNS name; write the "
+			    "name connectors ask for in TLS, e.g. %s",
+			    cloudconf_show(value), value, k->example);
+		if (!host_name_check(value, len, why, sizeof(why)))
+			return cloudconf_fail(cp, "[cluster] tunnel_name = "
+			    "\"%.*s\": %s", cloudconf_show(value), value, why);
+		memcpy(field, value, len + 1);
+		return 1;
+	}
+	for (i = 0; i < len; i++)
+		if (!((value[i] >= 'a' && value[i] <= 'z') ||
+		    (value[i] >= '0' && value[i] <= '9') || value[i] == '-'))
+			break;
+	if (len == 0 || len > CLOUDCONF_NAME_MAX || i < len)
+		return cloudconf_fail(cp, "[cluster] instance = \"%.*s\": write "
+		    "1 to %d lowercase letters, digits or '-', e.g. i1 or "
+		    "eu-west-2", cloudconf_show(value), value,
+		    CLOUDCONF_NAME_MAX);
+	memcpy(field, value, len + 1);
+	return 1;
+}
+
 static int
 cloudconf_set(struct cloudconf_parse *cp, const struct cloudconf_key *k,
     const char *value)
@@ -621,6 +678,9 @@ cloudconf_set(struct cloudconf_parse *cp, const struct cloudconf_key *k,
 		return cloudconf_set_allow(cp, value);
 	case K_INSTANCE:
 		return cloudconf_set_instance(cp, value);
+	case K_CLUSTER_ID:
+	case K_DNSNAME:
+		return cloudconf_set_cluster(cp, k, value);
 	}
 	return 0;
 }
@@ -779,7 +839,7 @@ cloudconf_section(struct cloudconf_parse *cp, const char *s)
 	snprintf(cp->sect_text, sizeof(cp->sect_text), "[%.*s]",
 	    (int)(len < CLOUDCONF_SHOW ? len : CLOUDCONF_SHOW), in);
 	cp->sect = SEC_BAD;
-	for (i = SEC_CLOUD; i <= SEC_STORE; i++)
+	for (i = SEC_CLOUD; i <= SEC_CLUSTER; i++)
 		if (strlen(cloudconf_section_names[i]) == len &&
 		    strncasecmp(cloudconf_section_names[i], in, len) == 0) {
 			cp->sect = (enum cloudconf_section)i;
@@ -799,7 +859,8 @@ cloudconf_section(struct cloudconf_parse *cp, const char *s)
 		return;
 	}
 	cloudconf_fail(cp, "unknown section %s (known: [cloud], [ingress], "
-	    "[limits], [log], [metrics], [store], [publish NAME])", cp->sect_text);
+	    "[limits], [log], [metrics], [store], [cluster], [publish NAME])",
+	    cp->sect_text);
 }
 
 /*
@@ -950,7 +1011,7 @@ cloudconf_check_sockets(struct cloudconf_parse *cp)
 	char			 what[96];
 	size_t			 n = 0, i, j;
 
-	s = calloc(cfg->npublish + 4, sizeof(*s));
+	s = calloc(cfg->npublish + 5, sizeof(*s));
 	if (s == NULL) {
 		cloudconf_fail_at(cp, 0, UPLINK_ENOMEM, "out of memory");
 		return;
@@ -969,6 +1030,10 @@ cloudconf_check_sockets(struct cloudconf_parse *cp)
 		cloudconf_sock_add(s, &n, "[metrics] listen",
 		    &cfg->metrics_listen, cloudconf_line_of(cp, SEC_METRICS,
 		    "listen"));
+	if (cfg->cluster_instance[0] != '\0')
+		cloudconf_sock_add(s, &n, "[cluster] peer_listen",
+		    &cfg->cluster_peer_listen, cloudconf_line_of(cp,
+		    SEC_CLUSTER, "peer_listen"));
 	for (i = 0; i < cfg->npublish; i++) {
 		snprintf(what, sizeof(what), "[publish %s] listen",
 		    cfg->publish[i].name);
@@ -999,6 +1064,46 @@ cloudconf_check_tls(struct cloudconf_parse *cp)
 		    "key) or neither");
 }
 
+/*
+ * [cluster]: instance turns it on, and needs PostgreSQL (instances share
+ * their state through it) and peer_listen (the others forward to it).
+ * Other keys without instance would silently do nothing.
+ */
+static void
+cloudconf_check_cluster(struct cloudconf_parse *cp)
+{
+	struct cloud_config	*cfg = cp->cfg;
+	int			 line = cloudconf_line_of(cp, SEC_CLUSTER,
+	    "instance");
+	size_t			 i;
+
+	if (line == 0) {
+		for (i = 0; i < CLOUDCONF_NKEYS; i++)
+			if (cloudconf_keys[i].sect == SEC_CLUSTER &&
+			    cp->key_lines[i] != 0) {
+				cloudconf_fail_at(cp, cp->key_lines[i],
+				    UPLINK_ECONFIG, "[cluster] %s is set but "
+				    "instance is not; add instance = ID (e.g. "
+				    "i1) to run as one instance of a cluster, "
+				    "or drop [cluster]", cloudconf_keys[i].name);
+				return;
+			}
+		return;
+	}
+	if (cfg->store_url[0] == '\0' || !store_url_is_pg(cfg->store_url))
+		cloudconf_fail_at(cp, line, UPLINK_ECONFIG, "[cluster] needs "
+		    "a shared PostgreSQL store, but the store is %s; set "
+		    "[store] url = postgresql://... (docs/cluster.md), or "
+		    "drop [cluster] for a single instance",
+		    cfg->store_url[0] == '\0' ? "SQLite (the default)" :
+		    "SQLite");
+	else if (cloudconf_line_of(cp, SEC_CLUSTER, "peer_listen") == 0)
+		cloudconf_fail_at(cp, line, UPLINK_ECONFIG, "[cluster] "
+		    "peer_listen is missing; add peer_listen = ADDRESS:PORT, "
+		    "where the other instances reach this one (e.g. "
+		    "10.0.0.1:7443)");
+}
+
 /* After inih: its own errors, then the checks that need the whole file. */
 static void
 cloudconf_finish(struct cloudconf_parse *cp, int ini_rc)
@@ -1021,6 +1126,8 @@ cloudconf_finish(struct cloudconf_parse *cp, int ini_rc)
 		cloudconf_check_publish(cp);
 	if (cp->rc == UPLINK_OK)
 		cloudconf_check_tls(cp);
+	if (cp->rc == UPLINK_OK)
+		cloudconf_check_cluster(cp);
 	if (cp->rc == UPLINK_OK)
 		cloudconf_check_sockets(cp);
 }

@@ -82,6 +82,18 @@ struct cloud_config {
 	char		 store_url[CLOUDCONF_PATH_MAX];
 	char		 store_password_file[CLOUDCONF_PATH_MAX];
 	int64_t		 store_timeout;		/* seconds per call, default 2 */
+	/*
+	 * [cluster] (cloud/cluster.c, docs/cluster.md): "" = a cluster of
+	 * one. A hostport with port 0 is not set: peer_address is then
+	 * peer_listen, tunnel_address the url's host:port; tunnel_name ""
+	 * is the url's host.
+	 */
+	char		 cluster_instance[CLOUDCONF_NAME_MAX + 1];
+	struct hostport	 cluster_peer_listen;
+	struct hostport	 cluster_peer_address;
+	char		 cluster_tunnel_name[HOSTPORT_HOST_MAX + 1];
+	struct hostport	 cluster_tunnel_address;
+	int64_t		 cluster_lease;		/* seconds, default 10 */
 	struct cloud_publish *publish;
 	size_t		 npublish;
 	/* [cluster] proxy_from, reuseport (cloud/proxygate.c, docs/cluster.md) */

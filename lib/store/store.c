@@ -71,6 +71,13 @@
  * who read which and when (deleting either deletes the mark). The
  * notification's own read_at stays for API keys.
  *
+ * Version 9. The cluster (cloud/cluster.c, docs/cluster.md): instances
+ * (one row per instance id: how peers and connectors reach it, its state
+ * and the lease it renews, its epoch, bumped at each start) and
+ * tunnel_locations (how many tunnels each connector has on which
+ * instance, and their load), so every instance knows the whole fleet.
+ * SQLite runs one instance only, but keeps the same schema.
+ *
  * The array is visible to the unit tests, which build older files from
  * the first steps alone to test the upgrades.
  */
@@ -243,6 +250,28 @@ UNITTEST const char *const store_migrations[] = {
 	"  PRIMARY KEY (admin_id, note_id)"
 	") STRICT;"
 	"CREATE INDEX note_reads_note ON note_reads(note_id);",
+
+	"CREATE TABLE instances ("
+	"  id TEXT PRIMARY KEY,"
+	"  peer_address TEXT NOT NULL,"
+	"  tunnel_name TEXT NOT NULL,"
+	"  tunnel_address TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('up', 'draining', 'gone')),"
+	"  started_at INTEGER NOT NULL,"
+	"  lease_until INTEGER NOT NULL,"
+	"  epoch INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE tunnel_locations ("
+	"  connector TEXT NOT NULL,"
+	"  instance TEXT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
+	"  site TEXT NOT NULL,"
+	"  tunnels INTEGER NOT NULL CHECK (tunnels >= 1),"
+	"  load INTEGER NOT NULL CHECK (load >= 0),"
+	"  epoch INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (connector, instance)"
+	") STRICT;"
+	"CREATE INDEX tunnel_locations_instance ON tunnel_locations(instance);",
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

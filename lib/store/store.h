@@ -19,7 +19,7 @@
  * UPLINK_EIO when SQLite fails, UPLINK_ENOMEM.
  */
 
-#define STORE_SCHEMA_VERSION	8
+#define STORE_SCHEMA_VERSION	9
 #define STORE_BUSY_MS		5000
 #define STORE_PG_TIMEOUT_MS	2000	/* deadline of one PostgreSQL call */
 #define STORE_NAME_MAX		63	/* site and connector names */
@@ -727,5 +727,101 @@ int store_audit_add(struct store *st, const struct store_audit *a,
  */
 int store_audit_list(struct store *st, int64_t before, int limit,
     store_audit_cb cb, void *arg, char *err, size_t errlen);
+
+/*
+ * The cluster's shared state (lib/store/store_cluster.c; cloud/cluster.c
+ * and docs/cluster.md use it): the instances, each with the lease it
+ * renews, and where each connector has tunnels. Times are Unix seconds of
+ * the writer's clock, so the instances' clocks must agree (NTP). None of
+ * these writes moves store_data_version() on PostgreSQL: they are
+ * frequent, and the other instances poll these tables themselves.
+ */
+#define STORE_INSTANCE_ID_MAX	63	/* [a-z0-9-]{1,63} */
+#define STORE_INSTANCE_ADDR_MAX	261	/* host:port, [v6]:port */
+#define STORE_INSTANCE_NAME_MAX	253	/* a DNS name */
+#define STORE_INSTANCES_MAX	64	/* rows store_instance_list() reads */
+#define STORE_LOCATIONS_MAX	100000	/* rows store_location_list() reads */
+
+enum store_instance_state {
+	STORE_INSTANCE_UP,
+	STORE_INSTANCE_DRAINING,
+	STORE_INSTANCE_GONE,
+};
+
+struct store_instance {
+	char	 id[STORE_INSTANCE_ID_MAX + 1];
+	char	 peer_address[STORE_INSTANCE_ADDR_MAX + 1];
+	char	 tunnel_name[STORE_INSTANCE_NAME_MAX + 1];
+	char	 tunnel_address[STORE_INSTANCE_ADDR_MAX + 1];
+	enum store_instance_state state;
+	int64_t	 started_at, lease_until;
+	int64_t	 epoch;		/* 1 at the first start, +1 at each */
+};
+
+struct store_location {
+	char	 connector[STORE_ID_MAX + 1];
+	char	 instance[STORE_INSTANCE_ID_MAX + 1];
+	char	 site[STORE_NAME_MAX + 1];
+	unsigned tunnels;	/* 0 (store_locations_write): delete the row */
+	unsigned load;		/* open streams at the last report */
+	int64_t	 epoch;		/* the instance's epoch when written */
+	int64_t	 updated_at;
+};
+
+typedef int (*store_instance_cb)(void *arg, const struct store_instance *in);
+typedef int (*store_location_cb)(void *arg, const struct store_location *l);
+
+/*
+ * An instance starts: its row is written (inserted, or its previous run's
+ * replaced) with state up, in->started_at and in->lease_until, and a new
+ * epoch, one more than the previous run's, returned in in->epoch. The
+ * tunnel locations of its previous run are deleted in the same
+ * transaction.
+ */
+int store_instance_register(struct store *st, struct store_instance *in,
+    char *err, size_t errlen);
+/*
+ * Renews the lease of run epoch of instance id to lease_until and writes
+ * the n location rows in v (their load, their tunnels; tunnels 0 deletes)
+ * stamped now, in one transaction. UPLINK_ENOTFOUND when the row is no longer this
+ * run's: another process registered the id since (a newer epoch), or the
+ * others found the lease expired and marked it gone; nothing is written
+ * then.
+ */
+int store_instance_renew(struct store *st, const char *id, int64_t epoch,
+    int64_t lease_until, const struct store_location *v, size_t n,
+    int64_t now, char *err, size_t errlen);
+/*
+ * Sets the state of run epoch of id (UPLINK_ENOTFOUND as above). Gone
+ * also ends its lease (lease_until = now) and deletes its locations.
+ */
+int store_instance_set_state(struct store *st, const char *id, int64_t epoch,
+    enum store_instance_state state, int64_t now, char *err, size_t errlen);
+/*
+ * Marks gone every instance not gone whose lease ended before now, and
+ * deletes their locations; *n (may be NULL) is how many.
+ */
+int store_instance_expire(struct store *st, int64_t now, size_t *n,
+    char *err, size_t errlen);
+/* Every instance (any state), by id, at most STORE_INSTANCES_MAX. */
+int store_instance_list(struct store *st, store_instance_cb cb, void *arg,
+    char *err, size_t errlen);
+/*
+ * Writes the n location rows in v for instance run epoch in one
+ * transaction (upsert; tunnels 0 deletes the row), stamped now.
+ * UPLINK_ENOTFOUND, writing nothing, when epoch is no longer the
+ * instance's run, as for store_instance_renew().
+ */
+int store_locations_write(struct store *st, const char *instance,
+    int64_t epoch, const struct store_location *v, size_t n, int64_t now,
+    char *err, size_t errlen);
+/*
+ * Every location row, by connector then instance, at most
+ * STORE_LOCATIONS_MAX (rows past the cap are left out, not an error).
+ */
+int store_location_list(struct store *st, store_location_cb cb, void *arg,
+    char *err, size_t errlen);
+/* "up", "draining", "gone". */
+const char *store_instance_state_name(enum store_instance_state s);
 
 #endif

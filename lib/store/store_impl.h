@@ -66,6 +66,8 @@ struct store_cb {
 		store_check_cb	 check;
 		store_note_cb	 note;
 		store_audit_cb	 audit;
+		store_instance_cb instance;
+		store_location_cb location;
 	}	 fn;
 	void	*arg;
 };

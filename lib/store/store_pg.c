@@ -187,6 +187,32 @@ const char *const store_pg_migrations[] = {
 	"  read_at BIGINT NOT NULL,"
 	"  PRIMARY KEY (admin_id, note_id));"
 	"CREATE INDEX note_reads_note ON note_reads(note_id);",
+
+	/*
+	 * No data_version trigger: leases and tunnel counts change every few
+	 * seconds on every instance, and each bump would make every other
+	 * instance rebuild its CRL and sweep its tunnels (cloud/run.c).
+	 * cloud/cluster.c re-reads these tables on its own timer.
+	 */
+	"CREATE TABLE instances ("
+	"  id TEXT PRIMARY KEY,"
+	"  peer_address TEXT NOT NULL,"
+	"  tunnel_name TEXT NOT NULL,"
+	"  tunnel_address TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('up', 'draining', 'gone')),"
+	"  started_at BIGINT NOT NULL,"
+	"  lease_until BIGINT NOT NULL,"
+	"  epoch BIGINT NOT NULL);"
+	"CREATE TABLE tunnel_locations ("
+	"  connector TEXT NOT NULL,"
+	"  instance TEXT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
+	"  site TEXT NOT NULL,"
+	"  tunnels BIGINT NOT NULL CHECK (tunnels >= 1),"
+	"  load BIGINT NOT NULL CHECK (load >= 0),"
+	"  epoch BIGINT NOT NULL,"
+	"  updated_at BIGINT NOT NULL,"
+	"  PRIMARY KEY (connector, instance));"
+	"CREATE INDEX tunnel_locations_instance ON tunnel_locations(instance);",
 };
 
 _Static_assert(sizeof(store_pg_migrations) / sizeof(store_pg_migrations[0])

@@ -1298,3 +1298,137 @@ Cloud.db = _cloud_db
 
 if __name__ == "__main__":
     sys.exit(_main(sys.argv[1:]))
+
+
+# --------------------------------------------------------------------------
+# A cluster of uplink-cloud instances on one PostgreSQL (issue 14, section 3;
+# docs/cluster.md). Appended: forward and edge build on it too.
+
+def schema_version():
+    """STORE_SCHEMA_VERSION of lib/store/store.h, as text (never hard-code
+    it: several branches add schema steps)."""
+    root = os.path.dirname(os.path.dirname(HERE))
+    text = read_text(os.path.join(root, "lib", "store", "store.h"))
+    return re.search(r"#define STORE_SCHEMA_VERSION\s+(\d+)", text).group(1)
+
+
+def point_connector(conn, cloud):
+    """Makes conn's [cloud] url name cloud's own port (its instance), so its
+    tunnels go to that instance. Call after configure()."""
+    text = read_text(conn.conf)
+    text = re.sub(r"(?m)^(url\s*=\s*https://[^\s/]*?):\d+", rf"\g<1>:{cloud.port}", text)
+    with open(conn.conf, "w") as f:
+        f.write(text)
+
+
+class ClusterFixture:
+    """PostgreSQL of the test's own (PgServer) and n uplink-cloud instances
+    on loopback sharing it, each with its own ports and a copy of the first
+    one's data directory (the same CA and server key); `init --store` once.
+
+      cl = ClusterFixture(workdir, n=3, lease="2s", options={...},
+                          cluster={"tunnel_name": ...}, publish={...})
+      cl.start()            PostgreSQL, init, then every instance
+      cl.clouds[i]          the Cloud of instance i (cl.ids[i]: "i1", "i2" ...)
+      cl.key                an API key with scope full (valid everywhere)
+      cl.api(i)             an apiclient.Client for instance i
+      cl.token(site)        an enrollment token (the url names instance 0)
+      cl.point(conn, i)     conn's tunnels go to instance i
+      cl.stop()             every instance (SIGTERM, then kill), PostgreSQL
+
+    Each instance's cloud.conf has [store] url and [cluster] instance,
+    peer_listen (a free port), tunnel_address (127.0.0.1:its port) and
+    lease; options and cluster add keys (cluster: to every instance, or a
+    callable taking the index and returning a dict).
+    """
+
+    def __init__(self, workdir, n=3, lease="10s", options=None, cluster=None,
+                 publish=None, log_level="info"):
+        self.dir = workdir
+        self.n = n
+        self.lease = lease
+        self.options = {k: dict(v) for k, v in (options or {}).items()}
+        self.cluster = cluster
+        self.publish = dict(publish or {})
+        self.log_level = log_level
+        self.pg = None
+        self.db = None
+        self.clouds = []
+        self.ids = [f"i{i + 1}" for i in range(n)]
+        self.peer_ports = []
+        self.key = None
+
+    def _cluster_keys(self, i):
+        extra = self.cluster(i) if callable(self.cluster) else dict(self.cluster or {})
+        keys = {"instance": self.ids[i],
+                "peer_listen": f"{LOOPBACK}:{self.peer_ports[i]}",
+                "lease": self.lease}
+        keys.update(extra)
+        return keys
+
+    def _make(self, i):
+        opts = {k: dict(v) for k, v in self.options.items()}
+        opts["store"] = dict(opts.get("store", {}), url=self.db)
+        d = os.path.join(self.dir, self.ids[i])
+        cloud = Cloud(d, options=opts, publish=self.publish, log_level=self.log_level)
+        if i == 0:
+            cloud.init()
+        else:
+            first = self.clouds[0]
+            os.makedirs(d, exist_ok=True)
+            cloud.data = os.path.join(d, "data")
+            shutil.copytree(first.data, cloud.data)
+            p = os.path.join(cloud.data, "status.json")
+            if os.path.exists(p):
+                os.unlink(p)
+            cloud.port = peers.free_port()
+            cloud.http_port = peers.free_port()
+            cloud.url = f"https://{LOOPBACK}:{cloud.port}"
+        self.peer_ports.append(peers.free_port())
+        keys = self._cluster_keys(i)
+        keys.setdefault("tunnel_address", f"{LOOPBACK}:{cloud.port}")
+        cloud.options["cluster"] = keys
+        return cloud
+
+    def start(self, timeout=START_TIMEOUT):
+        self.pg = PgServer(os.path.join(self.dir, "pg")).start()
+        self.db = self.pg.database()
+        try:
+            for i in range(self.n):
+                self.clouds.append(self._make(i))
+            self.key = self.clouds[0].key("cluster-tests")
+            for cloud in self.clouds:
+                cloud.start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def api(self, i, key=None, timeout=10):
+        import apiclient
+        cloud = self.clouds[i]
+        return apiclient.Client(cloud.port, os.path.join(cloud.data, "ca.pem"),
+                                key=key or self.key, timeout=timeout * (3.0 if SAN else 1.0))
+
+    def token(self, site):
+        return self.clouds[0].token(site)
+
+    def point(self, conn, i):
+        point_connector(conn, self.clouds[i])
+
+    def instances(self, i):
+        """GET /api/v1/instances on instance i: {id: instance}."""
+        r = self.api(i).get("/api/v1/instances")
+        if r.status != 200:
+            raise PeerError(f"GET /api/v1/instances on {self.ids[i]}: {r}")
+        return {x["id"]: x for x in r.body["instances"]}
+
+    def stop(self):
+        for cloud in self.clouds:
+            try:
+                cloud.stop(check=False)
+            except Exception:       # noqa: BLE001 - stop every one
+                pass
+        if self.pg is not None:
+            self.pg.stop()
+            self.pg = None

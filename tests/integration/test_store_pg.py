@@ -107,7 +107,7 @@ def test_init_store_and_api(pg, workdir):
         assert r.status == 201, r
         url = cloud.options["store"]["url"]
         assert psql(url, "SELECT name FROM sites") == "hq"
-        assert psql(url, "SELECT version FROM uplink_schema") == "8"
+        assert psql(url, "SELECT version FROM uplink_schema") == cp.schema_version()
         # The CLI with only --data-dir finds the database through cloud.conf.
         tok = cloud.token("hq")
         assert tok.startswith("uplink1-")

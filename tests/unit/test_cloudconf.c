@@ -50,6 +50,9 @@ struct file_row {
 
 #define L100	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
 		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+#define CLU_STORE	"[store]\nurl = postgresql://db.example/uplink\n"
+#define CLU	CLU_STORE "[cluster]\ninstance = i1\n" \
+		"peer_listen = 127.0.0.1:7443\n"
 #define PUB	"[publish web]\nlisten = 127.0.0.1:9000\nsite = hq\n" \
 		"target = intranet.corp.example:80\n"
 
@@ -88,7 +91,7 @@ static const struct file_row file_rows[] = {
 	{ "[cloud\nlisten = 0.0.0.0:1\n", "1: not INI syntax" },
 	{ "[cloud]\nlisten = x:1\n[oops]\n", "3: unknown section [oops] "
 	    "(known: [cloud], [ingress], [limits], [log], [metrics], "
-	    "[store], [publish NAME])" },
+	    "[store], [cluster], [publish NAME])" },
 	/* [store] (issue 14): the database, never with its password. */
 	{ "[store]\nurl = sqlite:/srv/u.db\n", NULL },
 	{ "[store]\nurl = postgresql://uplink@db/uplink\npassword_file = "
@@ -297,8 +300,46 @@ static const struct file_row file_rows[] = {
 	{ "[publish a]\nlisten = [::1]:9000\nsite = hq\ntarget = t:1\n"
 	    "[publish b]\nlisten = [0:0::1]:9000\nsite = hq\ntarget = t:1\n",
 	    "6: [publish b] listen [0:0::1]:9000 collides" },
+	/* [cluster] (docs/cluster.md). */
+	{ CLU, NULL },
+	{ CLU "peer_address = i1.internal.example:7443\n"
+	    "tunnel_name = i1.cloud.example\n"
+	    "tunnel_address = i1.cloud.example:443\nlease = 2s\n", NULL },
+	{ "[cluster]\ninstance = i1\npeer_listen = 127.0.0.1:7443\n",
+	    "2: [cluster] needs a shared PostgreSQL store, but the store is "
+	    "SQLite (the default); set [store] url = postgresql://..." },
+	{ "[store]\nurl = sqlite:/x.db\n[cluster]\ninstance = i1\n"
+	    "peer_listen = 127.0.0.1:7443\n", "4: [cluster] needs a shared "
+	    "PostgreSQL store, but the store is SQLite;" },
+	{ "[store]\nurl = postgresql://db/u\n[cluster]\ninstance = i1\n",
+	    "4: [cluster] peer_listen is missing; add peer_listen = "
+	    "ADDRESS:PORT" },
+	{ "[cluster]\nlease = 5s\n", "2: [cluster] lease is set but instance "
+	    "is not; add instance = ID" },
+	{ "[cluster]\ninstance = I1\n", "2: [cluster] instance = \"I1\": "
+	    "write 1 to 63 lowercase letters, digits or '-'" },
+	{ "[cluster]\ninstance = a_b\n", "2: [cluster] instance = \"a_b\"" },
+	{ "[cluster]\ninstance = " L100 "\n", "2: [cluster] instance = " },
+	{ "[cluster]\ninstance = i1\ninstance = i2\n", "3: [cluster] "
+	    "instance is set twice (first on line 2)" },
+	{ "[cluster]\ntunnel_name = 10.0.0.1\n", "2: [cluster] tunnel_name = "
+	    "\"10.0.0.1\" is an address, not a DNS name" },
+	{ "[cluster]\ntunnel_name = a..b\n", "2: [cluster] tunnel_name = "
+	    "\"a..b\": " },
+	{ "[cluster]\npeer_address = host\n", "2: [cluster] peer_address = "
+	    "\"host\" has no port" },
+	{ "[cluster]\ntunnel_address = h:99999\n", "2: [cluster] "
+	    "tunnel_address = \"h:99999\"" },
+	{ "[cluster]\nlease = 1s\n", "2: [cluster] lease = \"1s\" is out of "
+	    "range; use 2s to 10m" },
+	{ "[cluster]\nbogus = 1\n", "2: unknown key \"bogus\" in [cluster] "
+	    "(known: instance, peer_listen, peer_address, tunnel_name, "
+	    "tunnel_address, lease)" },
+	{ CLU_STORE "[ingress]\nlisten = 127.0.0.1:7443\n[cluster]\n"
+	    "instance = i1\npeer_listen = 127.0.0.1:7443\n", "7: [cluster] "
+	    "peer_listen 127.0.0.1:7443 collides with [ingress] listen "
+	    "127.0.0.1:7443 on line 4" },
 };
-
 static void
 test_file_table(void **state)
 {
@@ -375,6 +416,11 @@ test_defaults(void **state)
 	assert_int_equal(cfg.service_connections, 1000);
 	assert_int_equal(cfg.service_per_address, 128);
 	assert_int_equal(cfg.log_level, LOG_LEVEL_INFO);
+	assert_string_equal(cfg.cluster_instance, "");
+	assert_int_equal(cfg.cluster_peer_listen.port, 0);
+	assert_int_equal(cfg.cluster_tunnel_address.port, 0);
+	assert_string_equal(cfg.cluster_tunnel_name, "");
+	assert_int_equal(cfg.cluster_lease, 10);
 	assert_null(cfg.publish);
 	assert_int_equal(cfg.npublish, 0);
 	cloudconf_free(&cfg);
