@@ -37,6 +37,7 @@ struct checks;
 struct notify;
 struct pwverify;
 struct cluster;
+struct peers;
 
 struct cloud {
 	struct event_base	*base;
@@ -64,6 +65,7 @@ struct cloud {
 	struct event		*cert_timer;	/* cloud/servercert.c */
 	long			 cert_timer_secs;
 	struct cluster		*cluster;	/* cloud/cluster.c */
+	struct peers		*peers;		/* cloud/peer.c */
 };
 
 /*

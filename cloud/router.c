@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "balance.h"
 #include "checks.h"
 #include "cluster.h"
 #include "daemon.h"
@@ -20,6 +21,7 @@
 #include "dial.h"
 #include "log.h"
 #include "metrics.h"
+#include "peer.h"
 #include "pki.h"
 #include "router.h"
 #include "store.h"
@@ -51,6 +53,15 @@
  * Tunnels hang off their connector (struct rt_conn), so a choice looks at
  * the tunnels of the site once: linear, where it used to count every
  * connector's streams over every tunnel for each candidate.
+ *
+ * In a cluster (docs/cluster.md, "Forwarding") the choice is over the
+ * whole site: the connectors with tunnels on other instances
+ * (cluster_site_locations(), load = the open streams they last reported)
+ * compete with the local ones, and one chosen there is reached over the
+ * peer link to its instance (cloud/peer.c): the caller gets a stream as
+ * from a local tunnel. A local connector wins ties (no extra hop). A
+ * stream that arrived over a peer link is routed with router_connect_here():
+ * local tunnels only, so nothing makes a second hop.
  */
 
 #define ROUTER_ATTEMPTS		3
@@ -103,6 +114,10 @@ struct router_conn {
 	struct rt_tunnel	*rt;		/* carrying s, while s is open */
 	struct tunnel		*tried[ROUTER_ATTEMPTS];
 	int			 attempts;
+	bool			 here;		/* local tunnels only (a peer's) */
+	char			 want[STORE_ID_MAX + 1];	/* here: preferred */
+	char			 remote[STORE_ID_MAX + 1];	/* carrying, remote */
+	char			 rtried[ROUTER_ATTEMPTS][CLUSTER_ID_MAX + STORE_ID_MAX + 2];
 	bool			 moved;		/* left a slow tunnel */
 	char			 failed[ROUTER_ATTEMPTS][STORE_ID_MAX + 1];
 	int			 nfailed;	/* connectors that answered 502/504 */
@@ -490,6 +505,13 @@ cloud_cert_owner(struct cloud *c, X509 *cert, struct store_cert_owner *owner,
 		    "connector first (uplink-connector enroll)");
 		return -1;
 	}
+	/* An instance's key opens peer links (cloud/peer.c), never tunnels. */
+	if (pki_cert_instance(cert, NULL, 0)) {
+		snprintf(why, whylen, "an instance certificate is not a "
+		    "connector's: it opens peer links (the [cluster] "
+		    "peer_listen port), never tunnels");
+		return -1;
+	}
 	if (pki_cert_serial(cert, serial, err, sizeof(err)) != 0) {
 		snprintf(why, whylen, "unreadable certificate: %s", err);
 		return -1;
@@ -706,6 +728,35 @@ int
 router_request(struct router *r, const char *connector, const char *path,
     int timeout_ms, tunnel_reply_cb *cb, void *arg)
 {
+	struct cluster_location	 v[8];
+	size_t			 i, n;
+
+	if (router_request_here(r, connector, path, timeout_ms, cb, arg) == 0)
+		return 0;
+	if (r->stopping || !cluster_enabled(r->c))
+		return -1;
+	/* Its tunnels elsewhere: the instance holding most of them. */
+	n = cluster_locations(r->c, connector, v, 8);
+	if (n > 8)
+		n = 8;
+	while (n > 0) {
+		size_t	 best = 0;
+
+		for (i = 1; i < n; i++)
+			if (v[i].tunnels > v[best].tunnels)
+				best = i;
+		if (peer_request(r->c, v[best].instance, connector, path,
+		    timeout_ms, cb, arg) == 0)
+			return 0;
+		v[best] = v[--n];
+	}
+	return -1;
+}
+
+int
+router_request_here(struct router *r, const char *connector, const char *path,
+    int timeout_ms, tunnel_reply_cb *cb, void *arg)
+{
 	struct rt_conn		*cn;
 	struct rt_tunnel	*rt;
 	int			 rank;
@@ -904,21 +955,28 @@ key_better(const struct rt_key *a, const struct rt_key *b)
  * over the site's tunnels.
  */
 static struct rt_tunnel *
-router_pick(struct router *r, struct router_conn *rc, unsigned *seen)
+router_pick(struct router *r, struct router_conn *rc, unsigned *seen,
+    uint32_t *streams)
 {
 	struct rt_conn		*cn;
 	struct rt_tunnel	*rt, *best = NULL;
 	struct tunnel_stats	 st;
 	struct rt_key		 k, bk;
+	struct rt_conn		*only;
 	uint32_t		 cs;
 
 	*seen = 0;
 	memset(&bk, 0, sizeof(bk));
+	only = rc->want[0] != '\0' ? conn_find(r, rc->want) : NULL;
+	if (only != NULL && (only->drained || strcasecmp(only->site,
+	    rc->site) != 0 || conn_refused_by(rc, only)))
+		only = NULL;
 	LIST_FOREACH(cn, &r->conns, entry) {
 		if (strcasecmp(cn->site, rc->site) != 0)
 			continue;
 		*seen += cn->ntunnels;
-		if (cn->drained || conn_refused_by(rc, cn))
+		if (cn->drained || conn_refused_by(rc, cn) ||
+		    (only != NULL && cn != only))
 			continue;
 		if (cn->pending >= r->c->cfg.pending_per_connector)
 			continue;
@@ -940,6 +998,8 @@ router_pick(struct router *r, struct router_conn *rc, unsigned *seen)
 	}
 	if (best != NULL)
 		best->picked = ++r->rr;
+	if (best != NULL && streams != NULL)
+		*streams = bk.conn_streams;
 	return best;
 }
 
@@ -1001,6 +1061,8 @@ conn_fail(struct router_conn *rc, int status, const char *code,
 }
 
 static void conn_try(struct router_conn *rc);
+static void conn_answer_cb(void *arg, struct tunnel_stream *s, int status,
+    const char *code, const char *reason);
 
 /*
  * Whether a failed open is worth another connector: nothing was relayed
@@ -1030,7 +1092,9 @@ conn_answer_cb(void *arg, struct tunnel_stream *s, int status,
 
 	rc_done(rc);
 	evtimer_del(rc->slow);
-	if (status != 0) {
+	if (rt == NULL) {
+		/* Over a peer link: the peer judged its own tunnels. */
+	} else if (status != 0) {
 		rt_answered(rt);
 		rt->proven = true;
 	} else if (strcmp(code, "timeout") == 0 && !rc->r->stopping &&
@@ -1043,7 +1107,7 @@ conn_answer_cb(void *arg, struct tunnel_stream *s, int status,
 	    !rc->r->stopping) {
 		if (status != 0) {
 			snprintf(rc->failed[rc->nfailed++], sizeof(rc->failed[0]),
-			    "%s", rt->conn->connector);
+			    "%s", rt != NULL ? rt->conn->connector : rc->remote);
 			rc->last_status = status;
 			snprintf(rc->last_code, sizeof(rc->last_code), "%s", code);
 			snprintf(rc->last_reason, sizeof(rc->last_reason), "%s",
@@ -1093,12 +1157,80 @@ conn_slow_cb(evutil_socket_t fd, short what, void *arg)
 	conn_try(rc);
 }
 
+/* Whether this remote connector was tried for rc, or refused it. */
+static bool
+remote_tried(const struct router_conn *rc, const struct cluster_location *l)
+{
+	char	 key[sizeof(rc->rtried[0])];
+	int	 i;
+
+	for (i = 0; i < rc->nfailed; i++)
+		if (strcmp(rc->failed[i], l->connector) == 0)
+			return true;
+	snprintf(key, sizeof(key), "%s/%s", l->instance, l->connector);
+	for (i = 0; i < rc->attempts; i++)
+		if (strcmp(rc->rtried[i], key) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The least loaded connector of rc's site on another instance whose peer
+ * link is up, if it has fewer streams than local (the local choice's
+ * connector, UINT32_MAX with none): the stream is opened over the link and
+ * true returned. seen gains the remote tunnels, for the error message.
+ */
+#define ROUTER_REMOTE_MAX	64
+static bool
+conn_try_remote(struct router_conn *rc, uint32_t local, unsigned *seen)
+{
+	struct cluster_location	 v[ROUTER_REMOTE_MAX];
+	struct balance_cand	 cand[ROUTER_REMOTE_MAX];
+	const struct cluster_location *best;
+	struct tunnel_stream	*s;
+	size_t			 i, n;
+	struct cloud		*c = rc->r->c;
+
+	if (!cluster_enabled(c))
+		return false;
+	n = cluster_site_locations(c, rc->site, v, ROUTER_REMOTE_MAX);
+	if (n > ROUTER_REMOTE_MAX)
+		n = ROUTER_REMOTE_MAX;
+	for (i = 0; i < n; i++) {
+		*seen += v[i].tunnels;
+		cand[i].load = v[i].load;
+		cand[i].usable = v[i].tunnels > 0 && !remote_tried(rc, &v[i]) &&
+		    peer_usable(c, v[i].instance);
+	}
+	i = balance_least(cand, n, local, rc->r->rr);
+	if (i == n)
+		return false;
+	best = &v[i];
+	snprintf(rc->rtried[rc->attempts++], sizeof(rc->rtried[0]), "%s/%s",
+	    best->instance, best->connector);
+	snprintf(rc->remote, sizeof(rc->remote), "%s", best->connector);
+	rc->r->rr++;
+	s = peer_open(c, best->instance, rc->site, best->connector, rc->host,
+	    rc->port, conn_answer_cb, rc);
+	if (s == NULL) {
+		conn_try(rc);
+		return true;
+	}
+	rc->rt = NULL;
+	rc->s = s;
+	log_debug("%s %s:%u: to connector %s on instance %s",
+	    tunnel_stream_name(s), rc->host, rc->port, best->connector,
+	    best->instance);
+	return true;
+}
+
 static void
 conn_try(struct router_conn *rc)
 {
 	struct rt_tunnel	*rt;
 	struct tunnel_stream	*s;
 	unsigned		 seen;
+	uint32_t		 streams = 0;
 	char			 why[256];
 	struct timeval		 tv = { ROUTER_SLOW_MS / 1000,
 	    (ROUTER_SLOW_MS % 1000) * 1000 };
@@ -1112,7 +1244,10 @@ conn_try(struct router_conn *rc)
 			    "could take the stream");
 		return;
 	}
-	rt = router_pick(rc->r, rc, &seen);
+	rt = router_pick(rc->r, rc, &seen, &streams);
+	if (!rc->here && conn_try_remote(rc, rt != NULL ? streams : UINT32_MAX,
+	    &seen))
+		return;
 	if (rt == NULL && rc->last_status != 0) {
 		conn_fail(rc, rc->last_status, rc->last_code, rc->last_reason);
 		return;
@@ -1138,14 +1273,17 @@ conn_try(struct router_conn *rc)
 	evtimer_add(rc->slow, &tv);
 }
 
-struct router_conn *
-router_connect(struct router *r, const char *site, const char *host,
-    uint16_t port, router_conn_cb *cb, void *arg)
+static struct router_conn *
+router_connect_any(struct router *r, bool here, const char *want,
+    const char *site, const char *host, uint16_t port, router_conn_cb *cb,
+    void *arg)
 {
 	struct router_conn	*rc;
 
 	rc = xcalloc(1, sizeof(*rc));
 	rc->r = r;
+	rc->here = here;
+	snprintf(rc->want, sizeof(rc->want), "%s", want != NULL ? want : "");
 	snprintf(rc->site, sizeof(rc->site), "%s", site);
 	snprintf(rc->host, sizeof(rc->host), "%s", host);
 	rc->port = port;
@@ -1160,6 +1298,22 @@ router_connect(struct router *r, const char *site, const char *host,
 	else
 		conn_try(rc);
 	return rc;
+}
+
+struct router_conn *
+router_connect(struct router *r, const char *site, const char *host,
+    uint16_t port, router_conn_cb *cb, void *arg)
+{
+	return router_connect_any(r, false, NULL, site, host, port, cb, arg);
+}
+
+struct router_conn *
+router_connect_here(struct router *r, const char *site,
+    const char *connector, const char *host, uint16_t port,
+    router_conn_cb *cb, void *arg)
+{
+	return router_connect_any(r, true, connector, site, host, port, cb,
+	    arg);
 }
 
 void

@@ -38,6 +38,13 @@ void router_set_drained(struct router *r, const char *connector,
  */
 int router_request(struct router *r, const char *connector, const char *path,
     int timeout_ms, tunnel_reply_cb *cb, void *arg);
+/*
+ * In a cluster, router_request() asks over the peer link to the instance
+ * holding the connector's tunnels when it has none here; this one never
+ * does (a request that came over a peer link: one hop at most).
+ */
+int router_request_here(struct router *r, const char *connector,
+    const char *path, int timeout_ms, tunnel_reply_cb *cb, void *arg);
 /* Closes the tunnels of connectors revoked in the store since last time. */
 void router_sweep_revoked(struct router *r);
 /* A site was renamed: its connectors' tunnels now serve the new name. */
@@ -77,6 +84,14 @@ typedef void router_conn_cb(void *arg, struct tunnel_stream *s, int status,
     const char *code, const char *reason);
 struct router_conn *router_connect(struct router *r, const char *site,
     const char *host, uint16_t port, router_conn_cb *cb, void *arg);
+/*
+ * router_connect() for a stream that came over a peer link (cloud/peer.c):
+ * only this instance's tunnels, preferring connector's when it has usable
+ * ones here (NULL or "": any of the site's), never another peer.
+ */
+struct router_conn *router_connect_here(struct router *r, const char *site,
+    const char *connector, const char *host, uint16_t port,
+    router_conn_cb *cb, void *arg);
 /* Gives up on a connect in progress; cb does not run. */
 void router_conn_cancel(struct router_conn *rc);
 

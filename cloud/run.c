@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "nofile.h"
 #include "notify.h"
+#include "peer.h"
 #include "publish.h"
 #include "proxygate.h"
 #include "pwverify.h"
@@ -502,7 +503,8 @@ cloud_start(struct cloud *c, char *err, size_t errlen)
 	    notify_start(c, err, errlen) != 0 ||
 	    pwverify_start(c, err, errlen) != 0 ||
 	    metrics_start(c, err, errlen) != 0 ||
-	    cluster_start(c, err, errlen) != 0)
+	    cluster_start(c, err, errlen) != 0 ||
+	    peer_start(c, err, errlen) != 0)
 		return -1;
 	c->watch = event_new(c->base, -1, EV_PERSIST, watch_cb, c);
 	event_add(c->watch, &tv);
@@ -523,6 +525,7 @@ cloud_stop(struct cloud *c)
 	ingress_free(c->ingress);
 	front_free(c->front);
 	metrics_free(c);
+	peer_free(c);
 	cluster_free(c);
 	notify_free(c);
 	pwverify_free(c);

@@ -68,6 +68,21 @@ static const struct pki_ext pki_client_exts[] = {
 	{ 0, NULL },
 };
 
+/*
+ * An instance certificate (cloud/peer.c): both TLS roles; its name is the
+ * URI PKI_INSTANCE_URI "ID" in the subjectAltName, which pki_sign_csr()
+ * never writes (a connector certificate has no subjectAltName), so no
+ * connector certificate can pass for an instance.
+ */
+static const struct pki_ext pki_instance_exts[] = {
+	{ NID_basic_constraints,	"critical,CA:FALSE" },
+	{ NID_key_usage,		"critical,digitalSignature" },
+	{ NID_ext_key_usage,		"serverAuth,clientAuth" },
+	{ NID_subject_key_identifier,	"hash" },
+	{ NID_authority_key_identifier,	"keyid:always" },
+	{ 0, NULL },
+};
+
 /* What a CA signs into a leaf certificate. */
 struct pki_leaf {
 	EVP_PKEY		*pub;
@@ -662,6 +677,104 @@ pki_issue_server(EVP_PKEY *ca_key, X509 *ca_cert, const char *const *names,
 	}
 	buf_free(&san);
 	return rc;
+}
+
+int
+pki_issue_instance(EVP_PKEY *ca_key, X509 *ca_cert, const char *id,
+    int64_t secs, EVP_PKEY **key, X509 **cert, char *err, size_t errlen)
+{
+	struct pki_leaf	 l = { .secs = secs, .exts = pki_instance_exts };
+	char		 cn[PKI_CN_MAX + 1], san[PKI_CN_MAX + 32];
+	size_t		 i;
+	int		 rc;
+
+	*key = NULL;
+	*cert = NULL;
+	if (id[0] == '\0' || strlen(id) + sizeof(PKI_INSTANCE_CN) - 1 >
+	    PKI_CN_MAX)
+		return pki_fail(UPLINK_EINVAL, err, errlen, "the instance id "
+		    "\"%.20s\" is empty or too long for a certificate (1 to "
+		    "%zu characters)", id, PKI_CN_MAX - sizeof(PKI_INSTANCE_CN) +
+		    1);
+	for (i = 0; id[i] != '\0'; i++)
+		if (!islower((unsigned char)id[i]) &&
+		    !isdigit((unsigned char)id[i]) && id[i] != '-')
+			return pki_fail(UPLINK_EINVAL, err, errlen, "the "
+			    "instance id \"%s\" has a character other than "
+			    "a-z, 0-9 and '-'", id);
+	snprintf(cn, sizeof(cn), PKI_INSTANCE_CN "%s", id);
+	snprintf(san, sizeof(san), "URI:" PKI_INSTANCE_URI "%s", id);
+	l.san = san;
+	rc = pki_check_cn(cn, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = pki_check_secs(secs, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = pki_ca_check(ca_key, ca_cert, err, errlen);
+	if (rc == UPLINK_OK)
+		rc = pki_key_new(key, err, errlen);
+	if (rc == UPLINK_OK) {
+		l.pub = *key;
+		l.cn = cn;
+		rc = pki_leaf_issue(ca_key, ca_cert, &l, cert, err, errlen);
+	}
+	if (rc != UPLINK_OK) {
+		EVP_PKEY_free(*key);
+		*key = NULL;
+	}
+	return rc;
+}
+
+/*
+ * The instance id of the certificate's URI name PKI_INSTANCE_URI "ID"
+ * into id; false when it has none (or more than one).
+ */
+static bool
+pki_instance_uri(X509 *cert, char *id, size_t idlen)
+{
+	GENERAL_NAMES		*gens;
+	const GENERAL_NAME	*g;
+	const unsigned char	*v;
+	size_t			 plen = sizeof(PKI_INSTANCE_URI) - 1, len;
+	int			 i, found = 0;
+
+	gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	if (gens == NULL)
+		return false;
+	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+		g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type != GEN_URI)
+			continue;
+		v = ASN1_STRING_get0_data(g->d.uniformResourceIdentifier);
+		len = (size_t)ASN1_STRING_length(g->d.uniformResourceIdentifier);
+		if (len <= plen || len - plen >= idlen ||
+		    memcmp(v, PKI_INSTANCE_URI, plen) != 0 ||
+		    memchr(v, '\0', len) != NULL)
+			continue;
+		memcpy(id, v + plen, len - plen);
+		id[len - plen] = '\0';
+		found++;
+	}
+	GENERAL_NAMES_free(gens);
+	return found == 1;
+}
+
+bool
+pki_cert_instance(X509 *cert, char *id, size_t idlen)
+{
+	char	 cn[PKI_CN_MAX + 1], uri[PKI_CN_MAX + 1];
+	size_t	 plen = sizeof(PKI_INSTANCE_CN) - 1;
+
+	if (id != NULL && idlen > 0)
+		id[0] = '\0';
+	if (cert == NULL || !pki_instance_uri(cert, uri, sizeof(uri)))
+		return false;
+	tls_common_name(X509_get_subject_name(cert), cn, sizeof(cn));
+	if (strncmp(cn, PKI_INSTANCE_CN, plen) != 0 ||
+	    strcmp(cn + plen, uri) != 0)
+		return false;
+	if (id != NULL && idlen > 0)
+		snprintf(id, idlen, "%s", uri);
+	return true;
 }
 
 /* A CSR for key, signed with it. NULL with OpenSSL's errors queued. */

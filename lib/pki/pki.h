@@ -1,6 +1,7 @@
 #ifndef UPLINK_PKI_H
 #define UPLINK_PKI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -70,6 +71,29 @@ int pki_ca_new(const char *common_name, int days, EVP_PKEY **key, X509 **cert,
 int pki_issue_server(EVP_PKEY *ca_key, X509 *ca_cert,
     const char *const *names, size_t nnames, int days, const char *crl_url,
     EVP_PKEY **key, X509 **cert, char *err, size_t errlen);
+
+/*
+ * An uplink-cloud instance's certificate for its peer links (cloud/peer.c,
+ * docs/cluster.md): a new key in *key and a certificate in *cert signed by
+ * the CA, valid secs seconds, CN "instance:ID", the subjectAltName URI
+ * "urn:uplink:instance:ID" and extendedKeyUsage serverAuth and clientAuth.
+ * ID is 1 to 55 of a-z, 0-9 and '-'. pki_sign_csr() never writes a
+ * subjectAltName, so a connector certificate can never be taken for an
+ * instance's, and cloud_cert_owner() refuses an instance certificate as a
+ * connector's.
+ */
+#define PKI_INSTANCE_CN		"instance:"
+#define PKI_INSTANCE_URI	"urn:uplink:instance:"
+int pki_issue_instance(EVP_PKEY *ca_key, X509 *ca_cert, const char *id,
+    int64_t secs, EVP_PKEY **key, X509 **cert, char *err, size_t errlen);
+
+/*
+ * Whether cert is an instance certificate: exactly one URI name
+ * PKI_INSTANCE_URI "ID" and the CN PKI_INSTANCE_CN "ID" with the same ID;
+ * that ID into id (idlen bytes, may be NULL). Does not verify the
+ * signature: the TLS handshake did.
+ */
+bool pki_cert_instance(X509 *cert, char *id, size_t idlen);
 
 /*
  * The connector's enrollment request: appends to pem a PEM CSR for key with

@@ -91,6 +91,8 @@ struct tunnel_stream {
 	char			 method[16];
 	char			 path[TUNNEL_PATH_MAX + 1];
 	char			 authority[TUNNEL_HOST_MAX + 8];
+	char			 site[TUNNEL_SITE_MAX + 1];	/* uplink-site */
+	char			 connector[TUNNEL_SITE_MAX + 1];	/* uplink-connector */
 	char			 code[32];
 	char			 reason[TUNNEL_REASON_MAX + 1];
 	char			 name[40];
@@ -140,6 +142,18 @@ const char *
 tunnel_name(const struct tunnel *t)
 {
 	return t->name;
+}
+
+const char *
+tunnel_stream_site(const struct tunnel_stream *s)
+{
+	return s->site;
+}
+
+const char *
+tunnel_stream_connector(const struct tunnel_stream *s)
+{
+	return s->connector;
 }
 
 const char *
@@ -630,7 +644,17 @@ h2_header(nghttp2_session *h2, const nghttp2_frame *frame,
 		s->status = (valuelen == 3 && value[0] >= '1' && value[0] <= '5') ?
 		    (value[0] - '0') * 100 + (value[1] - '0') * 10 +
 		    (value[2] - '0') : 0;
-	else if (name_is(name, namelen, "uplink-error"))
+	else if (name_is(name, namelen, "uplink-site") ||
+	    name_is(name, namelen, "uplink-connector")) {
+		/* Cut short, a name could mean another site: refused instead. */
+		if (valuelen > TUNNEL_SITE_MAX)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+		if (namelen == 11)
+			copy_value(s->site, sizeof(s->site), value, valuelen);
+		else
+			copy_value(s->connector, sizeof(s->connector), value,
+			    valuelen);
+	} else if (name_is(name, namelen, "uplink-error"))
 		copy_value(s->code, sizeof(s->code), value, valuelen);
 	else if (name_is(name, namelen, "uplink-reason"))
 		copy_value(s->reason, sizeof(s->reason), value, valuelen);
@@ -684,7 +708,8 @@ request_ready(struct tunnel *t, struct tunnel_stream *s)
 	char		 why[128];
 
 	if (strcmp(s->method, "GET") == 0) {
-		if (strcmp(s->path, "/v1/info") == 0)
+		/* A GET for a named connector is the get callback's. */
+		if (strcmp(s->path, "/v1/info") == 0 && s->connector[0] == '\0')
 			stream_reply(s, "200", t->info != NULL ? t->info : "{}");
 		else if (t->cb.get != NULL && !(t->draining && t->goaway_sent))
 			t->cb.get(t->arg, t, s, s->path);
@@ -1383,19 +1408,34 @@ int
 tunnel_request(struct tunnel *t, const char *path, int timeout_ms,
     tunnel_reply_cb *cb, void *arg)
 {
+	return tunnel_request_for(t, NULL, path, timeout_ms, cb, arg);
+}
+
+int
+tunnel_request_for(struct tunnel *t, const char *connector, const char *path,
+    int timeout_ms, tunnel_reply_cb *cb, void *arg)
+{
 	struct tunnel_stream	*s;
-	nghttp2_nv		 nv[4] = {
+	nghttp2_nv		 nv[5] = {
 		{ (uint8_t *)":method", (uint8_t *)"GET", 7, 3, 0 },
 		{ (uint8_t *)":scheme", (uint8_t *)"https", 7, 5, 0 },
 		{ (uint8_t *)":path", (uint8_t *)path, 5, strlen(path), 0 },
 		{ (uint8_t *)":authority", (uint8_t *)"connector", 10, 9, 0 },
+		{ (uint8_t *)"uplink-connector", (uint8_t *)"", 16, 0, 0 },
 	};
+	size_t			 nnv = 4;
 	struct timeval		 tv;
 	int32_t			 id;
 
 	if (t->role != TUNNEL_CLOUD || t->dead || t->draining ||
-	    strlen(path) > TUNNEL_PATH_MAX || path[0] != '/')
+	    strlen(path) > TUNNEL_PATH_MAX || path[0] != '/' ||
+	    (connector != NULL && strlen(connector) > TUNNEL_SITE_MAX))
 		return -1;
+	if (connector != NULL && connector[0] != '\0') {
+		nv[4].value = (uint8_t *)connector;
+		nv[4].valuelen = strlen(connector);
+		nnv = 5;
+	}
 	if (timeout_ms <= 0)
 		timeout_ms = t->lim.connect_timeout_ms;
 	s = stream_new(t);
@@ -1403,7 +1443,7 @@ tunnel_request(struct tunnel *t, const char *path, int timeout_ms,
 	s->info_cb = cb;
 	s->arg = arg;
 	snprintf(s->authority, sizeof(s->authority), "GET %s", path);
-	id = nghttp2_submit_request(t->h2, NULL, nv, 4, NULL, s);
+	id = nghttp2_submit_request(t->h2, NULL, nv, nnv, NULL, s);
 	if (id < 0) {
 		s->info_cb = NULL;
 		stream_free(s);
@@ -1442,15 +1482,29 @@ struct tunnel_stream *
 tunnel_open(struct tunnel *t, const char *host, uint16_t port,
     tunnel_stream_cb *cb, void *arg)
 {
+	return tunnel_open_for(t, NULL, NULL, host, port, cb, arg);
+}
+
+struct tunnel_stream *
+tunnel_open_for(struct tunnel *t, const char *site, const char *connector,
+    const char *host, uint16_t port, tunnel_stream_cb *cb, void *arg)
+{
 	struct tunnel_stream	*s;
 	nghttp2_data_provider	 prd = { .read_callback = h2_data_read };
-	nghttp2_nv		 nv[2];
+	nghttp2_nv		 nv[4];
+	size_t			 nnv = 2;
 	struct timeval		 tv;
 	int32_t			 id;
 
-	if (t->role != TUNNEL_CLOUD || !tunnel_usable(t))
+	if (t->role != TUNNEL_CLOUD || !tunnel_usable(t) ||
+	    (site != NULL && strlen(site) > TUNNEL_SITE_MAX) ||
+	    (connector != NULL && strlen(connector) > TUNNEL_SITE_MAX))
 		return NULL;
 	s = stream_new(t);
+	if (site != NULL)
+		snprintf(s->site, sizeof(s->site), "%s", site);
+	if (connector != NULL)
+		snprintf(s->connector, sizeof(s->connector), "%s", connector);
 	s->cb = cb;
 	s->arg = arg;
 	hostport_format(s->authority, sizeof(s->authority), host, port);
@@ -1460,7 +1514,15 @@ tunnel_open(struct tunnel *t, const char *host, uint16_t port,
 	nv[1] = (nghttp2_nv){ (uint8_t *)":authority",
 	    (uint8_t *)s->authority, 10, strlen(s->authority),
 	    NGHTTP2_NV_FLAG_NONE };
-	id = nghttp2_submit_request(t->h2, NULL, nv, 2, &prd, s);
+	if (s->site[0] != '\0')
+		nv[nnv++] = (nghttp2_nv){ (uint8_t *)"uplink-site",
+		    (uint8_t *)s->site, 11, strlen(s->site),
+		    NGHTTP2_NV_FLAG_NONE };
+	if (s->connector[0] != '\0')
+		nv[nnv++] = (nghttp2_nv){ (uint8_t *)"uplink-connector",
+		    (uint8_t *)s->connector, 16, strlen(s->connector),
+		    NGHTTP2_NV_FLAG_NONE };
+	id = nghttp2_submit_request(t->h2, NULL, nv, nnv, &prd, s);
 	if (id < 0) {
 		s->closed = true;
 		t->nstreams--;

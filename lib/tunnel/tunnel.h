@@ -30,6 +30,7 @@
 #define TUNNEL_ALPN		"uplink-tunnel/1"
 #define TUNNEL_HOST_MAX		253
 #define TUNNEL_REASON_MAX	200
+#define TUNNEL_SITE_MAX		63	/* uplink-site, uplink-connector values */
 
 struct tunnel;
 struct tunnel_stream;
@@ -137,6 +138,15 @@ typedef void tunnel_reply_cb(void *arg, struct tunnel *t, int status,
     const char *body);
 int tunnel_request(struct tunnel *t, const char *path, int timeout_ms,
     tunnel_reply_cb *cb, void *arg);
+/*
+ * tunnel_request() for a named connector behind the peer (an uplink-cloud
+ * instance forwarding over a peer link, cloud/peer.c): the request
+ * carries "uplink-connector: connector" and even "GET /v1/info" goes to
+ * the answering side's get callback, which reads the name with
+ * tunnel_stream_connector(). connector NULL or "" is tunnel_request().
+ */
+int tunnel_request_for(struct tunnel *t, const char *connector,
+    const char *path, int timeout_ms, tunnel_reply_cb *cb, void *arg);
 
 /*
  * Connector only: answers a GET that the get callback was handed, with an
@@ -161,6 +171,19 @@ void tunnel_drain(struct tunnel *t);
  */
 struct tunnel_stream *tunnel_open(struct tunnel *t, const char *host,
     uint16_t port, tunnel_stream_cb *cb, void *arg);
+/*
+ * tunnel_open() that also says, for a peer instance that forwards it
+ * (cloud/peer.c), which site the target is in ("uplink-site") and, when
+ * not NULL or "", which connector should carry it ("uplink-connector").
+ * Names longer than TUNNEL_SITE_MAX are refused (NULL); the answering
+ * side resets a stream that carries one.
+ */
+struct tunnel_stream *tunnel_open_for(struct tunnel *t, const char *site,
+    const char *connector, const char *host, uint16_t port,
+    tunnel_stream_cb *cb, void *arg);
+/* Answering side: the stream's uplink-site / uplink-connector, or "". */
+const char *tunnel_stream_site(const struct tunnel_stream *s);
+const char *tunnel_stream_connector(const struct tunnel_stream *s);
 
 /*
  * Binds an answered stream to a local socket bufferevent, which the stream

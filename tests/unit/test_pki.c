@@ -1324,6 +1324,78 @@ test_cert_names(void **state)
 	assert_int_equal(pki_cert_names(f->ca_cert, got, 8), 0);
 }
 
+/*
+ * Instance certificates (cloud/peer.c): both TLS purposes, CN
+ * "instance:ID", and only they pass pki_cert_instance(); a connector's
+ * certificate (even with CN "instance:x"), a server certificate and the
+ * CA never do. Bad ids are refused.
+ */
+static void
+test_instance(void **state)
+{
+	struct fixture		*f = *state;
+	struct buf		 csr, pem;
+	EVP_PKEY		*key, *ckey;
+	X509			*cert, *conn, *srv;
+	const char		*names[] = { "cloud.uplink.test" };
+	char			 id[64], err[512], longid[80];
+	static const char *const good[] = { "a", "i-1", "b2",
+	    "abcdefghijklmnopqrstuvwxyz-0123456789-abcdefghijklmnopq" };
+	static const char *const bad[] = { "", "A", "a_b", "a b", "a/b",
+	    "a,URI:x", "\xc3\xa9" };
+	size_t			 i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(pki_issue_instance(f->ca_key, f->ca_cert,
+		    good[i], 86400, &key, &cert, err, sizeof(err)), UPLINK_OK);
+		assert_int_equal(verify(f->ca_cert, cert,
+		    X509_PURPOSE_SSL_CLIENT), 1);
+		assert_int_equal(verify(f->ca_cert, cert,
+		    X509_PURPOSE_SSL_SERVER), 1);
+		assert_true(pki_cert_instance(cert, id, sizeof(id)));
+		assert_string_equal(id, good[i]);
+		assert_int_equal(X509_check_ca(cert), 0);
+		assert_aki_is(cert, f->ca_cert);
+		X509_free(cert);
+		EVP_PKEY_free(key);
+	}
+	memset(longid, 'x', 60);
+	longid[60] = '\0';
+	assert_int_equal(pki_issue_instance(f->ca_key, f->ca_cert, longid,
+	    86400, &key, &cert, err, sizeof(err)), UPLINK_EINVAL);
+	assert_null(key);
+	assert_null(cert);
+	assert_int_equal(pki_issue_instance(f->ca_key, f->ca_cert, "a", 0,
+	    &key, &cert, err, sizeof(err)), UPLINK_EINVAL);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(pki_issue_instance(f->ca_key, f->ca_cert, bad[i], 86400,
+		    &key, &cert, err, sizeof(err)) == UPLINK_EINVAL,
+		    "instance id \"%s\" accepted", bad[i]);
+		assert_null(cert);
+	}
+
+	/* A connector asking for the instance CN is still a connector. */
+	buf_init(&csr, PKI_CSR_MAX);
+	buf_init(&pem, 64 * 1024);
+	assert_int_equal(pki_key_new(&ckey, err, sizeof(err)), UPLINK_OK);
+	assert_int_equal(pki_csr_new(ckey, "instance:a", &csr, err,
+	    sizeof(err)), UPLINK_OK);
+	conn = sign(f, &csr, "instance:a", NULL);
+	assert_false(pki_cert_instance(conn, id, sizeof(id)));
+	assert_string_equal(id, "");
+	assert_int_equal(pki_issue_server(f->ca_key, f->ca_cert, names, 1, 30,
+	    NULL, &key, &srv, err, sizeof(err)), UPLINK_OK);
+	assert_false(pki_cert_instance(srv, NULL, 0));
+	assert_false(pki_cert_instance(f->ca_cert, NULL, 0));
+	assert_false(pki_cert_instance(NULL, NULL, 0));
+	X509_free(conn);
+	X509_free(srv);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(ckey);
+	buf_free(&csr);
+	buf_free(&pem);
+}
+
 int
 main(void)
 {
@@ -1334,6 +1406,7 @@ main(void)
 		cmocka_unit_test(test_server_bad),
 		cmocka_unit_test(test_wrong_ca),
 		cmocka_unit_test(test_sign_csr),
+		cmocka_unit_test(test_instance),
 		cmocka_unit_test(test_sign_csr_no_copied_exts),
 		cmocka_unit_test(test_sign_csr_rsa2048),
 		cmocka_unit_test(test_sign_csr_bad),
