@@ -249,6 +249,22 @@ gate_cb(evutil_socket_t fd, short what, void *arg)
 		gate_peek(gc);
 }
 
+/*
+ * Where the server may speak first (a published SSH), nothing is waited
+ * for: a header already there with the connection is refused, a later one
+ * goes through as the client's data (and is never honoured).
+ */
+static bool
+gate_stray_header(evutil_socket_t fd)
+{
+	unsigned char	 b[PROXYV2_SIGLEN];
+	ssize_t		 r;
+
+	r = recv(fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+	return r > 0 && proxyv2_looks_like(b, (size_t)r) && (b[0] == '\r' ||
+	    r >= 6);
+}
+
 void
 proxygate_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
@@ -267,6 +283,13 @@ proxygate_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	listed = cidr_match(cfg->proxy_from, cfg->nproxy_from, sa);
 	if (!listed && (!(g->flags & LISTEN_CLIENT_FIRST) ||
 	    g->nwaiting >= GATE_WAITING_MAX)) {
+		if (gate_stray_header(fd)) {
+			gate_refuse(g, fd, sa, "a PROXY protocol header from an "
+			    "address that proxy_from in [cluster] does not list "
+			    "(add the load balancer's address there, or stop it "
+			    "sending one)", "");
+			return;
+		}
 		g->cb(lev, fd, sa, salen, g->arg);
 		return;
 	}

@@ -41,6 +41,7 @@ struct instances {
 	struct avoid		 avoid[INSTANCES_AVOID_SLOTS];
 	char			 key[64];	/* our id: the certificate's CN */
 	char			 last[512];	/* the targets, to see changes */
+	long			 unsettled_until;
 	bool			 started;
 	bool			 logged_single;
 };
@@ -95,6 +96,7 @@ instances_avoid(struct instances *in, const char *id)
 	}
 	snprintf(a->id, sizeof(a->id), "%s", id);
 	a->until = dial_now_ms() + INSTANCES_AVOID_MS;
+	in->unsettled_until = dial_now_ms() + 2 * INSTANCES_AVOID_MS;
 }
 
 /*
@@ -270,6 +272,8 @@ instances_fetch(struct instances *in)
 	struct https_result		 fail;
 	char				 err[768];
 
+	if (dial_now_ms() < in->unsettled_until)
+		tv.tv_sec = INSTANCES_UNSETTLED_MS / 1000;
 	evtimer_add(in->timer, &tv);
 	if (in->req != NULL || in->svc->draining)
 		return;
