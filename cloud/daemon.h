@@ -94,5 +94,10 @@ void cloud_listen_guard(struct cloud *c, struct evconnlistener *lev,
     const char *what);
 /* Frees a guarded listener (a pending pause must not outlive it). */
 void cloud_listen_free(struct evconnlistener *lev);
+/*
+ * At shutdown: accepts what the kernel has queued on lev (made by
+ * cloud_listen_ext()) and hands it to its callback, then frees it.
+ */
+void cloud_listen_close(struct evconnlistener *lev);
 
 #endif

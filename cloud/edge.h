@@ -22,4 +22,16 @@ struct cloud;
 /* True when ready; else false with why filled. */
 bool edge_ready(struct cloud *c, char *why, size_t whylen);
 
+/*
+ * In a cluster, the published ports and the ingress proxy accept nothing
+ * until the instance is ready (or EDGE_WAIT_MAX_MS have passed): clients
+ * that a load balancer sends before its health check noticed a restart
+ * wait in the kernel's backlog for a moment instead of being refused a
+ * stream that could not be forwarded yet. The listeners are bound, so
+ * the ports are taken at start as before.
+ */
+#define EDGE_WAIT_MAX_MS	10000
+void edge_start(struct cloud *c);
+void edge_free(struct cloud *c);
+
 #endif

@@ -552,7 +552,18 @@ ingress_stop(struct ingress *in)
 {
 	/* Closed, not paused, as publish_stop() says why. */
 	if (in != NULL && in->lev != NULL) {
-		cloud_listen_free(in->lev);
+		cloud_listen_close(in->lev);
 		in->lev = NULL;
 	}
+}
+
+void
+ingress_accepting(struct ingress *in, bool on)
+{
+	if (in == NULL || in->lev == NULL)
+		return;
+	if (on)
+		evconnlistener_enable(in->lev);
+	else
+		evconnlistener_disable(in->lev);
 }

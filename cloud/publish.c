@@ -437,7 +437,22 @@ publish_stop(struct publish *p)
 	 * backlog that nobody accepts any more.
 	 */
 	for (svc = p != NULL ? p->svc : NULL; svc != NULL; svc = svc->next) {
-		cloud_listen_free(svc->lev);
+		cloud_listen_close(svc->lev);
 		svc->lev = NULL;
+	}
+}
+
+void
+publish_accepting(struct publish *p, bool on)
+{
+	struct pub_service	*svc;
+
+	for (svc = p != NULL ? p->svc : NULL; svc != NULL; svc = svc->next) {
+		if (svc->lev == NULL)
+			continue;
+		if (on)
+			evconnlistener_enable(svc->lev);
+		else
+			evconnlistener_disable(svc->lev);
 	}
 }

@@ -45,5 +45,10 @@ void publish_foreach(struct cloud *c, void (*fn)(void *,
 void publish_free(struct publish *p);
 /* Stop accepting new connections (at shutdown). */
 void publish_stop(struct publish *p);
+/*
+ * Pauses (on false) or resumes accepting on every published port; a
+ * paused port's clients wait in the kernel's backlog (cloud/edge.c).
+ */
+void publish_accepting(struct publish *p, bool on);
 
 #endif

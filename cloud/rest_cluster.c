@@ -22,8 +22,9 @@ rest_instances_list(struct rest *r)
  * GET /api/v1/cluster: the instances a connector may keep tunnels on
  * (docs/cluster.md), for connectors with their client certificate (and
  * administrators). Up and draining instances are listed, each with its
- * id, the TLS name (SNI) and host:port a connector dials for it, and its
- * state; a connector ranks the up ones by rendezvous hashing of its id
+ * id, the TLS name (SNI) and host:port a connector dials for it, its
+ * state and when it started (a connector that avoids an instance after a
+ * failure stops avoiding it once it has restarted); a connector ranks the up ones by rendezvous hashing of its id
  * (lib/core/rendezvous.c) and avoids the draining ones. A cloud that is
  * not a cluster answers 404 not-clustered, as a cloud from before this
  * answered 404: either way its connectors dial its url, as always.
@@ -57,10 +58,11 @@ rest_cluster_get(struct rest *r)
 		if (v[i].state == CLUSTER_GONE || v[i].tunnel_name[0] == '\0' ||
 		    v[i].tunnel_address[0] == '\0')
 			continue;
-		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s}",
-		    "id", v[i].id, "name", v[i].tunnel_name, "address",
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, "
+		    "s:I}", "id", v[i].id, "name", v[i].tunnel_name, "address",
 		    v[i].tunnel_address, "state",
-		    cluster_state_name(v[i].state)));
+		    cluster_state_name(v[i].state), "started",
+		    (json_int_t)v[i].started_at));
 	}
 	rest_reply(r, 200, json_pack("{s:o, s:s}", "instances", list, "self",
 	    cluster_self(r->c)));

@@ -1089,6 +1089,7 @@ conn_answer_cb(void *arg, struct tunnel_stream *s, int status,
 	void			*cbarg = rc->arg;
 	struct rt_tunnel	*rt = rc->rt;
 	char			 why[128];
+	bool			 stale;
 
 	rc_done(rc);
 	evtimer_del(rc->slow);
@@ -1103,11 +1104,19 @@ conn_answer_cb(void *arg, struct tunnel_stream *s, int status,
 		    tunnel_stream_name(s), reason);
 		rt_suspect(rt, why);
 	}
-	if (conn_retryable(status, code) && rc->attempts < ROUTER_ATTEMPTS &&
-	    !rc->r->stopping) {
+	/*
+	 * Another instance that no longer has the connector's tunnels (they
+	 * moved on while our copy of the locations was up to a second old,
+	 * the instance is stopping): the connector is fine, elsewhere.
+	 */
+	stale = rt == NULL && status == 503 && strcmp(code, "no-connector") == 0;
+	if ((conn_retryable(status, code) || stale) &&
+	    rc->attempts < ROUTER_ATTEMPTS && !rc->r->stopping) {
 		if (status != 0) {
-			snprintf(rc->failed[rc->nfailed++], sizeof(rc->failed[0]),
-			    "%s", rt != NULL ? rt->conn->connector : rc->remote);
+			if (!stale)
+				snprintf(rc->failed[rc->nfailed++],
+				    sizeof(rc->failed[0]), "%s", rt != NULL ?
+				    rt->conn->connector : rc->remote);
 			rc->last_status = status;
 			snprintf(rc->last_code, sizeof(rc->last_code), "%s", code);
 			snprintf(rc->last_reason, sizeof(rc->last_reason), "%s",

@@ -1,3 +1,5 @@
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -16,6 +18,7 @@
 #include "cluster.h"
 #include "daemon.h"
 #include "dial.h"
+#include "edge.h"
 #include "front.h"
 #include "ingress.h"
 #include "error.h"
@@ -88,6 +91,8 @@ struct lguard {
 	int64_t			 last_ms;
 	int			 pause_ms;
 	struct proxygate	*gate;		/* LISTEN_PROXY */
+	evconnlistener_cb	 cb;		/* for cloud_listen_close() */
+	void			*arg;
 	char			 what[96];
 };
 
@@ -259,7 +264,37 @@ cloud_listen_ext(struct cloud *c, const struct hostport *hp, int flags,
 	}
 	cloud_listen_guard(c, lev, what);
 	lguard_find(lev)->gate = gate;
+	lguard_find(lev)->cb = cb;
+	lguard_find(lev)->arg = arg;
 	return lev;
+}
+
+/*
+ * Closing a listening socket resets the connections the kernel completed
+ * but nobody accepted yet: a load balancer had already handed them its
+ * clients. They are accepted first and served like any other.
+ */
+#define LISTEN_CLOSE_ACCEPT_MAX	4096
+
+void
+cloud_listen_close(struct evconnlistener *lev)
+{
+	struct lguard		*g = lev != NULL ? lguard_find(lev) : NULL;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	evutil_socket_t		 fd;
+	int			 n;
+
+	for (n = 0; g != NULL && g->cb != NULL && n < LISTEN_CLOSE_ACCEPT_MAX;
+	    n++) {
+		len = sizeof(ss);
+		fd = accept4(evconnlistener_get_fd(lev), (struct sockaddr *)&ss,
+		    &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1)
+			break;
+		g->cb(lev, fd, (struct sockaddr *)&ss, (int)len, g->arg);
+	}
+	cloud_listen_free(lev);
 }
 
 bool
@@ -506,6 +541,7 @@ cloud_start(struct cloud *c, char *err, size_t errlen)
 	    cluster_start(c, err, errlen) != 0 ||
 	    peer_start(c, err, errlen) != 0)
 		return -1;
+	edge_start(c);
 	c->watch = event_new(c->base, -1, EV_PERSIST, watch_cb, c);
 	event_add(c->watch, &tv);
 	c->sig_term = evsignal_new(c->base, SIGTERM, stop_cb, c);
@@ -525,6 +561,7 @@ cloud_stop(struct cloud *c)
 	ingress_free(c->ingress);
 	front_free(c->front);
 	metrics_free(c);
+	edge_free(c);
 	peer_free(c);
 	cluster_free(c);
 	notify_free(c);

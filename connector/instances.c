@@ -25,6 +25,7 @@
 
 struct avoid {
 	char		 id[64];
+	long long	 started;	/* the run that failed */
 	long		 until;
 };
 
@@ -65,15 +66,17 @@ instances_key(struct instances *in)
 	X509_free(cert);
 }
 
+/* Avoided: it failed lately, and has not restarted since. */
 static bool
-instances_avoided(const struct instances *in, const char *id)
+instances_avoided(const struct instances *in, const struct cloud_instance *ci)
 {
 	long	 now = dial_now_ms();
 	int	 i;
 
 	for (i = 0; i < INSTANCES_AVOID_SLOTS; i++)
 		if (in->avoid[i].until > now &&
-		    strcmp(in->avoid[i].id, id) == 0)
+		    strcmp(in->avoid[i].id, ci->id) == 0 &&
+		    in->avoid[i].started == ci->started)
 			return true;
 	return false;
 }
@@ -95,6 +98,10 @@ instances_avoid(struct instances *in, const char *id)
 			a = &in->avoid[i];
 	}
 	snprintf(a->id, sizeof(a->id), "%s", id);
+	a->started = 0;
+	for (i = 0; i < (int)in->n; i++)
+		if (strcmp(in->v[i].id, id) == 0)
+			a->started = in->v[i].started;
 	a->until = dial_now_ms() + INSTANCES_AVOID_MS;
 	in->unsettled_until = dial_now_ms() + 2 * INSTANCES_AVOID_MS;
 }
@@ -114,7 +121,7 @@ instances_ranked(struct instances *in, size_t *order)
 	for (pass = 0; pass < 2 && n == 0; pass++)
 		for (i = 0; i < in->n; i++) {
 			if (in->v[i].draining || (pass == 0 &&
-			    instances_avoided(in, in->v[i].id)))
+			    instances_avoided(in, &in->v[i])))
 				continue;
 			map[n] = i;
 			ids[n++] = in->v[i].id;
@@ -125,17 +132,42 @@ instances_ranked(struct instances *in, size_t *order)
 	return n;
 }
 
-const struct cloud_instance *
-instances_target(struct instances *in, int idx)
+void
+instances_assign(struct instances *in, const char *const *current, int n,
+    const struct cloud_instance **out)
 {
-	size_t	 order[INSTANCES_MAX], n;
+	size_t	 order[INSTANCES_MAX], k, m, j;
+	bool	 taken[INSTANCES_MAX] = { false };
+	int	 i;
 
+	for (i = 0; i < n; i++)
+		out[i] = NULL;
 	if (in == NULL || in->n == 0)
-		return NULL;
-	n = instances_ranked(in, order);
-	if (n == 0)
-		return NULL;
-	return &in->v[order[(size_t)idx % n]];
+		return;
+	k = instances_ranked(in, order);
+	if (k == 0)
+		return;
+	/* The chosen: the first n of the ranking. */
+	m = (size_t)n < k ? (size_t)n : k;
+	for (i = 0; i < n; i++)
+		for (j = 0; j < m; j++)
+			if (!taken[j] && strcmp(current[i],
+			    in->v[order[j]].id) == 0) {
+				out[i] = &in->v[order[j]];
+				taken[j] = true;
+				break;
+			}
+	for (i = 0, j = 0; i < n; i++) {
+		if (out[i] != NULL)
+			continue;
+		while (j < m && taken[j])
+			j++;
+		if (j < m) {
+			out[i] = &in->v[order[j]];
+			taken[j] = true;
+		} else
+			out[i] = &in->v[order[(size_t)i % k]];
+	}
 }
 
 size_t
@@ -149,13 +181,14 @@ static bool
 instances_entry(json_t *e, struct cloud_instance *ci)
 {
 	const char	*id, *name, *addr, *state;
+	json_int_t	 started = 0;
 	struct hostport	 hp;
 	char		 why[256];
 	size_t		 i;
 
 	memset(ci, 0, sizeof(*ci));
-	if (json_unpack(e, "{s:s, s:s, s:s, s:s}", "id", &id, "name", &name,
-	    "address", &addr, "state", &state) != 0)
+	if (json_unpack(e, "{s:s, s:s, s:s, s:s, s?I}", "id", &id, "name",
+	    &name, "address", &addr, "state", &state, "started", &started) != 0)
 		return false;
 	for (i = 0; id[i] != '\0'; i++)
 		if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= '0' &&
@@ -173,6 +206,7 @@ instances_entry(json_t *e, struct cloud_instance *ci)
 	snprintf(ci->name, sizeof(ci->name), "%s", name);
 	snprintf(ci->host, sizeof(ci->host), "%s", hp.host);
 	ci->port = hp.port;
+	ci->started = (long long)started;
 	ci->draining = strcmp(state, "up") != 0;
 	return true;
 }
@@ -181,16 +215,19 @@ instances_entry(json_t *e, struct cloud_instance *ci)
 static void
 instances_describe(struct instances *in, char *dst, size_t len)
 {
-	const struct cloud_instance	*ci;
+	const struct cloud_instance	*out[INSTANCES_SLOTS_MAX];
+	const char			*cur[INSTANCES_SLOTS_MAX];
 	size_t				 off = 0;
-	int				 i;
+	int				 i, n = in->svc->nslots;
 
 	dst[0] = '\0';
-	for (i = 0; i < in->svc->nslots && off < len; i++) {
-		ci = instances_target(in, i);
+	if (n > INSTANCES_SLOTS_MAX)
+		n = INSTANCES_SLOTS_MAX;
+	tunnels_current(in->svc, cur, n);
+	instances_assign(in, cur, n, out);
+	for (i = 0; i < n && off < len; i++)
 		off += (size_t)snprintf(dst + off, len - off, "%s%d:%s",
-		    i ? ", " : "", i + 1, ci != NULL ? ci->id : "url");
-	}
+		    i ? ", " : "", i + 1, out[i] != NULL ? out[i]->id : "url");
 }
 
 static void

@@ -9,11 +9,11 @@
  * GET /api/v1/cluster with the connector's certificate, through the
  * tunnels' route, at start, every INSTANCES_REFRESH_MS, and whenever a
  * tunnel is told to go away. The connector ranks the instances that are
- * up by rendezvous hashing of its own id (lib/core/rendezvous.c) and puts
- * tunnel i on the i-th of them (modulo their number): its tunnels land on
- * as many different instances as it has tunnels, up to their number,
- * spread evenly over connectors, and few move when an instance comes or
- * goes. A cloud that is not a cluster (404) leaves every tunnel on the
+ * up by rendezvous hashing of its own id (lib/core/rendezvous.c); its T
+ * tunnels go to the first T of them (all, round, when there are fewer):
+ * as many different instances as it has tunnels, spread evenly over
+ * connectors. A tunnel already on one of the chosen instances stays
+ * there, so when an instance comes or goes one tunnel moves, not all. A cloud that is not a cluster (404) leaves every tunnel on the
  * [cloud] url, as before.
  */
 
@@ -30,12 +30,14 @@ struct service;
 #define INSTANCES_UNSETTLED_MS	3000
 #define INSTANCES_AVOID_MS	30000	/* after a failure or a move hint */
 #define INSTANCES_FETCH_MS	10000
+#define INSTANCES_SLOTS_MAX	16	/* [cloud] tunnels, at most */
 
 struct cloud_instance {
 	char		 id[64];
 	char		 name[254];	/* the TLS name (SNI) */
 	char		 host[254];	/* where to dial */
 	unsigned	 port;
+	long long	 started;	/* its start, to see a restart */
 	bool		 draining;
 };
 
@@ -44,7 +46,7 @@ struct instances;
 /*
  * Starts: the first fetch, then ready(svc) once it is answered or failed
  * (either way; the tunnels start then), later changed(svc) after each
- * fetch that changes what instances_target() returns.
+ * fetch that changes what instances_assign() gives.
  */
 struct instances *instances_start(struct service *svc,
     void (*ready)(struct service *), void (*changed)(struct service *));
@@ -53,10 +55,13 @@ void instances_refresh(struct instances *in);
 /* Leaves instance id out of the ranking for INSTANCES_AVOID_MS. */
 void instances_avoid(struct instances *in, const char *id);
 /*
- * Where tunnel idx (0-based) goes: an instance, or NULL for the [cloud]
- * url (not a cluster, or nothing known yet).
+ * Where each of n tunnels goes: out[i] an instance, or NULL for the
+ * [cloud] url (not a cluster, or nothing known yet). current[i] is the
+ * instance id tunnel i is on or was last sent to ("" if none): kept when
+ * it is still among the chosen.
  */
-const struct cloud_instance *instances_target(struct instances *in, int idx);
+void instances_assign(struct instances *in, const char *const *current,
+    int n, const struct cloud_instance **out);
 /* The instances listed now (up and draining). */
 size_t instances_count(const struct instances *in);
 void instances_free(struct instances *in);

@@ -61,6 +61,8 @@ void tunnels_drain(struct service *svc);
 uint32_t tunnels_streams(const struct service *svc);
 /* Tunnels up now. */
 int tunnels_up(const struct service *svc);
+/* The instance each of the first n tunnels is on or going to ("": none). */
+void tunnels_current(const struct service *svc, const char **cur, int n);
 /* True when no tunnel is open or being opened. */
 bool tunnels_idle(const struct service *svc);
 void tunnels_free(struct service *svc);

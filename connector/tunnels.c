@@ -375,6 +375,36 @@ slot_dialed(void *arg, struct dial_result *res)
 	evtimer_add(sl->timer, &tv);
 }
 
+void
+tunnels_current(const struct service *svc, const char **cur, int n)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++)
+		cur[i] = i < svc->nslots ? svc->slots[i].inst : "";
+}
+
+/*
+ * Where the slot goes now, given where every slot is (a slot on one of
+ * the chosen instances keeps it). A slot moving away is still on its old
+ * instance, which is then avoided or no longer chosen.
+ */
+static const struct cloud_instance *
+slot_target(struct slot *sl)
+{
+	const struct cloud_instance	*out[INSTANCES_SLOTS_MAX];
+	const char			*cur[INSTANCES_SLOTS_MAX];
+	int				 n = sl->svc->nslots;
+
+	if (n > INSTANCES_SLOTS_MAX)
+		n = INSTANCES_SLOTS_MAX;
+	if (sl->idx > n)
+		return NULL;
+	tunnels_current(sl->svc, cur, n);
+	instances_assign(sl->svc->inst, cur, n, out);
+	return out[sl->idx - 1];
+}
+
 static void
 slot_connect(struct slot *sl)
 {
@@ -385,7 +415,7 @@ slot_connect(struct slot *sl)
 	const struct cloud_instance	*ci;
 
 	sl->cfg = svc_config_ref(svc->cfg);
-	ci = instances_target(svc->inst, sl->idx - 1);
+	ci = slot_target(sl);
 	snprintf(sl->inst, sizeof(sl->inst), "%s", ci != NULL ? ci->id : "");
 	snprintf(sl->tls_name, sizeof(sl->tls_name), "%s", ci != NULL ?
 	    ci->name : sl->cfg->c.cloud.host);
@@ -458,7 +488,7 @@ tunnels_rebalance(struct service *svc)
 		sl = &svc->slots[i];
 		if (sl->state != SLOT_UP || svc->draining)
 			continue;
-		ci = instances_target(svc->inst, i);
+		ci = slot_target(sl);
 		if (strcmp(ci != NULL ? ci->id : "", sl->inst) != 0)
 			slot_move(sl, ci != NULL ? "the cloud's instances "
 			    "changed" : "the cloud is no longer a cluster");
