@@ -13,6 +13,13 @@
 #include "peer.h"
 #include "publish.h"
 
+/*
+ * Once ready, an instance stays ready until it stops: a peer that dies
+ * must not take the others' readiness with it (its lease still says up
+ * for a while, its link is down), or the balancer would drop them all.
+ */
+static bool	 edge_was_ready;
+
 bool
 edge_ready(struct cloud *c, char *why, size_t whylen)
 {
@@ -23,7 +30,7 @@ edge_ready(struct cloud *c, char *why, size_t whylen)
 		snprintf(why, whylen, "stopping");
 		return false;
 	}
-	if (!cluster_enabled(c))
+	if (!cluster_enabled(c) || edge_was_ready)
 		return true;
 	n = cluster_instances(c, &v);
 	if (n == 0) {
@@ -39,6 +46,7 @@ edge_ready(struct cloud *c, char *why, size_t whylen)
 		    v[i].id);
 		return false;
 	}
+	edge_was_ready = true;
 	return true;
 }
 
@@ -70,8 +78,10 @@ edge_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (edge_ready(c, why, sizeof(why)))
 		edge_open(c, "");
-	else if (dial_now_ms() - edge_t0 >= EDGE_WAIT_MAX_MS)
+	else if (dial_now_ms() - edge_t0 >= EDGE_WAIT_MAX_MS) {
+		edge_was_ready = true;
 		edge_open(c, why);
+	}
 }
 
 void

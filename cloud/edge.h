@@ -11,7 +11,8 @@
  * the reason otherwise: while it stops, and in a cluster until it has
  * read the fleet from the store and has a peer link to every other
  * instance that is up (before that, a stream for a site whose tunnels
- * are elsewhere could not be forwarded). HAProxy's health checks use it,
+ * are elsewhere could not be forwarded), or EDGE_WAIT_MAX_MS have passed.
+ * Once ready it stays so until it stops. HAProxy's health checks use it,
  * so a restarting instance gets traffic only once it is ready.
  */
 

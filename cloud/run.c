@@ -305,6 +305,9 @@ cloud_reuseport(const struct cloud *c)
 	return cluster_enabled(c);
 }
 
+/* Cluster SIGTERM: published ports still open (stop_cluster()). */
+static bool	 stop_lame_duck;
+
 static void
 drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -330,10 +333,23 @@ drain_check_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (router_tunnels(c->router) == 0) {
+	if (router_tunnels(c->router) == 0 && !stop_lame_duck) {
 		log_info("stopping: every tunnel is closed");
 		event_base_loopexit(c->base, NULL);
 	}
+}
+
+/* The published ports and the ingress close at the end of the grace. */
+static void
+stop_listeners_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cloud	*c = arg;
+
+	(void)fd;
+	(void)what;
+	publish_stop(c->publish);
+	ingress_stop(c->ingress);
+	stop_lame_duck = false;
 }
 
 static void
@@ -355,13 +371,22 @@ stop_goaway_cb(evutil_socket_t fd, short what, void *arg)
  * connector is asked to move its tunnel (it opens one on another instance
  * first, then drains this one); whatever is still here after
  * STOP_MOVE_SECS (or half of drain_timeout if shorter) is sent GOAWAY.
+ *
+ * The published ports and the ingress proxy go on accepting for
+ * STOP_LAME_DUCK_MS (their streams are carried, forwarded if need be)
+ * while GET /ready fails: a load balancer stops sending clients here
+ * before the ports close, rather than finding them closed (a client it
+ * already handed over would be reset).
  */
-#define STOP_MOVE_SECS	10
+#define STOP_MOVE_SECS		10
+#define STOP_LAME_DUCK_MS	2000
 
 static void
 stop_cluster(struct cloud *c)
 {
 	struct timeval	 tv = { STOP_MOVE_SECS, 0 };
+	struct timeval	 lame = { STOP_LAME_DUCK_MS / 1000,
+	    (STOP_LAME_DUCK_MS % 1000) * 1000 };
 	char		 why[128];
 
 	if (c->cfg.drain_timeout / 2 < STOP_MOVE_SECS)
@@ -373,6 +398,8 @@ stop_cluster(struct cloud *c)
 	    router_tunnels(c->router) == 1 ? "" : "s");
 	router_move_hint(c->router, "/v1/reconnect", why);
 	event_base_once(c->base, -1, EV_TIMEOUT, stop_goaway_cb, c, &tv);
+	stop_lame_duck = true;
+	event_base_once(c->base, -1, EV_TIMEOUT, stop_listeners_cb, c, &lame);
 }
 
 /*
@@ -402,11 +429,11 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	c->stopping = true;
 	cluster_draining(c);
 	front_stop(c->front);
-	publish_stop(c->publish);
-	ingress_stop(c->ingress);
 	if (cluster_enabled(c))
 		stop_cluster(c);
 	else {
+		publish_stop(c->publish);
+		ingress_stop(c->ingress);
 		/* Come back in N to 2N s: a second per 1000 tunnels, at least 1. */
 		snprintf(why, sizeof(why), "the cloud is shutting down; "
 		    "retry-after=%zu", 1 + router_tunnels(c->router) / 1000);
