@@ -23,6 +23,7 @@
  */
 
 #include <sys/queue.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,8 @@
 #define CLUSTER_READ_MS		1000	/* re-read instances and locations */
 #define CLUSTER_FLUSH_MS	100	/* batch location writes */
 #define CLUSTER_BUCKETS		1024	/* this instance's connectors, hashed */
+#define LISTEN_BACKOFF_MIN	500	/* ms between attempts, doubling */
+#define LISTEN_BACKOFF_MAX	30000
 
 _Static_assert(CLUSTER_ID_MAX == STORE_INSTANCE_ID_MAX, "id sizes agree");
 _Static_assert(CLUSTER_ADDR_MAX == STORE_INSTANCE_ADDR_MAX, "sizes agree");
@@ -84,8 +87,16 @@ struct cluster {
 	struct cl_bucket	 conns[CLUSTER_BUCKETS];
 	size_t			 nconns;
 	bool			 renew_failing, read_failing, write_failing;
+	time_t			 renew_ok_since;	/* renewing without a miss */
 	bool			 dup_logged;
 	bool			 stopped;
+	/* LISTEN/NOTIFY hints (lib/store/store_listen.c). */
+	struct store_listen	*listen;
+	struct event		*listen_ev, *listen_retry;
+	int			 listen_backoff;	/* ms */
+	bool			 listen_down;		/* logged */
+	bool			 listen_connecting;
+	unsigned long		 hints;
 };
 
 static struct cluster *
@@ -223,6 +234,7 @@ cl_register(struct cluster *k, char *err, size_t errlen)
 
 	k->self.started_at = time(NULL);
 	k->self.lease_until = k->self.started_at + k->lease;
+	k->renew_ok_since = k->self.started_at;
 	rc = store_instance_register(k->c->dd.st, &k->self, err, errlen);
 	if (rc != UPLINK_OK)
 		return rc;
@@ -352,9 +364,11 @@ cl_renew_cb(evutil_socket_t fd, short what, void *arg)
 	if (rc == UPLINK_OK) {
 		k->self.lease_until = now + k->lease;
 		cl_written(k, v, n);
-		if (k->renew_failing)
+		if (k->renew_failing) {
 			log_info("cluster: instance %s renewed its lease again",
 			    k->self.id);
+			k->renew_ok_since = time(NULL);
+		}
 		k->renew_failing = k->write_failing = false;
 	} else if (rc == UPLINK_ENOTFOUND)
 		cl_lost(k);
@@ -571,12 +585,18 @@ cl_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	k->read_failing = false;
-	/* Leases that ran out: mark them gone (whoever sees it first). */
+	/*
+	 * Leases that ran out: mark them gone (whoever sees it first). Not
+	 * while this instance itself could not renew, nor until it has
+	 * renewed for a whole lease since: after an outage of the database
+	 * every lease has run out, and the others need that long to renew.
+	 */
 	for (i = 0; i < r.nall; i++)
 		if (r.all[i].state != CLUSTER_GONE &&
 		    r.all[i].lease_until < now && !r.all[i].self)
 			break;
-	if (i < r.nall) {
+	if (i < r.nall && !k->renew_failing &&
+	    now - k->renew_ok_since >= k->lease) {
 		if (store_instance_expire(k->c->dd.st, now, &expired, err,
 		    sizeof(err)) != UPLINK_OK)
 			log_warnx("cluster: cannot mark instances gone: %s",
@@ -587,6 +607,125 @@ cl_read_cb(evutil_socket_t fd, short what, void *arg)
 			    (long long)(now - r.all[i].lease_until));
 	}
 	cl_install(k, &r, now);
+}
+
+/*
+ * A hint: the shared state changed (or, full, may have: the hints were not
+ * heard for a while). The data-version watch of cloud/run.c runs now
+ * instead of at its next tick; full makes it react even if the version
+ * seems unchanged, and re-reads the fleet too.
+ */
+static void
+cl_hint(struct cluster *k, bool full)
+{
+	struct cloud	*c = k->c;
+
+	if (full) {
+		c->data_version = INT64_MIN;
+		cl_read_cb(-1, 0, k);
+	}
+	if (c->watch != NULL)
+		event_active(c->watch, EV_TIMEOUT, 0);
+}
+
+static void	cl_listen_cb(evutil_socket_t, short, void *);
+
+/* Waits on the listening connection's socket, as it asks. */
+static void
+cl_listen_arm(struct cluster *k, bool connecting)
+{
+	struct timeval	 tv;
+	int		 ms;
+	short		 what;
+
+	if (k->listen_ev != NULL)
+		event_free(k->listen_ev);
+	k->listen_connecting = connecting;
+	what = connecting ? (store_listen_wants_write(k->listen) ? EV_WRITE :
+	    EV_READ) : EV_READ | EV_PERSIST;
+	k->listen_ev = event_new(k->c->base, store_listen_fd(k->listen), what,
+	    cl_listen_cb, k);
+	/* A frozen server must not hold an attempt forever. */
+	ms = (int)k->c->cfg.store_timeout * 1000 * 2;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	event_add(k->listen_ev, connecting ? &tv : NULL);
+}
+
+static void
+cl_listen_down(struct cluster *k, const char *why)
+{
+	struct timeval	 tv;
+
+	store_listen_close(k->listen);
+	if (k->listen_ev != NULL)
+		event_free(k->listen_ev);
+	k->listen_ev = NULL;
+	k->listen_connecting = false;
+	if (!k->listen_down)
+		log_warnx("cluster: not listening for changes (%s); polling "
+		    "meanwhile, retrying with backoff", why);
+	k->listen_down = true;
+	k->listen_backoff = k->listen_backoff == 0 ? LISTEN_BACKOFF_MIN :
+	    k->listen_backoff * 2 > LISTEN_BACKOFF_MAX ? LISTEN_BACKOFF_MAX :
+	    k->listen_backoff * 2;
+	tv.tv_sec = k->listen_backoff / 1000;
+	tv.tv_usec = (k->listen_backoff % 1000) * 1000;
+	evtimer_add(k->listen_retry, &tv);
+}
+
+static void
+cl_listen_begin(evutil_socket_t fd, short what, void *arg)
+{
+	struct cluster	*k = arg;
+	char		 err[512];
+
+	(void)fd;
+	(void)what;
+	if (store_listen_start(k->listen, err, sizeof(err)) != UPLINK_OK) {
+		cl_listen_down(k, err);
+		return;
+	}
+	cl_listen_arm(k, true);
+}
+
+static void
+cl_listen_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cluster	*k = arg;
+	char		 err[512];
+	unsigned	 n;
+
+	(void)fd;
+	if (what & EV_TIMEOUT) {
+		cl_listen_down(k, "connecting timed out");
+		return;
+	}
+	switch (store_listen_step(k->listen, &n, err, sizeof(err))) {
+	case STORE_LISTEN_WAIT:
+		/* Connecting or subscribing: wait for the next step. */
+		if (k->listen_connecting)
+			cl_listen_arm(k, true);
+		break;
+	case STORE_LISTEN_UP:
+		if (k->listen_down)
+			log_info("cluster: listening for changes again; "
+			    "re-reading everything");
+		else
+			log_info("cluster: listening for changes");
+		k->listen_down = false;
+		k->listen_backoff = 0;
+		cl_listen_arm(k, false);
+		cl_hint(k, true);
+		break;
+	case STORE_LISTEN_HINT:
+		k->hints += n;
+		cl_hint(k, false);
+		break;
+	case STORE_LISTEN_DOWN:
+		cl_listen_down(k, err);
+		break;
+	}
 }
 
 int
@@ -631,6 +770,10 @@ cluster_start(struct cloud *c, char *err, size_t errlen)
 	read.tv_usec = (CLUSTER_READ_MS % 1000) * 1000;
 	event_add(k->read_ev, &read);
 	cl_read_cb(-1, 0, k);
+	k->listen = store_listen_new(c->dd.st);
+	k->listen_retry = evtimer_new(c->base, cl_listen_begin, k);
+	if (k->listen != NULL)
+		cl_listen_begin(-1, 0, k);
 	log_info("cluster: instance %s (run %lld): peers at %s, connectors at "
 	    "%s (%s), lease %lld s; %zu instance%s live", k->self.id,
 	    (long long)k->self.epoch, k->self.peer_address,
@@ -679,6 +822,11 @@ cluster_free(struct cloud *c)
 		event_free(k->read_ev);
 	if (k->flush_ev != NULL)
 		event_free(k->flush_ev);
+	if (k->listen_ev != NULL)
+		event_free(k->listen_ev);
+	if (k->listen_retry != NULL)
+		event_free(k->listen_retry);
+	store_listen_free(k->listen);
 	for (i = 0; i < CLUSTER_BUCKETS; i++)
 		while ((e = LIST_FIRST(&k->conns[i])) != NULL) {
 			LIST_REMOVE(e, entry);

@@ -46,6 +46,13 @@ void publish_free(struct publish *p);
 /* Stop accepting new connections (at shutdown). */
 void publish_stop(struct publish *p);
 /*
+ * cloud/publish_sync.c: publishes the API services the store has and this
+ * instance does not run, stops those it no longer has (or moves them as
+ * changed), e.g. made through another instance; cloud.conf's are left.
+ */
+void publish_sync(struct cloud *c);
+void publish_sync_free(void);
+/*
  * Pauses (on false) or resumes accepting on every published port; a
  * paused port's clients wait in the kernel's backlog (cloud/edge.c).
  */

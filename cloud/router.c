@@ -783,7 +783,11 @@ router_sweep_revoked(struct router *r)
 	/* Shutdowns close later (close_cb): the lists hold still here. */
 	LIST_FOREACH(cn, &r->conns, entry) {
 		if (store_connector_get(r->c->dd.st, cn->connector, &sc, err,
-		    sizeof(err)) != 0 || sc.revoked_at == 0)
+		    sizeof(err)) != 0)
+			continue;
+		/* Drained or resumed elsewhere (another instance, the CLI). */
+		cn->drained = sc.drained;
+		if (sc.revoked_at == 0)
 			continue;
 		snprintf(why, sizeof(why), "connector %s was revoked; enroll it "
 		    "again with a new token", cn->connector);

@@ -45,7 +45,10 @@ int router_request(struct router *r, const char *connector, const char *path,
  */
 int router_request_here(struct router *r, const char *connector,
     const char *path, int timeout_ms, tunnel_reply_cb *cb, void *arg);
-/* Closes the tunnels of connectors revoked in the store since last time. */
+/*
+ * Closes the tunnels of connectors revoked in the store since last time,
+ * and takes in their drained flags (set by another instance or the CLI).
+ */
 void router_sweep_revoked(struct router *r);
 /* A site was renamed: its connectors' tunnels now serve the new name. */
 void router_site_renamed(struct router *r, const char *from,

@@ -515,6 +515,7 @@ watch_cb(evutil_socket_t fd, short what, void *arg)
 	ingress_sweep_revoked(c->ingress);
 	if (api_crl_refresh(c, err, sizeof(err)) != 0)
 		log_warnx("cannot rebuild the CRL: %s", err);
+	publish_sync(c);
 }
 
 static void
@@ -585,6 +586,7 @@ static void
 cloud_stop(struct cloud *c)
 {
 	publish_free(c->publish);
+	publish_sync_free();
 	ingress_free(c->ingress);
 	front_free(c->front);
 	metrics_free(c);

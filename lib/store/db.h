@@ -89,6 +89,15 @@ int db_sqlite_open(const char *path, struct db **out);
 int db_pg_open(const char *conninfo, const char *password, int timeout_ms,
     struct db **out);
 
+/*
+ * A second PostgreSQL connection with db's parameters, connecting without
+ * blocking (a PGconn *: drive it with PQconnectPoll()); NULL when db is
+ * not PostgreSQL or out of memory. lib/store/store_listen.c LISTENs on it.
+ */
+void *db_pg_connect_start(struct db *db);
+/* The deadline of one call (ms); 0 for SQLite. */
+int db_pg_timeout_ms(struct db *db);
+
 static inline enum db_kind db_kind(const struct db *db) { return db->kind; }
 
 int db_prepare(struct db *db, const char *sql, struct db_stmt **stmt);

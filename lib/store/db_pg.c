@@ -145,9 +145,9 @@ pg_poll(int fd, short events, int64_t deadline)
 	}
 }
 
-/* Connects under the deadline; DB_OK or DB_FAIL with the breaker open. */
-static int
-pg_connect(struct pgdb *p)
+/* Starts connecting (non-blocking) with p's parameters; NULL: no memory. */
+static PGconn *
+pg_connect_start(struct pgdb *p)
 {
 	const char *keys[] = { "dbname", "password", "connect_timeout",
 	    "keepalives", "keepalives_idle", "keepalives_interval",
@@ -156,15 +156,23 @@ pg_connect(struct pgdb *p)
 	const char *vals[] = { p->conninfo, p->password, "5", "1", "10", "5",
 	    "3", "10000", "uplink-cloud",
 	    "-c synchronous_commit=on -c client_min_messages=warning", NULL };
-	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-	int64_t		 deadline = pg_now_ms() + p->timeout_ms;
-	bool		 was_down = p->down;
 
 	if (p->password == NULL) {
 		keys[1] = "application_name";
 		vals[1] = "uplink-cloud";
 	}
-	p->conn = PQconnectStartParams(keys, vals, 1);
+	return PQconnectStartParams(keys, vals, 1);
+}
+
+/* Connects under the deadline; DB_OK or DB_FAIL with the breaker open. */
+static int
+pg_connect(struct pgdb *p)
+{
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	int64_t		 deadline = pg_now_ms() + p->timeout_ms;
+	bool		 was_down = p->down;
+
+	p->conn = pg_connect_start(p);
 	if (p->conn == NULL)
 		return pg_fail(p, DB_E_NOMEM, "out of memory");
 	while (PQstatus(p->conn) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
@@ -669,6 +677,20 @@ db_pg_open(const char *conninfo, const char *password, int timeout_ms,
 		return pg_fail(p, DB_E_NOMEM, "out of memory");
 	/* The first connection is not a recovery: no "is back" line. */
 	return pg_connect(p);
+}
+
+void *
+db_pg_connect_start(struct db *db)
+{
+	if (db->kind != DB_PG)
+		return NULL;
+	return pg_connect_start(pg(db));
+}
+
+int
+db_pg_timeout_ms(struct db *db)
+{
+	return db->kind == DB_PG ? pg(db)->timeout_ms : 0;
 }
 
 #ifdef UPLINK_UNITTEST

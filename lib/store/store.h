@@ -824,4 +824,36 @@ int store_location_list(struct store *st, store_location_cb cb, void *arg,
 /* "up", "draining", "gone". */
 const char *store_instance_state_name(enum store_instance_state s);
 
+/*
+ * Hints that the shared state changed (lib/store/store_listen.c): a second
+ * PostgreSQL connection that LISTENs on STORE_LISTEN_CHANNEL, to which
+ * every write that moves the data version NOTIFYs at commit. Nothing
+ * blocks; the caller watches store_listen_fd() (for writing too while
+ * store_listen_wants_write()) and calls store_listen_step() when it is
+ * ready. A hint means "re-read now", never what changed: keep polling.
+ */
+#define STORE_LISTEN_CHANNEL	"uplink_changes"
+
+enum store_listen_event {
+	STORE_LISTEN_WAIT,	/* nothing yet: wait for the socket again */
+	STORE_LISTEN_UP,	/* listening (again): re-read everything */
+	STORE_LISTEN_HINT,	/* *hints notifications arrived */
+	STORE_LISTEN_DOWN,	/* the connection failed (err): start again later */
+};
+
+struct store_listen;
+
+/* NULL when st is not PostgreSQL (or out of memory). */
+struct store_listen *store_listen_new(struct store *st);
+/* (Re)starts connecting; UPLINK_EUNAVAIL with err when it cannot begin. */
+int store_listen_start(struct store_listen *l, char *err, size_t errlen);
+/* The connection's socket (it changes at each start), -1 when closed. */
+int store_listen_fd(const struct store_listen *l);
+bool store_listen_wants_write(const struct store_listen *l);
+enum store_listen_event store_listen_step(struct store_listen *l,
+    unsigned *hints, char *err, size_t errlen);
+void store_listen_close(struct store_listen *l);
+/* NULL is a no-op. */
+void store_listen_free(struct store_listen *l);
+
 #endif

@@ -212,7 +212,22 @@ const char *const store_pg_migrations[] = {
 	"  epoch BIGINT NOT NULL,"
 	"  updated_at BIGINT NOT NULL,"
 	"  PRIMARY KEY (connector, instance));"
-	"CREATE INDEX tunnel_locations_instance ON tunnel_locations(instance);",
+	"CREATE INDEX tunnel_locations_instance ON tunnel_locations(instance);"
+	/*
+	 * And every data-version bump is a hint to the listening instances
+	 * (lib/store/store_listen.c), sent at commit; duplicates within a
+	 * transaction fold into one.
+	 */
+	"CREATE OR REPLACE FUNCTION uplink_bump() RETURNS trigger "
+	"LANGUAGE plpgsql AS $$"
+	"BEGIN"
+	"  UPDATE data_version SET v = v + 1;"
+	"  PERFORM set_config('uplink.own', (coalesce(nullif("
+	"    current_setting('uplink.own', true), ''), '0')::bigint + 1)::text,"
+	"    false);"
+	"  PERFORM pg_notify('" STORE_LISTEN_CHANNEL "', '');"
+	"  RETURN NULL;"
+	"END $$;",
 };
 
 _Static_assert(sizeof(store_pg_migrations) / sizeof(store_pg_migrations[0])

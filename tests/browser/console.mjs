@@ -60,6 +60,10 @@ const SPKI = process.env.UPLINK_CONSOLE_SPKI || '';
 // A (fake) connector package in the cloud's [cloud] packages directory,
 // and its SHA-256: the "Add a connector" page links to it.
 const PACKAGE = process.env.UPLINK_PACKAGE || '';
+// UPLINK_INSTANCES (test_cluster.py): the cluster's instance ids; the first
+// connector's tunnels are on UPLINK_INSTANCE_OF_CONNECTOR.
+const INSTANCES = (process.env.UPLINK_INSTANCES || '').split(',').filter(Boolean);
+const INSTANCE_OF_CONNECTOR = process.env.UPLINK_INSTANCE_OF_CONNECTOR || '';
 const PACKAGE_SHA256 = process.env.UPLINK_PACKAGE_SHA256 || '';
 
 const T = 20000;                // default wait for what the page shows
@@ -864,6 +868,27 @@ step('utc-toggle', async () => {
 		`${tid('audit-row')} time`);
 });
 
+// A cluster (docs/cluster.md): the Instances page lists every instance up,
+// and the connector page says where its tunnels are.
+step('instances', async t => {
+	if (!INSTANCES.length) {
+		t.skip('not a cluster (UPLINK_INSTANCES unset)');
+		return;
+	}
+	await page.evaluate(() => { location.hash = '#/instances'; });
+	await page.locator(tid('instance-row')).first().waitFor();
+	await page.waitForFunction(n => document.querySelectorAll('[data-testid="instance-row"]').length === n,
+		INSTANCES.length);
+	for (const id of INSTANCES) {
+		const row = page.locator(`${tid('instance-row')}[data-instance="${id}"]`);
+		assert.equal(await row.locator(tid('instance-state')).innerText(), 'up', `instance ${id} up`);
+	}
+	await page.evaluate(c => { location.hash = '#/connectors/' + c; }, CONNECTORS[0]);
+	await page.locator(tid('connector-instances')).waitFor();
+	assert.match(await page.locator(tid('connector-instances')).innerText(),
+		new RegExp('^' + INSTANCE_OF_CONNECTOR + ': \\d+$'));
+});
+
 // Every page at desktop and phone width: a screenshot, and axe-core finds
 // no violation of impact serious or critical (defects 8 and 9).
 const PAGES = [
@@ -879,6 +904,7 @@ const PAGES = [
 	['admins', '#/admins', tid('admin-row')],
 	['keys', '#/keys', tid('key-row')],
 	['audit', '#/audit', tid('audit-row')],
+	['instances', '#/instances', tid('instance-row')],
 ];
 
 async function axe(where) {

@@ -31,7 +31,8 @@ SITE_FIELDS = {"id", "name", "created_at", "state", "connectors_total", "connect
                "redundancy"}
 CONNECTOR_FIELDS = {"id", "name", "site", "state", "version", "created_at", "last_seen",
                     "revoked_at", "cert_not_after", "drained", "tunnels", "tunnels_expected",
-                    "streams", "bytes_in", "bytes_out", "rtt_ms", "peer", "last_check"}
+                    "streams", "bytes_in", "bytes_out", "rtt_ms", "peer", "last_check",
+                    "instances"}
 TOKEN_FIELDS = {"id", "site", "created_at", "expires_at", "used_at", "used_by", "revoked_at",
                 "state"}
 SERVICE_FIELDS = {"name", "site", "target", "listen", "source", "created_at", "updated_at"}

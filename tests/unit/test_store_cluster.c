@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -457,6 +458,79 @@ test_pg_no_data_version(void **state)
 	store_close(other);
 }
 
+/* Steps l until it says something other than WAIT, or 5 s pass. */
+static enum store_listen_event
+listen_next(struct store_listen *l, unsigned *hints, int ms)
+{
+	struct pollfd		 pfd;
+	enum store_listen_event	 ev;
+	char			 err[512];
+	int			 waited = 0;
+
+	for (;;) {
+		pfd.fd = store_listen_fd(l);
+		pfd.events = store_listen_wants_write(l) ? POLLOUT : POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 50) < 0)
+			return STORE_LISTEN_DOWN;
+		if (pfd.revents != 0) {
+			ev = store_listen_step(l, hints, err, sizeof(err));
+			if (ev != STORE_LISTEN_WAIT)
+				return ev;
+		}
+		waited += 50;
+		if (waited >= ms)
+			return STORE_LISTEN_WAIT;
+	}
+}
+
+/*
+ * PostgreSQL: a LISTEN connection hears a hint for a change others poll
+ * for (a site, committed), none for the cluster's own tables; closed and
+ * started again, it is UP again.
+ */
+static void
+test_pg_listen(void **state)
+{
+	struct fixture		*f = *state;
+	struct store		*other;
+	struct store_listen	*l;
+	struct store_instance	 a = inst("i1", NOW, NOW + 10);
+	unsigned		 hints = 0;
+	int64_t			 site;
+	char			 err[512];
+
+	l = store_listen_new(f->st);
+	assert_non_null(l);
+	assert_int_equal(store_listen_fd(l), -1);
+	assert_int_equal(store_listen_start(l, err, sizeof(err)), UPLINK_OK);
+	assert_int_equal(listen_next(l, &hints, 5000), STORE_LISTEN_UP);
+	assert_int_equal(store_open(f->path, &other, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_int_equal(store_instance_register(other, &a, err, sizeof(err)),
+	    UPLINK_OK);
+	assert_int_equal(listen_next(l, &hints, 300), STORE_LISTEN_WAIT);
+	assert_int_equal(store_site_ensure(other, "hq", &site, err,
+	    sizeof(err)), UPLINK_OK);
+	assert_int_equal(listen_next(l, &hints, 5000), STORE_LISTEN_HINT);
+	assert_true(hints >= 1);
+	store_close(other);
+	/* Started again (as after a lost connection): UP again. */
+	assert_int_equal(store_listen_start(l, err, sizeof(err)), UPLINK_OK);
+	assert_int_equal(listen_next(l, &hints, 5000), STORE_LISTEN_UP);
+	store_listen_free(l);
+	store_listen_free(NULL);
+}
+
+/* SQLite has no second connection to listen on: polling only. */
+static void
+test_sqlite_no_listen(void **state)
+{
+	struct fixture	*f = *state;
+
+	assert_null(store_listen_new(f->st));
+}
+
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -469,6 +543,7 @@ main(void)
 		T(test_states),
 		T(test_expire),
 		T(test_list_cap),
+		T(test_sqlite_no_listen),
 	};
 	const struct CMUnitTest pg_tests[] = {
 		T(test_register),
@@ -478,6 +553,7 @@ main(void)
 		T(test_expire),
 		T(test_list_cap),
 		T(test_pg_no_data_version),
+		T(test_pg_listen),
 	};
 	int	 rc;
 

@@ -9,6 +9,7 @@ import { pageAddConnector } from '../pages/addconnector.js';
 import { pageAdmins } from '../pages/admins.js';
 import { pageAudit } from '../pages/audit.js';
 import { pageConnector } from '../pages/connector.js';
+import { pageInstances } from '../pages/instances.js';
 import { pageKeys } from '../pages/keys.js';
 import { pageNotifications } from '../pages/notifications.js';
 import { pageOverview } from '../pages/overview.js';
@@ -22,6 +23,7 @@ export const PAGES = {
 	overview: pageOverview,
 	sites: pageSite,
 	connectors: pageConnector,
+	instances: pageInstances,
 	tokens: pageTokens,
 	'add-connector': pageAddConnector,
 	services: pageServices,

@@ -10,6 +10,7 @@ import { button, toast } from './widgets.js';
 
 export const NAV = [
 	['overview', 'Overview'],
+	['instances', 'Instances'],
 	['tokens', 'Enrollment tokens'],
 	['services', 'Published services'],
 	['requirements', 'Required addresses'],

@@ -17,6 +17,9 @@ export function connectorFacts(c) {
 		['Version', el('span', { class: 'mono', text: c.version || '—' })],
 		['Address', el('span', { class: 'mono', text: c.peer || '—' })],
 		['Tunnels', c.state === 'revoked' ? '—' : fmtInt(c.tunnels) + ' of ' + fmtInt(c.tunnels_expected)],
+		c.instances && c.instances.length ? ['Tunnels per instance', el('span', { class: 'mono',
+		    testid: 'connector-instances', text: c.instances.map(x => x.instance + ': ' + fmtInt(x.tunnels))
+			.join(', ') })] : null,
 		['Round-trip time', fmtMs(c.rtt_ms)],
 		['Active streams', fmtInt(c.streams)],
 		['Traffic in / out', fmtBytes(c.bytes_in) + ' / ' + fmtBytes(c.bytes_out)],
