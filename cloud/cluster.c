@@ -541,7 +541,8 @@ cl_install(struct cluster *k, struct cl_read *r, time_t now)
 			r->locs[n++] = r->locs[i];
 	}
 	/* The database's collation may order text otherwise than C. */
-	qsort(r->locs, n, sizeof(*r->locs), cl_loc_cmp);
+	if (n > 1)
+		qsort(r->locs, n, sizeof(*r->locs), cl_loc_cmp);
 	free(k->locs);
 	free(k->bysite);
 	k->locs = r->locs;

@@ -1,5 +1,4 @@
 #include <sys/queue.h>
-#include <sys/socket.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,11 +41,12 @@
  * one answers their streams as a connector would, except that the answer
  * comes from its own connectors' tunnels (router_connect_here(), never
  * another peer: one hop at most). An answered stream is joined to the
- * connector's stream through a socketpair, each tunnel binding one end:
- * lib/tunnel binds streams to sockets, and its flow control (the peer is
- * credited only with what the socket took) then holds end to end: what a
- * forwarded stream holds here is two stream buffers, two receive windows
- * and the socketpair's kernel buffers, whatever the amount carried.
+ * connector's stream (tunnel_stream_join()): what one receives is sent on
+ * by the other and credited back only as it goes, so the flow control
+ * holds end to end and a forwarded stream holds at most the two receive
+ * windows here, whatever the amount carried. (A socketpair between two
+ * bound streams did the same for a third more CPU on this instance:
+ * docs/cluster.md, "Forwarding".)
  */
 
 #define PEER_SCAN_MS		1000
@@ -246,32 +246,13 @@ fwd_answer_cb(void *arg, struct tunnel_stream *cs, int status,
     const char *code, const char *reason)
 {
 	struct peer_fwd		*fwd = arg;
-	struct event_base	*base = fwd->p->c->base;
-	struct bufferevent	*b0, *b1;
-	int			 sv[2];
 
-	if (status != 200) {
+	if (status != 200)
 		tunnel_stream_refuse(fwd->s, status, code, reason);
-		free(fwd);
-		return;
+	else {
+		fwd->p->forwarded++;
+		tunnel_stream_join(fwd->s, cs);
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-	    sv) != 0) {
-		log_warn("%s: cannot join a forwarded stream",
-		    tunnel_stream_name(fwd->s));
-		tunnel_stream_refuse(fwd->s, 503, "busy", "the instance "
-		    "forwarding it is out of descriptors");
-		tunnel_stream_close(cs, "its peer stream could not be joined");
-		free(fwd);
-		return;
-	}
-	b0 = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
-	b1 = bufferevent_socket_new(base, sv[1], BEV_OPT_CLOSE_ON_FREE);
-	if (b0 == NULL || b1 == NULL)
-		fatalx("out of memory");
-	fwd->p->forwarded++;
-	tunnel_stream_bind(cs, b1);
-	tunnel_stream_accept(fwd->s, b0);
 	free(fwd);
 }
 

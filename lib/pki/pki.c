@@ -684,24 +684,23 @@ pki_issue_instance(EVP_PKEY *ca_key, X509 *ca_cert, const char *id,
     int64_t secs, EVP_PKEY **key, X509 **cert, char *err, size_t errlen)
 {
 	struct pki_leaf	 l = { .secs = secs, .exts = pki_instance_exts };
-	char		 cn[PKI_CN_MAX + 1], san[PKI_CN_MAX + 32];
+	char		 cn[PKI_CN_MAX + 1], san[PKI_INSTANCE_ID_MAX + 32];
 	size_t		 i;
 	int		 rc;
 
 	*key = NULL;
 	*cert = NULL;
-	if (id[0] == '\0' || strlen(id) + sizeof(PKI_INSTANCE_CN) - 1 >
-	    PKI_CN_MAX)
+	if (id[0] == '\0' || strlen(id) > PKI_INSTANCE_ID_MAX)
 		return pki_fail(UPLINK_EINVAL, err, errlen, "the instance id "
-		    "\"%.20s\" is empty or too long for a certificate (1 to "
-		    "%zu characters)", id, PKI_CN_MAX - sizeof(PKI_INSTANCE_CN) +
-		    1);
+		    "\"%.20s\" is empty or longer than %d characters", id,
+		    PKI_INSTANCE_ID_MAX);
 	for (i = 0; id[i] != '\0'; i++)
 		if (!islower((unsigned char)id[i]) &&
 		    !isdigit((unsigned char)id[i]) && id[i] != '-')
 			return pki_fail(UPLINK_EINVAL, err, errlen, "the "
 			    "instance id \"%s\" has a character other than "
 			    "a-z, 0-9 and '-'", id);
+	/* For people: cut to X.509's 64 characters; the URI is the name. */
 	snprintf(cn, sizeof(cn), PKI_INSTANCE_CN "%s", id);
 	snprintf(san, sizeof(san), "URI:" PKI_INSTANCE_URI "%s", id);
 	l.san = san;
@@ -761,16 +760,11 @@ pki_instance_uri(X509 *cert, char *id, size_t idlen)
 bool
 pki_cert_instance(X509 *cert, char *id, size_t idlen)
 {
-	char	 cn[PKI_CN_MAX + 1], uri[PKI_CN_MAX + 1];
-	size_t	 plen = sizeof(PKI_INSTANCE_CN) - 1;
+	char	 uri[PKI_INSTANCE_ID_MAX + 1];
 
 	if (id != NULL && idlen > 0)
 		id[0] = '\0';
 	if (cert == NULL || !pki_instance_uri(cert, uri, sizeof(uri)))
-		return false;
-	tls_common_name(X509_get_subject_name(cert), cn, sizeof(cn));
-	if (strncmp(cn, PKI_INSTANCE_CN, plen) != 0 ||
-	    strcmp(cn + plen, uri) != 0)
 		return false;
 	if (id != NULL && idlen > 0)
 		snprintf(id, idlen, "%s", uri);

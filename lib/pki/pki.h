@@ -75,23 +75,25 @@ int pki_issue_server(EVP_PKEY *ca_key, X509 *ca_cert,
 /*
  * An uplink-cloud instance's certificate for its peer links (cloud/peer.c,
  * docs/cluster.md): a new key in *key and a certificate in *cert signed by
- * the CA, valid secs seconds, CN "instance:ID", the subjectAltName URI
- * "urn:uplink:instance:ID" and extendedKeyUsage serverAuth and clientAuth.
- * ID is 1 to 55 of a-z, 0-9 and '-'. pki_sign_csr() never writes a
+ * the CA, valid secs seconds, the subjectAltName URI
+ * "urn:uplink:instance:ID", CN "instance:ID" (for people; cut to 64
+ * characters) and extendedKeyUsage serverAuth and clientAuth. ID is 1 to
+ * PKI_INSTANCE_ID_MAX of a-z, 0-9 and '-'. pki_sign_csr() never writes a
  * subjectAltName, so a connector certificate can never be taken for an
  * instance's, and cloud_cert_owner() refuses an instance certificate as a
  * connector's.
  */
 #define PKI_INSTANCE_CN		"instance:"
 #define PKI_INSTANCE_URI	"urn:uplink:instance:"
+#define PKI_INSTANCE_ID_MAX	63
 int pki_issue_instance(EVP_PKEY *ca_key, X509 *ca_cert, const char *id,
     int64_t secs, EVP_PKEY **key, X509 **cert, char *err, size_t errlen);
 
 /*
  * Whether cert is an instance certificate: exactly one URI name
- * PKI_INSTANCE_URI "ID" and the CN PKI_INSTANCE_CN "ID" with the same ID;
- * that ID into id (idlen bytes, may be NULL). Does not verify the
- * signature: the TLS handshake did.
+ * PKI_INSTANCE_URI "ID" (the CN is not looked at); that ID into id (idlen
+ * bytes, may be NULL). Does not verify the signature: the TLS handshake
+ * did.
  */
 bool pki_cert_instance(X509 *cert, char *id, size_t idlen);
 

@@ -82,6 +82,7 @@ struct tunnel_stream {
 	uint64_t		 up, down;	/* to the peer, from the peer */
 	long			 started;
 	bool			 requested, answered, bound, closed, deferred;
+	bool			 joined;	/* tunnel_stream_join(), mate or not */
 	bool			 info;		/* cloud: a GET, not a CONNECT */
 	tunnel_reply_cb		*info_cb;
 	struct evbuffer		*reply;		/* connector: body to send */
@@ -98,6 +99,13 @@ struct tunnel_stream {
 	char			 name[40];
 	void			(*gone)(void *);	/* stream_free() */
 	void			*gone_arg;
+	/*
+	 * tunnel_stream_join(): the stream of another tunnel that takes the
+	 * place of the local socket. What the peer sends here goes into the
+	 * mate's in (sent on by the mate, and credited back here as it goes);
+	 * its END_STREAM is the mate's local end of file.
+	 */
+	struct tunnel_stream	*mate;
 };
 
 struct tunnel {
@@ -124,6 +132,7 @@ struct tunnel {
 static void tunnel_fail(struct tunnel *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void stream_free(struct tunnel_stream *s);
+static void stream_abort(struct tunnel_stream *s, uint32_t h2err);
 
 void
 tunnel_limits_default(struct tunnel_limits *lim)
@@ -211,6 +220,24 @@ stream_detach(struct tunnel_stream *s)
 		event_del(s->timer);
 }
 
+/*
+ * A joined stream is going: its mate goes on alone if both directions had
+ * ended here (it still sends what it holds, then its END_STREAM); if not,
+ * the connection broke, and the mate is reset too.
+ */
+static void
+stream_unjoin(struct tunnel_stream *s)
+{
+	struct tunnel_stream	*m = s->mate;
+
+	if (m == NULL)
+		return;
+	s->mate = NULL;
+	m->mate = NULL;
+	if (!(s->local_eof && s->remote_eof))
+		stream_abort(m, NGHTTP2_CANCEL);
+}
+
 static void
 stream_free(struct tunnel_stream *s)
 {
@@ -220,6 +247,7 @@ stream_free(struct tunnel_stream *s)
 	if (gone != NULL)
 		gone(s->gone_arg);
 	stream_detach(s);
+	stream_unjoin(s);
 	log_debug("%s %s: closed, %llu bytes to the peer, %llu from it, %ld ms",
 	    s->name, s->authority, (unsigned long long)s->up,
 	    (unsigned long long)s->down, dial_now_ms() - s->started);
@@ -318,6 +346,30 @@ stream_done(struct tunnel_stream *s)
 	if (s->fd == -1)
 		return true;
 	return evbuffer_get_length(s->out) == 0;
+}
+
+/* Bytes (or the end) to send were added to s->in: send them. */
+static void
+stream_resume(struct tunnel_stream *s)
+{
+	if (s->closed || !s->deferred)
+		return;
+	s->deferred = false;
+	nghttp2_session_resume_data(s->t->h2, s->id);
+	tunnel_schedule_send(s->t);
+}
+
+/* The mate sent n bytes that s received: the peer of s may send more. */
+static void
+stream_credit(struct tunnel_stream *s, size_t n)
+{
+	size_t	 c = n < s->unconsumed ? n : s->unconsumed;
+
+	s->unconsumed -= c;
+	if (c == 0 || s->closed)
+		return;
+	nghttp2_session_consume(s->t->h2, s->id, c);
+	tunnel_schedule_send(s->t);
 }
 
 /* ---- the local socket side of a bound stream ---- */
@@ -537,7 +589,7 @@ h2_send_data(nghttp2_session *h2, nghttp2_frame *frame, const uint8_t *hd,
 	(void)h2;
 	(void)src;
 	s = stream_get(t, frame->hd.stream_id);
-	if (s == NULL || s->fd == -1)
+	if (s == NULL || (s->fd == -1 && !s->joined))
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	if (tlsio_queued(t->io) >= TUNNEL_OUT_HIGH) {
 		t->blocked = true;
@@ -550,7 +602,11 @@ h2_send_data(nghttp2_session *h2, nghttp2_frame *frame, const uint8_t *hd,
 	tlsio_commit(t->io, 9 + len);
 	s->up += len;
 	t->bytes_out += len;
-	local_want_read(s);
+	if (s->joined) {
+		if (s->mate != NULL)
+			stream_credit(s->mate, len);
+	} else
+		local_want_read(s);
 	return 0;
 }
 
@@ -568,7 +624,7 @@ h2_data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
 	s = stream_get(t, id);
 	if (s == NULL)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	if (s->fd == -1) {
+	if (s->fd == -1 && !s->joined) {
 		s->deferred = true;
 		return NGHTTP2_ERR_DEFERRED;
 	}
@@ -780,6 +836,10 @@ remote_ended(struct tunnel_stream *s)
 {
 	s->remote_eof = true;
 	stream_maybe_shutdown(s);
+	if (s->mate != NULL) {
+		s->mate->local_eof = true;
+		stream_resume(s->mate);
+	}
 }
 
 static int
@@ -864,7 +924,13 @@ h2_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
 	}
 	s->unconsumed += len;
 	s->down += len;
-	if (s->fd != -1) {
+	if (s->joined) {
+		/* Gone mate: credited at the connection level when s goes. */
+		if (s->mate != NULL) {
+			evbuffer_add(s->mate->in, data, len);
+			stream_resume(s->mate);
+		}
+	} else if (s->fd != -1) {
 		evbuffer_add(s->out, data, len);
 		local_queue(s);
 	} else {
@@ -1573,6 +1639,50 @@ tunnel_stream_accept(struct tunnel_stream *s, struct bufferevent *bev)
 	t->npending--;
 	nghttp2_submit_response(t->h2, s->id, &nv, 1, &prd);
 	tunnel_stream_bind(s, bev);
+}
+
+/* One side of a join: s sends what its mate receives. */
+static void
+join_half(struct tunnel_stream *s, struct tunnel_stream *m)
+{
+	s->mate = m;
+	s->joined = true;
+	s->bound = true;
+	s->in = evbuffer_new();
+	if (m->early != NULL) {
+		evbuffer_add_buffer(s->in, m->early);
+		evbuffer_free(m->early);
+		m->early = NULL;
+	}
+	if (m->remote_eof)
+		s->local_eof = true;
+}
+
+void
+tunnel_stream_join(struct tunnel_stream *a, struct tunnel_stream *b)
+{
+	struct tunnel		*t = a->t;
+	nghttp2_data_provider	 prd = { .read_callback = h2_data_read };
+	nghttp2_nv		 nv = { (uint8_t *)":status", (uint8_t *)"200",
+	    7, 3, NGHTTP2_NV_FLAG_NONE };
+
+	a->cb = NULL;
+	/* b, left unbound, is reset by response_ready() after its callback. */
+	if (a->closed) {
+		stream_free(a);
+		return;
+	}
+	join_half(a, b);
+	join_half(b, a);
+	a->answered = true;
+	t->npending--;
+	nghttp2_submit_response(t->h2, a->id, &nv, 1, &prd);
+	tunnel_schedule_send(t);
+	if (!b->closed) {
+		b->deferred = false;
+		nghttp2_session_resume_data(b->t->h2, b->id);
+		tunnel_schedule_send(b->t);
+	}
 }
 
 void

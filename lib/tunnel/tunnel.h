@@ -197,6 +197,21 @@ void tunnel_stream_bind(struct tunnel_stream *s, struct bufferevent *bev);
 void tunnel_stream_accept(struct tunnel_stream *s, struct bufferevent *bev);
 
 /*
+ * Joins two streams of two different tunnels end to end, each taking the
+ * other's place as its local socket: a is an unanswered CONNECT on a
+ * TUNNEL_CONNECTOR tunnel (answered 200 here), b a stream just answered
+ * 200 on a TUNNEL_CLOUD tunnel (called from its callback instead of
+ * tunnel_stream_bind()). What a's peer sends goes out on b and is
+ * credited to a's peer only as b sends it, and the other way round; an
+ * END_STREAM on one is the other's end of file; a reset of either resets
+ * the other. So a joined pair holds at most the two receive windows,
+ * whatever the amount carried. For an instance answering a forwarded
+ * stream (cloud/peer.c). If a was abandoned meanwhile, it is freed and b
+ * reset.
+ */
+void tunnel_stream_join(struct tunnel_stream *a, struct tunnel_stream *b);
+
+/*
  * Connector only: refuses with an HTTP status (403, 502, 503, 504), a
  * short code ("not-allowed", "refused", ...) and a reason for the cloud's
  * log. The stream is gone afterwards.

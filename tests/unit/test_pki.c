@@ -1340,7 +1340,7 @@ test_instance(void **state)
 	const char		*names[] = { "cloud.uplink.test" };
 	char			 id[64], err[512], longid[80];
 	static const char *const good[] = { "a", "i-1", "b2",
-	    "abcdefghijklmnopqrstuvwxyz-0123456789-abcdefghijklmnopq" };
+	    "abcdefghijklmnopqrstuvwxyz-0123456789-abcdefghijklmnopqrstuvwxy" };
 	static const char *const bad[] = { "", "A", "a_b", "a b", "a/b",
 	    "a,URI:x", "\xc3\xa9" };
 	size_t			 i;
@@ -1359,8 +1359,8 @@ test_instance(void **state)
 		X509_free(cert);
 		EVP_PKEY_free(key);
 	}
-	memset(longid, 'x', 60);
-	longid[60] = '\0';
+	memset(longid, 'x', 64);
+	longid[64] = '\0';
 	assert_int_equal(pki_issue_instance(f->ca_key, f->ca_cert, longid,
 	    86400, &key, &cert, err, sizeof(err)), UPLINK_EINVAL);
 	assert_null(key);
