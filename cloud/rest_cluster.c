@@ -3,9 +3,12 @@
  * cluster this one knows, from cloud/cluster.c's memory (re-read from the
  * store every second), never from the store on the request's path.
  */
+#include <strings.h>
+
 #include <jansson.h>
 
 #include "cluster.h"
+#include "hostport.h"
 #include "daemon.h"
 #include "rest.h"
 #include "status.h"
@@ -40,6 +43,28 @@ cluster_state_name(enum cluster_state st)
 	}
 }
 
+/*
+ * An instance is offered when it has a tunnel_name of its own: one that
+ * is the cloud's own name (the default) reaches whichever instance the
+ * balancer picks, so a connector could not choose it. Then the
+ * connectors stay on the url, as with a single instance.
+ */
+static bool
+cluster_offered(struct rest *r, const struct cluster_instance *ci)
+{
+	struct hostport	 hp;
+	char		 path[256], why[256];
+	bool		 https;
+
+	if (ci->state == CLUSTER_GONE || ci->tunnel_name[0] == '\0' ||
+	    ci->tunnel_address[0] == '\0')
+		return false;
+	if (url_parse(r->c->dd.url, &https, &hp, path, sizeof(path), why,
+	    sizeof(why)) != UPLINK_OK)
+		return true;
+	return strcasecmp(hp.host, ci->tunnel_name) != 0;
+}
+
 void
 rest_cluster_get(struct rest *r)
 {
@@ -55,8 +80,7 @@ rest_cluster_get(struct rest *r)
 	list = json_array();
 	n = cluster_instances(r->c, &v);
 	for (i = 0; i < n; i++) {
-		if (v[i].state == CLUSTER_GONE || v[i].tunnel_name[0] == '\0' ||
-		    v[i].tunnel_address[0] == '\0')
+		if (!cluster_offered(r, &v[i]))
 			continue;
 		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, "
 		    "s:I}", "id", v[i].id, "name", v[i].tunnel_name, "address",
