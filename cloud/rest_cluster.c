@@ -3,6 +3,7 @@
  * cluster this one knows, from cloud/cluster.c's memory (re-read from the
  * store every second), never from the store on the request's path.
  */
+#include <string.h>
 #include <strings.h>
 
 #include <jansson.h>
@@ -49,8 +50,8 @@ cluster_state_name(enum cluster_state st)
  * balancer picks, so a connector could not choose it. Then the
  * connectors stay on the url, as with a single instance.
  */
-static bool
-cluster_offered(struct rest *r, const struct cluster_instance *ci)
+bool
+cluster_offered(struct cloud *c, const struct cluster_instance *ci)
 {
 	struct hostport	 hp;
 	char		 path[256], why[256];
@@ -59,7 +60,7 @@ cluster_offered(struct rest *r, const struct cluster_instance *ci)
 	if (ci->state == CLUSTER_GONE || ci->tunnel_name[0] == '\0' ||
 	    ci->tunnel_address[0] == '\0')
 		return false;
-	if (url_parse(r->c->dd.url, &https, &hp, path, sizeof(path), why,
+	if (url_parse(c->dd.url, &https, &hp, path, sizeof(path), why,
 	    sizeof(why)) != UPLINK_OK)
 		return true;
 	return strcasecmp(hp.host, ci->tunnel_name) != 0;
@@ -80,7 +81,7 @@ rest_cluster_get(struct rest *r)
 	list = json_array();
 	n = cluster_instances(r->c, &v);
 	for (i = 0; i < n; i++) {
-		if (!cluster_offered(r, &v[i]))
+		if (!cluster_offered(r->c, &v[i]))
 			continue;
 		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, "
 		    "s:I}", "id", v[i].id, "name", v[i].tunnel_name, "address",
@@ -90,4 +91,40 @@ rest_cluster_get(struct rest *r)
 	}
 	rest_reply(r, 200, json_pack("{s:o, s:s}", "instances", list, "self",
 	    cluster_self(r->c)));
+}
+
+/*
+ * The rows of the cloud's required addresses (GET /api/v1/requirements,
+ * docs/catalog.md) for the instances connectors are offered: one per
+ * instance, its name under the wildcard of its parent domain with the
+ * name itself as the probe, so a firewall rule for the wildcard covers
+ * instances yet to come and the check tests each one there is.
+ */
+void
+cluster_requirements(struct cloud *c, json_t *addrs)
+{
+	const struct cluster_instance	*v;
+	struct hostport			 hp;
+	const char			*parent;
+	char				 host[CLUSTER_NAME_MAX + 3], why[256];
+	char				 purpose[128];
+	size_t				 i, n;
+
+	n = cluster_instances(c, &v);
+	for (i = 0; i < n; i++) {
+		if (!cluster_offered(c, &v[i]) || hostport_parse(
+		    v[i].tunnel_address, 443, &hp, why, sizeof(why)) !=
+		    UPLINK_OK)
+			continue;
+		parent = strchr(v[i].tunnel_name, '.');
+		if (parent != NULL && strchr(parent + 1, '.') != NULL)
+			snprintf(host, sizeof(host), "*%s", parent);
+		else
+			snprintf(host, sizeof(host), "%s", v[i].tunnel_name);
+		snprintf(purpose, sizeof(purpose), "tunnels to instance %s",
+		    v[i].id);
+		json_array_append_new(addrs, json_pack("{s:s, s:s, s:i, s:s, "
+		    "s:s}", "host", host, "probe", v[i].tunnel_name, "port",
+		    hp.port, "scheme", "https", "purpose", purpose));
+	}
 }

@@ -176,6 +176,12 @@ instances_count(const struct instances *in)
 	return in != NULL ? in->n : 0;
 }
 
+const struct cloud_instance *
+instances_get(const struct instances *in, size_t i)
+{
+	return in != NULL && i < in->n ? &in->v[i] : NULL;
+}
+
 /* One entry of the answer; false (and a log line) when unusable. */
 static bool
 instances_entry(json_t *e, struct cloud_instance *ci)

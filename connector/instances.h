@@ -62,8 +62,10 @@ void instances_avoid(struct instances *in, const char *id);
  */
 void instances_assign(struct instances *in, const char *const *current,
     int n, const struct cloud_instance **out);
-/* The instances listed now (up and draining). */
+/* The instances listed now (up and draining), and the i-th of them. */
 size_t instances_count(const struct instances *in);
+const struct cloud_instance *instances_get(const struct instances *in,
+    size_t i);
 void instances_free(struct instances *in);
 
 #endif

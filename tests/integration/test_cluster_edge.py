@@ -344,6 +344,20 @@ def test_cluster_list_for_connectors(edge):
     assert r.body["self"] == "i1"
 
 
+def test_requirements_cover_the_instances(edge):
+    """The cloud's required addresses gain a *.cloud.test row per instance,
+    probed by its name: what connectors must reach, for firewalls and the
+    check."""
+    r = edge.fx.api(1).get("/api/v1/requirements")
+    assert r.status == 200, r
+    cloud = [s for s in r.body["services"] if s["name"] == "cloud"][0]
+    rows = {a["probe"]: a for a in cloud["addresses"] if a["host"] == "*.cloud.test"}
+    assert set(rows) == {f"{i}.cloud.test" for i in IDS}
+    for i in IDS:
+        assert rows[f"{i}.cloud.test"]["port"] == edge.tls_port
+        assert rows[f"{i}.cloud.test"]["purpose"] == f"tunnels to instance {i}"
+
+
 def test_proxy_v2_carries_the_client_address(edge):
     """Through HAProxy from 127.0.0.9, an instance logs 127.0.0.9 as the
     published service's client, not HAProxy's 127.0.0.2."""
