@@ -42,7 +42,6 @@ import peers
 
 SAN = cp.SAN
 SLOW = 3.0 if SAN else 1.0
-HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 BALANCER = "127.0.0.2"          # HAProxy's source address: proxy_from
 CLIENT = "127.0.0.9"            # a client whose address must come through
 IDS = ["i1", "i2", "i3"]
@@ -59,111 +58,9 @@ pytestmark = [
                        reason=f"{cp.cloud_path()} missing: run make"),
     pytest.mark.skipif(not _have_pg(),
                        reason="PostgreSQL is not installed: run scripts/install-deps"),
-    pytest.mark.skipif(not os.access(HAPROXY, os.X_OK),
+    pytest.mark.skipif(not os.access(cp.HAPROXY, os.X_OK),
                        reason="haproxy is not installed: run scripts/install-deps"),
 ]
-
-
-# ---- rendezvous hashing, as lib/core/rendezvous.c computes it
-
-M64 = (1 << 64) - 1
-
-
-def _fnv(h, s):
-    for b in s.encode():
-        h ^= b
-        h = (h * 0x100000001b3) & M64
-    return h
-
-
-def rendezvous_weight(key, node):
-    h = _fnv(0xcbf29ce484222325, key)
-    h = (h * 0x100000001b3) & M64           # the 0 byte between them
-    h = _fnv(h, node)
-    h ^= h >> 30
-    h = (h * 0xbf58476d1ce4e5b9) & M64
-    h ^= h >> 27
-    h = (h * 0x94d049bb133111eb) & M64
-    h ^= h >> 31
-    return h
-
-
-def rendezvous_rank(key, nodes):
-    return sorted(nodes, key=lambda n: (-rendezvous_weight(key, n), nodes.index(n)))
-
-
-def cert_cn(path):
-    from cryptography import x509
-    from cryptography.x509.oid import NameOID
-    with open(path, "rb") as f:
-        c = x509.load_pem_x509_certificate(f.read())
-    return c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
-
-
-# ---- HAProxy
-
-def haproxy_config(fx, tls_port, pub_port):
-    """packaging/haproxy/uplink.cfg, on loopback ports: SNI routing of each
-    instance name, the bare address balanced, a published service, PROXY v2
-    from BALANCER, health checks on GET /ready (port http_port)."""
-    lines = [
-        "global", "\tmaxconn 4000", "",
-        "defaults", "\tmode tcp", "\ttimeout connect 2s", "\ttimeout client 1h",
-        "\ttimeout server 1h", "\ttimeout client-fin 10s", "\ttimeout server-fin 10s",
-        "\tretries 3", "\toption redispatch 1", "\toption httpchk GET /ready",
-        f"\tdefault-server inter 300ms fall 1 rise 1 check check-send-proxy "
-        f"send-proxy-v2 source {BALANCER}", "",
-        "frontend uplink_tls", f"\tbind {cp.LOOPBACK}:{tls_port}",
-        "\ttcp-request inspect-delay 5s",
-        "\ttcp-request content accept if { req.ssl_hello_type 1 }",
-    ]
-    for i, c in enumerate(fx.clouds):
-        lines.append(f"\tuse_backend uplink_{IDS[i]} if {{ req.ssl_sni -i {IDS[i]}.cloud.test }}")
-    lines += ["\tdefault_backend uplink_any", "", "backend uplink_any", "\tbalance roundrobin"]
-    for i, c in enumerate(fx.clouds):
-        lines.append(f"\tserver {IDS[i]} {cp.LOOPBACK}:{c.port} port {c.http_port}")
-    for i, c in enumerate(fx.clouds):
-        lines += ["", f"backend uplink_{IDS[i]}",
-                  f"\tserver {IDS[i]} {cp.LOOPBACK}:{c.port} port {c.http_port}"]
-    lines += ["", "frontend uplink_publish_echo", f"\tbind {cp.LOOPBACK}:{pub_port}",
-              "\tdefault_backend uplink_publish_echo", "",
-              "backend uplink_publish_echo", "\tbalance roundrobin"]
-    for i, c in enumerate(fx.clouds):
-        lines.append(f"\tserver {IDS[i]} {cp.LOOPBACK}:{c.publish_ports['echo']} "
-                     f"port {c.http_port}")
-    return "\n".join(lines) + "\n"
-
-
-class Haproxy:
-    def __init__(self, workdir, text, ports):
-        self.dir = workdir
-        self.text = text
-        self.ports = ports
-        self.proc = None
-
-    def start(self):
-        os.makedirs(self.dir, exist_ok=True)
-        self.cfg = os.path.join(self.dir, "haproxy.cfg")
-        with open(self.cfg, "w") as f:
-            f.write(self.text)
-        self.log = os.path.join(self.dir, "haproxy.log")
-        self.proc = cp.spawn([HAPROXY, "-f", self.cfg, "-db"], self.log)
-
-        def up():
-            if self.proc.poll() is not None:
-                raise cp.PeerError("haproxy exited" + cp.tail(self.log))
-            for p in self.ports:
-                try:
-                    socket.create_connection((cp.LOOPBACK, p), timeout=1).close()
-                except OSError:
-                    return False
-            return True
-        cp.wait_for(up, 10, "haproxy listening")
-        return self
-
-    def stop(self):
-        peers.stop_process(self.proc, timeout=5)
-        self.proc = None
 
 
 # ---- the cluster, HAProxy and two connectors
@@ -211,9 +108,10 @@ class Edge:
         self.fx.start()
         for c in self.fx.clouds:
             cp.wait_for(lambda c=c: http_ready(c), 20 * SLOW, f"{c.dir} ready")
-        self.hap = Haproxy(os.path.join(self.dir, "haproxy"),
-                           haproxy_config(self.fx, self.tls_port, self.pub_port),
-                           [self.tls_port, self.pub_port]).start()
+        self.hap = cp.Haproxy(os.path.join(self.dir, "haproxy"),
+                              cp.haproxy_config(self.fx, self.tls_port,
+                                                {"echo": self.pub_port}, BALANCER),
+                              [self.tls_port, self.pub_port]).start()
         for name in ("north", "south"):
             self.conns.append(self.connector(name))
         for c in self.conns:
@@ -243,7 +141,7 @@ class Edge:
         text = re.sub(r"(?m)^(url\s*=\s*https://[^\s/]*?):\d+", rf"\g<1>:{self.tls_port}", text)
         with open(c.conf, "w") as f:
             f.write(text)
-        c.key = cert_cn(os.path.join(c.state, "connector.pem"))
+        c.key = cp.cert_cn(os.path.join(c.state, "connector.pem"))
         c.start(timeout=30 * SLOW)
         return c
 
@@ -261,7 +159,7 @@ class Edge:
         """Until conn's two tunnels are on the first two instances of its
         ranking (which tunnel is where may have changed: a tunnel on a
         chosen instance stays there)."""
-        rank = rendezvous_rank(conn.key, IDS)
+        rank = cp.rendezvous_rank(conn.key, IDS)
         cp.wait_for(lambda: sorted(tunnels_now(conn).values()) == sorted(rank[:2]), timeout,
                     f"{conn.name} back on {rank[0]} and {rank[1]}", interval=0.1,
                     on_fail=lambda: cp.tail(conn.log))
@@ -325,7 +223,7 @@ def test_tunnels_on_two_instances_by_rendezvous(edge):
     ranking of its id over i1..i3: two different instances."""
     for c in edge.conns:
         st = edge.wait_two(c, 30 * SLOW)
-        rank = rendezvous_rank(c.key, IDS)
+        rank = cp.rendezvous_rank(c.key, IDS)
         assert st == {"1": rank[0], "2": rank[1]}, (c.name, c.key, st, rank)
         assert re.search(rf"tunnel 1: up to instance {rank[0]} 127\.0\.0\.1:{edge.tls_port} "
                          rf"as {rank[0]}\.cloud\.test", c.log_text())
@@ -476,5 +374,5 @@ def test_shipped_haproxy_config_is_valid():
     """packaging/haproxy/uplink.cfg passes haproxy -c."""
     cfg = os.path.join(os.path.dirname(__file__), "..", "..", "packaging", "haproxy",
                        "uplink.cfg")
-    r = subprocess.run([HAPROXY, "-c", "-f", cfg], capture_output=True, text=True, timeout=30)
+    r = subprocess.run([cp.HAPROXY, "-c", "-f", cfg], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr
