@@ -1195,7 +1195,8 @@ remote_tried(const struct router_conn *rc, const struct cluster_location *l)
  */
 #define ROUTER_REMOTE_MAX	64
 static bool
-conn_try_remote(struct router_conn *rc, uint32_t local, unsigned *seen)
+conn_try_remote(struct router_conn *rc, uint32_t local, const char *here,
+    unsigned *seen)
 {
 	struct cluster_location	 v[ROUTER_REMOTE_MAX];
 	struct balance_cand	 cand[ROUTER_REMOTE_MAX];
@@ -1212,8 +1213,14 @@ conn_try_remote(struct router_conn *rc, uint32_t local, unsigned *seen)
 	for (i = 0; i < n; i++) {
 		*seen += v[i].tunnels;
 		cand[i].load = v[i].load;
+		/*
+		 * The connector chosen here is not sent elsewhere: its
+		 * tunnel here carries the stream without a hop, and the
+		 * load it reported there is older than the one seen here.
+		 */
 		cand[i].usable = v[i].tunnels > 0 && !remote_tried(rc, &v[i]) &&
-		    peer_usable(c, v[i].instance);
+		    peer_usable(c, v[i].instance) && (here == NULL ||
+		    strcmp(v[i].connector, here) != 0);
 	}
 	i = balance_least(cand, n, local, rc->r->rr);
 	if (i == n)
@@ -1259,7 +1266,7 @@ conn_try(struct router_conn *rc)
 	}
 	rt = router_pick(rc->r, rc, &seen, &streams);
 	if (!rc->here && conn_try_remote(rc, rt != NULL ? streams : UINT32_MAX,
-	    &seen))
+	    rt != NULL ? rt->conn->connector : NULL, &seen))
 		return;
 	if (rt == NULL && rc->last_status != 0) {
 		conn_fail(rc, rc->last_status, rc->last_code, rc->last_reason);
