@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -160,6 +163,36 @@ tun_event(struct bufferevent *bev, short what, void *arg)
 	tun_more(b);
 }
 
+/*
+ * A socket from 127.0.0.(2 + n % 250) when the cloud is on loopback: as
+ * connectors come from many addresses, the cloud's per-address caps on
+ * handshakes (tls_handshakes_per_address) do not throttle the bench.
+ * -1 (libevent makes one) otherwise.
+ */
+static evutil_socket_t
+tun_socket(struct tunbench *b, int n)
+{
+	struct sockaddr_in	 src;
+	uint32_t		 a = bench_loopback_source(&b->to, n);
+	int			 fd, one = 1;
+
+	if (a == 0)
+		return -1;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+	    sizeof(one));
+	memset(&src, 0, sizeof(src));
+	src.sin_family = AF_INET;
+	src.sin_addr.s_addr = htonl(a);
+	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static void
 tun_dial(struct tun *u)
 {
@@ -172,7 +205,8 @@ tun_dial(struct tun *u)
 	ssl = tls_client_new(u->id->ctx, b->sni, alpn, sizeof(alpn) - 1,
 	    &u->v);
 	u->bev = ssl == NULL ? NULL : bufferevent_openssl_socket_new(b->base,
-	    -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	    tun_socket(b, u->n), ssl, BUFFEREVENT_SSL_CONNECTING,
+	    BEV_OPT_CLOSE_ON_FREE);
 	if (u->bev == NULL) {
 		fprintf(stderr, "uplink-bench: tunnels: out of memory\n");
 		exit(1);

@@ -180,8 +180,11 @@ tlsio_set_lean(struct tlsio *io, bool lean)
 	io->lean = lean;
 	if (!lean) {
 		SSL_clear_mode(io->ssl, SSL_MODE_RELEASE_BUFFERS);
+		SSL_set_default_read_buffer_len(io->ssl, TLSIO_READ);
 		return;
 	}
+	/* A ping needs one record's buffer, not TLSIO_READ. */
+	SSL_set_default_read_buffer_len(io->ssl, 0);
 	SSL_set_mode(io->ssl, SSL_MODE_RELEASE_BUFFERS);
 	(void)SSL_free_buffers(io->ssl);
 	if (io->plen == 0) {
@@ -275,6 +278,13 @@ tlsio_read(struct tlsio *io, void *buf, size_t len)
 	switch (SSL_get_error(io->ssl, n)) {
 	case SSL_ERROR_WANT_READ:
 	case SSL_ERROR_WANT_WRITE:
+		/*
+		 * Lean: the read buffer OpenSSL set up for this attempt is
+		 * empty; SSL_MODE_RELEASE_BUFFERS only frees it after a
+		 * record, not after a read that found nothing.
+		 */
+		if (io->lean)
+			(void)SSL_free_buffers(io->ssl);
 		return 0;
 	case SSL_ERROR_ZERO_RETURN:
 		tlsio_fail(io, "the peer closed the connection");
