@@ -20,6 +20,13 @@
  * logged once. If the others marked this instance gone meanwhile (its
  * lease ran out), it registers again with a new epoch and writes its
  * locations anew.
+ *
+ * A second connection LISTENs for hints that the shared state changed
+ * (lib/store/store_listen.c); a hint runs the cloud's data-version watch
+ * (cloud/run.c) at once instead of at its next tick. It is driven by the
+ * event loop, reopened with backoff when lost, and every time it is
+ * (re)established the watch reacts in full: hints missed meanwhile cost
+ * latency, never a change.
  */
 
 #include <sys/queue.h>
@@ -89,7 +96,6 @@ struct cluster {
 	bool			 renew_failing, read_failing, write_failing;
 	time_t			 renew_ok_since;	/* renewing without a miss */
 	bool			 dup_logged;
-	bool			 stopped;
 	/* LISTEN/NOTIFY hints (lib/store/store_listen.c). */
 	struct store_listen	*listen;
 	struct event		*listen_ev, *listen_retry;
@@ -267,6 +273,7 @@ cl_lost(struct cluster *k)
 	struct store_instance	 row;
 	char			 err[512];
 	time_t			 now = time(NULL);
+	int64_t			 old;
 
 	memset(&row, 0, sizeof(row));
 	snprintf(row.id, sizeof(row.id), "%s", k->self.id);
@@ -285,13 +292,15 @@ cl_lost(struct cluster *k)
 		return;
 	}
 	k->dup_logged = false;
+	old = k->self.epoch;
 	if (cl_register(k, err, sizeof(err)) != UPLINK_OK) {
 		log_warnx("cluster: cannot register instance %s again: %s",
 		    k->self.id, err);
 		return;
 	}
-	log_warnx("cluster: instance %s was taken for gone by the others (its "
-	    "lease ran out); registered again as run %lld", k->self.id,
+	log_warnx("cluster: instance %s was taken for gone by the others (%s); "
+	    "registered again as run %lld", k->self.id, row.epoch != old ?
+	    "another process with its id ran and stopped" : "its lease ran out",
 	    (long long)k->self.epoch);
 }
 
@@ -454,6 +463,14 @@ cl_live_run(const struct cluster_instance *v, size_t n, const char *id,
 }
 
 static int
+cl_id_cmp(const void *a, const void *b)
+{
+	const struct cluster_instance	*x = a, *y = b;
+
+	return strcmp(x->id, y->id);
+}
+
+static int
 cl_loc_cmp(const void *a, const void *b)
 {
 	const struct cl_loc	*x = a, *y = b;
@@ -473,6 +490,56 @@ cl_site_cmp(const void *a, const void *b)
 	return d != 0 ? d : (x < y ? -1 : x > y);
 }
 
+/* This run as the table should have it. */
+static void
+cl_self_row(struct cluster *k, struct cluster_instance *ci)
+{
+	memset(ci, 0, sizeof(*ci));
+	snprintf(ci->id, sizeof(ci->id), "%s", k->self.id);
+	snprintf(ci->peer_address, sizeof(ci->peer_address), "%s",
+	    k->self.peer_address);
+	snprintf(ci->tunnel_name, sizeof(ci->tunnel_name), "%s",
+	    k->self.tunnel_name);
+	snprintf(ci->tunnel_address, sizeof(ci->tunnel_address), "%s",
+	    k->self.tunnel_address);
+	ci->state = k->self.state == STORE_INSTANCE_DRAINING ?
+	    CLUSTER_DRAINING : CLUSTER_UP;
+	ci->started_at = k->self.started_at;
+	ci->lease_until = k->self.lease_until;
+	ci->epoch = k->self.epoch;
+	ci->self = true;
+}
+
+/*
+ * Self as this process knows itself (its row may be missing: not written
+ * yet, or marked gone by the others); another whose lease ran out is gone,
+ * whatever its row says. r->all has room for one more row.
+ */
+static void
+cl_fix_states(struct cluster *k, struct cl_read *r, time_t now)
+{
+	size_t	 i;
+	bool	 have_self = false;
+
+	for (i = 0; i < r->nall; i++) {
+		if (r->all[i].self) {
+			cl_self_row(k, &r->all[i]);
+			have_self = true;
+		} else if (r->all[i].lease_until < now)
+			r->all[i].state = CLUSTER_GONE;
+	}
+	if (have_self)
+		return;
+	for (i = 0; i < r->nall && strcmp(r->all[i].id, k->self.id) < 0; i++)
+		;
+	if (i == r->nall || strcmp(r->all[i].id, k->self.id) != 0) {
+		memmove(&r->all[i + 1], &r->all[i], (r->nall - i) *
+		    sizeof(*r->all));
+		r->nall++;
+	}
+	cl_self_row(k, &r->all[i]);
+}
+
 /*
  * Keeps of r what the queries answer from: the live instances (self
  * always, as this process knows itself), and the locations of other live
@@ -482,48 +549,12 @@ static void
 cl_install(struct cluster *k, struct cl_read *r, time_t now)
 {
 	const struct cluster_instance	*run;
-	struct cluster_instance		*ci;
 	size_t				 i, n = 0;
-	bool				 have_self = false;
 
-	/* Self as this process knows itself; a lease that ran out is gone. */
-	for (i = 0; i < r->nall; i++) {
-		ci = &r->all[i];
-		if (ci->self) {
-			ci->state = k->self.state == STORE_INSTANCE_DRAINING ?
-			    CLUSTER_DRAINING : CLUSTER_UP;
-			have_self = true;
-		} else if (ci->lease_until < now)
-			ci->state = CLUSTER_GONE;
-	}
-	if (!have_self) {
-		/* Not in the table as this run (yet, or marked gone). */
-		for (i = 0; i < r->nall; i++)
-			if (strcmp(r->all[i].id, k->self.id) >= 0)
-				break;
-		if (i < r->nall && strcmp(r->all[i].id, k->self.id) == 0)
-			ci = &r->all[i];
-		else {
-			memmove(&r->all[i + 1], &r->all[i], (r->nall - i) *
-			    sizeof(*r->all));
-			r->nall++;
-			ci = &r->all[i];
-		}
-		memset(ci, 0, sizeof(*ci));
-		snprintf(ci->id, sizeof(ci->id), "%s", k->self.id);
-		snprintf(ci->peer_address, sizeof(ci->peer_address), "%s",
-		    k->self.peer_address);
-		snprintf(ci->tunnel_name, sizeof(ci->tunnel_name), "%s",
-		    k->self.tunnel_name);
-		snprintf(ci->tunnel_address, sizeof(ci->tunnel_address), "%s",
-		    k->self.tunnel_address);
-		ci->state = k->self.state == STORE_INSTANCE_DRAINING ?
-		    CLUSTER_DRAINING : CLUSTER_UP;
-		ci->started_at = k->self.started_at;
-		ci->lease_until = k->self.lease_until;
-		ci->epoch = k->self.epoch;
-		ci->self = true;
-	}
+	/* By id in C's order: the database's collation may differ. */
+	if (r->nall > 1)
+		qsort(r->all, r->nall, sizeof(*r->all), cl_id_cmp);
+	cl_fix_states(k, r, now);
 	free(k->all);
 	free(k->live);
 	k->all = r->all;
@@ -551,7 +582,8 @@ cl_install(struct cluster *k, struct cl_read *r, time_t now)
 	for (i = 0; i < n; i++)
 		k->bysite[i] = i;
 	cl_sort_locs = k->locs;
-	qsort(k->bysite, n, sizeof(*k->bysite), cl_site_cmp);
+	if (n > 0)
+		qsort(k->bysite, n, sizeof(*k->bysite), cl_site_cmp);
 	r->locs = NULL;
 	r->all = NULL;
 }
@@ -721,6 +753,8 @@ cl_listen_cb(evutil_socket_t fd, short what, void *arg)
 		break;
 	case STORE_LISTEN_HINT:
 		k->hints += n;
+		log_debug("cluster: %u hint%s that the shared state changed "
+		    "(%lu so far)", n, n == 1 ? "" : "s", k->hints);
 		cl_hint(k, false);
 		break;
 	case STORE_LISTEN_DOWN:

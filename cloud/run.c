@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
+#include <sodium.h>
 
 #include "cloud.h"
 #include "addrcount.h"
@@ -34,6 +35,7 @@
 #include "sdnotify.h"
 #include "servercert.h"
 #include "status.h"
+#include "store.h"
 #include "version.h"
 #include "xmalloc.h"
 
@@ -489,6 +491,45 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	sdnotify_reloaded();
 }
 
+static int
+revoked_hash_cb(void *arg, const char *serial, int64_t revoked_at,
+    int64_t not_after)
+{
+	(void)revoked_at;
+	(void)not_after;
+	crypto_generichash_update(arg, (const unsigned char *)serial,
+	    strlen(serial) + 1);
+	return 0;
+}
+
+/*
+ * Whether the revoked serials differ from those of the last CRL built
+ * here. Rebuilding takes a new CRL number, a write: on PostgreSQL that
+ * moves the data version for the other instances, which rebuilt theirs,
+ * and two instances kept each other rebuilding (and their event loops
+ * waiting on the database) a hundred times a second.
+ */
+static bool
+revoked_changed(struct cloud *c)
+{
+	static unsigned char		 last[crypto_generichash_BYTES];
+	static bool			 known;
+	crypto_generichash_state	 st;
+	unsigned char			 now[sizeof(last)];
+	char				 err[256];
+
+	crypto_generichash_init(&st, NULL, 0, sizeof(now));
+	if (store_revoked_serials(c->dd.st, revoked_hash_cb, &st, err,
+	    sizeof(err)) != UPLINK_OK)
+		return true;
+	crypto_generichash_final(&st, now, sizeof(now));
+	if (known && memcmp(now, last, sizeof(now)) == 0)
+		return false;
+	memcpy(last, now, sizeof(now));
+	known = true;
+	return true;
+}
+
 static void
 watch_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -513,7 +554,7 @@ watch_cb(evutil_socket_t fd, short what, void *arg)
 	c->data_version = v;
 	router_sweep_revoked(c->router);
 	ingress_sweep_revoked(c->ingress);
-	if (api_crl_refresh(c, err, sizeof(err)) != 0)
+	if (revoked_changed(c) && api_crl_refresh(c, err, sizeof(err)) != 0)
 		log_warnx("cannot rebuild the CRL: %s", err);
 	publish_sync(c);
 }

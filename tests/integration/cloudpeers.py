@@ -1424,6 +1424,8 @@ class ClusterFixture:
         return {x["id"]: x for x in r.body["instances"]}
 
     def stop(self):
+        """Stops every instance and PostgreSQL; returns the sanitizer
+        reports found in the instances' logs (assert it is empty)."""
         for cloud in self.clouds:
             try:
                 cloud.stop(check=False)
@@ -1543,3 +1545,6 @@ class Haproxy:
     def stop(self):
         peers.stop_process(self.proc, timeout=5)
         self.proc = None
+
+
+        return sanitizer_reports([c.log for c in self.clouds if hasattr(c, "log")])

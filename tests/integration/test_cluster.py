@@ -15,7 +15,14 @@ the first one's data directory copied, `init --store` once):
   * revocation through A's API closes the connector's tunnels on B; drain
     through A stops new streams on B (LISTEN/NOTIFY hint; measured);
   * a console session made on A is valid on B; failed sign-ins on A and B
-    add up to one limit.
+    add up to one limit;
+  * PostgreSQL frozen longer than the lease: renewal failure logged once,
+    the three up again after it;
+  * a service published through A follows the store on B;
+  * the LISTEN connections killed on the server: listening again, with a
+    full reaction, and hints again;
+  * the console's Instances page and a connector's tunnels per instance,
+    axe-core clean.
 """
 
 import os
@@ -48,7 +55,8 @@ def cluster(workdir, request):
     try:
         yield cl
     finally:
-        cl.stop()
+        reports = cl.stop()
+    assert not reports, "\n".join(reports)
 
 
 def wait_instances(cl, i, pred, timeout, what):
@@ -85,6 +93,14 @@ def test_instances_listed_everywhere(cluster):
     # The instances and nothing else, in the database.
     rows = cl.clouds[0].db("SELECT id, state, epoch FROM instances ORDER BY id")
     assert rows == [(iid, "up", 1) for iid in cl.ids], rows
+    # Idle instances do not keep each other busy: a CRL rebuild takes a
+    # number (a write, a hint to the others), so they must not rebuild for
+    # each other's rebuilds.
+    crl = "SELECT value FROM settings WHERE key = 'crl_number'"
+    n0 = int(cl.clouds[0].db(crl)[0][0])
+    time.sleep(2)
+    n1 = int(cl.clouds[0].db(crl)[0][0])
+    assert n1 - n0 <= 3, (n0, n1)
 
 
 def connector_on(cl, workdir, name, i, site="hq", tunnels=2):
@@ -251,8 +267,9 @@ def test_revocation_and_drain_reach_other_instances(workdir):
     finally:
         if conn is not None:
             conn.stop()
-        cl.stop()
+        reports = cl.stop()
         svc.stop()
+    assert not reports, "\n".join(reports)
 
 
 def test_sessions_and_signin_limits_across_instances(cluster):
@@ -329,9 +346,11 @@ def test_frozen_database_cluster_recovers(workdir):
         for c, off in zip(cl.clouds, since):
             text = c.log_text(off)
             assert text.count("cannot renew the lease") <= 1, text
+            assert "another process with its id" not in text, text
             assert "database unavailable" in text, text
     finally:
-        cl.stop()
+        reports = cl.stop()
+    assert not reports, "\n".join(reports)
 
 
 def test_console_instances(cluster, workdir):
@@ -414,5 +433,73 @@ def test_published_service_follows_the_store(workdir):
     finally:
         if conn is not None:
             conn.stop()
-        cl.stop()
+        reports = cl.stop()
         svc.stop()
+    assert not reports, "\n".join(reports)
+
+
+def test_hint_connection_reestablished(workdir):
+    """The LISTEN connections killed on the server (pg_terminate_backend):
+    each instance says so once, listens again after its backoff and reacts
+    in full; then a change through i1 is again a hint on i2."""
+    cl = cp.ClusterFixture(os.path.join(workdir, "cl-relisten"), n=2, log_level="debug")
+    try:
+        cl.start()
+        for c in cl.clouds:
+            c.wait_log(r"cluster: listening for changes", 10 * SLOW)
+        since = [c.log_offset() for c in cl.clouds]
+        rows = cl.clouds[0].db("SELECT count(pg_terminate_backend(pid)) FROM "
+                               "pg_stat_activity WHERE query = 'LISTEN uplink_changes'")
+        assert rows == [(2,)], rows
+        for c, off in zip(cl.clouds, since):
+            c.wait_log(r"cluster: not listening for changes \(", 5 * SLOW, since=off)
+            c.wait_log(r"cluster: listening for changes again; re-reading everything",
+                       10 * SLOW, since=off)
+            assert c.log_text(off).count("not listening for changes") == 1
+        off = cl.clouds[1].log_offset()
+        r = cl.api(0).post("/api/v1/sites", {"name": "after-relisten"})
+        assert r.status == 201, r
+        cl.clouds[1].wait_log(r"cluster: \d+ hints? that the shared state changed",
+                              5 * SLOW, since=off)
+    finally:
+        reports = cl.stop()
+    assert not reports, "\n".join(reports)
+
+
+def test_two_processes_with_one_id(workdir):
+    """A second process started as i1 takes the id (a new run); the first
+    says another process runs as i1 and stays out, once; when the second
+    stops, the first registers again."""
+    import shutil
+    d = os.path.join(workdir, "cl-dup")
+    cl = cp.ClusterFixture(d, n=2, lease="2s")
+    dup = None
+    try:
+        cl.start()
+        first = cl.clouds[0]
+        dup = cp.Cloud(os.path.join(d, "dup"), options={k: dict(v) for k, v in first.options.items()})
+        dup.data = os.path.join(dup.dir, "data")
+        shutil.copytree(first.data, dup.data)
+        dup.port = cp.peers.free_port()
+        dup.http_port = cp.peers.free_port()
+        dup.options["cluster"].update(peer_listen=f"127.0.0.1:{cp.peers.free_port()}",
+                                      tunnel_address=f"127.0.0.1:{dup.port}")
+        off = first.log_offset()
+        dup.start()
+        first.wait_log(r"cluster: another process runs as instance i1 \(run 2", 10 * SLOW,
+                       since=off)
+        time.sleep(2)
+        assert first.log_text(off).count("another process runs as instance i1") == 1
+        assert cl.clouds[1].db("SELECT epoch FROM instances WHERE id = 'i1'") == [(2,)]
+        assert dup.stop() == 0
+        dup = None
+        first.wait_log(r"cluster: instance i1 was taken for gone by the others \(another "
+                       r"process with its id ran and stopped\); registered again as run 3",
+                       10 * SLOW, since=off)
+        wait_instances(cl, 1, lambda v: v["i1"]["state"] == "up" and v["i1"]["epoch"] == 3,
+                       5 * SLOW, "i1 up again (run 3) on i2")
+    finally:
+        if dup is not None:
+            dup.stop(check=False)
+        reports = cl.stop()
+    assert not reports, "\n".join(reports)

@@ -168,7 +168,7 @@ test_open_fresh_and_reopen(void **state)
 	assert_int_equal(pragma(st, "PRAGMA synchronous"), 2);	/* FULL */
 	assert_int_equal(pragma(st, "PRAGMA foreign_keys"), 1);
 	assert_int_equal(pragma(st, "SELECT count(*) FROM sqlite_schema "
-	    "WHERE type = 'table'"), 16);
+	    "WHERE type = 'table'"), 18);
 	assert_int_equal(store_site_ensure(st, "paris", &id1, err,
 	    sizeof(err)), UPLINK_OK);
 	store_close(st);
