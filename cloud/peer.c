@@ -56,6 +56,14 @@
 #define PEER_HANDSHAKES_MAX	64	/* incoming, before authentication */
 #define PEER_INS_MAX		256	/* incoming links up */
 #define PEER_CERT_SECS		(400 * 86400L)	/* renewed at each start */
+/*
+ * A link carries every stream forwarded between two instances, where a
+ * tunnel carries one connector's share: more streams, and more of them
+ * waiting for an answer, than [limits] allow a tunnel. Memory stays
+ * bounded by the connection window (all streams together).
+ */
+#define PEER_MAX_STREAMS	100000
+#define PEER_PENDING		10000
 
 struct peers;
 
@@ -95,6 +103,7 @@ struct peer_get {
 
 struct peers {
 	struct cloud		*c;
+	struct tunnel_limits	 lim;		/* the links' */
 	SSL_CTX			*srv, *cli;
 	struct evconnlistener	*lev;
 	struct evdns_base	*dns;
@@ -102,7 +111,6 @@ struct peers {
 	LIST_HEAD(, peer_link)	 links;
 	LIST_HEAD(, peer_in)	 ins;
 	unsigned		 seq, handshakes, nins;
-	uint64_t		 forwarded;
 };
 
 static const unsigned char peer_alpn[] = "\x0d" PEER_ALPN;
@@ -143,6 +151,16 @@ peer_ctx(struct cloud *c, bool server, EVP_PKEY *key, X509 *cert, char *err,
 	if (ctx == NULL)
 		goto fail;
 	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	/*
+	 * AES-128-GCM first (both ends are ours): fewer rounds than
+	 * OpenSSL's default AES-256-GCM for the answering instance, which
+	 * decrypts and encrypts every forwarded byte.
+	 */
+	if (SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:"
+	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256") != 1)
+		goto fail;
+	if (server)
+		SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
 	if (SSL_CTX_use_certificate(ctx, cert) != 1 ||
 	    SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
 	    X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx),
@@ -222,19 +240,12 @@ peer_ssl_error(struct bufferevent *bev, short what, char *why, size_t whylen)
 
 /* ---- incoming links: this instance answers ---- */
 
+/* A link that never came up (handshake, certificate, caps). */
 static void
 in_free(struct peer_in *in, const char *why)
 {
-	struct peers	*p = in->p;
-
-	if (in->t != NULL) {
-		log_info("peer link from instance %s (%s) closed: %s", in->id,
-		    in->from, why);
-		p->nins--;
-	} else {
-		log_warnx("peer link from %s refused: %s", in->from, why);
-		p->handshakes--;
-	}
+	log_warnx("peer link from %s refused: %s", in->from, why);
+	in->p->handshakes--;
 	LIST_REMOVE(in, entry);
 	if (in->bev != NULL)
 		bufferevent_free(in->bev);
@@ -249,10 +260,8 @@ fwd_answer_cb(void *arg, struct tunnel_stream *cs, int status,
 
 	if (status != 200)
 		tunnel_stream_refuse(fwd->s, status, code, reason);
-	else {
-		fwd->p->forwarded++;
+	else
 		tunnel_stream_join(fwd->s, cs);
-	}
 	free(fwd);
 }
 
@@ -401,8 +410,8 @@ in_event_cb(struct bufferevent *bev, short what, void *arg)
 	bufferevent_set_timeouts(bev, NULL, NULL);
 	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
 	snprintf(name, sizeof(name), "pi%u", ++p->seq);
-	/* Not counted in nins until up: tunnel_new frees bev on failure. */
-	in->t = tunnel_new(p->c->base, bev, TUNNEL_CONNECTOR, &p->c->lim,
+	/* tunnel_new() takes bev, and frees it if it fails. */
+	in->t = tunnel_new(p->c->base, bev, TUNNEL_CONNECTOR, &p->lim,
 	    &in_callbacks, in, name);
 	if (in->t == NULL) {
 		p->nins--;
@@ -519,7 +528,7 @@ link_event_cb(struct bufferevent *bev, short what, void *arg)
 	bufferevent_set_timeouts(bev, NULL, NULL);
 	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
 	snprintf(name, sizeof(name), "po%u", ++p->seq);
-	l->t = tunnel_new(p->c->base, bev, TUNNEL_CLOUD, &p->c->lim,
+	l->t = tunnel_new(p->c->base, bev, TUNNEL_CLOUD, &p->lim,
 	    &link_callbacks, l, name);
 	if (l->t == NULL) {
 		link_down(l, "out of memory");
@@ -677,22 +686,6 @@ peer_request(struct cloud *c, const char *instance, const char *connector,
 	return tunnel_request_for(t, connector, path, timeout_ms, cb, arg);
 }
 
-void
-peer_stats(struct cloud *c, struct peer_stats *st)
-{
-	struct peers		*p = peers_of(c);
-	struct peer_link	*l;
-
-	memset(st, 0, sizeof(*st));
-	if (p == NULL)
-		return;
-	LIST_FOREACH(l, &p->links, entry)
-		if (l->t != NULL)
-			st->links_out++;
-	st->links_in = p->nins;
-	st->forwarded = p->forwarded;
-}
-
 static int
 peer_tls(struct peers *p, char *err, size_t errlen)
 {
@@ -732,6 +725,9 @@ peer_start(struct cloud *c, char *err, size_t errlen)
 	}
 	p = xcalloc(1, sizeof(*p));
 	p->c = c;
+	p->lim = c->lim;
+	p->lim.max_streams = PEER_MAX_STREAMS;
+	p->lim.pending_connects = PEER_PENDING;
 	c->peers = p;
 	if (peer_tls(p, err, errlen) != 0)
 		return -1;
@@ -749,6 +745,24 @@ peer_start(struct cloud *c, char *err, size_t errlen)
 	log_info("peer links: listening on %s as instance %s", why,
 	    cluster_self(c));
 	return 0;
+}
+
+size_t
+peer_streams(struct cloud *c)
+{
+	struct peers		*p = peers_of(c);
+	struct peer_link	*l;
+	struct tunnel_stats	 st;
+	size_t			 n = 0;
+
+	if (p == NULL)
+		return 0;
+	LIST_FOREACH(l, &p->links, entry)
+		if (l->t != NULL) {
+			tunnel_stats(l->t, &st);
+			n += st.streams;
+		}
+	return n;
 }
 
 void

@@ -54,11 +54,11 @@ struct tunnel_stream *peer_open(struct cloud *c, const char *instance,
 int peer_request(struct cloud *c, const char *instance, const char *connector,
     const char *path, int timeout_ms, tunnel_reply_cb *cb, void *arg);
 
-/* Figures for status and tests. */
-struct peer_stats {
-	unsigned	 links_out, links_in;	/* up now */
-	uint64_t	 forwarded;		/* streams answered for a peer */
-};
-void peer_stats(struct cloud *c, struct peer_stats *st);
+/*
+ * Streams open on the links this instance dialled: what it forwarded and
+ * is still carrying. A stopping instance waits for them as for its
+ * tunnels' (cloud/run.c, drain_check_cb()).
+ */
+size_t peer_streams(struct cloud *c);
 
 #endif

@@ -953,6 +953,18 @@ key_better(const struct rt_key *a, const struct rt_key *b)
 	return a->picked < b->picked;
 }
 
+/* Whether one of cn's tunnels could take rc's stream now. */
+static bool
+conn_usable(const struct router_conn *rc, const struct rt_conn *cn)
+{
+	const struct rt_tunnel	*rt;
+
+	LIST_FOREACH(rt, &cn->tunnels, entry)
+		if (tunnel_usable(rt->t) && !conn_tried(rc, rt->t))
+			return true;
+	return false;
+}
+
 /*
  * The tunnel for a new stream (the comment at the top says which), or
  * NULL; seen counts the site's tunnels. One pass over the connectors, one
@@ -973,7 +985,9 @@ router_pick(struct router *r, struct router_conn *rc, unsigned *seen,
 	memset(&bk, 0, sizeof(bk));
 	only = rc->want[0] != '\0' ? conn_find(r, rc->want) : NULL;
 	if (only != NULL && (only->drained || strcasecmp(only->site,
-	    rc->site) != 0 || conn_refused_by(rc, only)))
+	    rc->site) != 0 || conn_refused_by(rc, only) ||
+	    only->pending >= r->c->cfg.pending_per_connector ||
+	    !conn_usable(rc, only)))
 		only = NULL;
 	LIST_FOREACH(cn, &r->conns, entry) {
 		if (strcasecmp(cn->site, rc->site) != 0)
@@ -1084,6 +1098,17 @@ conn_retryable(int status, const char *code)
 	return status == 502 || status == 504;
 }
 
+/*
+ * Over a peer link, also: the instance there no longer has a usable
+ * tunnel of the connector (its view moved on since ours) or is stopping.
+ */
+static bool
+remote_retryable(int status, const char *code)
+{
+	return status == 503 && (strcmp(code, "no-connector") == 0 ||
+	    strcmp(code, "stopping") == 0);
+}
+
 static void
 conn_answer_cb(void *arg, struct tunnel_stream *s, int status,
     const char *code, const char *reason)
@@ -1113,7 +1138,7 @@ conn_answer_cb(void *arg, struct tunnel_stream *s, int status,
 	 * moved on while our copy of the locations was up to a second old,
 	 * the instance is stopping): the connector is fine, elsewhere.
 	 */
-	stale = rt == NULL && status == 503 && strcmp(code, "no-connector") == 0;
+	stale = rt == NULL && remote_retryable(status, code);
 	if ((conn_retryable(status, code) || stale) &&
 	    rc->attempts < ROUTER_ATTEMPTS && !rc->r->stopping) {
 		if (status != 0) {

@@ -335,6 +335,9 @@ drain_check_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* Streams forwarded to other instances finish too. */
+	if (peer_streams(c) > 0)
+		return;
 	if (router_tunnels(c->router) == 0 && !stop_lame_duck) {
 		log_info("stopping: every tunnel is closed");
 		event_base_loopexit(c->base, NULL);

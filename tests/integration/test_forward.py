@@ -21,6 +21,7 @@ one hop over a peer link:
 import base64
 import datetime
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -30,7 +31,6 @@ import pytest
 
 import apiclient
 import cloudpeers as cp
-import peers
 
 SAN = cp.SAN
 SLOW = 3.0 if SAN else 1.0
@@ -204,6 +204,19 @@ def source_over(sock, total, timeout):
 
 
 # --------------------------------------------------------------------------
+
+def test_idle_instances_do_not_keep_rebuilding_the_crl(cl):
+    """Regression: each CRL rebuild takes a new CRL number (a write that
+    moves the data version); the instances reacted to each other's and
+    kept rebuilding a hundred times a second, their event loops waiting on
+    PostgreSQL (a forwarded round trip took 5 ms instead of 0.1 ms). Now
+    the CRL is rebuilt only when the revoked serials change."""
+    def number():
+        return cl.a.db("SELECT value FROM settings WHERE key = 'crl_number'")[0][0]
+    first = int(number())
+    time.sleep(3)
+    assert int(number()) - first <= 2, (first, number())
+
 
 def test_connectors_have_tunnels_on_one_instance_only(cl):
     a, b = cl.a.log_text(), cl.b.log_text()
@@ -479,3 +492,92 @@ def test_peer_streams_make_one_hop(cl):
         assert long == "reset", long
     finally:
         pc.close()
+
+
+@pytest.fixture(scope="module")
+def trio(workdir, cl):
+    """Three instances of their own; site pair has connector p2 on i2 and
+    p3 on i3, and i1 (none of its tunnels) publishes its echo."""
+    d = os.path.join(workdir, "forward-trio")
+    os.makedirs(d, exist_ok=True)
+    echo = f"{cp.LOOPBACK}:{cl.svc.ports['echo']}"
+    slow = f"{cp.LOOPBACK}:{cl.svc.ports['slow']}"
+    fx = cp.ClusterFixture(os.path.join(d, "cluster"), n=3, lease="3s",
+                           publish={"pair-echo": ("pair", echo),
+                                    "pair-slow": ("pair", slow)})
+    conns = []
+    try:
+        fx.start()
+        for name, i in (("p2", 1), ("p3", 2)):
+            c = cp.Connector(os.path.join(d, name), name=name)
+            conns.append(c)
+            assert c.enroll(fx.token("pair")).rc == 0
+            c.configure(allow=[echo, slow], tunnels=2)
+            fx.point(c, i)
+            c.start(wait_tunnels=2, timeout=30 * SLOW)
+        fx.clouds[0].wait_log(r"peer link to instance i3 \S+ up", 15 * SLOW)
+        yield fx, conns
+    finally:
+        for c in conns:
+            c.stop(check=False)
+        fx.stop()
+
+
+def test_kill_9_of_a_peer_streams_go_to_the_other(trio):
+    """Both connectors of site pair are on other instances than i1. After
+    kill -9 of i2 (its link drops at once, its lease runs out 3 s later),
+    every stream through i1 goes to p3 on i3: none fails."""
+    fx, conns = trio
+    i1, i2 = fx.clouds[0], fx.clouds[1]
+    port = i1.publish_ports["pair-echo"]
+    cp.wait_for(lambda: cp.echo_once(port, b"x\n", timeout=5 * SLOW) == b"x\n",
+                15 * SLOW, "a stream through i1")
+    since = i1.log_offset()
+    os.kill(i2.pid, signal.SIGKILL)
+    i2.proc.wait(10)
+    failures = []
+    t0 = time.monotonic()
+    n = 0
+    while time.monotonic() - t0 < 6 * SLOW and n < 300:
+        payload = os.urandom(1024)
+        try:
+            if cp.echo_once(port, payload, timeout=10 * SLOW) != payload:
+                failures.append(n)
+        except OSError as e:
+            failures.append((n, str(e)))
+        n += 1
+    assert n >= 20, n
+    assert not failures, (failures, i1.log_text(since)[-3000:])
+    i1.wait_log(r"peer link to instance i2 \S+ down", 10 * SLOW, since=since)
+    assert "tunnel up: connector" not in i1.log_text(since)
+
+
+def test_sigterm_of_the_forwarding_instance_lets_its_stream_finish(trio):
+    """i1 forwards a 60 MB upload to a reader taking 20 MB/s (3 s) and gets
+    SIGTERM a second in: it lets the stream finish (the target counts every
+    byte, same SHA-256), then exits 0. Runs last: i1 is gone after."""
+    fx, conns = trio
+    i1 = fx.clouds[0]
+    total = 60 * MB
+    result = {}
+
+    def send():
+        try:
+            result["r"] = cp.send_to_sink(i1.publish_ports["pair-slow"], total,
+                                          timeout=60 * SLOW)
+        except Exception as e:       # reported below
+            result["e"] = e
+    th = threading.Thread(target=send, daemon=True)
+    t0 = time.monotonic()
+    th.start()
+    time.sleep(1.0)
+    assert th.is_alive(), "the transfer ended before the signal"
+    os.kill(i1.pid, signal.SIGTERM)
+    th.join(60 * SLOW)
+    assert not th.is_alive()
+    assert "e" not in result, result.get("e")
+    sent, count, got = result["r"]
+    assert count == total and got == sent
+    assert time.monotonic() - t0 > total / (20 * MB) * 0.8, "the reader was not slow"
+    assert i1.proc.wait(30 * SLOW) == 0
+    assert "stopping: every tunnel is closed" in i1.log_text()
