@@ -173,18 +173,18 @@ static void
 slot_tunnel_goaway(void *arg, struct tunnel *t, const char *why)
 {
 	struct slot	*sl = arg;
-
-	(void)t;
 	const char	*p;
 	long		 n;
 
+	if (t != sl->t)
+		return;		/* one the slot moved away from */
 	snprintf(sl->goaway, sizeof(sl->goaway), "%s", why[0] ? why :
 	    "going away");
 	/*
 	 * In a cluster another instance takes the tunnel now, whatever the
 	 * hint says: this one is leaving, the others are not.
 	 */
-	if (sl->inst[0] != '\0' && !sl->svc->draining && t == sl->t) {
+	if (sl->inst[0] != '\0' && !sl->svc->draining) {
 		instances_avoid(sl->svc->inst, sl->inst);
 		instances_refresh(sl->svc->inst);
 		sl->goaway[0] = '\0';
