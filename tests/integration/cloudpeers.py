@@ -1434,6 +1434,7 @@ class ClusterFixture:
         if self.pg is not None:
             self.pg.stop()
             self.pg = None
+        return sanitizer_reports([c.log for c in self.clouds if hasattr(c, "log")])
 
 
 # --------------------------------------------------------------------------
@@ -1545,6 +1546,3 @@ class Haproxy:
     def stop(self):
         peers.stop_process(self.proc, timeout=5)
         self.proc = None
-
-
-        return sanitizer_reports([c.log for c in self.clouds if hasattr(c, "log")])

@@ -169,10 +169,11 @@ class Edge:
             c.stop(check=False)
         if self.hap is not None:
             self.hap.stop()
-        if self.fx is not None:
-            self.fx.stop()
+        reports = (self.fx.stop() if self.fx is not None else None) or []
+        reports += cp.sanitizer_reports([c.log for c in self.conns])
         if self.svc is not None:
             self.svc.stop()
+        return reports
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +183,8 @@ def edge(workdir):
         e.start()
         yield e
     finally:
-        e.stop()
+        reports = e.stop()
+    assert not reports, "\n".join(reports)
 
 
 def echo_via(port, source=None, payload=b"hello through the edge\n", timeout=10):
