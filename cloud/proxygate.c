@@ -24,9 +24,10 @@
  * lengths (the 16-byte fixed part, then the address block it announces),
  * so not one byte of the client's own stream is consumed; the first bytes
  * of an unlisted client are only peeked at. Connections waiting are capped
- * per listener: beyond the cap, a listed address is refused and an
- * unlisted one passes unchecked (a header from it is never honoured
- * anyway, only the log line is lost).
+ * per listener, listed and unlisted apart (strangers cannot crowd out the
+ * balancer): beyond its cap a listed address is refused and an unlisted
+ * one passes unchecked (a header from it is never honoured anyway, only
+ * the log line is lost).
  */
 
 #define GATE_WAITING_MAX	1024
@@ -52,7 +53,7 @@ struct proxygate {
 	void			*arg;
 	struct evconnlistener	*lev;
 	LIST_HEAD(, gate_conn)	 waiting;
-	unsigned		 nwaiting;
+	unsigned		 nwaiting[2];	/* [listed]: counted apart */
 	unsigned long		 refused;
 	struct log_rate		 rate;
 	char			 what[96];
@@ -112,7 +113,7 @@ static void
 gate_unlink(struct gate_conn *gc)
 {
 	LIST_REMOVE(gc, entry);
-	gc->g->nwaiting--;
+	gc->g->nwaiting[gc->listed]--;
 	event_free(gc->ev);
 }
 
@@ -282,7 +283,7 @@ proxygate_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	}
 	listed = cidr_match(cfg->proxy_from, cfg->nproxy_from, sa);
 	if (!listed && (!(g->flags & LISTEN_CLIENT_FIRST) ||
-	    g->nwaiting >= GATE_WAITING_MAX)) {
+	    g->nwaiting[0] >= GATE_WAITING_MAX)) {
 		if (gate_stray_header(fd)) {
 			gate_refuse(g, fd, sa, "a PROXY protocol header from an "
 			    "address that proxy_from in [cluster] does not list "
@@ -293,7 +294,7 @@ proxygate_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		g->cb(lev, fd, sa, salen, g->arg);
 		return;
 	}
-	if (g->nwaiting >= GATE_WAITING_MAX) {
+	if (g->nwaiting[1] >= GATE_WAITING_MAX) {
 		gate_refuse(g, fd, sa, "too many connections from the load "
 		    "balancer waiting for their PROXY protocol header", "");
 		return;
@@ -308,7 +309,7 @@ proxygate_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	if (gc->ev == NULL)
 		fatalx("out of memory");
 	LIST_INSERT_HEAD(&g->waiting, gc, entry);
-	g->nwaiting++;
+	g->nwaiting[listed]++;
 	tv.tv_sec = cfg->tls_first_byte_timeout > 0 ?
 	    (time_t)cfg->tls_first_byte_timeout : 3;
 	tv.tv_usec = 0;
