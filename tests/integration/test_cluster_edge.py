@@ -337,8 +337,14 @@ def test_kill9_of_an_instance(edge):
     target) and each connector is on two live instances again within 50 s
     (5x 10 s); connections started once it is dead do not fail."""
     counts = {i: 0 for i in IDS}
+    # Settled: every connector on its rendezvous choice, and every
+    # instance's view of the tunnel locations (re-read every second) has
+    # caught up with the moves.
     for c in edge.conns:
-        edge.wait_two(c, 30 * SLOW)
+        edge.wait_rank(c, 40 * SLOW)
+    time.sleep(2)
+    for c in edge.conns:
+        edge.wait_rank(c, 1)
         for inst in tunnels_now(c).values():
             counts[inst] += 1
     victim = max(IDS, key=lambda i: counts[i])
