@@ -315,7 +315,9 @@ instances_fetch(struct instances *in)
 	struct https_result		 fail;
 	char				 err[768];
 
-	if (dial_now_ms() < in->unsettled_until)
+	/* Unsettled, or a cluster with fewer instances than tunnels. */
+	if (dial_now_ms() < in->unsettled_until || (in->n > 0 &&
+	    in->n < (size_t)in->svc->nslots))
 		tv.tv_sec = INSTANCES_UNSETTLED_MS / 1000;
 	evtimer_add(in->timer, &tv);
 	if (in->req != NULL || in->svc->draining)

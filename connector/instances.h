@@ -23,9 +23,10 @@ struct service;
 #define INSTANCES_REFRESH_MS	60000
 /*
  * After an instance failed or asked its tunnels to leave, the list is
- * fetched every INSTANCES_UNSETTLED_MS for INSTANCES_AVOID_MS * 2: an
- * instance that restarts gets its share of tunnels back within seconds,
- * not at the next minute.
+ * fetched every INSTANCES_UNSETTLED_MS for INSTANCES_AVOID_MS * 2, and so
+ * it is while a cluster lists fewer instances than the connector has
+ * tunnels: an instance that restarts or joins gets its share of tunnels
+ * within seconds, not at the next minute.
  */
 #define INSTANCES_UNSETTLED_MS	3000
 #define INSTANCES_AVOID_MS	30000	/* after a failure or a move hint */
