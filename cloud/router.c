@@ -126,6 +126,7 @@ struct router_conn {
 	char			 last_reason[256];
 	struct event		*ev;		/* reports a failure later */
 	struct event		*slow;		/* ROUTER_SLOW_MS after an open */
+	struct event		*again;		/* conn_wait_carrier() */
 	int			 status;
 	char			 code[32];
 	char			 reason[256];
@@ -1046,6 +1047,8 @@ conn_free(struct router_conn *rc)
 	LIST_REMOVE(rc, entry);
 	event_free(rc->ev);
 	event_free(rc->slow);
+	if (rc->again != NULL)
+		event_free(rc->again);
 	free(rc);
 }
 
@@ -1269,6 +1272,41 @@ conn_try_remote(struct router_conn *rc, uint32_t local, const char *here,
 	return true;
 }
 
+/*
+ * In a cluster, a stream that finds no carrier at all waits a moment and
+ * looks again, for up to ROUTER_CARRIER_WAIT_MS since it was asked: the
+ * site's tunnels may just have moved (a restart, a rebalancing) to where
+ * this instance's view of the locations, re-read every second, does not
+ * show them yet. The client's connection waits meanwhile.
+ */
+#define ROUTER_CARRIER_WAIT_MS	1500
+#define ROUTER_CARRIER_POLL_MS	100
+
+
+static void
+conn_again_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_try(arg);
+}
+
+static bool
+conn_wait_carrier(struct router_conn *rc)
+{
+	struct timeval	 tv = { 0, ROUTER_CARRIER_POLL_MS * 1000 };
+
+	if (rc->here || rc->r->stopping || !cluster_enabled(rc->r->c) ||
+	    dial_now_ms() - rc->t0 >= ROUTER_CARRIER_WAIT_MS)
+		return false;
+	if (rc->again == NULL)
+		rc->again = evtimer_new(rc->r->c->base, conn_again_cb, rc);
+	if (rc->again == NULL)
+		return false;
+	evtimer_add(rc->again, &tv);
+	return true;
+}
+
 static void
 conn_try(struct router_conn *rc)
 {
@@ -1297,6 +1335,8 @@ conn_try(struct router_conn *rc)
 		conn_fail(rc, rc->last_status, rc->last_code, rc->last_reason);
 		return;
 	}
+	if (rt == NULL && conn_wait_carrier(rc))
+		return;
 	if (rt == NULL) {
 		if (seen == 0)
 			snprintf(why, sizeof(why), "site %s has no connector "
