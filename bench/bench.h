@@ -117,5 +117,7 @@ int bench_bulk(const struct bench_opts *o, int mode);
 int bench_rr(const struct bench_opts *o);
 int bench_connect(const struct bench_opts *o);
 int bench_idle(const struct bench_opts *o);
+/* tunnels.c: its own options (connector identities). */
+int bench_tunnels(int argc, char **argv);
 
 #endif

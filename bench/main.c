@@ -35,6 +35,11 @@ usage(FILE *fp)
 "                               holds N idle connections, each proven open\n"
 "                               end to end; prints when all are, holds them\n"
 "                               until stdin closes or S seconds, checks them\n"
+"  tunnels --to ADDR:PORT --sni NAME --ca CA --id CERT:KEY [--id ...]\n"
+"          [--per T (1)] [--batch B (100)] [--hold S (3600)]\n"
+"                               holds T connector tunnels per identity,\n"
+"                               redials lost ones: times to all up (bench/\n"
+"                               cluster)\n"
 "\n"
 "Common: --timeout S (60) per connection step and for idle's phases.\n"
 "Sizes take k, m or g (powers of 1024). Only address literals: no names.\n");
@@ -153,6 +158,8 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (strcmp(mode, "tunnels") == 0)
+		return bench_tunnels(argc - 1, argv + 1);
 	if (strcmp(mode, "idle") == 0 && argc > 2) {
 		o.count = int_arg("idle N", argv[2]);
 		argv++;

@@ -8,6 +8,7 @@
 
 #include "api.h"
 #include "daemon.h"
+#include "edge.h"
 #include "error.h"
 #include "front.h"
 #include "log.h"
@@ -114,6 +115,26 @@ out:
 	buf_free(&resp);
 }
 
+/* GET /ready (cloud/edge.h): for a load balancer's health checks. */
+static void
+api_ready(struct cloud *c, struct evhttp_request *req)
+{
+	struct evbuffer	*out = evhttp_request_get_output_buffer(req);
+	char		 why[256];
+
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain");
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Cache-Control", "no-store");
+	if (edge_ready(c, why, sizeof(why))) {
+		evbuffer_add_printf(out, "ready\n");
+		evhttp_send_reply(req, 200, "OK", NULL);
+		return;
+	}
+	evbuffer_add_printf(out, "not ready: %s\n", why);
+	evhttp_send_reply(req, 503, "Service Unavailable", NULL);
+}
+
 static void
 http_cb(struct evhttp_request *req, void *arg)
 {
@@ -129,6 +150,10 @@ http_cb(struct evhttp_request *req, void *arg)
 	}
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
 		evhttp_send_error(req, 405, "use GET");
+		return;
+	}
+	if (strcmp(path, EDGE_READY_PATH) == 0) {
+		api_ready(c, req);
 		return;
 	}
 	if (strcmp(path, "/crl") == 0) {

@@ -572,7 +572,7 @@ cl_install(struct cluster *k, struct cl_read *r, time_t now)
 			r->locs[n++] = r->locs[i];
 	}
 	/* The database's collation may order text otherwise than C. */
-	if (n > 0)
+	if (n > 1)
 		qsort(r->locs, n, sizeof(*r->locs), cl_loc_cmp);
 	free(k->locs);
 	free(k->bysite);

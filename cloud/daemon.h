@@ -82,6 +82,16 @@ struct evconnlistener *cloud_listen(struct cloud *c, const struct hostport *hp,
     evconnlistener_cb cb, void *arg, const char *what, char *err,
     size_t errlen);
 /*
+ * cloud_listen() with flags from cloud/proxygate.h: LISTEN_PROXY (a PROXY
+ * protocol gate when [cluster] proxy_from is set), LISTEN_CLIENT_FIRST,
+ * LISTEN_REUSEPORT (SO_REUSEPORT when cloud_reuseport()).
+ */
+struct evconnlistener *cloud_listen_ext(struct cloud *c,
+    const struct hostport *hp, int flags, evconnlistener_cb cb, void *arg,
+    const char *what, char *err, size_t errlen);
+/* [cluster] reuseport, or by default whether this is a cluster. */
+bool cloud_reuseport(const struct cloud *c);
+/*
  * On an accept error (out of descriptors above all) lev is paused for
  * 100 ms, doubling to 1 s while errors go on, with a log line at a bounded
  * rate, instead of spinning. what names it in that line.
@@ -90,5 +100,10 @@ void cloud_listen_guard(struct cloud *c, struct evconnlistener *lev,
     const char *what);
 /* Frees a guarded listener (a pending pause must not outlive it). */
 void cloud_listen_free(struct evconnlistener *lev);
+/*
+ * At shutdown: accepts what the kernel has queued on lev (made by
+ * cloud_listen_ext()) and hands it to its callback, then frees it.
+ */
+void cloud_listen_close(struct evconnlistener *lev);
 
 #endif

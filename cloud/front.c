@@ -28,6 +28,7 @@
 #include "keyfile.h"
 #include "log.h"
 #include "metrics.h"
+#include "proxygate.h"
 #include "router.h"
 #include "tls.h"
 #include "tunnel.h"
@@ -947,13 +948,14 @@ front_start(struct cloud *c, char *err, size_t errlen)
 	if (c->http != NULL && front_inner(f, &f->http_in, c->http,
 	    "http.sock", err, errlen) == -1)
 		return -1;
-	f->lev = cloud_listen(c, &c->cfg.listen, tls_accept_cb, f,
+	f->lev = cloud_listen_ext(c, &c->cfg.listen, LISTEN_PROXY |
+	    LISTEN_CLIENT_FIRST, tls_accept_cb, f,
 	    "the TLS listener (listen in [cloud])", err, errlen);
 	if (f->lev == NULL)
 		return -1;
 	if (c->http != NULL) {
-		f->http_lev = cloud_listen(c, &c->cfg.http_listen,
-		    http_accept_cb, f, "the HTTP listener (http_listen in "
+		f->http_lev = cloud_listen_ext(c, &c->cfg.http_listen,
+		    LISTEN_PROXY | LISTEN_CLIENT_FIRST, http_accept_cb, f, "the HTTP listener (http_listen in "
 		    "[cloud])", err, errlen);
 		if (f->http_lev == NULL)
 			return -1;
@@ -996,8 +998,9 @@ front_stop(struct front *f)
 {
 	if (f == NULL)
 		return;
-	if (f->lev != NULL)
-		evconnlistener_disable(f->lev);
-	if (f->http_lev != NULL)
-		evconnlistener_disable(f->http_lev);
+	/* Closed, not paused, as publish_stop() says why. */
+	cloud_listen_free(f->lev);
+	cloud_listen_free(f->http_lev);
+	f->lev = NULL;
+	f->http_lev = NULL;
 }

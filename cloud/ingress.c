@@ -21,6 +21,7 @@
 #include "httpreq.h"
 #include "ingress.h"
 #include "log.h"
+#include "proxygate.h"
 #include "router.h"
 #include "store.h"
 #include "xmalloc.h"
@@ -481,7 +482,8 @@ ingress_start(struct cloud *c, char *err, size_t errlen)
 	c->ingress = in;
 	if (!c->cfg.ingress_enabled)
 		return 0;
-	in->lev = cloud_listen(c, &c->cfg.ingress_listen, ingress_accept_cb, in,
+	in->lev = cloud_listen_ext(c, &c->cfg.ingress_listen, LISTEN_PROXY |
+	    LISTEN_CLIENT_FIRST | LISTEN_REUSEPORT, ingress_accept_cb, in,
 	    "the ingress proxy (listen in [ingress])", err, errlen);
 	if (in->lev == NULL)
 		return -1;
@@ -548,6 +550,20 @@ ingress_free(struct ingress *in)
 void
 ingress_stop(struct ingress *in)
 {
-	if (in != NULL && in->lev != NULL)
+	/* Closed, not paused, as publish_stop() says why. */
+	if (in != NULL && in->lev != NULL) {
+		cloud_listen_close(in->lev);
+		in->lev = NULL;
+	}
+}
+
+void
+ingress_accepting(struct ingress *in, bool on)
+{
+	if (in == NULL || in->lev == NULL)
+		return;
+	if (on)
+		evconnlistener_enable(in->lev);
+	else
 		evconnlistener_disable(in->lev);
 }

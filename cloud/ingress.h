@@ -1,6 +1,8 @@
 #ifndef UPLINK_CLOUD_INGRESS_H
 #define UPLINK_CLOUD_INGRESS_H
 
+#include <stdbool.h>
+
 #include <stddef.h>
 
 /*
@@ -18,5 +20,7 @@ void ingress_sweep_revoked(struct ingress *in);
 
 /* Stop accepting new connections (at shutdown). */
 void ingress_stop(struct ingress *in);
+/* As publish_accepting(), for the ingress proxy's port. */
+void ingress_accepting(struct ingress *in, bool on);
 
 #endif

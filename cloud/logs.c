@@ -57,6 +57,7 @@ struct lc {
 	bool			 paused;	/* over the ingest cap */
 	bool			 dirty;		/* stored since the last prune */
 	struct tunnel_stream	*s;		/* being opened */
+	struct tunnel_stream	*bound;		/* answered, being read */
 	struct bufferevent	*bev;		/* being read */
 	struct event		*retry, *resume;
 	double			 tok_lines, tok_bytes;	/* the ingest cap */
@@ -251,6 +252,32 @@ lc_retry_in(struct lc *l, int secs)
 }
 
 /* The one place a log stream ends; why is logged when not NULL. */
+/* The bound stream is gone (ended, reset, its tunnel closed). */
+static void
+lc_gone(void *arg)
+{
+	struct lc	*l = arg;
+
+	l->bound = NULL;
+}
+
+/*
+ * Resets the bound stream (RST_STREAM) rather than half-closing it, which
+ * would wait for the connector's end: a stopping cloud must not wait on a
+ * frozen connector's log for its tunnel to close.
+ */
+static void
+lc_reset(struct lc *l, const char *why)
+{
+	struct tunnel_stream	*s = l->bound;
+
+	if (s == NULL)
+		return;
+	l->bound = NULL;
+	tunnel_stream_on_gone(s, NULL, NULL);
+	tunnel_stream_close(s, why);
+}
+
 static void
 lc_end(struct lc *l, const char *why, int retry_secs)
 {
@@ -504,6 +531,8 @@ lc_open_cb(void *arg, struct tunnel_stream *s, int status, const char *code,
 	if (far == NULL || l->bev == NULL)
 		fatalx("out of memory");
 	tunnel_stream_bind(s, far);
+	l->bound = s;
+	tunnel_stream_on_gone(s, lc_gone, l);
 	l->header = false;
 	l->refill_ms = logs_now_ms();
 	bufferevent_setcb(l->bev, lc_read_cb, NULL, lc_event_cb, l);
@@ -577,6 +606,7 @@ lc_free(struct lc *l)
 	if (l->s != NULL)
 		tunnel_stream_cancel(l->s);
 	l->s = NULL;
+	lc_reset(l, "the cloud is stopping");
 	lc_end(l, NULL, -1);
 	event_free(l->retry);
 	event_free(l->resume);
@@ -712,6 +742,7 @@ logs_drain(struct cloud *c)
 		if (l->s != NULL)
 			tunnel_stream_cancel(l->s);
 		l->s = NULL;
+		lc_reset(l, "the cloud is stopping");
 		lc_end(l, NULL, -1);
 	}
 	logs_wake(lg, NULL);

@@ -39,6 +39,7 @@
 #include "front.h"
 #include "log.h"
 #include "metrics.h"
+#include "proxygate.h"
 #include "router.h"
 #include "status.h"
 #include "tunnel.h"
@@ -560,46 +561,6 @@ render(struct evbuffer *out)
 
 /* ---- serving ---- */
 
-/* Whether sa is inside one of the n entries of allow. */
-static bool
-metrics_allowed(const struct cloud_cidr *allow, size_t n,
-    const struct sockaddr *sa)
-{
-	const unsigned char	*a;
-	unsigned char		 v4[4];
-	int			 family = sa->sa_family;
-	size_t			 i;
-	unsigned		 bits, full, rest;
-
-	if (family == AF_INET)
-		a = (const unsigned char *)&((const struct sockaddr_in *)sa)->
-		    sin_addr;
-	else if (family == AF_INET6) {
-		a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-		/* ::ffff:a.b.c.d is a.b.c.d (a dual-stack listener). */
-		if (IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->
-		    sin6_addr)) {
-			memcpy(v4, a + 12, 4);
-			a = v4;
-			family = AF_INET;
-		}
-	} else
-		return false;
-	for (i = 0; i < n; i++) {
-		if (allow[i].family != family)
-			continue;
-		bits = allow[i].prefix;
-		full = bits / 8;
-		rest = bits % 8;
-		if (memcmp(a, allow[i].addr, full) != 0)
-			continue;
-		if (rest == 0 || ((a[full] ^ allow[i].addr[full]) &
-		    (0xffu << (8 - rest)) & 0xffu) == 0)
-			return true;
-	}
-	return false;
-}
-
 static void
 conn_close_cb(struct evhttp_connection *evcon, void *arg)
 {
@@ -683,7 +644,7 @@ authorize(struct evhttp_request *req, const struct sockaddr *sa,
 	const char		*hdr;
 	char			 err[256], why[320];
 
-	if (metrics_allowed(cfg->metrics_allow, cfg->metrics_nallow, sa))
+	if (cidr_match(cfg->metrics_allow, cfg->metrics_nallow, sa))
 		return true;
 	hdr = evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "Authorization");

@@ -16,6 +16,7 @@
 #include "front.h"
 #include "hostport.h"
 #include "log.h"
+#include "proxygate.h"
 #include "publish.h"
 #include "router.h"
 #include "xmalloc.h"
@@ -229,8 +230,8 @@ svc_listen(struct publish *p, struct pub_service *svc, char *err,
 	    svc->info.connections_per_address : p->c->cfg.service_per_address;
 	svc->open = addrcount_new(svc->max_per_addr, svc->max);
 	snprintf(what, sizeof(what), "service %s", svc->info.name);
-	svc->lev = cloud_listen(p->c, &listen, pub_accept_cb, svc, what, err,
-	    errlen);
+	svc->lev = cloud_listen_ext(p->c, &listen, LISTEN_PROXY |
+	    LISTEN_REUSEPORT, pub_accept_cb, svc, what, err, errlen);
 	if (svc->lev == NULL)
 		return UPLINK_EEXIST;
 	log_info("publish %s: listening on %s for %s in site %s (%s)",
@@ -430,6 +431,28 @@ publish_stop(struct publish *p)
 {
 	struct pub_service	*svc;
 
-	for (svc = p != NULL ? p->svc : NULL; svc != NULL; svc = svc->next)
-		evconnlistener_disable(svc->lev);
+	/*
+	 * Closed, not paused: a load balancer in front of several instances
+	 * is refused at once and tries another, instead of waiting in a
+	 * backlog that nobody accepts any more.
+	 */
+	for (svc = p != NULL ? p->svc : NULL; svc != NULL; svc = svc->next) {
+		cloud_listen_close(svc->lev);
+		svc->lev = NULL;
+	}
+}
+
+void
+publish_accepting(struct publish *p, bool on)
+{
+	struct pub_service	*svc;
+
+	for (svc = p != NULL ? p->svc : NULL; svc != NULL; svc = svc->next) {
+		if (svc->lev == NULL)
+			continue;
+		if (on)
+			evconnlistener_enable(svc->lev);
+		else
+			evconnlistener_disable(svc->lev);
+	}
 }

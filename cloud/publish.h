@@ -52,5 +52,10 @@ void publish_stop(struct publish *p);
  */
 void publish_sync(struct cloud *c);
 void publish_sync_free(void);
+/*
+ * Pauses (on false) or resumes accepting on every published port; a
+ * paused port's clients wait in the kernel's backlog (cloud/edge.c).
+ */
+void publish_accepting(struct publish *p, bool on);
 
 #endif

@@ -117,6 +117,7 @@ static const struct route routes[] = {
 	{ EVHTTP_REQ_GET,    "releases",		rest_releases_list, 0 },
 	{ EVHTTP_REQ_POST,   "releases",		rest_releases_post, 0 },
 	{ EVHTTP_REQ_DELETE, "releases/*",		rest_release_delete, 0 },
+	{ EVHTTP_REQ_GET,    "cluster",			rest_cluster_get, R_CONNECTOR },
 };
 
 static const char *

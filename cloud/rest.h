@@ -163,6 +163,13 @@ void rest_service_delete(struct rest *r);
 void rest_requirements_get(struct rest *r);
 void rest_requirement_put(struct rest *r);
 void rest_requirement_delete(struct rest *r);
+/* cloud/rest_cluster.c */
+void rest_cluster_get(struct rest *r);
+struct cluster_instance;
+/* Whether connectors are offered ci: it has a tunnel_name of its own. */
+bool cluster_offered(struct cloud *c, const struct cluster_instance *ci);
+/* Appends the required-address rows of the offered instances to addrs. */
+void cluster_requirements(struct cloud *c, json_t *addrs);
 
 void rest_channels_list(struct rest *r);
 void rest_channels_post(struct rest *r);

@@ -298,6 +298,7 @@ cloud_service(struct cloud *c)
 		    "s:s}", "host", hp.host, "port", hp.port ? hp.port : 80,
 		    "scheme", "http", "path", path[0] ? path : "/",
 		    "purpose", "certificate revocation list (CRL)"));
+	cluster_requirements(c, addrs);
 	return json_pack("{s:s, s:s, s:o}", "name", "cloud", "purpose",
 	    "uplink cloud", "addresses", addrs);
 }

@@ -130,6 +130,7 @@ struct router_conn {
 	char			 last_reason[256];
 	struct event		*ev;		/* reports a failure later */
 	struct event		*slow;		/* ROUTER_SLOW_MS after an open */
+	struct event		*again;		/* conn_wait_carrier() */
 	int			 status;
 	char			 code[32];
 	char			 reason[256];
@@ -156,6 +157,7 @@ struct router {
 	struct event		*refused_ev;	/* logs refused_quiet */
 	struct event		*seen_ev;	/* router_seen_cb */
 	bool			 stopping;
+	char			 move_why[128];	/* router_move_hint() */
 };
 
 /*
@@ -801,8 +803,11 @@ router_open(struct router *r, const char *connector, const char *host,
 			if (rt_rank(rt, false) != rank || !tunnel_usable(rt->t))
 				continue;
 			s = tunnel_open(rt->t, host, port, cb, arg);
-			if (s != NULL)
+			if (s != NULL) {
+				/* Not a client's: not in the counts. */
+				tunnel_stream_set_internal(s);
 				return s;
+			}
 		}
 	return NULL;
 }
@@ -1081,6 +1086,8 @@ conn_free(struct router_conn *rc)
 	LIST_REMOVE(rc, entry);
 	event_free(rc->ev);
 	event_free(rc->slow);
+	if (rc->again != NULL)
+		event_free(rc->again);
 	free(rc);
 }
 
@@ -1153,6 +1160,7 @@ conn_answer_cb(void *arg, struct tunnel_stream *s, int status,
 	void			*cbarg = rc->arg;
 	struct rt_tunnel	*rt = rc->rt;
 	char			 why[128];
+	bool			 stale;
 
 	rc_done(rc);
 	evtimer_del(rc->slow);
@@ -1167,12 +1175,19 @@ conn_answer_cb(void *arg, struct tunnel_stream *s, int status,
 		    tunnel_stream_name(s), reason);
 		rt_suspect(rt, why);
 	}
-	if ((conn_retryable(status, code) || (rt == NULL &&
-	    remote_retryable(status, code))) && rc->attempts < ROUTER_ATTEMPTS &&
-	    !rc->r->stopping) {
+	/*
+	 * Another instance that no longer has the connector's tunnels (they
+	 * moved on while our copy of the locations was up to a second old,
+	 * the instance is stopping): the connector is fine, elsewhere.
+	 */
+	stale = rt == NULL && remote_retryable(status, code);
+	if ((conn_retryable(status, code) || stale) &&
+	    rc->attempts < ROUTER_ATTEMPTS && !rc->r->stopping) {
 		if (status != 0) {
-			snprintf(rc->failed[rc->nfailed++], sizeof(rc->failed[0]),
-			    "%s", rt != NULL ? rt->conn->connector : rc->remote);
+			if (!stale)
+				snprintf(rc->failed[rc->nfailed++],
+				    sizeof(rc->failed[0]), "%s", rt != NULL ?
+				    rt->conn->connector : rc->remote);
 			rc->last_status = status;
 			snprintf(rc->last_code, sizeof(rc->last_code), "%s", code);
 			snprintf(rc->last_reason, sizeof(rc->last_reason), "%s",
@@ -1250,7 +1265,8 @@ remote_tried(const struct router_conn *rc, const struct cluster_location *l)
  */
 #define ROUTER_REMOTE_MAX	64
 static bool
-conn_try_remote(struct router_conn *rc, uint32_t local, unsigned *seen)
+conn_try_remote(struct router_conn *rc, uint32_t local, const char *here,
+    unsigned *seen)
 {
 	struct cluster_location	 v[ROUTER_REMOTE_MAX];
 	struct balance_cand	 cand[ROUTER_REMOTE_MAX];
@@ -1267,8 +1283,14 @@ conn_try_remote(struct router_conn *rc, uint32_t local, unsigned *seen)
 	for (i = 0; i < n; i++) {
 		*seen += v[i].tunnels;
 		cand[i].load = v[i].load;
+		/*
+		 * The connector chosen here is not sent elsewhere: its
+		 * tunnel here carries the stream without a hop, and the
+		 * load it reported there is older than the one seen here.
+		 */
 		cand[i].usable = v[i].tunnels > 0 && !remote_tried(rc, &v[i]) &&
-		    peer_usable(c, v[i].instance);
+		    peer_usable(c, v[i].instance) && (here == NULL ||
+		    strcmp(v[i].connector, here) != 0);
 	}
 	i = balance_least(cand, n, local, rc->r->rr);
 	if (i == n)
@@ -1289,6 +1311,41 @@ conn_try_remote(struct router_conn *rc, uint32_t local, unsigned *seen)
 	log_debug("%s %s:%u: to connector %s on instance %s",
 	    tunnel_stream_name(s), rc->host, rc->port, best->connector,
 	    best->instance);
+	return true;
+}
+
+/*
+ * In a cluster, a stream that finds no carrier at all waits a moment and
+ * looks again, for up to ROUTER_CARRIER_WAIT_MS since it was asked: the
+ * site's tunnels may just have moved (a restart, a rebalancing) to where
+ * this instance's view of the locations, re-read every second, does not
+ * show them yet. The client's connection waits meanwhile.
+ */
+#define ROUTER_CARRIER_WAIT_MS	1500
+#define ROUTER_CARRIER_POLL_MS	100
+
+
+static void
+conn_again_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_try(arg);
+}
+
+static bool
+conn_wait_carrier(struct router_conn *rc)
+{
+	struct timeval	 tv = { 0, ROUTER_CARRIER_POLL_MS * 1000 };
+
+	if (rc->here || rc->r->stopping || !cluster_enabled(rc->r->c) ||
+	    dial_now_ms() - rc->t0 >= ROUTER_CARRIER_WAIT_MS)
+		return false;
+	if (rc->again == NULL)
+		rc->again = evtimer_new(rc->r->c->base, conn_again_cb, rc);
+	if (rc->again == NULL)
+		return false;
+	evtimer_add(rc->again, &tv);
 	return true;
 }
 
@@ -1314,12 +1371,14 @@ conn_try(struct router_conn *rc)
 	}
 	rt = router_pick(rc->r, rc, &seen, &streams);
 	if (!rc->here && conn_try_remote(rc, rt != NULL ? streams : UINT32_MAX,
-	    &seen))
+	    rt != NULL ? rt->conn->connector : NULL, &seen))
 		return;
 	if (rt == NULL && rc->last_status != 0) {
 		conn_fail(rc, rc->last_status, rc->last_code, rc->last_reason);
 		return;
 	}
+	if (rt == NULL && conn_wait_carrier(rc))
+		return;
 	if (rt == NULL) {
 		if (seen == 0)
 			snprintf(why, sizeof(why), "site %s has no connector "
@@ -1420,4 +1479,29 @@ router_free(struct router *r)
 	event_free(r->seen_ev);
 	free(r->known);
 	free(r);
+}
+
+/* A connector that did not take the hint gets the GOAWAY now. */
+static void
+router_move_cb(void *arg, struct tunnel *t, int status, const char *body)
+{
+	struct router	*r = arg;
+
+	(void)body;
+	if (status != 200)
+		tunnel_goaway(t, r->move_why);
+}
+
+void
+router_move_hint(struct router *r, const char *path, const char *why)
+{
+	struct rt_conn		*cn;
+	struct rt_tunnel	*rt;
+
+	snprintf(r->move_why, sizeof(r->move_why), "%s", why);
+	LIST_FOREACH(cn, &r->conns, entry)
+		LIST_FOREACH(rt, &cn->tunnels, entry)
+			if (tunnel_request(rt->t, path, ROUTER_MOVE_MS,
+			    router_move_cb, r) == -1)
+				tunnel_goaway(rt->t, why);
 }

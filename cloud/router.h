@@ -105,4 +105,14 @@ struct router_conn *router_connect_here(struct router *r, const char *site,
 /* Gives up on a connect in progress; cb does not run. */
 void router_conn_cancel(struct router_conn *rc);
 
+/*
+ * Cluster SIGTERM (docs/cluster.md): asks the connector on every tunnel
+ * to move ("GET path", /v1/reconnect): it opens a tunnel to another
+ * instance first, then drains this one. A tunnel whose connector does not
+ * answer 200 within ROUTER_MOVE_MS (one from before clusters answers 404)
+ * is sent the GOAWAY why at once, as router_goaway() would.
+ */
+#define ROUTER_MOVE_MS	5000
+void router_move_hint(struct router *r, const char *path, const char *why);
+
 #endif

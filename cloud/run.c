@@ -1,3 +1,5 @@
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -18,6 +20,7 @@
 #include "cluster.h"
 #include "daemon.h"
 #include "dial.h"
+#include "edge.h"
 #include "front.h"
 #include "ingress.h"
 #include "error.h"
@@ -29,6 +32,7 @@
 #include "notify.h"
 #include "peer.h"
 #include "publish.h"
+#include "proxygate.h"
 #include "pwverify.h"
 #include "rollout.h"
 #include "router.h"
@@ -92,6 +96,9 @@ struct lguard {
 	struct event		*timer;
 	int64_t			 last_ms;
 	int			 pause_ms;
+	struct proxygate	*gate;		/* LISTEN_PROXY */
+	evconnlistener_cb	 cb;		/* for cloud_listen_close() */
+	void			*arg;
 	char			 what[96];
 };
 
@@ -184,6 +191,7 @@ cloud_listen_free(struct evconnlistener *lev)
 			g = *pp;
 			*pp = g->next;
 			event_free(g->timer);
+			proxygate_free(g->gate);
 			free(g);
 			break;
 		}
@@ -200,6 +208,7 @@ cloud_listen_guards_free(void)
 	while ((g = lguards) != NULL) {
 		lguards = g->next;
 		event_free(g->timer);
+		proxygate_free(g->gate);
 		free(g);
 	}
 }
@@ -208,8 +217,25 @@ struct evconnlistener *
 cloud_listen(struct cloud *c, const struct hostport *hp, evconnlistener_cb cb,
     void *arg, const char *what, char *err, size_t errlen)
 {
+	return cloud_listen_ext(c, hp, 0, cb, arg, what, err, errlen);
+}
+
+/*
+ * LISTEN_PROXY puts a PROXY protocol gate (cloud/proxygate.c) in front of
+ * cb when [cluster] proxy_from lists addresses; LISTEN_REUSEPORT lets
+ * other instances on this machine bind the same port when reuseport is on
+ * ([cluster] reuseport, by default on in cluster mode).
+ */
+struct evconnlistener *
+cloud_listen_ext(struct cloud *c, const struct hostport *hp, int flags,
+    evconnlistener_cb cb, void *arg, const char *what, char *err,
+    size_t errlen)
+{
 	struct evutil_addrinfo	 hints, *ai = NULL;
 	struct evconnlistener	*lev;
+	struct proxygate	*gate = NULL;
+	unsigned		 opts = LEV_OPT_CLOSE_ON_FREE |
+	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
 	char			 port[8];
 	int			 rv;
 
@@ -224,8 +250,14 @@ cloud_listen(struct cloud *c, const struct hostport *hp, evconnlistener_cb cb,
 		    "[IPv6] address and a port", what, hp->host);
 		return NULL;
 	}
-	lev = evconnlistener_new_bind(c->base, cb, arg, LEV_OPT_CLOSE_ON_FREE |
-	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 512, ai->ai_addr,
+	if ((flags & LISTEN_REUSEPORT) && cloud_reuseport(c))
+		opts |= LEV_OPT_REUSEABLE_PORT;
+	if ((flags & LISTEN_PROXY) && cb != NULL && c->cfg.nproxy_from > 0) {
+		gate = proxygate_new(c, flags, cb, arg, what);
+		cb = proxygate_accept_cb;
+		arg = gate;
+	}
+	lev = evconnlistener_new_bind(c->base, cb, arg, opts, 512, ai->ai_addr,
 	    (int)ai->ai_addrlen);
 	evutil_freeaddrinfo(ai);
 	if (lev == NULL) {
@@ -233,11 +265,54 @@ cloud_listen(struct cloud *c, const struct hostport *hp, evconnlistener_cb cb,
 		    hp->host, hp->port, strerror(errno), errno == EACCES ?
 		    " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" :
 		    errno == EADDRINUSE ? " (another program has it)" : "");
+		proxygate_free(gate);
 		return NULL;
 	}
 	cloud_listen_guard(c, lev, what);
+	lguard_find(lev)->gate = gate;
+	lguard_find(lev)->cb = cb;
+	lguard_find(lev)->arg = arg;
 	return lev;
 }
+
+/*
+ * Closing a listening socket resets the connections the kernel completed
+ * but nobody accepted yet: a load balancer had already handed them its
+ * clients. They are accepted first and served like any other.
+ */
+#define LISTEN_CLOSE_ACCEPT_MAX	4096
+
+void
+cloud_listen_close(struct evconnlistener *lev)
+{
+	struct lguard		*g = lev != NULL ? lguard_find(lev) : NULL;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	evutil_socket_t		 fd;
+	int			 n;
+
+	for (n = 0; g != NULL && g->cb != NULL && n < LISTEN_CLOSE_ACCEPT_MAX;
+	    n++) {
+		len = sizeof(ss);
+		fd = accept4(evconnlistener_get_fd(lev), (struct sockaddr *)&ss,
+		    &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1)
+			break;
+		g->cb(lev, fd, (struct sockaddr *)&ss, (int)len, g->arg);
+	}
+	cloud_listen_free(lev);
+}
+
+bool
+cloud_reuseport(const struct cloud *c)
+{
+	if (c->cfg.reuseport >= 0)
+		return c->cfg.reuseport == 1;
+	return cluster_enabled(c);
+}
+
+/* Cluster SIGTERM: published ports still open (stop_cluster()). */
+static bool	 stop_lame_duck;
 
 static void
 drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -267,10 +342,73 @@ drain_check_cb(evutil_socket_t fd, short what, void *arg)
 	/* Streams forwarded to other instances finish too. */
 	if (peer_streams(c) > 0)
 		return;
-	if (router_tunnels(c->router) == 0) {
+	if (router_tunnels(c->router) == 0 && !stop_lame_duck) {
 		log_info("stopping: every tunnel is closed");
 		event_base_loopexit(c->base, NULL);
 	}
+}
+
+/* The published ports and the ingress close at the end of the grace. */
+static void
+stop_listeners_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cloud	*c = arg;
+
+	(void)fd;
+	(void)what;
+	publish_stop(c->publish);
+	ingress_stop(c->ingress);
+	stop_lame_duck = false;
+}
+
+static void
+stop_goaway_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cloud	*c = arg;
+	char		 why[128];
+
+	(void)fd;
+	(void)what;
+	snprintf(why, sizeof(why), "reconnect; instance draining; instance=%s",
+	    cluster_self(c));
+	router_goaway(c->router, why);
+}
+
+/*
+ * SIGTERM in a cluster (docs/cluster.md): this instance is marked
+ * draining (by stop_cb), so that no instance offers it to connectors; each
+ * connector is asked to move its tunnel (it opens one on another instance
+ * first, then drains this one); whatever is still here after
+ * STOP_MOVE_SECS (or half of drain_timeout if shorter) is sent GOAWAY.
+ *
+ * The published ports and the ingress proxy go on accepting for
+ * STOP_LAME_DUCK_MS (their streams are carried, forwarded if need be)
+ * while GET /ready fails: a load balancer stops sending clients here
+ * before the ports close, rather than finding them closed (a client it
+ * already handed over would be reset).
+ */
+#define STOP_MOVE_SECS		10
+#define STOP_LAME_DUCK_MS	2000
+
+static void
+stop_cluster(struct cloud *c)
+{
+	struct timeval	 tv = { STOP_MOVE_SECS, 0 };
+	struct timeval	 lame = { STOP_LAME_DUCK_MS / 1000,
+	    (STOP_LAME_DUCK_MS % 1000) * 1000 };
+	char		 why[128];
+
+	if (c->cfg.drain_timeout / 2 < STOP_MOVE_SECS)
+		tv.tv_sec = (time_t)(c->cfg.drain_timeout / 2);
+	snprintf(why, sizeof(why), "reconnect; instance draining; instance=%s",
+	    cluster_self(c));
+	log_info("stopping: instance %s draining; asking %zu tunnel%s to move "
+	    "to other instances", cluster_self(c), router_tunnels(c->router),
+	    router_tunnels(c->router) == 1 ? "" : "s");
+	router_move_hint(c->router, "/v1/reconnect", why);
+	event_base_once(c->base, -1, EV_TIMEOUT, stop_goaway_cb, c, &tv);
+	stop_lame_duck = true;
+	event_base_once(c->base, -1, EV_TIMEOUT, stop_listeners_cb, c, &lame);
 }
 
 /*
@@ -300,13 +438,18 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	c->stopping = true;
 	cluster_draining(c);
 	front_stop(c->front);
-	publish_stop(c->publish);
-	ingress_stop(c->ingress);
-	/* Come back in N to 2N s: a second per thousand tunnels, at least 1. */
-	snprintf(why, sizeof(why), "the cloud is shutting down; retry-after=%zu",
-	    1 + router_tunnels(c->router) / 1000);
+	/* The log streams end, so that they hold no tunnel open. */
 	logs_drain(c);
-	router_goaway(c->router, why);
+	if (cluster_enabled(c))
+		stop_cluster(c);
+	else {
+		publish_stop(c->publish);
+		ingress_stop(c->ingress);
+		/* Come back in N to 2N s: a second per 1000 tunnels, at least 1. */
+		snprintf(why, sizeof(why), "the cloud is shutting down; "
+		    "retry-after=%zu", 1 + router_tunnels(c->router) / 1000);
+		router_goaway(c->router, why);
+	}
 	c->drain_timer = evtimer_new(c->base, drain_timeout_cb, c);
 	evtimer_add(c->drain_timer, &tv);
 	c->drain_check = event_new(c->base, -1, EV_PERSIST, drain_check_cb, c);
@@ -480,6 +623,7 @@ cloud_start(struct cloud *c, char *err, size_t errlen)
 	    cluster_start(c, err, errlen) != 0 ||
 	    peer_start(c, err, errlen) != 0)
 		return -1;
+	edge_start(c);
 	c->watch = event_new(c->base, -1, EV_PERSIST, watch_cb, c);
 	event_add(c->watch, &tv);
 	c->sig_term = evsignal_new(c->base, SIGTERM, stop_cb, c);
@@ -500,6 +644,7 @@ cloud_stop(struct cloud *c)
 	ingress_free(c->ingress);
 	front_free(c->front);
 	metrics_free(c);
+	edge_free(c);
 	peer_free(c);
 	cluster_free(c);
 	rollout_free(c);

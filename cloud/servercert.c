@@ -71,6 +71,25 @@ servercert_operator_warn(struct cloud *c)
 	X509_free(leaf);
 }
 
+/*
+ * In a cluster, connectors reach each instance by its [cluster]
+ * tunnel_name (docs/cluster.md), so the certificate must cover it: with
+ * "*." and its parent domain (i1.cloud.example: *.cloud.example), one
+ * name for every instance, present and future. "" when not a cluster or
+ * the name has no parent of two labels or more.
+ */
+static void
+servercert_cluster_wildcard(const struct cloud *c, char *dst, size_t len)
+{
+	const char	*parent = strchr(c->cfg.cluster_tunnel_name, '.');
+
+	dst[0] = '\0';
+	if (c->cfg.cluster_instance[0] == '\0' || parent == NULL ||
+	    strchr(parent + 1, '.') == NULL)
+		return;
+	snprintf(dst, len, "*%s", parent);
+}
+
 /* Loads the pair and fills now->why when it must be replaced. */
 static void
 servercert_examine(struct cloud *c, struct servercert_now *now)
@@ -96,6 +115,12 @@ servercert_examine(struct cloud *c, struct servercert_now *now)
 	else if (X509_check_issued(c->dd.ca_cert, now->leaf) != X509_V_OK)
 		snprintf(now->why, sizeof(now->why), "%s was not issued by "
 		    "the uplink CA (%s)", now->cert_path, DATADIR_CA_CERT);
+	else if (c->cfg.cluster_tunnel_name[0] != '\0' &&
+	    c->cfg.cluster_instance[0] != '\0' && X509_check_host(now->leaf,
+	    c->cfg.cluster_tunnel_name, 0, 0, NULL) != 1)
+		snprintf(now->why, sizeof(now->why), "%s does not cover this "
+		    "instance's name %s ([cluster] tunnel_name)",
+		    now->cert_path, c->cfg.cluster_tunnel_name);
 	else {
 		now->renew_at = pki_renew_at(nb, now->not_after);
 		if (t >= now->renew_at)
@@ -118,8 +143,18 @@ servercert_names(struct cloud *c, X509 *leaf,
 	char		 why[256];
 	size_t		 n = 0;
 
+	char		 wild[PKI_NAME_MAX];
+	size_t		 i;
+
 	if (leaf != NULL)
 		n = pki_cert_names(leaf, names, SERVERCERT_NAMES_MAX);
+	servercert_cluster_wildcard(c, wild, sizeof(wild));
+	if (n > 0 && wild[0] != '\0' && n < SERVERCERT_NAMES_MAX) {
+		for (i = 0; i < n && strcasecmp(names[i], wild) != 0; i++)
+			;
+		if (i == n)
+			snprintf(names[n++], PKI_NAME_MAX, "%s", wild);
+	}
 	if (n > 0)
 		return n;
 	rest = strstr(c->dd.url, "://");

@@ -14,6 +14,7 @@
 #include "dial.h"
 #include "error.h"
 #include "hostport.h"
+#include "instances.h"
 #include "https.h"
 #include "launcher.h"
 #include "log.h"
@@ -34,7 +35,9 @@
 #define RC_STEP_MS	5000	/* as check's --timeout default */
 #define RC_PARALLEL	8	/* as check's --parallel default */
 #define RC_LOG_FAILS	3	/* failing addresses named in the log line */
-#define RC_CLOUD_EPS	5	/* the cloud's URL and up to 4 CRL URLs */
+/* The cloud's URL, up to 4 CRL URLs, its instances' names and addresses. */
+#define RC_CRL_EPS	4
+#define RC_CLOUD_EPS	(1 + RC_CRL_EPS + 2 * INSTANCES_MAX)
 
 struct remote_check {
 	struct service		*svc;
@@ -228,17 +231,28 @@ static void
 rc_endpoints(struct remote_check *rc)
 {
 	const struct connector_config	*cfg = &rc->cfg->c;
-	char				 urls[RC_CLOUD_EPS - 1][CRL_URL_MAX];
+	char				 urls[RC_CRL_EPS][CRL_URL_MAX];
+	const struct cloud_instance	*ci;
+	size_t				 k;
 	char				 path[CRL_URL_MAX], err[256];
 	X509				*cert = NULL;
 	bool				 https;
 	int				 i, n;
 
 	rc->ep[rc->nep++] = cfg->cloud;
+	/* A cluster's instances, as GET /api/v1/cluster named them. */
+	for (k = 0; (ci = instances_get(rc->svc->inst, k)) != NULL; k++) {
+		snprintf(rc->ep[rc->nep].host, sizeof(rc->ep[0].host), "%s",
+		    ci->name);
+		rc->ep[rc->nep++].port = (uint16_t)ci->port;
+		snprintf(rc->ep[rc->nep].host, sizeof(rc->ep[0].host), "%s",
+		    ci->host);
+		rc->ep[rc->nep++].port = (uint16_t)ci->port;
+	}
 	if (pki_cert_load(cfg->cloud_cert, &cert, err, sizeof(err)) !=
 	    UPLINK_OK)
 		return;
-	n = crl_dp_urls(cert, urls, RC_CLOUD_EPS - 1);
+	n = crl_dp_urls(cert, urls, RC_CRL_EPS);
 	X509_free(cert);
 	for (i = 0; i < n; i++)
 		if (url_parse(urls[i], &https, &rc->ep[rc->nep], path,

@@ -28,6 +28,7 @@ struct svc_config {
 
 struct slot;
 struct sconn;
+struct instances;
 
 /*
  * What the connector counts and reports to the cloud in GET /v1/info
@@ -60,6 +61,7 @@ struct service {
 	char			 info[3072];	/* JSON for GET /v1/info */
 	struct svc_counters	 ctr;
 	struct event		*drain_timer;
+	struct instances	*inst;		/* connector/instances.c */
 };
 
 struct svc_config *svc_config_ref(struct svc_config *sc);
@@ -83,6 +85,8 @@ void tunnels_info_update(struct service *svc);
 void service_count_refused(struct service *svc, const char *code);
 /* Counts a check run for the cloud, failed when an address failed. */
 void service_count_check(struct service *svc, bool failed);
+/* The instance each of the first n tunnels is on or going to ("": none). */
+void tunnels_current(const struct service *svc, const char **cur, int n);
 /* True when no tunnel is open or being opened. */
 bool tunnels_idle(const struct service *svc);
 void tunnels_free(struct service *svc);

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "dial.h"
+#include "instances.h"
 #include "log.h"
 #include "proxy.h"
 #include "remote_check.h"
@@ -26,6 +27,17 @@
  * connectors coming back after an outage spread out instead of arriving
  * together. A GOAWAY saying "retry-after=N" overrides that: the slot waits
  * between N and 2N seconds.
+ *
+ * When the cloud is a cluster (connector/instances.c), each slot has an
+ * instance: it dials that instance's address with its name as the TLS
+ * name, through the same route. A tunnel moves to another instance
+ * "make before break": the new one is opened first, and only once it is
+ * up is the old one drained (it closes when its streams are done). That
+ * happens when the cloud asks (GET /v1/reconnect on the tunnel: the
+ * instance is stopping), when the list of instances changes the slot's
+ * choice, and, without the first step, when the cloud sends GOAWAY (its
+ * idle tunnel is gone then, the other slots carry the traffic meanwhile).
+ * An instance that fails or goes away is avoided for a while.
  */
 
 #define SLOT_TLS_MS		15000
@@ -33,6 +45,9 @@
 #define SLOT_BACKOFF_MAX_MS	60000
 #define SLOT_STABLE_MS		60000
 #define SLOT_HINT_MAX_S		3600
+#define SLOT_OLD_MAX		4	/* tunnels moved away, still draining */
+#define SLOT_MOVE_JITTER_MS	500
+#define RECONNECT_PATH		"/v1/reconnect"
 
 enum slot_state {
 	SLOT_IDLE,
@@ -58,10 +73,16 @@ struct slot {
 	long			 up_since;
 	char			 via[300];
 	char			 goaway[256];
+	/* The instance dialled (cluster), its TLS name, where to dial. */
+	char			 inst[64];
+	char			 tls_name[254];
+	char			 dial_host[254];
+	struct tunnel		*old[SLOT_OLD_MAX];	/* moved away */
 };
 
 static void slot_connect(struct slot *sl);
 static void slot_retry(struct slot *sl);
+static void slot_move(struct slot *sl, const char *why);
 
 static void
 slot_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -120,9 +141,23 @@ static void
 slot_tunnel_closed(void *arg, struct tunnel *t, const char *why)
 {
 	struct slot	*sl = arg;
+	int		 i;
 
-	(void)t;
+	for (i = 0; i < SLOT_OLD_MAX; i++)
+		if (sl->old[i] == t) {
+			sl->old[i] = NULL;
+			log_info("tunnel %d: the tunnel it moved away from "
+			    "closed: %s", sl->idx, why);
+			return;
+		}
 	sl->t = NULL;
+	/* A cluster instance that drops a tunnel is avoided for a while. */
+	if (sl->inst[0] != '\0' && sl->goaway[0] == '\0' &&
+	    !sl->svc->draining) {
+		instances_avoid(sl->svc->inst, sl->inst);
+		instances_refresh(sl->svc->inst);
+		sl->backoff_ms = SLOT_BACKOFF_MIN_MS;
+	}
 	if (dial_now_ms() - sl->up_since >= SLOT_STABLE_MS)
 		sl->backoff_ms = SLOT_BACKOFF_MIN_MS;
 	if (sl->goaway[0] != '\0' && !sl->svc->draining)
@@ -138,13 +173,24 @@ static void
 slot_tunnel_goaway(void *arg, struct tunnel *t, const char *why)
 {
 	struct slot	*sl = arg;
-
-	(void)t;
 	const char	*p;
 	long		 n;
 
+	if (t != sl->t)
+		return;		/* one the slot moved away from */
 	snprintf(sl->goaway, sizeof(sl->goaway), "%s", why[0] ? why :
 	    "going away");
+	/*
+	 * In a cluster another instance takes the tunnel now, whatever the
+	 * hint says: this one is leaving, the others are not.
+	 */
+	if (sl->inst[0] != '\0' && !sl->svc->draining) {
+		instances_avoid(sl->svc->inst, sl->inst);
+		instances_refresh(sl->svc->inst);
+		sl->goaway[0] = '\0';
+		slot_move(sl, why);
+		return;
+	}
 	p = strstr(why, "retry-after=");
 	if (p != NULL) {
 		n = strtol(p + 12, NULL, 10);
@@ -211,14 +257,44 @@ service_count_check(struct service *svc, bool failed)
 	tunnels_info_update(svc);
 }
 
-/* A GET from the cloud other than /v1/info: the check on demand. */
+/*
+ * A GET from the cloud other than /v1/info: the check on demand, or the
+ * hint of an instance that is stopping (GET /v1/reconnect): the slot
+ * opens a tunnel to another instance, then lets this one go.
+ */
 static void
 slot_get(void *arg, struct tunnel *t, struct tunnel_stream *s,
     const char *path)
 {
 	struct slot	*sl = arg;
+	size_t		 n = sizeof(RECONNECT_PATH) - 1;
 
-	remote_check_get(sl->svc, t, s, path);
+	if (strncmp(path, RECONNECT_PATH, n) != 0 || (path[n] != '\0' &&
+	    path[n] != '?')) {
+		remote_check_get(sl->svc, t, s, path);
+		return;
+	}
+	if (t != sl->t || sl->inst[0] == '\0' || sl->svc->draining) {
+		tunnel_stream_reply(s, 409, "{\"error\":\"not-moving\","
+		    "\"message\":\"this tunnel does not go to a cluster "
+		    "instance, or is already leaving\"}");
+		return;
+	}
+	tunnel_stream_reply(s, 200, "{\"moving\":true}");
+	instances_avoid(sl->svc->inst, sl->inst);
+	instances_refresh(sl->svc->inst);
+	slot_move(sl, "the instance asked (it is stopping)");
+}
+
+/* The new tunnel is up: the ones it replaces may go once idle. */
+static void
+slot_release_old(struct slot *sl)
+{
+	int	 i;
+
+	for (i = 0; i < SLOT_OLD_MAX; i++)
+		if (sl->old[i] != NULL)
+			tunnel_drain(sl->old[i]);
 }
 
 static void
@@ -250,6 +326,8 @@ slot_up(struct slot *sl)
 	sl->up_since = dial_now_ms();
 	if (sl->t == NULL)
 		slot_retry(sl);
+	else
+		slot_release_old(sl);
 	service_tunnels_changed(svc);
 }
 
@@ -264,7 +342,7 @@ slot_tls_failed(struct slot *sl, struct bufferevent *bev)
 	unsigned long	 e;
 
 	if (sl->v.flags != 0 && leaf != NULL)
-		verdict = tls_verdict(&sl->v, leaf, sl->opts.host, detail,
+		verdict = tls_verdict(&sl->v, leaf, sl->tls_name, detail,
 		    sizeof(detail));
 	if (verdict != NULL) {
 		log_warnx("tunnel %d: %s: %s", sl->idx, sl->via, detail);
@@ -320,12 +398,16 @@ slot_dialed(void *arg, struct dial_result *res)
 	if (res->error != DIAL_OK) {
 		log_warnx("tunnel %d: cannot reach %s: %s", sl->idx, sl->via,
 		    res->detail);
+		if (sl->inst[0] != '\0') {
+			instances_avoid(svc->inst, sl->inst);
+			instances_refresh(svc->inst);
+		}
 		slot_retry(sl);
 		return;
 	}
 	memset(&sl->v, 0, sizeof(sl->v));
 	sl->v.strict = true;
-	ssl = tls_client_new(svc->ctx, sl->opts.host, alpn, sizeof(alpn) - 1,
+	ssl = tls_client_new(svc->ctx, sl->tls_name, alpn, sizeof(alpn) - 1,
 	    &sl->v);
 	sl->bev = ssl == NULL ? NULL : bufferevent_openssl_socket_new(svc->base,
 	    res->fd, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
@@ -342,27 +424,141 @@ slot_dialed(void *arg, struct dial_result *res)
 	evtimer_add(sl->timer, &tv);
 }
 
+void
+tunnels_current(const struct service *svc, const char **cur, int n)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++)
+		cur[i] = i < svc->nslots ? svc->slots[i].inst : "";
+}
+
+/*
+ * Where the slot goes now, given where every slot is (a slot on one of
+ * the chosen instances keeps it). A slot moving away is still on its old
+ * instance, which is then avoided or no longer chosen.
+ */
+static const struct cloud_instance *
+slot_target(struct slot *sl)
+{
+	const struct cloud_instance	*out[INSTANCES_SLOTS_MAX];
+	const char			*cur[INSTANCES_SLOTS_MAX];
+	int				 n = sl->svc->nslots;
+
+	if (n > INSTANCES_SLOTS_MAX)
+		n = INSTANCES_SLOTS_MAX;
+	if (sl->idx > n)
+		return NULL;
+	tunnels_current(sl->svc, cur, n);
+	instances_assign(sl->svc->inst, cur, n, out);
+	return out[sl->idx - 1];
+}
+
 static void
 slot_connect(struct slot *sl)
 {
-	struct service	*svc = sl->svc;
-	struct route	 r;
-	char		 how[256];
+	struct service			*svc = sl->svc;
+	struct route			 r;
+	char				 how[256];
+
+	const struct cloud_instance	*ci;
 
 	sl->cfg = svc_config_ref(svc->cfg);
-	sl->opts.host = sl->cfg->c.cloud.host;
-	sl->opts.port = sl->cfg->c.cloud.port;
+	ci = slot_target(sl);
+	snprintf(sl->inst, sizeof(sl->inst), "%s", ci != NULL ? ci->id : "");
+	snprintf(sl->tls_name, sizeof(sl->tls_name), "%s", ci != NULL ?
+	    ci->name : sl->cfg->c.cloud.host);
+	snprintf(sl->dial_host, sizeof(sl->dial_host), "%s", ci != NULL ?
+	    ci->host : sl->cfg->c.cloud.host);
+	sl->opts.host = sl->dial_host;
+	sl->opts.port = ci != NULL ? (uint16_t)ci->port :
+	    sl->cfg->c.cloud.port;
 	sl->opts.routes = &sl->cfg->c.routes;
 	sl->opts.timeout_ms = 10000;
 	sl->opts.id = "tunnel";
 	sl->opts.spread = (unsigned)sl->idx - 1;	/* tunnels over addresses */
 	route_decide(&sl->cfg->c.routes, sl->opts.host, sl->opts.port, &r);
 	route_describe(&r, how, sizeof(how));
-	snprintf(sl->via, sizeof(sl->via), "%s:%u (%s)", sl->opts.host,
-	    sl->opts.port, how);
+	if (ci != NULL)
+		snprintf(sl->via, sizeof(sl->via), "instance %s %s:%u as %s "
+		    "(%s)", ci->id, sl->opts.host, sl->opts.port, ci->name, how);
+	else
+		snprintf(sl->via, sizeof(sl->via), "%s:%u (%s)", sl->opts.host,
+		    sl->opts.port, how);
 	sl->state = SLOT_DIAL;
 	sl->d = dial_start(svc->base, svc->dns, &sl->opts, NULL, slot_dialed,
 	    sl);
+}
+
+/*
+ * Moves the slot's tunnel to the instance the slot has now: the tunnel
+ * becomes an old one (kept until the new one is up, then drained) and
+ * the slot dials again after a short random delay, so that the
+ * connectors of a stopping instance do not all arrive in one instant.
+ */
+static void
+slot_move(struct slot *sl, const char *why)
+{
+	struct timeval	 tv;
+	int		 i, ms;
+
+	if (sl->state != SLOT_UP || sl->t == NULL)
+		return;
+	for (i = 0; i < SLOT_OLD_MAX && sl->old[i] != NULL; i++)
+		;
+	if (i == SLOT_OLD_MAX) {
+		log_warnx("tunnel %d: %d tunnels still draining; closing the "
+		    "oldest", sl->idx, SLOT_OLD_MAX);
+		tunnel_free(sl->old[0]);
+		memmove(&sl->old[0], &sl->old[1], sizeof(sl->old[0]) *
+		    (SLOT_OLD_MAX - 1));
+		i = SLOT_OLD_MAX - 1;
+	}
+	sl->old[i] = sl->t;
+	sl->t = NULL;
+	log_info("tunnel %d: moving away from instance %s: %s", sl->idx,
+	    sl->inst, why);
+	ms = (int)randombytes_uniform(SLOT_MOVE_JITTER_MS);
+	sl->state = SLOT_WAIT;
+	tv.tv_sec = 0;
+	tv.tv_usec = ms * 1000;
+	evtimer_add(sl->timer, &tv);
+}
+
+/* The list of instances changed: up slots off their instance move. */
+static void
+tunnels_rebalance(struct service *svc)
+{
+	const struct cloud_instance	*ci;
+	struct slot			*sl;
+	int				 i;
+
+	for (i = 0; i < svc->nslots; i++) {
+		sl = &svc->slots[i];
+		if (sl->state != SLOT_UP || svc->draining)
+			continue;
+		ci = slot_target(sl);
+		if (strcmp(ci != NULL ? ci->id : "", sl->inst) != 0)
+			slot_move(sl, ci != NULL ? "the cloud's instances "
+			    "changed" : "the cloud is no longer a cluster");
+	}
+}
+
+/* The first answer about the instances: the slots start dialling. */
+static void
+tunnels_ready(struct service *svc)
+{
+	int	 i;
+
+	for (i = 0; i < svc->nslots; i++) {
+		if (svc->draining) {
+			svc->slots[i].state = SLOT_IDLE;
+			continue;
+		}
+		slot_connect(&svc->slots[i]);
+	}
+	if (svc->draining)
+		service_check_done(svc);
 }
 
 void
@@ -379,8 +575,9 @@ tunnels_start(struct service *svc)
 		sl->idx = i + 1;
 		sl->backoff_ms = SLOT_BACKOFF_MIN_MS;
 		sl->timer = evtimer_new(svc->base, slot_timer_cb, sl);
-		slot_connect(sl);
+		sl->state = SLOT_WAIT;
 	}
+	svc->inst = instances_start(svc, tunnels_ready, tunnels_rebalance);
 }
 
 /* Stops whatever the slot is doing short of an open tunnel. */
@@ -410,6 +607,7 @@ tunnels_drain(struct service *svc)
 		slot_stop(&svc->slots[i]);
 		if (svc->slots[i].t != NULL)
 			tunnel_drain(svc->slots[i].t);
+		slot_release_old(&svc->slots[i]);
 	}
 }
 
@@ -418,9 +616,14 @@ tunnels_streams(const struct service *svc)
 {
 	struct tunnel_stats	 st;
 	uint32_t		 n = 0;
-	int			 i;
+	int			 i, j;
 
 	for (i = 0; i < svc->nslots; i++) {
+		for (j = 0; j < SLOT_OLD_MAX; j++)
+			if (svc->slots[i].old[j] != NULL) {
+				tunnel_stats(svc->slots[i].old[j], &st);
+				n += st.streams;
+			}
 		if (svc->slots[i].t == NULL)
 			continue;
 		tunnel_stats(svc->slots[i].t, &st);
@@ -443,11 +646,15 @@ tunnels_up(const struct service *svc)
 bool
 tunnels_idle(const struct service *svc)
 {
-	int	 i;
+	int	 i, j;
 
-	for (i = 0; i < svc->nslots; i++)
+	for (i = 0; i < svc->nslots; i++) {
 		if (svc->slots[i].state != SLOT_IDLE)
 			return false;
+		for (j = 0; j < SLOT_OLD_MAX; j++)
+			if (svc->slots[i].old[j] != NULL)
+				return false;
+	}
 	return true;
 }
 
@@ -455,13 +662,17 @@ void
 tunnels_free(struct service *svc)
 {
 	struct slot	*sl;
-	int		 i;
+	int		 i, j;
 
+	instances_free(svc->inst);
+	svc->inst = NULL;
 	for (i = 0; i < svc->nslots; i++) {
 		sl = &svc->slots[i];
 		slot_stop(sl);
 		tunnel_free(sl->t);
 		sl->t = NULL;
+		for (j = 0; j < SLOT_OLD_MAX; j++)
+			tunnel_free(sl->old[j]);
 		event_free(sl->timer);
 	}
 	free(svc->slots);

@@ -77,6 +77,7 @@ enum cloudconf_kind {
 	K_STORE_URL,		/* sqlite:PATH, postgresql://..., or a conninfo */
 	K_CLUSTER_ID,		/* [cluster] instance: [a-z0-9-]{1,63} */
 	K_DNSNAME,		/* [cluster] tunnel_name: a DNS name */
+	K_YESNO,		/* yes or no, into an int (1 or 0) */
 };
 
 #define NO_FLAG		((size_t)-1)
@@ -146,6 +147,11 @@ static const struct cloudconf_key cloudconf_keys[] = {
 	    "i1.cloud.example:443" },
 	{ SEC_CLUSTER, "lease", K_DURATION, CFG(cluster_lease), NO_FLAG, 2, 600,
 	    "2s to 10m", "10s" },
+	/* The edge: a load balancer's PROXY v2 headers, shared ports. */
+	{ SEC_CLUSTER, "proxy_from", K_ALLOW, CFG(proxy_from), NO_FLAG, 0, 0,
+	    NULL, "10.0.0.5, 10.0.1.0/24" },
+	{ SEC_CLUSTER, "reuseport", K_YESNO, CFG(reuseport), NO_FLAG, 0, 0,
+	    NULL, "yes" },
 	{ SEC_LIMITS, "streams_per_tunnel", K_COUNT, CFG(streams_per_tunnel),
 	    NO_FLAG, 1, 100000, "1 to 100000", "10000" },
 	{ SEC_LIMITS, "stream_buffer", K_SIZE, CFG(stream_buffer), NO_FLAG,
@@ -340,6 +346,7 @@ cloudconf_defaults(struct cloud_config *cfg)
 	cfg->tunnels_per_connector = 16;
 	cfg->pending_per_connector = 1000;
 	cfg->tls_first_byte_timeout = 3;
+	cfg->reuseport = -1;
 	cfg->tls_handshake_timeout = 10;
 	cfg->request_head_timeout = 10;
 	cfg->ingress_per_address = 256;
@@ -591,36 +598,68 @@ cloudconf_cidr_parse(const char *s, size_t len, struct cloud_cidr *out,
 	return 0;
 }
 
+/* [metrics] allow and [cluster] proxy_from: addresses and networks. */
 static int
-cloudconf_set_allow(struct cloudconf_parse *cp, const char *value)
+cloudconf_set_allow(struct cloudconf_parse *cp, const struct cloudconf_key *k,
+    const char *value)
 {
 	struct cloud_config	*cfg = cp->cfg;
+	bool			 proxy = k->sect == SEC_CLUSTER;
+	struct cloud_cidr	*list = proxy ? cfg->proxy_from :
+	    cfg->metrics_allow;
+	size_t			*count = proxy ? &cfg->nproxy_from :
+	    &cfg->metrics_nallow;
+	const char		*what = proxy ? "[cluster] proxy_from" :
+	    "[metrics] allow";
 	const char		*p = value;
 	char			 why[160];
 	size_t			 n;
 
-	cfg->metrics_nallow = 0;
+	*count = 0;
 	for (;;) {
 		p += strspn(p, ", \t");
 		if (*p == '\0')
 			break;
 		n = strcspn(p, ", \t");
-		if (cfg->metrics_nallow == CLOUDCONF_ALLOW_MAX)
-			return cloudconf_fail(cp, "[metrics] allow lists more "
-			    "than %d entries; use networks (10.0.0.0/8)",
+		if (*count == CLOUDCONF_ALLOW_MAX)
+			return cloudconf_fail(cp, "%s lists more than %d "
+			    "entries; use networks (10.0.0.0/8)", what,
 			    CLOUDCONF_ALLOW_MAX);
-		if (cloudconf_cidr_parse(p, n, &cfg->metrics_allow[
-		    cfg->metrics_nallow], why, sizeof(why)) != 0)
-			return cloudconf_fail(cp, "[metrics] allow: %s; write "
-			    "addresses or networks separated by commas, e.g. "
-			    "127.0.0.1, 10.0.0.0/8, ::1", why);
-		cfg->metrics_nallow++;
+		if (cloudconf_cidr_parse(p, n, &list[*count], why,
+		    sizeof(why)) != 0)
+			return cloudconf_fail(cp, "%s: %s; write addresses or "
+			    "networks separated by commas, e.g. 127.0.0.1, "
+			    "10.0.0.0/8, ::1", what, why);
+		(*count)++;
 		p += n;
 	}
-	if (cfg->metrics_nallow == 0)
+	if (*count == 0 && proxy)
+		return cloudconf_fail(cp, "[cluster] proxy_from is empty; list "
+		    "the load balancers' addresses (e.g. 10.0.0.5), or drop "
+		    "the line to take no PROXY protocol header from anyone");
+	if (*count == 0)
 		return cloudconf_fail(cp, "[metrics] allow is empty; list "
 		    "addresses or networks (e.g. 127.0.0.1), or drop the line "
 		    "to let API keys with scope metrics in only");
+	return 1;
+}
+
+/* yes/no (also true/false, on/off, 1/0). */
+static int
+cloudconf_set_yesno(struct cloudconf_parse *cp, const struct cloudconf_key *k,
+    const char *value)
+{
+	int	*field = (int *)(void *)cloudconf_field(cp, k, k->off);
+
+	if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0 ||
+	    strcasecmp(value, "on") == 0 || strcmp(value, "1") == 0)
+		*field = 1;
+	else if (strcasecmp(value, "no") == 0 || strcasecmp(value, "false") ==
+	    0 || strcasecmp(value, "off") == 0 || strcmp(value, "0") == 0)
+		*field = 0;
+	else
+		return cloudconf_fail(cp, "%s = \"%.*s\": write yes or no",
+		    k->name, cloudconf_show(value), value);
 	return 1;
 }
 
@@ -702,7 +741,9 @@ cloudconf_set(struct cloudconf_parse *cp, const struct cloudconf_key *k,
 	case K_LEVEL:
 		return cloudconf_set_level(cp, k, value);
 	case K_ALLOW:
-		return cloudconf_set_allow(cp, value);
+		return cloudconf_set_allow(cp, k, value);
+	case K_YESNO:
+		return cloudconf_set_yesno(cp, k, value);
 	case K_INSTANCE:
 		return cloudconf_set_instance(cp, value);
 	case K_CLUSTER_ID:
@@ -1107,7 +1148,8 @@ cloudconf_check_cluster(struct cloudconf_parse *cp)
 	if (line == 0) {
 		for (i = 0; i < CLOUDCONF_NKEYS; i++)
 			if (cloudconf_keys[i].sect == SEC_CLUSTER &&
-			    cp->key_lines[i] != 0) {
+			    cp->key_lines[i] != 0 && strcmp(
+			    cloudconf_keys[i].name, "proxy_from") != 0) {
 				cloudconf_fail_at(cp, cp->key_lines[i],
 				    UPLINK_ECONFIG, "[cluster] %s is set but "
 				    "instance is not; add instance = ID (e.g. "

@@ -104,6 +104,10 @@ struct cloud_config {
 	int64_t		 cluster_lease;		/* seconds, default 10 */
 	struct cloud_publish *publish;
 	size_t		 npublish;
+	/* [cluster] proxy_from, reuseport (cloud/proxygate.c, docs/cluster.md) */
+	struct cloud_cidr proxy_from[CLOUDCONF_ALLOW_MAX];
+	size_t		 nproxy_from;		/* 0: no PROXY protocol at all */
+	int		 reuseport;		/* -1: yes in cluster mode */
 };
 
 /* Fills cfg with the defaults (no publish sections). */

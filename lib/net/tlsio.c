@@ -33,6 +33,7 @@ struct tlsio {
 	tlsio_cb	*cb;
 	void		*arg;
 	bool		 eof, failed, writing;
+	bool		 lean;		/* tlsio_set_lean() */
 	bool		 may_recv;	/* this event's one recv not yet made */
 	int		 sock_err;
 	char		 why[256];
@@ -158,6 +159,38 @@ tlsio_encrypt(struct tlsio *io)
 		tlsio_fail(io, why);
 	}
 	io->plen = 0;
+	if (io->lean) {
+		free(io->plain);
+		io->plain = NULL;
+	}
+}
+
+/*
+ * An idle connection should cost little: with OpenSSL's
+ * SSL_MODE_RELEASE_BUFFERS its read buffer (TLSIO_READ) and write buffer
+ * go back as soon as they are empty, and the plaintext buffer
+ * (TLSIO_PLAIN) after each pass. A busy one keeps all three, so bulk
+ * transfers allocate nothing per pass.
+ */
+void
+tlsio_set_lean(struct tlsio *io, bool lean)
+{
+	if (io == NULL || io->lean == lean)
+		return;
+	io->lean = lean;
+	if (!lean) {
+		SSL_clear_mode(io->ssl, SSL_MODE_RELEASE_BUFFERS);
+		SSL_set_default_read_buffer_len(io->ssl, TLSIO_READ);
+		return;
+	}
+	/* A ping needs one record's buffer, not TLSIO_READ. */
+	SSL_set_default_read_buffer_len(io->ssl, 0);
+	SSL_set_mode(io->ssl, SSL_MODE_RELEASE_BUFFERS);
+	(void)SSL_free_buffers(io->ssl);
+	if (io->plen == 0) {
+		free(io->plain);
+		io->plain = NULL;
+	}
 }
 
 static void
@@ -245,6 +278,13 @@ tlsio_read(struct tlsio *io, void *buf, size_t len)
 	switch (SSL_get_error(io->ssl, n)) {
 	case SSL_ERROR_WANT_READ:
 	case SSL_ERROR_WANT_WRITE:
+		/*
+		 * Lean: the read buffer OpenSSL set up for this attempt is
+		 * empty; SSL_MODE_RELEASE_BUFFERS only frees it after a
+		 * record, not after a read that found nothing.
+		 */
+		if (io->lean)
+			(void)SSL_free_buffers(io->ssl);
 		return 0;
 	case SSL_ERROR_ZERO_RETURN:
 		tlsio_fail(io, "the peer closed the connection");

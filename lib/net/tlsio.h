@@ -1,6 +1,7 @@
 #ifndef UPLINK_TLSIO_H
 #define UPLINK_TLSIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <event2/bufferevent.h>
@@ -75,6 +76,13 @@ void tlsio_read_later(struct tlsio *io);
 
 /* Bytes queued and not yet taken by the socket (plaintext or records). */
 size_t tlsio_queued(const struct tlsio *io);
+
+/*
+ * Lean (for an idle connection): OpenSSL's buffers and the plaintext
+ * buffer are freed whenever they are empty. Not lean (the default): kept
+ * for the next pass.
+ */
+void tlsio_set_lean(struct tlsio *io, bool lean);
 
 /* Why the connection is finished, once tlsio_read() returned -1. */
 const char *tlsio_error(const struct tlsio *io);

@@ -1,10 +1,12 @@
 #include <errno.h>
 #include <malloc.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -67,6 +69,7 @@
 
 struct tunnel_stream {
 	struct tunnel		*t;
+	bool			 internal;	/* tunnel_stream_set_internal() */
 	LIST_ENTRY(tunnel_stream) entry;
 	int32_t			 id;
 	int			 fd;		/* local socket once bound, or -1 */
@@ -124,6 +127,7 @@ struct tunnel {
 	int			 pings_out;	/* sent, not yet answered */
 	char			*info;		/* connector: GET /v1/info body */
 	uint32_t		 nstreams, npending;
+	uint32_t		 ninternal;	/* of nstreams, the cloud's own */
 	uint64_t		 total, bytes_in, bytes_out;
 	char			 name[24];
 	char			 why[256];
@@ -213,6 +217,9 @@ stream_detach(struct tunnel_stream *s)
 	}
 	s->unconsumed = 0;
 	t->nstreams--;
+	if (s->internal)
+		t->ninternal--;
+	tlsio_set_lean(t->io, t->nstreams == 0);
 	if (!s->answered)
 		t->npending--;
 	if (s->timer != NULL)
@@ -310,6 +317,7 @@ stream_new(struct tunnel *t)
 	s->started = dial_now_ms();
 	LIST_INSERT_HEAD(&t->streams, s, entry);
 	t->nstreams++;
+	tlsio_set_lean(t->io, false);
 	t->npending++;
 	t->total++;
 	return s;
@@ -1212,9 +1220,103 @@ close_cb(evutil_socket_t fd, short what, void *arg)
 	tunnel_teardown(t);
 }
 
+/*
+ * nghttp2's memory. Each session allocates a 16 KiB frame buffer at once
+ * and keeps it: through malloc it is resident on a heap where freed
+ * blocks were written to, 16 KiB of every idle tunnel. But DATA goes out
+ * through h2_send_data() without that buffer, so only control frames are
+ * written to it: mapped on its own (blocks of H2_MAP_MIN or more), only
+ * its first page ever becomes resident. A 16-byte header before every
+ * block says how it was made and its size.
+ */
+#define H2_MAP_MIN	(16 * 1024)
+
+struct h2_blk {
+	size_t	 size;
+	size_t	 mapped;
+};
+
+static void *
+h2_malloc(size_t size, void *ud)
+{
+	struct h2_blk	*b;
+
+	(void)ud;
+	if (size > SIZE_MAX / 2)
+		return NULL;
+	if (size >= H2_MAP_MIN) {
+		b = mmap(NULL, size + sizeof(*b), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (b == MAP_FAILED)
+			return NULL;
+		b->mapped = 1;
+	} else {
+		b = malloc(size + sizeof(*b));
+		if (b == NULL)
+			return NULL;
+		b->mapped = 0;
+	}
+	b->size = size;
+	return b + 1;
+}
+
+static void
+h2_free(void *p, void *ud)
+{
+	struct h2_blk	*b;
+
+	(void)ud;
+	if (p == NULL)
+		return;
+	b = (struct h2_blk *)p - 1;
+	if (b->mapped)
+		munmap(b, b->size + sizeof(*b));
+	else
+		free(b);
+}
+
+static void *
+h2_calloc(size_t n, size_t size, void *ud)
+{
+	void	*p;
+
+	if (size != 0 && n > SIZE_MAX / 2 / size)
+		return NULL;
+	p = h2_malloc(n * size, ud);
+	if (p != NULL && n * size < H2_MAP_MIN)
+		memset(p, 0, n * size);		/* mapped pages come zeroed */
+	return p;
+}
+
+static void *
+h2_realloc(void *p, size_t size, void *ud)
+{
+	struct h2_blk	*b, *nb;
+	void		*q;
+
+	if (p == NULL)
+		return h2_malloc(size, ud);
+	b = (struct h2_blk *)p - 1;
+	if (!b->mapped && size < H2_MAP_MIN) {
+		nb = realloc(b, size + sizeof(*b));
+		if (nb == NULL)
+			return NULL;
+		nb->size = size;
+		return nb + 1;
+	}
+	q = h2_malloc(size, ud);
+	if (q == NULL)
+		return NULL;
+	memcpy(q, p, b->size < size ? b->size : size);
+	h2_free(p, ud);
+	return q;
+}
+
 static nghttp2_session *
 session_new(struct tunnel *t)
 {
+	nghttp2_mem			 mem = { NULL, h2_malloc, h2_free,
+	    h2_calloc, h2_realloc };
 	nghttp2_session_callbacks	*cbs;
 	nghttp2_option			*opt;
 	nghttp2_session			*h2 = NULL;
@@ -1243,9 +1345,9 @@ session_new(struct tunnel *t)
 	nghttp2_option_set_max_outbound_ack(opt, 1000);
 	nghttp2_option_set_max_settings(opt, 32);
 	if (t->role == TUNNEL_CLOUD)
-		nghttp2_session_client_new2(&h2, cbs, t, opt);
+		nghttp2_session_client_new3(&h2, cbs, t, opt, &mem);
 	else
-		nghttp2_session_server_new2(&h2, cbs, t, opt);
+		nghttp2_session_server_new3(&h2, cbs, t, opt, &mem);
 	nghttp2_option_del(opt);
 	nghttp2_session_callbacks_del(cbs);
 	return h2;
@@ -1338,6 +1440,7 @@ tunnel_new(struct event_base *base, struct bufferevent *bev,
 		free(t);
 		return NULL;
 	}
+	tlsio_set_lean(t->io, true);	/* no stream yet */
 	t->send_ev = event_new(base, -1, 0, send_ev_cb, t);
 	t->close_ev = event_new(base, -1, 0, close_cb, t);
 	t->ping_ev = event_new(base, -1, EV_PERSIST, ping_cb, t);
@@ -1589,6 +1692,7 @@ tunnel_open_for(struct tunnel *t, const char *site, const char *connector,
 	if (id < 0) {
 		s->closed = true;
 		t->nstreams--;
+		tlsio_set_lean(t->io, t->nstreams == 0);
 		t->npending--;
 		stream_free(s);
 		return NULL;
@@ -1714,7 +1818,7 @@ tunnel_stream_refuse(struct tunnel_stream *s, int status, const char *code,
 void
 tunnel_stats(const struct tunnel *t, struct tunnel_stats *st)
 {
-	st->streams = t->nstreams;
+	st->streams = t->nstreams - t->ninternal;
 	st->pending = t->npending;
 	st->streams_total = t->total;
 	st->bytes_in = t->bytes_in;
@@ -1737,4 +1841,13 @@ tunnel_stream_close(struct tunnel_stream *s, const char *why)
 	log_info("%s %s: closed: %s", s->name, s->authority, why);
 	s->cb = NULL;
 	stream_abort(s, NGHTTP2_CANCEL);
+}
+
+void
+tunnel_stream_set_internal(struct tunnel_stream *s)
+{
+	if (s->internal || s->closed)
+		return;
+	s->internal = true;
+	s->t->ninternal++;
 }

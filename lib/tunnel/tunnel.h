@@ -266,6 +266,13 @@ struct tunnel_stats {
 };
 
 void tunnel_stats(const struct tunnel *t, struct tunnel_stats *st);
+/*
+ * Cloud: the stream is the cloud's own (a connector's log, cloud/logs.c),
+ * not a client's: tunnel_stats() leaves it out of streams, so status,
+ * metrics, history and the choice of the least-loaded connector count
+ * only what clients opened.
+ */
+void tunnel_stream_set_internal(struct tunnel_stream *s);
 const char *tunnel_name(const struct tunnel *t);
 
 /* True when the tunnel can take a new stream (cloud side). */

@@ -1435,3 +1435,114 @@ class ClusterFixture:
             self.pg.stop()
             self.pg = None
         return sanitizer_reports([c.log for c in self.clouds if hasattr(c, "log")])
+
+
+# --------------------------------------------------------------------------
+# The cluster's edge (test_cluster_edge.py, scripts/demo --cluster)
+
+# ---- rendezvous hashing, as lib/core/rendezvous.c computes it
+
+M64 = (1 << 64) - 1
+
+
+def _fnv(h, s):
+    for b in s.encode():
+        h ^= b
+        h = (h * 0x100000001b3) & M64
+    return h
+
+
+def rendezvous_weight(key, node):
+    h = _fnv(0xcbf29ce484222325, key)
+    h = (h * 0x100000001b3) & M64           # the 0 byte between them
+    h = _fnv(h, node)
+    h ^= h >> 30
+    h = (h * 0xbf58476d1ce4e5b9) & M64
+    h ^= h >> 27
+    h = (h * 0x94d049bb133111eb) & M64
+    h ^= h >> 31
+    return h
+
+
+def rendezvous_rank(key, nodes):
+    return sorted(nodes, key=lambda n: (-rendezvous_weight(key, n), nodes.index(n)))
+
+
+def cert_cn(path):
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    with open(path, "rb") as f:
+        c = x509.load_pem_x509_certificate(f.read())
+    return c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+
+
+# ---- HAProxy in front of a ClusterFixture (test_cluster_edge.py, scripts/demo --cluster)
+
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+
+
+def haproxy_config(fx, tls_port, publish, balancer):
+    """packaging/haproxy/uplink.cfg for a ClusterFixture, on loopback
+    ports: SNI routing of iN.cloud.test to instance iN, the bare address
+    balanced, the published services {name: port} (and "ingress"), PROXY
+    v2 from balancer (an address of 127/8), health checks on GET /ready."""
+    ids = fx.ids
+    lines = [
+        "global", "\tmaxconn 4000", "",
+        "defaults", "\tmode tcp", "\ttimeout connect 2s", "\ttimeout client 1h",
+        "\ttimeout server 1h", "\ttimeout client-fin 10s", "\ttimeout server-fin 10s",
+        "\tretries 3", "\toption redispatch 1", "\toption httpchk GET /ready",
+        f"\tdefault-server inter 300ms fall 1 rise 1 check check-send-proxy "
+        f"send-proxy-v2 source {balancer}", "",
+        "frontend uplink_tls", f"\tbind {LOOPBACK}:{tls_port}",
+        "\ttcp-request inspect-delay 5s",
+        "\ttcp-request content accept if { req.ssl_hello_type 1 }",
+    ]
+    for i, c in enumerate(fx.clouds):
+        lines.append(f"\tuse_backend uplink_{ids[i]} if {{ req.ssl_sni -i {ids[i]}.cloud.test }}")
+    lines += ["\tdefault_backend uplink_any", "", "backend uplink_any", "\tbalance roundrobin"]
+    for i, c in enumerate(fx.clouds):
+        lines.append(f"\tserver {ids[i]} {LOOPBACK}:{c.port} port {c.http_port}")
+    for i, c in enumerate(fx.clouds):
+        lines += ["", f"backend uplink_{ids[i]}",
+                  f"\tserver {ids[i]} {LOOPBACK}:{c.port} port {c.http_port}"]
+    for name, port in publish.items():
+        lines += ["", f"frontend uplink_publish_{name}", f"\tbind {LOOPBACK}:{port}",
+                  f"\tdefault_backend uplink_publish_{name}", "",
+                  f"backend uplink_publish_{name}", "\tbalance roundrobin"]
+        for i, c in enumerate(fx.clouds):
+            there = c.ingress_port if name == "ingress" else c.publish_ports[name]
+            lines.append(f"\tserver {ids[i]} {LOOPBACK}:{there} port {c.http_port}")
+    return "\n".join(lines) + "\n"
+
+
+class Haproxy:
+    def __init__(self, workdir, text, ports):
+        self.dir = workdir
+        self.text = text
+        self.ports = ports
+        self.proc = None
+
+    def start(self):
+        os.makedirs(self.dir, exist_ok=True)
+        self.cfg = os.path.join(self.dir, "haproxy.cfg")
+        with open(self.cfg, "w") as f:
+            f.write(self.text)
+        self.log = os.path.join(self.dir, "haproxy.log")
+        self.proc = spawn([HAPROXY, "-f", self.cfg, "-db"], self.log)
+
+        def up():
+            if self.proc.poll() is not None:
+                raise PeerError("haproxy exited" + tail(self.log))
+            for p in self.ports:
+                try:
+                    socket.create_connection((LOOPBACK, p), timeout=1).close()
+                except OSError:
+                    return False
+            return True
+        wait_for(up, 10, "haproxy listening")
+        return self
+
+    def stop(self):
+        peers.stop_process(self.proc, timeout=5)
+        self.proc = None

@@ -398,7 +398,8 @@ def test_published_service_follows_the_store(workdir):
     d = os.path.join(workdir, "cl-publish")
     svc = cp.Services(os.path.join(d, "services")).start()
     echo = svc.ports["echo"]
-    cl = cp.ClusterFixture(d, n=2)
+    # Without SO_REUSEPORT (on by default in a cluster: both would listen).
+    cl = cp.ClusterFixture(d, n=2, cluster={"reuseport": "no"})
     conn = None
     try:
         cl.start()

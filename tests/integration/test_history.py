@@ -140,7 +140,13 @@ def test_traffic_in_connector_site_and_overview_history(env):
     # The site adds up its connectors (hq has only hq-a); the overview
     # everything (at least hq's).
     s = hist(env, "sites/hq/history", **span)
-    assert s["site"] == "hq" and s["totals"] == h["totals"], (s["totals"], h["totals"])
+    # Asked a moment later: the connector's log stream may have carried a
+    # few more lines into the site's figures since.
+    assert s["site"] == "hq", s
+    assert s["totals"]["opened"] == h["totals"]["opened"], (s["totals"], h["totals"])
+    assert s["totals"]["bytes_out"] >= h["totals"]["bytes_out"], (s["totals"], h["totals"])
+    assert h["totals"]["bytes_in"] <= s["totals"]["bytes_in"] <= \
+        h["totals"]["bytes_in"] + 64 * 1024, (s["totals"], h["totals"])
     o = hist(env, "history", **span)
     assert o["totals"]["bytes_in"] >= h["totals"]["bytes_in"], o["totals"]
     assert max(p["tunnels"] for p in o["points"]) >= 2, o["points"]

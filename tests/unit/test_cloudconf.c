@@ -351,7 +351,20 @@ static const struct file_row file_rows[] = {
 	    "range; use 2s to 10m" },
 	{ "[cluster]\nbogus = 1\n", "2: unknown key \"bogus\" in [cluster] "
 	    "(known: instance, peer_listen, peer_address, tunnel_name, "
-	    "tunnel_address, lease)" },
+	    "tunnel_address, lease, proxy_from, reuseport)" },
+	/* The edge: proxy_from (also without instance), reuseport. */
+	{ CLU "proxy_from = 10.0.0.5, 10.0.1.0/24, ::1\nreuseport = no\n",
+	    NULL },
+	{ "[cluster]\nproxy_from = 127.0.0.2\n", NULL },
+	{ "[cluster]\nproxy_from = 10.0.0.0/33\n", "2: [cluster] proxy_from: "
+	    "the prefix length of 10.0.0.0 must be 0 to 32" },
+	{ "[cluster]\nproxy_from = haproxy.example\n", "2: [cluster] "
+	    "proxy_from: \"haproxy.example\" is not an IPv4 or IPv6 address" },
+	{ "[cluster]\nproxy_from = ,\n", "2: [cluster] proxy_from is empty" },
+	{ CLU "reuseport = maybe\n", "6: reuseport = \"maybe\": write yes or "
+	    "no" },
+	{ "[cluster]\nreuseport = yes\n", "2: [cluster] reuseport is set but "
+	    "instance is not" },
 	{ CLU_STORE "[ingress]\nlisten = 127.0.0.1:7443\n[cluster]\n"
 	    "instance = i1\npeer_listen = 127.0.0.1:7443\n", "7: [cluster] "
 	    "peer_listen 127.0.0.1:7443 collides with [ingress] listen "
@@ -438,6 +451,8 @@ test_defaults(void **state)
 	assert_int_equal(cfg.cluster_tunnel_address.port, 0);
 	assert_string_equal(cfg.cluster_tunnel_name, "");
 	assert_int_equal(cfg.cluster_lease, 10);
+	assert_int_equal(cfg.nproxy_from, 0);
+	assert_int_equal(cfg.reuseport, -1);
 	assert_null(cfg.publish);
 	assert_int_equal(cfg.npublish, 0);
 	cloudconf_free(&cfg);
