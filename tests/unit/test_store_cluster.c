@@ -27,75 +27,7 @@
 
 #define NOW	1700000000
 
-struct fixture {
-	char		 dir[64];
-	char		 path[128];
-	struct store	*st;
-};
-
-static const char	*pg_conninfo;
-
-static int
-pg_wipe(void)
-{
-	PGconn		*c = PQconnectdb(pg_conninfo);
-	PGresult	*r;
-	int		 ok;
-
-	r = PQexec(c, "SET client_min_messages = warning;"
-	    "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;");
-	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	if (!ok)
-		fprintf(stderr, "pg_wipe: %s", PQerrorMessage(c));
-	PQclear(r);
-	PQfinish(c);
-	return ok ? 0 : -1;
-}
-
-static int
-setup(void **state)
-{
-	struct fixture	*f = calloc(1, sizeof(*f));
-	char		 err[512];
-
-	if (f == NULL)
-		return -1;
-	*state = f;
-	if (pg_conninfo != NULL) {
-		snprintf(f->path, sizeof(f->path), "%s", pg_conninfo);
-		if (pg_wipe() != 0)
-			return -1;
-	} else {
-		snprintf(f->dir, sizeof(f->dir), "/tmp/uplink-test-cl-XXXXXX");
-		if (mkdtemp(f->dir) == NULL)
-			return -1;
-		snprintf(f->path, sizeof(f->path), "%s/cloud.db", f->dir);
-	}
-	if (store_open(f->path, &f->st, err, sizeof(err)) != UPLINK_OK) {
-		fprintf(stderr, "store_open: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture	*f = *state;
-	char		 p[160];
-
-	store_close(f->st);
-	if (pg_conninfo == NULL) {
-		snprintf(p, sizeof(p), "%s-wal", f->path);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s-shm", f->path);
-		unlink(p);
-		unlink(f->path);
-		rmdir(f->dir);
-	}
-	free(f);
-	return 0;
-}
+#include "storefix.h"
 
 static struct store_instance
 inst(const char *id, int64_t started, int64_t lease_until)
@@ -555,15 +487,6 @@ main(void)
 		T(test_pg_no_data_version),
 		T(test_pg_listen),
 	};
-	int	 rc;
-
-	rc = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
-	pg_conninfo = getenv("UPLINK_TEST_PG");
-	if (pg_conninfo != NULL && *pg_conninfo != '\0')
-		rc |= cmocka_run_group_tests_name("postgresql", pg_tests, NULL,
-		    NULL);
-	else
-		fprintf(stderr, "test_store_cluster: UPLINK_TEST_PG is not "
-		    "set: the PostgreSQL backend is not tested\n");
-	return rc;
+	storefix_template = "/tmp/uplink-test-cl-XXXXXX";
+	return storefix_main("test_store_cluster", tests, pg_tests);
 }
