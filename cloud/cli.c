@@ -43,8 +43,8 @@ cli_bad_option(const char *cmd, char **argv)
 }
 
 int
-cli_args(const char *cmd, int argc, char **argv, struct cli_opts *o,
-    const char **id, const char *what, void (*usage_fn)(FILE *))
+cli_options(const char *cmd, int argc, char **argv, struct cli_opts *o,
+    void (*usage_fn)(FILE *))
 {
 	static const struct option opts[] = {
 		CLI_COMMON_OPTIONS,
@@ -61,6 +61,19 @@ cli_args(const char *cmd, int argc, char **argv, struct cli_opts *o,
 		usage_fn(stdout);
 		return CLI_HELP;
 	}
+	return EXIT_OK;
+}
+
+int
+cli_args(const char *cmd, int argc, char **argv, struct cli_opts *o,
+    const char **id, const char *what, void (*usage_fn)(FILE *))
+{
+	int	 rc;
+
+	if (id != NULL)
+		*id = NULL;
+	if ((rc = cli_options(cmd, argc, argv, o, usage_fn)) != EXIT_OK)
+		return rc;
 	if (id == NULL && optind < argc)
 		return cli_usage(cmd, "unexpected argument \"%s\"",
 		    argv[optind]);

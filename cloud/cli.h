@@ -52,6 +52,14 @@ int cli_common_opt(int ch, struct cli_opts *o);
 int cli_bad_option(const char *cmd, char **argv);
 
 /*
+ * Parses CLI_COMMON_OPTIONS, leaving the positional arguments from optind
+ * to the caller. Returns EXIT_OK, EXIT_USAGE (message printed) or
+ * CLI_HELP (usage printed on stdout).
+ */
+int cli_options(const char *cmd, int argc, char **argv, struct cli_opts *o,
+    void (*usage)(FILE *));
+
+/*
  * Parses the arguments of a command that takes only CLI_COMMON_OPTIONS
  * and, when id is not NULL, exactly one positional argument (what names
  * it in the message). Returns EXIT_OK, EXIT_USAGE (message printed) or

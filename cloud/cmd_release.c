@@ -61,21 +61,10 @@ static int
 release_args(const char *cmd, int argc, char **argv, struct cli_opts *o,
     int min, int max)
 {
-	static const struct option opts[] = {
-		CLI_COMMON_OPTIONS,
-		{ NULL, 0, NULL, 0 },
-	};
-	int	 ch;
+	int	 rc;
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (cli_common_opt(ch, o))
-			continue;
-		if (ch != CLI_OPT_HELP)
-			return cli_bad_option(cmd, argv);
-		release_usage(stdout);
-		return CLI_HELP;
-	}
+	if ((rc = cli_options(cmd, argc, argv, o, release_usage)) != EXIT_OK)
+		return rc;
 	if (argc - optind < min || argc - optind > max)
 		return cli_usage(cmd, min == 0 ? "takes no argument" : min == max ?
 		    "give one version" : "give the manifest, then its files");

@@ -293,6 +293,22 @@ rest_str(struct rest *r, const char *name)
 	return json_string_value(json_object_get(r->body, name));
 }
 
+bool
+rest_take_str(struct rest *r, const char *name, char *dst, size_t dstlen)
+{
+	const char	*v = rest_str(r, name);
+
+	if (v == NULL)
+		return true;
+	if (strlen(v) >= dstlen) {
+		rest_fail(r, 400, "bad-field", "%s is too long (at most %zu "
+		    "characters)", name, dstlen - 1);
+		return false;
+	}
+	snprintf(dst, dstlen, "%s", v);
+	return true;
+}
+
 const char *
 rest_query(struct rest *r, const char *name)
 {

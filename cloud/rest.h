@@ -92,6 +92,12 @@ void rest_reply_text(struct rest *r, int status, const char *text);
 bool rest_fields(struct rest *r, const char *const *fields);
 /* A string field, or NULL when absent. */
 const char *rest_str(struct rest *r, const char *name);
+/*
+ * A string field copied into dst when present (dst untouched when absent);
+ * false when longer than dstlen - 1, answered 400 bad-field then.
+ */
+bool rest_take_str(struct rest *r, const char *name, char *dst,
+    size_t dstlen);
 /* A query parameter, or NULL. */
 const char *rest_query(struct rest *r, const char *name);
 /* An integer query parameter within lo..hi, def when absent; false: 400. */

@@ -117,23 +117,6 @@ out:
 	return ok;
 }
 
-/* A string field into dst; false: answered 400. */
-static bool
-take_str(struct rest *r, const char *name, char *dst, size_t dstlen)
-{
-	const char	*v = rest_str(r, name);
-
-	if (v == NULL)
-		return true;
-	if (strlen(v) >= dstlen) {
-		rest_fail(r, 400, "bad-field", "%s is too long (at most %zu "
-		    "characters)", name, dstlen - 1);
-		return false;
-	}
-	snprintf(dst, dstlen, "%s", v);
-	return true;
-}
-
 void
 rest_channels_post(struct rest *r)
 {
@@ -147,9 +130,9 @@ rest_channels_post(struct rest *r)
 	int			 rc;
 
 	memset(&ch, 0, sizeof(ch));
-	if (!rest_fields(r, fields) || !take_str(r, "name", ch.name,
-	    sizeof(ch.name)) || !take_str(r, "type", ch.type,
-	    sizeof(ch.type)) || !take_str(r, "secret", ch.secret,
+	if (!rest_fields(r, fields) || !rest_take_str(r, "name", ch.name,
+	    sizeof(ch.name)) || !rest_take_str(r, "type", ch.type,
+	    sizeof(ch.type)) || !rest_take_str(r, "secret", ch.secret,
 	    sizeof(ch.secret)))
 		return;
 	if (!store_name_check("name", ch.name, err, sizeof(err))) {
@@ -191,8 +174,8 @@ rest_channel_patch(struct rest *r)
 	if (!rest_fields(r, fields) || !find_channel(r, &ch))
 		return;
 	secret = rest_str(r, "secret") != NULL;
-	if (!take_str(r, "name", ch.name, sizeof(ch.name)) ||
-	    !take_str(r, "secret", ch.secret, sizeof(ch.secret)))
+	if (!rest_take_str(r, "name", ch.name, sizeof(ch.name)) ||
+	    !rest_take_str(r, "secret", ch.secret, sizeof(ch.secret)))
 		return;
 	if (!store_name_check("name", ch.name, err, sizeof(err))) {
 		rest_fail(r, 400, "bad-field", "%s", err);

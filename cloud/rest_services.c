@@ -130,23 +130,6 @@ to_store(const struct publish_info *s, struct store_service *out)
 	snprintf(out->listen, sizeof(out->listen), "%s", s->listen);
 }
 
-/* Copies a string field into dst if present and short enough. */
-static bool
-take(struct rest *r, const char *name, char *dst, size_t dstlen)
-{
-	const char	*v = rest_str(r, name);
-
-	if (v == NULL)
-		return true;
-	if (strlen(v) >= dstlen) {
-		rest_fail(r, 400, "bad-field", "%s is too long (at most %zu "
-		    "characters)", name, dstlen - 1);
-		return false;
-	}
-	snprintf(dst, dstlen, "%s", v);
-	return true;
-}
-
 void
 rest_services_post(struct rest *r)
 {
@@ -158,10 +141,11 @@ rest_services_post(struct rest *r)
 	int			 rc;
 
 	memset(&s, 0, sizeof(s));
-	if (!rest_fields(r, fields) || !take(r, "name", s.name,
-	    sizeof(s.name)) || !take(r, "site", s.site, sizeof(s.site)) ||
-	    !take(r, "target", s.target, sizeof(s.target)) ||
-	    !take(r, "listen", s.listen, sizeof(s.listen)) ||
+	if (!rest_fields(r, fields) ||
+	    !rest_take_str(r, "name", s.name, sizeof(s.name)) ||
+	    !rest_take_str(r, "site", s.site, sizeof(s.site)) ||
+	    !rest_take_str(r, "target", s.target, sizeof(s.target)) ||
+	    !rest_take_str(r, "listen", s.listen, sizeof(s.listen)) ||
 	    !service_valid(r, &s))
 		return;
 	s.created_at = s.updated_at = r->now;
@@ -228,9 +212,10 @@ rest_service_patch(struct rest *r)
 	if (!api_service(r, &old) || !rest_fields(r, fields))
 		return;
 	s = old;
-	if (!take(r, "site", s.site, sizeof(s.site)) || !take(r, "target",
-	    s.target, sizeof(s.target)) || !take(r, "listen", s.listen,
-	    sizeof(s.listen)) || !service_valid(r, &s))
+	if (!rest_take_str(r, "site", s.site, sizeof(s.site)) ||
+	    !rest_take_str(r, "target", s.target, sizeof(s.target)) ||
+	    !rest_take_str(r, "listen", s.listen, sizeof(s.listen)) ||
+	    !service_valid(r, &s))
 		return;
 	s.updated_at = r->now;
 	was_up = publish_remove(r->c, s.name) == UPLINK_OK;
