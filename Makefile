@@ -222,6 +222,8 @@ deb:
 	git ls-files -co --exclude-standard -z | \
 	    xargs -0 cp -a --parents -t "$$tmp/uplink"; \
 	rm -rf "$$tmp/uplink/build" "$$tmp/uplink/build-san"; \
+	if [ -n "$(RELEASE_ROOT_KEY)" ]; then \
+	    cp "$(RELEASE_ROOT_KEY)" "$$tmp/uplink/debian/release-root.pub"; fi; \
 	(cd "$$tmp/uplink" && dpkg-buildpackage -us -uc -b >../build.log 2>&1) || \
 	    { tail -40 "$$tmp/build.log"; exit 1; }; \
 	mkdir -p $(DEBDIR); \
