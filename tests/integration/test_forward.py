@@ -369,11 +369,14 @@ def test_instance_certificate_refused_as_connector(cl):
 
 def test_peer_link_back_after_b_restarts(cl):
     since_a = cl.a.log_offset()
+    # Taken before b stops: the connector may have its tunnels back before
+    # a logs its peer link up, and both must count.
+    since_right = cl.right.log_offset()
     cl.b.stop()
     cl.a.wait_log(r"peer link to instance i2 \S+ (down|closed)", 15 * SLOW, since=since_a)
     cl.b.start()
     cl.a.wait_log(r"peer link to instance i2 \S+ up", 30 * SLOW, since=since_a)
-    cl.right.wait_tunnels(2, 30 * SLOW, since=cl.right.log_offset() - 1)
+    cl.right.wait_tunnels(2, 30 * SLOW, since=since_right)
     cl.wait_located(cl.a, "right", timeout=30)
     payload = os.urandom(MB)
     assert cp.echo_once(cl.a.publish_ports["right-echo"], payload,
