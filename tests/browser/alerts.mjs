@@ -17,98 +17,25 @@
 //
 //   node --test tests/browser/alerts.mjs
 
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { ARTIFACTS, DESKTOP, PHONE, browserHarness, need, tid } from './harness.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-
-function need(name) {
-	const v = process.env[name];
-	if (!v)
-		throw new Error(`${name} is not set: run this through tests/integration/test_alerts.py`);
-	return v;
-}
-
-const URL_ = need('UPLINK_CONSOLE_URL').replace(/\/?$/, '/');
-const EMAIL = need('UPLINK_ADMIN_EMAIL');
-const PASSWORD = need('UPLINK_ADMIN_PASSWORD');
-const HOOK = need('UPLINK_HOOK_URL');
-const SMTP_HOST = need('UPLINK_SMTP_HOST');
-const SMTP_PORT = need('UPLINK_SMTP_PORT');
-const SMTP_CA = need('UPLINK_SMTP_CA');
-const ARTIFACTS = process.env.UPLINK_ARTIFACTS || path.join(HERE, 'artifacts');
-const CHROMIUM = process.env.UPLINK_CHROMIUM || '/usr/bin/chromium';
-const SPKI = process.env.UPLINK_CONSOLE_SPKI || '';
-const AXE = fs.readFileSync(path.join(HERE, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-const DESKTOP = { width: 1440, height: 900 };
-const PHONE = { width: 390, height: 844 };
-
-let browser, page;
-let failed = false;
-const errors = [];
-const tid = id => `[data-testid="${id}"]`;
-
-function step(name, fn) {
-	test(name, { timeout: 120000 }, async t => {
-		if (failed) {
-			t.skip('an earlier step failed');
-			return;
-		}
-		try {
-			await fn(t);
-		} catch (e) {
-			failed = true;
-			try {
-				await page.screenshot({ path: path.join(ARTIFACTS, `alerts-${name}-FAILED.png`) });
-			} catch (e2) {
-				/* the page may be gone */
-			}
-			throw e;
-		}
-	});
-}
-
-async function axe(where) {
-	if (!await page.evaluate(() => typeof window.axe === 'object'))
-		await page.evaluate(AXE);
-	const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-	return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-		.map(v => `${where}: ${v.id} (${v.impact}): ${v.help}: ` +
-			v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '));
-}
-
-before(async () => {
-	fs.mkdirSync(ARTIFACTS, { recursive: true });
-	const args = ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'];
-	if (SPKI)
-		args.push(`--ignore-certificate-errors-spki-list=${SPKI}`);
-	browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
-	const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-GB', timezoneId: 'Europe/Berlin' });
-	context.setDefaultTimeout(20000);
-	page = await context.newPage();
-	page.on('console', m => {
-		if (m.type() === 'error')
-			errors.push(m.text());
-	});
-	page.on('pageerror', e => errors.push(`uncaught: ${e.message}`));
-});
-
-after(async () => {
-	if (browser)
-		await browser.close();
-});
+const via = 'tests/integration/test_alerts.py';
+const URL_ = need('UPLINK_CONSOLE_URL', via).replace(/\/?$/, '/');
+const EMAIL = need('UPLINK_ADMIN_EMAIL', via);
+const PASSWORD = need('UPLINK_ADMIN_PASSWORD', via);
+const HOOK = need('UPLINK_HOOK_URL', via);
+const SMTP_HOST = need('UPLINK_SMTP_HOST', via);
+const SMTP_PORT = need('UPLINK_SMTP_PORT', via);
+const SMTP_CA = need('UPLINK_SMTP_CA', via);
+let page;
+const h = browserHarness('alerts', { context: { timezoneId: 'Europe/Berlin' },
+	ready: p => { page = p; } });
+const step = h.step, axe = h.axe;
 
 step('signin-and-open', async () => {
-	await page.goto(URL_);
-	await page.locator(tid('signin-form')).waitFor();
-	await page.fill(tid('signin-email'), EMAIL);
-	await page.fill(tid('signin-password'), PASSWORD);
-	await page.click(tid('signin-submit'));
-	await page.locator(tid('topbar-email')).waitFor();
+	await h.signIn(URL_, EMAIL, PASSWORD);
 	await page.click(tid('nav-alerts'));
 	await page.locator(tid('page-title')).filter({ hasText: 'Alerts' }).waitFor();
 	assert.equal(await page.locator(`${tid('nav-alerts')}[aria-current="page"]`).count(), 1);
@@ -182,5 +109,5 @@ step('axe-desktop-and-phone', async () => {
 		}
 	}
 	assert.deepEqual(found, [], 'axe-core: serious or critical violations');
-	assert.deepEqual(errors.filter(e => !/Failed to load resource/.test(e)), [], 'the page logged errors');
+	assert.deepEqual(h.scriptErrors(), [], 'the page logged errors');
 });

@@ -18,95 +18,26 @@
 // and the events of the connector and the site, each at 1440x900 and
 // 390x844 with axe-core finding nothing serious or critical.
 
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { ARTIFACTS, DESKTOP, PHONE, browserHarness, need, tid } from './harness.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-
-function need(name) {
-	const v = process.env[name];
-	if (!v)
-		throw new Error(`${name} is not set: run this through tests/integration/test_logs.py`);
-	return v;
-}
-
-const URL_ = need('UPLINK_CONSOLE_URL').replace(/\/?$/, '/');
-const EMAIL = need('UPLINK_ADMIN_EMAIL');
-const PASSWORD = need('UPLINK_ADMIN_PASSWORD');
-const CONNECTOR = need('UPLINK_CONNECTOR');
-const SITE = need('UPLINK_SITE');
-const ARTIFACTS = process.env.UPLINK_ARTIFACTS || path.join(HERE, 'artifacts');
-const CHROMIUM = process.env.UPLINK_CHROMIUM || '/usr/bin/chromium';
-const SPKI = process.env.UPLINK_CONSOLE_SPKI || '';
+const via = 'tests/integration/test_logs.py';
+const URL_ = need('UPLINK_CONSOLE_URL', via).replace(/\/?$/, '/');
+const EMAIL = need('UPLINK_ADMIN_EMAIL', via);
+const PASSWORD = need('UPLINK_ADMIN_PASSWORD', via);
+const CONNECTOR = need('UPLINK_CONNECTOR', via);
+const SITE = need('UPLINK_SITE', via);
 const T = 20000;
-const DESKTOP = { width: 1440, height: 900 };
-const PHONE = { width: 390, height: 844 };
-const AXE = fs.readFileSync(path.join(HERE, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-const tid = id => `[data-testid="${id}"]`;
-
-let browser, page;
-let failed = false;
-const errors = [];
-
-function step(name, fn) {
-	test(name, { timeout: 120000 }, async t => {
-		if (failed) {
-			t.skip('an earlier step failed');
-			return;
-		}
-		try {
-			await fn(t);
-		} catch (e) {
-			failed = true;
-			await page.screenshot({ path: path.join(ARTIFACTS, `logs-${name}-FAILED.png`) }).catch(() => {});
-			throw e;
-		}
-	});
-}
-
-async function axe(where) {
-	if (!await page.evaluate(() => typeof window.axe === 'object'))
-		await page.evaluate(AXE);
-	const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-	return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-		.map(v => `${where}: ${v.id} (${v.impact}): ${v.help}: ` +
-			v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '));
-}
+let page;
+const h = browserHarness('logs', { timeout: T, ready: p => { page = p; } });
+const step = h.step, axe = h.axe;
 
 const lineTexts = () => page.$$eval(tid('log-line'), ls => ls.map(l => ({
 	level: l.dataset.level, text: l.textContent })));
 
-before(async () => {
-	fs.mkdirSync(ARTIFACTS, { recursive: true });
-	const args = ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'];
-	if (SPKI)
-		args.push(`--ignore-certificate-errors-spki-list=${SPKI}`);
-	browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
-	const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-GB' });
-	context.setDefaultTimeout(T);
-	page = await context.newPage();
-	page.on('pageerror', e => errors.push(`uncaught: ${e.message}`));
-	page.on('console', m => {
-		if (m.type() === 'error' && !/Failed to load resource/.test(m.text()))
-			errors.push(m.text());
-	});
-});
-
-after(async () => {
-	if (browser)
-		await browser.close();
-});
-
 step('signin', async () => {
-	await page.goto(URL_);
-	await page.fill(tid('signin-email'), EMAIL);
-	await page.fill(tid('signin-password'), PASSWORD);
-	await page.click(tid('signin-submit'));
-	await page.locator(tid('topbar-email')).waitFor();
+	await h.signIn(URL_, EMAIL, PASSWORD);
 });
 
 step('logs-tab-by-link', async () => {
@@ -191,5 +122,5 @@ step('events-of-connector-and-site', async () => {
 	await page.screenshot({ path: path.join(ARTIFACTS, 'logs-site-events-phone.png') });
 	found.push(...await axe('phone site'));
 	assert.deepEqual(found, [], 'axe-core: serious or critical violations');
-	assert.deepEqual(errors, [], 'the page logged errors');
+	assert.deepEqual(h.scriptErrors(), [], 'the page logged errors');
 });
