@@ -805,6 +805,11 @@ request_ready(struct tunnel *t, struct tunnel_stream *s)
 		    "too many connections are being set up at once");
 		return;
 	}
+	if (t->cb.request == NULL) {
+		tunnel_stream_refuse(s, 501, "not-supported",
+		    "this end of the tunnel opens no connections");
+		return;
+	}
 	t->cb.request(t->arg, t, s, hp.host, hp.port);
 }
 

@@ -76,7 +76,8 @@ struct tunnel_callbacks {
 	/*
 	 * Connector only: the cloud asks for host:port. Answer later with
 	 * tunnel_stream_accept() or tunnel_stream_refuse(); until then the
-	 * stream counts as a pending connect.
+	 * stream counts as a pending connect. NULL: every CONNECT is
+	 * refused (501, "not-supported").
 	 */
 	void	(*request)(void *arg, struct tunnel *t, struct tunnel_stream *s,
 		    const char *host, uint16_t port);
