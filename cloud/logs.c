@@ -35,6 +35,7 @@
  */
 
 #define LOGS_BATCH		256		/* lines per transaction */
+#define LOGS_BATCH_FIRST	8		/* rows allocated at first */
 #define LOGS_FLUSH_MS		500		/* batches wait at most this */
 #define LOGS_LINE_MAX		(16 * 1024)	/* a JSON line (2 KiB of text, escaped) */
 #define LOGS_READ_MAX		(64 * 1024)	/* our end's read-ahead */
@@ -65,7 +66,7 @@ struct lc {
 	int64_t			 refill_ms;
 	int64_t			 capped;	/* dropped by the cap, not reported */
 	struct store_log	*batch;
-	size_t			 nbatch;
+	size_t			 nbatch, cap;	/* rows taken, allocated */
 };
 
 struct waiter {
@@ -239,6 +240,16 @@ lc_flush(struct lc *l)
 	} else
 		l->dirty = true;
 	l->nbatch = 0;
+	/*
+	 * A line is up to STORE_LOG_MSG_MAX bytes: a full batch is over half
+	 * a megabyte, too much to keep for each of thousands of connectors
+	 * between bursts. Only the first few rows stay.
+	 */
+	if (l->cap > LOGS_BATCH_FIRST) {
+		free(l->batch);
+		l->batch = NULL;
+		l->cap = 0;
+	}
 	logs_wake(lg, l->connector);
 }
 
@@ -301,6 +312,10 @@ lc_row(struct lc *l, int64_t seq, int64_t at_ms, int level)
 
 	if (l->nbatch == LOGS_BATCH)
 		lc_flush(l);
+	if (l->nbatch == l->cap) {
+		l->cap = l->cap == 0 ? LOGS_BATCH_FIRST : l->cap * 2;
+		l->batch = xrealloc(l->batch, l->cap * sizeof(*l->batch));
+	}
 	row = &l->batch[l->nbatch++];
 	memset(row, 0, offsetof(struct store_log, msg) + 1);
 	snprintf(row->connector_id, sizeof(row->connector_id), "%s",
@@ -587,7 +602,6 @@ lc_get(struct logs *lg, const char *connector)
 	l = xcalloc(1, sizeof(*l));
 	l->lg = lg;
 	snprintf(l->connector, sizeof(l->connector), "%s", connector);
-	l->batch = xcalloc(LOGS_BATCH, sizeof(*l->batch));
 	l->retry = evtimer_new(lg->c->base, lc_retry_cb, l);
 	l->resume = evtimer_new(lg->c->base, lc_resume_cb, l);
 	l->tok_lines = (double)lg->c->cfg.logs_lines_per_sec * LOGS_BURST_S;
