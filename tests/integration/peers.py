@@ -58,11 +58,43 @@ class PeerError(RuntimeError):
 # --------------------------------------------------------------------------
 # ports and processes
 
+# Ports for the daemons a test starts come from 20000-31999, below the
+# kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768-60999 by
+# default), so no outgoing connection of anybody's holds one meanwhile, and
+# each in turn, so this process never hands one out twice (asking the
+# kernel for port 0 could: two services of one test were given the same
+# port). Each pytest-xdist worker has a slice of its own; other processes
+# (bench/*, scripts/demo*) start at a place of their own in the whole range.
+PORT_LOW, PORT_HIGH = 20000, 32000
+_port_next = [None]
+
+
+def _port_slice():
+    w = os.environ.get("PYTEST_XDIST_WORKER", "")
+    n = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if w.startswith("gw") and w[2:].isdigit() and n > 1:
+        size = (PORT_HIGH - PORT_LOW) // n
+        lo = PORT_LOW + int(w[2:]) % n * size
+        return lo, lo + size, lo
+    return PORT_LOW, PORT_HIGH, PORT_LOW + os.getpid() * 7919 % (PORT_HIGH - PORT_LOW)
+
+
 def free_port():
-    """A TCP port free on 127.0.0.1 right now (the kernel's pick)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
+    """A TCP port free on 127.0.0.1 right now that this process has not
+    handed out before (until its slice of PORT_LOW..PORT_HIGH wraps)."""
+    lo, hi, start = _port_slice()
+    if _port_next[0] is None or not lo <= _port_next[0] < hi:
+        _port_next[0] = start
+    for _ in range(hi - lo):
+        port = _port_next[0]
+        _port_next[0] = port + 1 if port + 1 < hi else lo
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free TCP port on {LOOPBACK} in {lo}-{hi - 1}")
 
 
 class DeadPort:
