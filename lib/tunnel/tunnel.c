@@ -111,6 +111,14 @@ struct tunnel_stream {
 	struct tunnel_stream	*mate;
 };
 
+#define H2_MAP_MIN	(16 * 1024)
+#define H2_MAPS		4
+
+struct h2_map {
+	void		*p;
+	size_t		 len;
+};
+
 struct tunnel {
 	struct event_base	*base;
 	struct tlsio		*io;		/* the TLS connection */
@@ -125,6 +133,8 @@ struct tunnel {
 	bool			 blocked;	/* nghttp2 told to wait for the socket */
 	long			 last_recv, rtt_ms;
 	int			 pings_out;	/* sent, not yet answered */
+	struct h2_map		 maps[H2_MAPS];	/* nghttp2's mapped blocks */
+	bool			 h2_dirty;	/* frames written since released */
 	char			*info;		/* connector: GET /v1/info body */
 	uint32_t		 nstreams, npending;
 	uint32_t		 ninternal;	/* of nstreams, the cloud's own */
@@ -137,6 +147,7 @@ static void tunnel_fail(struct tunnel *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void stream_free(struct tunnel_stream *s);
 static void stream_abort(struct tunnel_stream *s, uint32_t h2err);
+static void h2_pages_release(struct tunnel *t);
 
 void
 tunnel_limits_default(struct tunnel_limits *lim)
@@ -576,6 +587,7 @@ h2_send(nghttp2_session *h2, const uint8_t *data, size_t len, int flags,
 	}
 	if (tlsio_write(t->io, data, len) == -1)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	t->h2_dirty = true;
 	return (ssize_t)len;
 }
 
@@ -1062,6 +1074,7 @@ tunnel_send_now(struct tunnel *t)
 	/* Enough for one pass; the rest in the next one, not never. */
 	if (t->blocked && tlsio_queued(t->io) < TUNNEL_OUT_LOW)
 		tunnel_schedule_send(t);
+	h2_pages_release(t);
 	if (!nghttp2_session_want_read(t->h2) &&
 	    !nghttp2_session_want_write(t->h2) && tlsio_queued(t->io) == 0)
 		tunnel_fail(t, "%s", t->goaway_sent || t->draining ?
@@ -1230,65 +1243,91 @@ close_cb(evutil_socket_t fd, short what, void *arg)
  * and keeps it: through malloc it is resident on a heap where freed
  * blocks were written to, 16 KiB of every idle tunnel. But DATA goes out
  * through h2_send_data() without that buffer, so only control frames are
- * written to it: mapped on its own (blocks of H2_MAP_MIN or more), only
- * its first page ever becomes resident. A 16-byte header before every
- * block says how it was made and its size.
+ * written to it. Blocks of H2_MAP_MIN or more are mapped on their own and
+ * remembered by their tunnel (t->maps; ud is the tunnel), so that an idle
+ * tunnel gives their pages back once its frames are out
+ * (h2_pages_release()): a ping written there every few seconds costs a
+ * page fault, not a resident page per tunnel. Smaller blocks are malloc's.
  */
-#define H2_MAP_MIN	(16 * 1024)
+static bool
+h2_map_add(struct tunnel *t, void *p, size_t len)
+{
+	size_t	 i;
 
-struct h2_blk {
-	size_t	 size;
-	size_t	 mapped;
-};
+	for (i = 0; i < H2_MAPS; i++)
+		if (t->maps[i].p == NULL) {
+			t->maps[i].p = p;
+			t->maps[i].len = len;
+			return true;
+		}
+	return false;
+}
+
+static struct h2_map *
+h2_map_find(struct tunnel *t, void *p)
+{
+	size_t	 i;
+
+	for (i = 0; i < H2_MAPS; i++)
+		if (t->maps[i].p == p)
+			return &t->maps[i];
+	return NULL;
+}
+
+/* A block of size bytes: mapped (and zeroed) when that is true in *mapped. */
+static void *
+h2_alloc(size_t size, struct tunnel *t, bool *mapped)
+{
+	void	*p;
+
+	*mapped = false;
+	if (size > SIZE_MAX / 2)
+		return NULL;
+	if (size >= H2_MAP_MIN && h2_map_find(t, NULL) != NULL) {
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		(void)h2_map_add(t, p, size);
+		*mapped = true;
+		return p;
+	}
+	return malloc(size);
+}
 
 static void *
 h2_malloc(size_t size, void *ud)
 {
-	struct h2_blk	*b;
+	bool	 mapped;
 
-	(void)ud;
-	if (size > SIZE_MAX / 2)
-		return NULL;
-	if (size >= H2_MAP_MIN) {
-		b = mmap(NULL, size + sizeof(*b), PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (b == MAP_FAILED)
-			return NULL;
-		b->mapped = 1;
-	} else {
-		b = malloc(size + sizeof(*b));
-		if (b == NULL)
-			return NULL;
-		b->mapped = 0;
-	}
-	b->size = size;
-	return b + 1;
+	return h2_alloc(size, ud, &mapped);
 }
 
 static void
 h2_free(void *p, void *ud)
 {
-	struct h2_blk	*b;
+	struct h2_map	*m;
 
-	(void)ud;
 	if (p == NULL)
 		return;
-	b = (struct h2_blk *)p - 1;
-	if (b->mapped)
-		munmap(b, b->size + sizeof(*b));
-	else
-		free(b);
+	if ((m = h2_map_find(ud, p)) != NULL) {
+		munmap(m->p, m->len);
+		m->p = NULL;
+		return;
+	}
+	free(p);
 }
 
 static void *
 h2_calloc(size_t n, size_t size, void *ud)
 {
 	void	*p;
+	bool	 mapped;
 
 	if (size != 0 && n > SIZE_MAX / 2 / size)
 		return NULL;
-	p = h2_malloc(n * size, ud);
-	if (p != NULL && n * size < H2_MAP_MIN)
+	p = h2_alloc(n * size, ud, &mapped);
+	if (p != NULL && !mapped)
 		memset(p, 0, n * size);		/* mapped pages come zeroed */
 	return p;
 }
@@ -1296,31 +1335,50 @@ h2_calloc(size_t n, size_t size, void *ud)
 static void *
 h2_realloc(void *p, size_t size, void *ud)
 {
-	struct h2_blk	*b, *nb;
+	struct h2_map	*m;
+	size_t		 old;
 	void		*q;
+	bool		 mapped;
 
 	if (p == NULL)
 		return h2_malloc(size, ud);
-	b = (struct h2_blk *)p - 1;
-	if (!b->mapped && size < H2_MAP_MIN) {
-		nb = realloc(b, size + sizeof(*b));
-		if (nb == NULL)
-			return NULL;
-		nb->size = size;
-		return nb + 1;
-	}
-	q = h2_malloc(size, ud);
+	m = h2_map_find(ud, p);
+	if (m == NULL && size < H2_MAP_MIN)
+		return realloc(p, size);
+	old = m != NULL ? m->len : malloc_usable_size(p);
+	q = h2_alloc(size, ud, &mapped);
 	if (q == NULL)
 		return NULL;
-	memcpy(q, p, b->size < size ? b->size : size);
+	memcpy(q, p, old < size ? old : size);
 	h2_free(p, ud);
 	return q;
+}
+
+/*
+ * An idle tunnel's mapped blocks go back to the kernel once nghttp2 has
+ * nothing of a frame left in them: no stream, every frame handed to TLS
+ * (not blocked), nothing queued. Their contents are dead then; the next
+ * frame written finds zeroed pages.
+ */
+static void
+h2_pages_release(struct tunnel *t)
+{
+	size_t	 i;
+
+	if (!t->h2_dirty || t->nstreams > 0 || t->blocked || t->draining ||
+	    t->goaway_sent || nghttp2_session_want_write(t->h2))
+		return;
+	t->h2_dirty = false;
+	for (i = 0; i < H2_MAPS; i++)
+		if (t->maps[i].p != NULL)
+			(void)madvise(t->maps[i].p, t->maps[i].len,
+			    MADV_DONTNEED);
 }
 
 static nghttp2_session *
 session_new(struct tunnel *t)
 {
-	nghttp2_mem			 mem = { NULL, h2_malloc, h2_free,
+	nghttp2_mem			 mem = { t, h2_malloc, h2_free,
 	    h2_calloc, h2_realloc };
 	nghttp2_session_callbacks	*cbs;
 	nghttp2_option			*opt;
