@@ -57,6 +57,8 @@ int router_request_here(struct router *r, const char *connector,
  * and takes in their drained flags (set by another instance or the CLI).
  */
 void router_sweep_revoked(struct router *r);
+/* Called every half second: gives the heap back after a burst of tunnels. */
+void router_settle_heap(struct router *r);
 /* A site was renamed: its connectors' tunnels now serve the new name. */
 void router_site_renamed(struct router *r, const char *from,
     const char *to);

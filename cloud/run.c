@@ -550,6 +550,7 @@ watch_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	run_status(c);
+	router_settle_heap(c->router);
 	/* While PostgreSQL is unavailable its breaker has logged it once. */
 	rc = store_data_version(c->dd.st, &v, err, sizeof(err));
 	if (rc == UPLINK_EUNAVAIL)
