@@ -1546,3 +1546,155 @@ class Haproxy:
     def stop(self):
         peers.stop_process(self.proc, timeout=5)
         self.proc = None
+
+
+# ---- a whole edge: HAProxy in front of three instances, two connectors
+# (test_cluster_edge.py, bench/cluster)
+
+EDGE_IDS = ["i1", "i2", "i3"]
+EDGE_BALANCER = "127.0.0.2"     # HAProxy's source address: proxy_from
+
+
+def tunnels_now(conn, since=0):
+    """{tunnel number: instance} of conn's tunnels up now, from its log."""
+    state = {}
+    for line in conn.log_text(since).splitlines():
+        m = re.search(r"tunnel (\d+): up to instance (\S+)", line)
+        if m:
+            state[m.group(1)] = m.group(2)
+            continue
+        m = re.search(r"tunnel (\d+): (closed|moving away)", line)
+        if m:
+            state.pop(m.group(1), None)
+    return state
+
+
+def http_ready(cloud):
+    """Whether cloud's GET /ready answers 200 (what HAProxy checks)."""
+    try:
+        with socket.create_connection((LOOPBACK, cloud.http_port), timeout=2) as s:
+            s.sendall(b"GET /ready HTTP/1.0\r\n\r\n")
+            return re.match(rb"HTTP/1\.[01] 200 ", recv_all(s, 3)) is not None
+    except OSError:
+        return False
+
+
+def echo_via(port, source=None, payload=b"hello through the edge\n", timeout=10):
+    """payload sent to port (from source, an address of 127/8), half-closed:
+    what came back."""
+    s = socket.socket()
+    s.settimeout(timeout)
+    if source:
+        s.bind((source, 0))
+    s.connect((LOOPBACK, port))
+    with s:
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        return recv_all(s, timeout)
+
+
+class ClusterEdge:
+    """PostgreSQL, three instances i1..i3 (lease 2 s), a real HAProxy in
+    front of them as packaging/haproxy/uplink.cfg has it, an echo service
+    published as "echo" for site s1 and two connectors of s1 ("north",
+    "south") that reach the instances through HAProxy: [cloud] url is
+    HAProxy's TLS port, each instance's tunnel_address is that port too and
+    its tunnel_name (i1.cloud.test ...) routes by SNI; HAProxy connects from
+    EDGE_BALANCER, the instances' proxy_from.
+
+      e = ClusterEdge(workdir).start(); ...; reports = e.stop()
+      e.fx (the ClusterFixture), e.hap, e.conns, e.tls_port, e.pub_port
+    """
+
+    def __init__(self, workdir, slow=1.0, log_level="debug"):
+        self.dir = workdir
+        self.slow = slow
+        self.log_level = log_level
+        self.svc = self.fx = self.hap = None
+        self.conns = []
+
+    def start(self):
+        os.makedirs(self.dir, exist_ok=True)
+        self.svc = Services(os.path.join(self.dir, "services")).start()
+        self.tls_port, self.pub_port = peers.free_port(), peers.free_port()
+        self.fx = ClusterFixture(
+            os.path.join(self.dir, "cluster"), n=3, lease="2s", log_level=self.log_level,
+            publish={"echo": ("s1", f"{LOOPBACK}:{self.svc.ports['echo']}")},
+            options={"cloud": {"drain_timeout": "20s"}},
+            cluster=lambda i: {"tunnel_name": f"{EDGE_IDS[i]}.cloud.test",
+                               "tunnel_address": f"{LOOPBACK}:{self.tls_port}",
+                               "proxy_from": EDGE_BALANCER})
+        self.fx.start()
+        for c in self.fx.clouds:
+            wait_for(lambda c=c: http_ready(c), 20 * self.slow, f"{c.dir} ready")
+        self.hap = Haproxy(os.path.join(self.dir, "haproxy"),
+                           haproxy_config(self.fx, self.tls_port,
+                                          {"echo": self.pub_port}, EDGE_BALANCER),
+                           [self.tls_port, self.pub_port]).start()
+        for name in ("north", "south"):
+            self.conns.append(self.connector(name))
+        for c in self.conns:
+            self.wait_two(c, 30 * self.slow)
+        for c in self.fx.clouds:
+            self.wait_serving(c, 20 * self.slow)
+        return self
+
+    def wait_serving(self, cloud, timeout):
+        """Until cloud's own published port carries a stream to the site
+        (its tunnels, or another instance's: the fleet has been read)."""
+        def ok():
+            try:
+                return echo_via(cloud.publish_ports["echo"], timeout=5 * self.slow) == \
+                    b"hello through the edge\n"
+            except OSError:
+                return False
+        wait_for(ok, timeout, f"a stream through {cloud.dir}", interval=0.3)
+
+    def connector(self, name, site="s1", allow=None):
+        """A connector of site, enrolled, reaching the cloud through HAProxy,
+        started (two tunnels, pings every 2 s); c.key is its id."""
+        c = Connector(os.path.join(self.dir, name), name=name)
+        r = c.enroll(self.fx.token(site))
+        if r.rc != 0:
+            raise PeerError(f"enrolling {name} failed: {r}")
+        c.configure(allow=allow or [f"{LOOPBACK}:{self.svc.ports['echo']}"], tunnels=2,
+                    run={"ping_interval": "2s"})
+        text = read_text(c.conf)
+        text = re.sub(r"(?m)^(url\s*=\s*https://[^\s/]*?):\d+", rf"\g<1>:{self.tls_port}",
+                      text)
+        with open(c.conf, "w") as f:
+            f.write(text)
+        c.key = cert_cn(os.path.join(c.state, "connector.pem"))
+        c.start(timeout=30 * self.slow)
+        return c
+
+    def wait_two(self, conn, timeout, avoid=()):
+        """Until conn has 2 tunnels up on 2 different instances (none in
+        avoid); returns {tunnel: instance}."""
+        def two():
+            st = tunnels_now(conn)
+            inst = set(st.values())
+            return st if len(st) >= 2 and len(inst) >= 2 and not inst & set(avoid) else None
+        return wait_for(two, timeout, f"{conn.name} on two instances",
+                        interval=0.1, on_fail=lambda: tail(conn.log))
+
+    def wait_rank(self, conn, timeout):
+        """Until conn's two tunnels are on the first two instances of its
+        ranking (which tunnel is where may have changed: a tunnel on a
+        chosen instance stays there)."""
+        rank = rendezvous_rank(conn.key, EDGE_IDS)
+        wait_for(lambda: sorted(tunnels_now(conn).values()) == sorted(rank[:2]), timeout,
+                 f"{conn.name} back on {rank[0]} and {rank[1]}", interval=0.1,
+                 on_fail=lambda: tail(conn.log))
+
+    def stop(self):
+        """Stops everything it started; returns the sanitizer reports."""
+        for c in self.conns:
+            c.stop(check=False)
+        if self.hap is not None:
+            self.hap.stop()
+        reports = (self.fx.stop() if self.fx is not None else None) or []
+        reports += sanitizer_reports([c.log for c in self.conns])
+        if self.svc is not None:
+            self.svc.stop()
+        return reports

@@ -28,8 +28,6 @@ HAProxy connects to the instances from 127.0.0.2, their proxy_from.
 
 import os
 import re
-import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -38,13 +36,12 @@ import time
 import pytest
 
 import cloudpeers as cp
-import peers
 
 SAN = cp.SAN
 SLOW = 3.0 if SAN else 1.0
-BALANCER = "127.0.0.2"          # HAProxy's source address: proxy_from
+BALANCER = cp.EDGE_BALANCER      # HAProxy's source address: proxy_from
 CLIENT = "127.0.0.9"            # a client whose address must come through
-IDS = ["i1", "i2", "i3"]
+IDS = cp.EDGE_IDS
 
 
 def _have_pg():
@@ -63,140 +60,22 @@ pytestmark = [
 ]
 
 
-# ---- the cluster, HAProxy and two connectors
+# ---- the cluster, HAProxy and two connectors (cloudpeers.ClusterEdge)
 
-def tunnels_now(conn, since=0):
-    """{tunnel number: instance} of conn's tunnels up now, from its log."""
-    state = {}
-    for line in conn.log_text(since).splitlines():
-        m = re.search(r"tunnel (\d+): up to instance (\S+)", line)
-        if m:
-            state[m.group(1)] = m.group(2)
-            continue
-        m = re.search(r"tunnel (\d+): (closed|moving away)", line)
-        if m:
-            state.pop(m.group(1), None)
-    return state
-
-
-def http_ready(cloud):
-    try:
-        with socket.create_connection((cp.LOOPBACK, cloud.http_port), timeout=2) as s:
-            s.sendall(b"GET /ready HTTP/1.0\r\n\r\n")
-            return re.match(rb"HTTP/1\.[01] 200 ", cp.recv_all(s, 3)) is not None
-    except OSError:
-        return False
-
-
-class Edge:
-    def __init__(self, workdir):
-        self.dir = workdir
-        self.svc = self.fx = self.hap = None
-        self.conns = []
-
-    def start(self):
-        os.makedirs(self.dir, exist_ok=True)
-        self.svc = cp.Services(os.path.join(self.dir, "services")).start()
-        self.tls_port, self.pub_port = peers.free_port(), peers.free_port()
-        self.fx = cp.ClusterFixture(
-            os.path.join(self.dir, "cluster"), n=3, lease="2s", log_level="debug",
-            publish={"echo": ("s1", f"{cp.LOOPBACK}:{self.svc.ports['echo']}")},
-            options={"cloud": {"drain_timeout": "20s"}},
-            cluster=lambda i: {"tunnel_name": f"{IDS[i]}.cloud.test",
-                               "tunnel_address": f"{cp.LOOPBACK}:{self.tls_port}",
-                               "proxy_from": BALANCER})
-        self.fx.start()
-        for c in self.fx.clouds:
-            cp.wait_for(lambda c=c: http_ready(c), 20 * SLOW, f"{c.dir} ready")
-        self.hap = cp.Haproxy(os.path.join(self.dir, "haproxy"),
-                              cp.haproxy_config(self.fx, self.tls_port,
-                                                {"echo": self.pub_port}, BALANCER),
-                              [self.tls_port, self.pub_port]).start()
-        for name in ("north", "south"):
-            self.conns.append(self.connector(name))
-        for c in self.conns:
-            self.wait_two(c, 30 * SLOW)
-        for c in self.fx.clouds:
-            self.wait_serving(c, 20 * SLOW)
-        return self
-
-    def wait_serving(self, cloud, timeout):
-        """Until cloud's own published port carries a stream to the site
-        (its tunnels, or another instance's: the fleet has been read)."""
-        def ok():
-            try:
-                return echo_via(cloud.publish_ports["echo"], timeout=5 * SLOW) == \
-                    b"hello through the edge\n"
-            except OSError:
-                return False
-        cp.wait_for(ok, timeout, f"a stream through {cloud.dir}", interval=0.3)
-
-    def connector(self, name):
-        c = cp.Connector(os.path.join(self.dir, name), name=name)
-        r = c.enroll(self.fx.token("s1"))
-        assert r.rc == 0, r
-        c.configure(allow=[f"{cp.LOOPBACK}:{self.svc.ports['echo']}"], tunnels=2,
-                    run={"ping_interval": "2s"})
-        text = cp.read_text(c.conf)
-        text = re.sub(r"(?m)^(url\s*=\s*https://[^\s/]*?):\d+", rf"\g<1>:{self.tls_port}", text)
-        with open(c.conf, "w") as f:
-            f.write(text)
-        c.key = cp.cert_cn(os.path.join(c.state, "connector.pem"))
-        c.start(timeout=30 * SLOW)
-        return c
-
-    def wait_two(self, conn, timeout, avoid=()):
-        """Until conn has 2 tunnels up on 2 different instances (none in
-        avoid); returns {tunnel: instance}."""
-        def two():
-            st = tunnels_now(conn)
-            inst = set(st.values())
-            return st if len(st) >= 2 and len(inst) >= 2 and not inst & set(avoid) else None
-        return cp.wait_for(two, timeout, f"{conn.name} on two instances",
-                           interval=0.1, on_fail=lambda: cp.tail(conn.log))
-
-    def wait_rank(self, conn, timeout):
-        """Until conn's two tunnels are on the first two instances of its
-        ranking (which tunnel is where may have changed: a tunnel on a
-        chosen instance stays there)."""
-        rank = cp.rendezvous_rank(conn.key, IDS)
-        cp.wait_for(lambda: sorted(tunnels_now(conn).values()) == sorted(rank[:2]), timeout,
-                    f"{conn.name} back on {rank[0]} and {rank[1]}", interval=0.1,
-                    on_fail=lambda: cp.tail(conn.log))
-
-    def stop(self):
-        for c in self.conns:
-            c.stop(check=False)
-        if self.hap is not None:
-            self.hap.stop()
-        reports = (self.fx.stop() if self.fx is not None else None) or []
-        reports += cp.sanitizer_reports([c.log for c in self.conns])
-        if self.svc is not None:
-            self.svc.stop()
-        return reports
+tunnels_now = cp.tunnels_now
+http_ready = cp.http_ready
+echo_via = cp.echo_via
 
 
 @pytest.fixture(scope="module")
 def edge(workdir):
-    e = Edge(os.path.join(workdir, "edge"))
+    e = cp.ClusterEdge(os.path.join(workdir, "edge"), slow=SLOW)
     try:
         e.start()
         yield e
     finally:
         reports = e.stop()
     assert not reports, "\n".join(reports)
-
-
-def echo_via(port, source=None, payload=b"hello through the edge\n", timeout=10):
-    s = socket.socket()
-    s.settimeout(timeout)
-    if source:
-        s.bind((source, 0))
-    s.connect((cp.LOOPBACK, port))
-    with s:
-        s.sendall(payload)
-        s.shutdown(socket.SHUT_WR)
-        return cp.recv_all(s, timeout)
 
 
 def proxy_v2_header(src, sport, dst, dport):
