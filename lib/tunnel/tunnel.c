@@ -117,6 +117,7 @@ struct tunnel_stream {
 struct h2_map {
 	void		*p;
 	size_t		 len;
+	bool		 framebuf;	/* made by nghttp2_session_*_new() */
 };
 
 struct tunnel {
@@ -135,6 +136,7 @@ struct tunnel {
 	int			 pings_out;	/* sent, not yet answered */
 	struct h2_map		 maps[H2_MAPS];	/* nghttp2's mapped blocks */
 	bool			 h2_dirty;	/* frames written since released */
+	bool			 h2_new;	/* in session_new() */
 	char			*info;		/* connector: GET /v1/info body */
 	uint32_t		 nstreams, npending;
 	uint32_t		 ninternal;	/* of nstreams, the cloud's own */
@@ -1245,9 +1247,11 @@ close_cb(evutil_socket_t fd, short what, void *arg)
  * through h2_send_data() without that buffer, so only control frames are
  * written to it. Blocks of H2_MAP_MIN or more are mapped on their own and
  * remembered by their tunnel (t->maps; ud is the tunnel), so that an idle
- * tunnel gives their pages back once its frames are out
+ * tunnel gives the frame buffer's pages back once its frames are out
  * (h2_pages_release()): a ping written there every few seconds costs a
- * page fault, not a resident page per tunnel. Smaller blocks are malloc's.
+ * page fault, not a resident page per tunnel. The frame buffer is the one
+ * such block the session makes when it is created; later ones (a large
+ * frame being received) keep their contents. Smaller blocks are malloc's.
  */
 static bool
 h2_map_add(struct tunnel *t, void *p, size_t len)
@@ -1258,6 +1262,7 @@ h2_map_add(struct tunnel *t, void *p, size_t len)
 		if (t->maps[i].p == NULL) {
 			t->maps[i].p = p;
 			t->maps[i].len = len;
+			t->maps[i].framebuf = t->h2_new;
 			return true;
 		}
 	return false;
@@ -1355,9 +1360,9 @@ h2_realloc(void *p, size_t size, void *ud)
 }
 
 /*
- * An idle tunnel's mapped blocks go back to the kernel once nghttp2 has
- * nothing of a frame left in them: no stream, every frame handed to TLS
- * (not blocked), nothing queued. Their contents are dead then; the next
+ * An idle tunnel's frame buffer goes back to the kernel once nghttp2 has
+ * nothing of a frame left in it: no stream, every frame handed to TLS
+ * (not blocked), nothing queued. Its contents are dead then; the next
  * frame written finds zeroed pages.
  */
 static void
@@ -1370,7 +1375,7 @@ h2_pages_release(struct tunnel *t)
 		return;
 	t->h2_dirty = false;
 	for (i = 0; i < H2_MAPS; i++)
-		if (t->maps[i].p != NULL)
+		if (t->maps[i].p != NULL && t->maps[i].framebuf)
 			(void)madvise(t->maps[i].p, t->maps[i].len,
 			    MADV_DONTNEED);
 }
@@ -1407,10 +1412,12 @@ session_new(struct tunnel *t)
 	    t->lim.header_bytes);
 	nghttp2_option_set_max_outbound_ack(opt, 1000);
 	nghttp2_option_set_max_settings(opt, 32);
+	t->h2_new = true;
 	if (t->role == TUNNEL_CLOUD)
 		nghttp2_session_client_new3(&h2, cbs, t, opt, &mem);
 	else
 		nghttp2_session_server_new3(&h2, cbs, t, opt, &mem);
+	t->h2_new = false;
 	nghttp2_option_del(opt);
 	nghttp2_session_callbacks_del(cbs);
 	return h2;
