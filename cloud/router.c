@@ -827,14 +827,19 @@ router_open(struct router *r, const char *connector, const char *host,
 void
 router_settle_heap(struct router *r)
 {
+	long	 t0;
+
 	if (r->churn != r->churn_seen) {
 		r->churn_seen = r->churn;
 		return;
 	}
 	if (r->churn < ROUTER_CHURN_TRIM)
 		return;
-	r->churn = r->churn_seen = 0;
+	t0 = dial_now_ms();
 	(void)malloc_trim(0);
+	log_debug("heap: trimmed after %u tunnels came or went, in %ld ms",
+	    r->churn, dial_now_ms() - t0);
+	r->churn = r->churn_seen = 0;
 }
 
 void
