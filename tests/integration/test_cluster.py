@@ -13,7 +13,8 @@ the first one's data directory copied, `init --store` once):
   * kill -9 of an instance: the others show it gone after its lease ran
     out (lease 2 s; asserted within 5x), and its locations are deleted;
   * revocation through A's API closes the connector's tunnels on B; drain
-    through A stops new streams on B (LISTEN/NOTIFY hint; measured);
+    through A stops new streams on B, which logs that it was drained
+    elsewhere (LISTEN/NOTIFY hint; measured);
   * a console session made on A is valid on B; failed sign-ins on A and B
     add up to one limit;
   * PostgreSQL frozen longer than the lease: renewal failure logged once,
@@ -238,17 +239,21 @@ def test_revocation_and_drain_reach_other_instances(workdir):
             except OSError:
                 return True
 
-        # Drain on i1: i2 takes no new stream through it.
+        # Drain on i1: i2 takes no new stream through it, and says why.
+        since = cl.clouds[1].log_offset()
         r = cl.api(0).post(f"/api/v1/connectors/{cid}/drain", {})
         assert r.status == 200, r
         t0 = time.monotonic()
         cp.wait_for(refused, 5 * SLOW, "i2 refusing streams after the drain on i1",
                     interval=0.02)
         drain_took = time.monotonic() - t0
+        cl.clouds[1].wait_log(rf"connector {cid}: drained elsewhere \(another instance or "
+                              r"the CLI\): no new streams", 5 * SLOW, since=since)
         r = cl.api(0).post(f"/api/v1/connectors/{cid}/resume", {})
         assert r.status == 200, r
         cp.wait_for(lambda: not refused(), 5 * SLOW, "i2 taking streams after resume",
                     interval=0.02)
+        cl.clouds[1].wait_log(rf"connector {cid}: resumed elsewhere", 5 * SLOW, since=since)
 
         # Revoke on i1: i2 closes the connector's tunnels.
         since = cl.clouds[1].log_offset()

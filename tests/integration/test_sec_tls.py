@@ -204,6 +204,46 @@ def test_listener_tls12_aead_only(cloud):
     assert negotiated(out) in AEAD_12, out
 
 
+def test_tunnels_get_no_session_tickets(cloud, tmp_path):
+    """A connector's tunnel handshake (ALPN uplink-tunnel/1, its
+    certificate) gets no TLS 1.3 session ticket: connectors never resume,
+    and two tickets per handshake cost both ends (docs/performance.md,
+    10,000 tunnels back after a restart in 8-10 s instead of 16-20). A
+    browser's or API client's (http/1.1) gets its tickets."""
+    cloud.start()
+    conn = cp.Connector(str(tmp_path / "gw"))
+    r = conn.enroll(cloud.token("hq"))
+    assert r.rc == 0, r
+
+    def ticket(alpn, cert):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        ctx.set_alpn_protocols([alpn])
+        if cert:
+            ctx.load_cert_chain(os.path.join(conn.state, "connector.pem"),
+                                os.path.join(conn.state, "connector.key"))
+        with socket.create_connection((cp.LOOPBACK, cloud.port), timeout=10) as s:
+            with ctx.wrap_socket(s) as t:
+                assert t.selected_alpn_protocol() == alpn
+                # Tickets come right after the handshake: before the
+                # cloud's HTTP/2 preface on a tunnel, before the 1 s
+                # timeout on an HTTPS connection that sends no request.
+                t.settimeout(1.0 * SLOW)
+                try:
+                    got = t.recv(64)
+                except (socket.timeout, ssl.SSLError, OSError):
+                    got = None
+                return t.session is not None and t.session.has_ticket, got
+
+    has, got = ticket("uplink-tunnel/1", cert=True)
+    assert got, "the cloud sent nothing on the tunnel (its HTTP/2 preface was expected)"
+    assert not has, "a tunnel got a session ticket"
+    has, got = ticket("http/1.1", cert=False)
+    assert has, "an HTTPS client got no session ticket"
+
+
 def s_server(tmp_path, cloud, suite, name):
     """openssl s_server on the cloud's port with its certificate, TLS 1.2
     and the one suite given; returns (proc, log path)."""
