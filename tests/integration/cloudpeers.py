@@ -40,6 +40,7 @@ as one JSON line and stop when their stdin closes:
 import asyncio
 import base64
 import calendar
+import contextlib
 import ctypes
 import hashlib
 import json
@@ -123,6 +124,36 @@ def wait_for(pred, timeout, what, interval=0.05, on_fail=None):
             raise PeerError(f"{what}: not within {timeout:.1f} s"
                             + (on_fail() if on_fail else ""))
         time.sleep(interval)
+
+
+def poll(fn, timeout, what, interval=0.2):
+    """Calls fn() until it returns something true (returned), bounded; an
+    AssertionError from fn counts as not yet, and the last one is shown if
+    the time runs out."""
+    last = {}
+
+    def once():
+        try:
+            return fn()
+        except AssertionError as e:
+            last["e"] = e
+            return None
+    return wait_for(once, timeout, what, interval=interval,
+                    on_fail=lambda: f"\nlast: {last.get('e')}")
+
+
+@contextlib.contextmanager
+def env_set(name, value):
+    """os.environ[name] = value for the with block, then as it was."""
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
 
 
 def wait_exit(proc, timeout):

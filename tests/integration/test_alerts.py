@@ -9,6 +9,7 @@ from a real connector going offline and back, and from a notification
 row written into the database as another process (the rollout) would.
 """
 
+import functools
 import hashlib
 import hmac
 import http.server
@@ -185,17 +186,7 @@ def env(workdir):
         e.stop()
 
 
-def poll(fn, timeout, what):
-    last = {}
-
-    def once():
-        try:
-            return fn()
-        except AssertionError as ex:
-            last["e"] = ex
-            return None
-    return cp.wait_for(once, timeout, what, interval=0.2,
-                       on_fail=lambda: f"\nlast: {last.get('e')}")
+poll = functools.partial(cp.poll, interval=0.2)
 
 
 def webhook(env, name, path, secret=None):

@@ -10,6 +10,7 @@ connector hq-a of site hq (running, two tunnels) and idle-1 of site idle
 (127.0.0.1:PORT) directly.
 """
 
+import functools
 import os
 import re
 import socket
@@ -54,19 +55,7 @@ def env(workdir):
         e.stop()
 
 
-def poll(fn, timeout, what):
-    """Calls fn() until it returns something true (returned), bounded."""
-    last = {}
-
-    def once():
-        try:
-            v = fn()
-        except AssertionError as e:
-            last["e"] = e
-            return None
-        return v
-    return cp.wait_for(once, timeout, what, interval=0.1,
-                       on_fail=lambda: f"\nlast: {last.get('e')}")
+poll = functools.partial(cp.poll, interval=0.1)
 
 
 def connector(env, cid):

@@ -107,36 +107,31 @@ def site(workdir):
     conns = []
     # History rows every second, not every minute: the charts have data
     # when the browser looks (test_history.py does the same).
-    old_seen = os.environ.get("UPLINK_TEST_SEEN_SECS")
-    os.environ["UPLINK_TEST_SEEN_SECS"] = "1"
-    try:
-        cloud.init().start()
-        for name in ("hq-gw1", "hq-gw2"):
-            c = cp.Connector(os.path.join(base, name), name=name, prefix=prefix)
-            conns.append(c)
-            r = c.enroll(cloud.token(SITE))
-            assert r.rc == 0, r
-            c.id = re.search(r"connector (c-[0-9a-f]{12})", r.stdout + r.stderr).group(1)
-            c.configure(allow=[target], tunnels=2)
-            c.start(wait_tunnels=2)
-        add_admin(cloud, EMAIL, PASSWORD, "full")
-        # Some traffic through the published site, so that the overview's
-        # figures are not all zero (when the connectors can resolve the
-        # internal name: with host isolation).
-        if prefix:
-            for _ in range(8):
-                status, _body = cp.http_get(cloud.publish_ports["intranet"])
-                assert status == 200, f"GET through the published service: {status}"
-        yield cloud, conns
-    finally:
-        for c in conns:
-            c.stop()
-        cloud.stop(check=False)
-        svc.stop()
-        if old_seen is None:
-            os.environ.pop("UPLINK_TEST_SEEN_SECS", None)
-        else:
-            os.environ["UPLINK_TEST_SEEN_SECS"] = old_seen
+    with cp.env_set("UPLINK_TEST_SEEN_SECS", "1"):
+        try:
+            cloud.init().start()
+            for name in ("hq-gw1", "hq-gw2"):
+                c = cp.Connector(os.path.join(base, name), name=name, prefix=prefix)
+                conns.append(c)
+                r = c.enroll(cloud.token(SITE))
+                assert r.rc == 0, r
+                c.id = re.search(r"connector (c-[0-9a-f]{12})", r.stdout + r.stderr).group(1)
+                c.configure(allow=[target], tunnels=2)
+                c.start(wait_tunnels=2)
+            add_admin(cloud, EMAIL, PASSWORD, "full")
+            # Some traffic through the published site, so that the overview's
+            # figures are not all zero (when the connectors can resolve the
+            # internal name: with host isolation).
+            if prefix:
+                for _ in range(8):
+                    status, _body = cp.http_get(cloud.publish_ports["intranet"])
+                    assert status == 200, f"GET through the published service: {status}"
+            yield cloud, conns
+        finally:
+            for c in conns:
+                c.stop()
+            cloud.stop(check=False)
+            svc.stop()
 
 
 def test_console_in_browser(site):

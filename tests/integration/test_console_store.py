@@ -9,6 +9,7 @@ UPLINK_TEST_SEEN_SECS=1 so that connectors' last_seen and byte totals are
 written every second instead of every minute.
 """
 
+import functools
 import os
 import re
 import time
@@ -27,33 +28,15 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def env(workdir):
-    old = os.environ.get("UPLINK_TEST_SEEN_SECS")
-    os.environ["UPLINK_TEST_SEEN_SECS"] = "1"
-    try:
+    with cp.env_set("UPLINK_TEST_SEEN_SECS", "1"):
         e = make_env(workdir, "console-store")
         try:
             yield e
         finally:
             e.stop()
-    finally:
-        if old is None:
-            os.environ.pop("UPLINK_TEST_SEEN_SECS", None)
-        else:
-            os.environ["UPLINK_TEST_SEEN_SECS"] = old
 
 
-def poll(fn, timeout, what):
-    """Calls fn() until it returns something true (returned), bounded."""
-    last = {}
-
-    def once():
-        try:
-            return fn()
-        except AssertionError as e:
-            last["e"] = e
-            return None
-    return cp.wait_for(once, timeout, what, interval=0.2,
-                       on_fail=lambda: f"\nlast: {last.get('e')}")
+poll = functools.partial(cp.poll, interval=0.2)
 
 
 def api_connector(env, cid):

@@ -12,6 +12,7 @@ ping_interval = 1s (round trips at once). Runs on PostgreSQL too
 (UPLINK_TEST_STORE=pg): old rows are written with Env.db.
 """
 
+import functools
 import os
 import time
 
@@ -47,34 +48,16 @@ class HistEnv(Env):
 
 @pytest.fixture(scope="module")
 def env(workdir):
-    old = os.environ.get("UPLINK_TEST_SEEN_SECS")
-    os.environ["UPLINK_TEST_SEEN_SECS"] = "1"
-    try:
+    with cp.env_set("UPLINK_TEST_SEEN_SECS", "1"):
         e = HistEnv(os.path.join(workdir, "history"))
         try:
             e.start()
             yield e
         finally:
             e.stop()
-    finally:
-        if old is None:
-            os.environ.pop("UPLINK_TEST_SEEN_SECS", None)
-        else:
-            os.environ["UPLINK_TEST_SEEN_SECS"] = old
 
 
-def poll(fn, timeout, what):
-    """Calls fn() until it returns something true (returned), bounded."""
-    last = {}
-
-    def once():
-        try:
-            return fn()
-        except AssertionError as e:
-            last["e"] = e
-            return None
-    return cp.wait_for(once, timeout, what, interval=0.3,
-                       on_fail=lambda: f"\nlast: {last.get('e')}")
+poll = functools.partial(cp.poll, interval=0.3)
 
 
 def stored(env, cid):
