@@ -6,7 +6,8 @@
  * on SQLite and then, when UPLINK_TEST_PG gives a conninfo, on PostgreSQL
  * (docs/internals/store.md): a fresh database per test (a file in a
  * temporary directory, or PostgreSQL's public schema emptied), opened with
- * store_open(). Include it once, after cmocka.h, store.h and libpq-fe.h.
+ * store_open() (setup) or not (setup_closed). Include it once, after
+ * cmocka.h, store.h and libpq-fe.h.
  */
 
 struct fixture {
@@ -27,8 +28,11 @@ pg_wipe(void)
 	PGresult	*r;
 	int		 ok;
 
+	/* zeroblob() stands in for SQLite's in the tests' own SQL. */
 	r = PQexec(c, "SET client_min_messages = warning;"
-	    "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;");
+	    "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;"
+	    "CREATE FUNCTION zeroblob(n int) RETURNS bytea LANGUAGE sql "
+	    "AS $$ SELECT decode(repeat('00', n), 'hex') $$;");
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
 		fprintf(stderr, "pg_wipe: %s", PQerrorMessage(c));
@@ -37,25 +41,36 @@ pg_wipe(void)
 	return ok ? 0 : -1;
 }
 
-static int
-setup(void **state)
+/* A fresh, empty database at f->path, not opened (f->st NULL). */
+static int __attribute__((unused))
+setup_closed(void **state)
 {
 	struct fixture	*f = calloc(1, sizeof(*f));
-	char		 err[512];
 
 	if (f == NULL)
 		return -1;
 	*state = f;
 	if (pg_conninfo != NULL) {
 		snprintf(f->path, sizeof(f->path), "%s", pg_conninfo);
-		if (pg_wipe() != 0)
-			return -1;
-	} else {
-		snprintf(f->dir, sizeof(f->dir), "%s", storefix_template);
-		if (mkdtemp(f->dir) == NULL)
-			return -1;
-		snprintf(f->path, sizeof(f->path), "%s/cloud.db", f->dir);
+		return pg_wipe();
 	}
+	snprintf(f->dir, sizeof(f->dir), "%s", storefix_template);
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/cloud.db", f->dir);
+	return 0;
+}
+
+/* The same, opened with store_open() into f->st. */
+static int __attribute__((unused))
+setup(void **state)
+{
+	struct fixture	*f;
+	char		 err[512];
+
+	if (setup_closed(state) != 0)
+		return -1;
+	f = *state;
 	if (store_open(f->path, &f->st, err, sizeof(err)) != UPLINK_OK) {
 		fprintf(stderr, "store_open: %s\n", err);
 		return -1;
@@ -69,8 +84,8 @@ teardown(void **state)
 	struct fixture	*f = *state;
 	char		 p[160];
 
-	store_close(f->st);
-	if (pg_conninfo == NULL) {
+	store_close(f->st);		/* NULL: a no-op */
+	if (pg_conninfo == NULL && f->dir[0] != '\0') {
 		snprintf(p, sizeof(p), "%s-wal", f->path);
 		unlink(p);
 		snprintf(p, sizeof(p), "%s-shm", f->path);

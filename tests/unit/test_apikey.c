@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sodium.h>
 
 #include "apikey.h"
@@ -149,50 +150,7 @@ test_new(void **state)
 	assert_memory_not_equal(hash, hash2, sizeof(hash));
 }
 
-struct fixture {
-	char		 dir[64];
-	char		 path[128];
-	struct store	*st;
-};
-
-static int
-setup(void **state)
-{
-	struct fixture	*f = calloc(1, sizeof(*f));
-	char		 err[256];
-
-	if (f == NULL)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/uplink-test-apikey-XXXXXX");
-	if (mkdtemp(f->dir) == NULL) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->path, sizeof(f->path), "%s/uplink.db", f->dir);
-	if (store_open(f->path, &f->st, err, sizeof(err)) != UPLINK_OK) {
-		fprintf(stderr, "store_open: %s\n", err);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture	*f = *state;
-	char		 p[160];
-
-	store_close(f->st);
-	snprintf(p, sizeof(p), "%s-wal", f->path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", f->path);
-	unlink(p);
-	unlink(f->path);
-	rmdir(f->dir);
-	free(f);
-	return 0;
-}
+#include "storefix.h"
 
 /* Makes a key, stores it with scope, and returns its text and id. */
 static void
@@ -536,5 +494,5 @@ main(void)
 		T(test_verify_ingress),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return storefix_main("test_apikey", tests, tests);
 }

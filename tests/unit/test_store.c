@@ -38,81 +38,7 @@ extern const char *const store_migrations[];
 
 #define NOW	1700000000
 
-struct fixture {
-	char	 dir[64];
-	char	 path[128];
-};
-
-/*
- * The backend the tests run on: SQLite first, then PostgreSQL when
- * UPLINK_TEST_PG gives a conninfo (scripts/pg-test-server start prints
- * one; scripts/run-tests sets it). On PostgreSQL each test starts from an
- * empty database: the schema is dropped and made again.
- */
-static const char	*pg_conninfo;
-
-/* Empties the test database; zeroblob() stands in for SQLite's. */
-static int
-pg_wipe(void)
-{
-	PGconn		*c = PQconnectdb(pg_conninfo);
-	PGresult	*r;
-	int		 ok;
-
-	r = PQexec(c, "SET client_min_messages = warning;"
-	    "DROP SCHEMA IF EXISTS public CASCADE;"
-	    "CREATE SCHEMA public;"
-	    "CREATE FUNCTION zeroblob(n int) RETURNS bytea LANGUAGE sql "
-	    "AS $$ SELECT decode(repeat('00', n), 'hex') $$;");
-	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	if (!ok)
-		fprintf(stderr, "pg_wipe: %s", PQerrorMessage(c));
-	PQclear(r);
-	PQfinish(c);
-	return ok ? 0 : -1;
-}
-
-static int
-setup(void **state)
-{
-	struct fixture	*f = calloc(1, sizeof(*f));
-
-	if (f == NULL)
-		return -1;
-	if (pg_conninfo != NULL) {
-		snprintf(f->path, sizeof(f->path), "%s", pg_conninfo);
-		*state = f;
-		return pg_wipe();
-	}
-	snprintf(f->dir, sizeof(f->dir), "/tmp/uplink-test-store-XXXXXX");
-	if (mkdtemp(f->dir) == NULL) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->path, sizeof(f->path), "%s/cloud.db", f->dir);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture	*f = *state;
-	char		 p[160];
-
-	if (pg_conninfo != NULL) {
-		free(f);
-		return 0;
-	}
-	snprintf(p, sizeof(p), "%s-wal", f->path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", f->path);
-	unlink(p);
-	unlink(f->path);
-	rmdir(f->dir);
-	free(f);
-	return 0;
-}
+#include "storefix.h"
 
 static struct store *
 open_ok(const char *path)
@@ -1880,7 +1806,7 @@ test_history(void **state)
 	store_close(st);
 }
 
-#define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn)	cmocka_unit_test_setup_teardown(fn, setup_closed, teardown)
 
 int
 main(void)
@@ -1939,15 +1865,5 @@ main(void)
 		T(test_pg_breaker),
 		T(test_history),
 	};
-	int	 rc;
-
-	rc = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
-	pg_conninfo = getenv("UPLINK_TEST_PG");
-	if (pg_conninfo != NULL && *pg_conninfo != '\0')
-		rc |= cmocka_run_group_tests_name("postgresql", pg_tests, NULL,
-		    NULL);
-	else
-		fprintf(stderr, "test_store: UPLINK_TEST_PG is not set: the "
-		    "PostgreSQL backend is not tested\n");
-	return rc;
+	return storefix_main("test_store", tests, pg_tests);
 }

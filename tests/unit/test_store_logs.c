@@ -3,7 +3,8 @@
  * SQLite. Batches, the filters of a query (level, text with LIKE's own
  * characters, since, after and before), a line stored once per
  * (connector, boot, seq), where collecting resumes, retention by size and
- * age, and the events of a connector and of its site.
+ * age, and the events of a connector and of its site; then the same on
+ * PostgreSQL when UPLINK_TEST_PG is set (tests/unit/storefix.h).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,31 +18,28 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "error.h"
 #include "store.h"
 
-struct fixture {
-	char		 dir[64];
-	char		 path[128];
-	struct store	*st;
-};
+#include "storefix.h"
 
+/* A store with site paris and its connectors c-1 and c-2. */
 static int
-setup(void **state)
+setup_logs(void **state)
 {
-	struct fixture	*f = calloc(1, sizeof(*f));
+	struct fixture		*f;
 	struct store_connector	 c;
-	int64_t		 site;
-	char		 err[512];
-	const char	*ids[] = { "c-1", "c-2" };
-	size_t		 i;
+	int64_t			 site;
+	char			 err[512];
+	const char		*ids[] = { "c-1", "c-2" };
+	size_t			 i;
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/uplink-test-logs-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (setup(state) != 0)
 		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/cloud.db", f->dir);
-	if (store_open(f->path, &f->st, err, sizeof(err)) != UPLINK_OK ||
-	    store_site_ensure(f->st, "paris", &site, err, sizeof(err)) !=
+	f = *state;
+	if (store_site_ensure(f->st, "paris", &site, err, sizeof(err)) !=
 	    UPLINK_OK) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
@@ -55,24 +53,6 @@ setup(void **state)
 		    UPLINK_OK)
 			return -1;
 	}
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture	*f = *state;
-	char		 p[160];
-
-	store_close(f->st);
-	snprintf(p, sizeof(p), "%s-wal", f->path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", f->path);
-	unlink(p);
-	unlink(f->path);
-	rmdir(f->dir);
-	free(f);
 	return 0;
 }
 
@@ -329,7 +309,7 @@ test_events(void **state)
 int
 main(void)
 {
-#define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn)	cmocka_unit_test_setup_teardown(fn, setup_logs, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_query_table),
 		T(test_after_before_limit),
@@ -338,5 +318,5 @@ main(void)
 		T(test_events),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return storefix_main("test_store_logs", tests, tests);
 }

@@ -35,96 +35,7 @@ bool store_line_check(const char *what, const char *s, size_t max,
 
 #define NOW	1700000000
 
-struct fixture {
-	char		 dir[64];
-	char		 path[128];
-	struct store	*st;
-};
-
-/*
- * SQLite first, then PostgreSQL when UPLINK_TEST_PG gives a conninfo
- * (scripts/run-tests sets it); each test starts from an empty database.
- */
-static const char	*pg_conninfo;
-
-static int
-pg_wipe(void)
-{
-	PGconn		*c = PQconnectdb(pg_conninfo);
-	PGresult	*r;
-	int		 ok;
-
-	r = PQexec(c, "SET client_min_messages = warning;"
-	    "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;"
-	    "CREATE FUNCTION zeroblob(n int) RETURNS bytea LANGUAGE sql "
-	    "AS $$ SELECT decode(repeat('00', n), 'hex') $$;");
-	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	if (!ok)
-		fprintf(stderr, "pg_wipe: %s", PQerrorMessage(c));
-	PQclear(r);
-	PQfinish(c);
-	return ok ? 0 : -1;
-}
-
-static int
-setup(void **state)
-{
-	struct fixture	*f = calloc(1, sizeof(*f));
-
-	if (f == NULL)
-		return -1;
-	if (pg_conninfo != NULL) {
-		snprintf(f->path, sizeof(f->path), "%s", pg_conninfo);
-		*state = f;
-		return pg_wipe();
-	}
-	snprintf(f->dir, sizeof(f->dir), "/tmp/uplink-test-mgmt-XXXXXX");
-	if (mkdtemp(f->dir) == NULL) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->path, sizeof(f->path), "%s/cloud.db", f->dir);
-	*state = f;
-	return 0;
-}
-
-/* The same, with the store open. */
-static int
-setup_open(void **state)
-{
-	struct fixture	*f;
-	char		 err[512];
-
-	if (setup(state) != 0)
-		return -1;
-	f = *state;
-	if (store_open(f->path, &f->st, err, sizeof(err)) != UPLINK_OK) {
-		fprintf(stderr, "store_open: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture	*f = *state;
-	char		 p[160];
-
-	store_close(f->st);
-	if (pg_conninfo != NULL) {
-		free(f);
-		return 0;
-	}
-	snprintf(p, sizeof(p), "%s-wal", f->path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", f->path);
-	unlink(p);
-	unlink(f->path);
-	rmdir(f->dir);
-	free(f);
-	return 0;
-}
+#include "storefix.h"
 
 static int64_t
 query(struct store *st, const char *sql)
@@ -1795,14 +1706,14 @@ test_signin_failures(void **state)
 	store_close(other);
 }
 
-#define T(fn)	cmocka_unit_test_setup_teardown(fn, setup_open, teardown)
+#define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_fresh_schema),
-		cmocka_unit_test_setup_teardown(test_upgrade_from_v2, setup,
+		cmocka_unit_test_setup_teardown(test_upgrade_from_v2, setup_closed,
 		    teardown),
 		cmocka_unit_test(test_line_check),
 		T(test_sites_and_drained),
@@ -1853,15 +1764,5 @@ main(void)
 		T(test_durable),
 		T(test_signin_failures),
 	};
-	int	 rc;
-
-	rc = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
-	pg_conninfo = getenv("UPLINK_TEST_PG");
-	if (pg_conninfo != NULL && *pg_conninfo != '\0')
-		rc |= cmocka_run_group_tests_name("postgresql", pg_tests, NULL,
-		    NULL);
-	else
-		fprintf(stderr, "test_store_mgmt: UPLINK_TEST_PG is not set: "
-		    "the PostgreSQL backend is not tested\n");
-	return rc;
+	return storefix_main("test_store_mgmt", tests, pg_tests);
 }
