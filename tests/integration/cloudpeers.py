@@ -284,6 +284,16 @@ def cert_validity(path):
 _isolation = {}
 
 
+def isolation_or_skip(workdir):
+    """host_isolation(workdir), or the test skipped, saying why."""
+    prefix = host_isolation(workdir)
+    if not prefix:
+        import pytest
+        pytest.skip("needs root and unshare: connectors resolve intranet.test from a "
+                    "private /etc/hosts in their own mount namespace")
+    return prefix
+
+
 def host_isolation(workdir, hosts=(INTRANET,), addr=LOOPBACK):
     """A command prefix running the program in a private mount namespace
     whose /etc/hosts maps hosts to addr (127.0.0.1; another loopback

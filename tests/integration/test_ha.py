@@ -69,10 +69,7 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(workdir):
-    prefix = cp.host_isolation(os.path.join(workdir, "ha-iso"))
-    if not prefix:
-        pytest.skip("needs root and unshare: the connectors resolve intranet.test from a "
-                    "private /etc/hosts in their own mount namespace")
+    prefix = cp.isolation_or_skip(os.path.join(workdir, "ha-iso"))
     e = Env(os.path.join(workdir, "ha"), prefix)
     try:
         yield e

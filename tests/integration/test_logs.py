@@ -10,8 +10,6 @@ buffer holds, spam it past the ingest cap, tail it live, let retention
 delete, and read the connector's and the site's timeline.
 """
 
-import base64
-import hashlib
 import os
 import re
 import shutil
@@ -150,9 +148,9 @@ def marks_in(lines, tag="mark"):
 def test_level_and_text_filters_api_and_cli(env):
     env.marks(0, 3, every=0.2, tag="filt")
     os.kill(env.conn.pid, signal.SIGHUP)      # a good reload: an info line
-    body = wait_lines(env, lambda ls: marks_in(ls, "filt") == [0, 1, 2] and
-                      any("SIGHUP: reloaded" in l["msg"] for l in ls), 20,
-                      "three filt lines and a reload in the cloud")
+    wait_lines(env, lambda ls: marks_in(ls, "filt") == [0, 1, 2] and
+               any("SIGHUP: reloaded" in l["msg"] for l in ls), 20,
+               "three filt lines and a reload in the cloud")
     warn = env.logs("?level=warn&limit=1000")["lines"]
     assert marks_in(warn, "filt") == [0, 1, 2]
     assert all(l["level"] in ("warn", "error") for l in warn), warn
@@ -299,8 +297,8 @@ def test_spamming_connector_is_capped(env):
         th.join(30)
     spent = time.monotonic() - t0
     time.sleep(2.0)
-    body = wait_lines(env, lambda ls: any(l.get("dropped") for l in ls), 20,
-                      "the lines held back by the cap reported", query=f"?after={before}&limit=1000")
+    wait_lines(env, lambda ls: any(l.get("dropped") for l in ls), 20,
+               "the lines held back by the cap reported", query=f"?after={before}&limit=1000")
     lines = env.logs(f"?after={before}&limit=1000")["lines"]
     elapsed = time.monotonic() - t0
     stored = len(lines)
@@ -408,7 +406,7 @@ def test_events_updated_and_revoked(env):
         kinds = [e["kind"] for e in reversed(r.body["events"])]
         return kinds if "revoked" in kinds and "tunnel-down" in kinds[kinds.index("revoked"):] \
             else None
-    kinds = cp.wait_for(revoked, 20 * SLOW, "revoked, then its tunnel down")
+    cp.wait_for(revoked, 20 * SLOW, "revoked, then its tunnel down")
     r = api.get(f"/api/v1/connectors/{env.conn.id}/events?limit=20")
     down = next(e for e in r.body["events"] if e["kind"] == "tunnel-down")
     assert "revoked" in down["detail"], down

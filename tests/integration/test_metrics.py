@@ -17,9 +17,7 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 
@@ -87,10 +85,7 @@ class Net:
 
 @pytest.fixture(scope="module")
 def net(workdir):
-    prefix = cp.host_isolation(os.path.join(workdir, "metrics-iso"))
-    if not prefix:
-        pytest.skip("needs root and unshare: the connector resolves intranet.test from a "
-                    "private /etc/hosts in its own mount namespace")
+    prefix = cp.isolation_or_skip(os.path.join(workdir, "metrics-iso"))
     n = Net(os.path.join(workdir, "metrics"), prefix)
     try:
         n.start()

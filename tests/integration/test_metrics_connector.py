@@ -24,10 +24,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def net(workdir):
-    prefix = cp.host_isolation(os.path.join(workdir, "metrics-conn-iso"))
-    if not prefix:
-        pytest.skip("needs root and unshare: the connector resolves intranet.test from a "
-                    "private /etc/hosts in its own mount namespace")
+    prefix = cp.isolation_or_skip(os.path.join(workdir, "metrics-conn-iso"))
     n = Net(os.path.join(workdir, "metrics-conn"), prefix)
     try:
         n.start()

@@ -27,7 +27,6 @@ import pytest
 
 import apiclient
 import cloudpeers as cp
-import peers
 
 SLOW = 3.0 if cp.SAN else 1.0
 CHECK_TIMEOUT = 70.0

@@ -87,10 +87,7 @@ class Net:
 
 @pytest.fixture(scope="module")
 def net(workdir):
-    prefix = cp.host_isolation(os.path.join(workdir, "sec-ingress-iso"))
-    if not prefix:
-        pytest.skip("needs root and unshare: the connector resolves intranet.test from a "
-                    "private /etc/hosts in its own mount namespace")
+    prefix = cp.isolation_or_skip(os.path.join(workdir, "sec-ingress-iso"))
     n = Net(os.path.join(workdir, "sec-ingress"), prefix)
     try:
         n.start()

@@ -170,10 +170,7 @@ def cloud(tmp_path):
 
 
 def prefix_or_skip(tmp_path):
-    prefix = cp.host_isolation(str(tmp_path / "iso"))
-    if not prefix:
-        pytest.skip("needs root and unshare: connectors run with a private /etc/hosts")
-    return prefix
+    return cp.isolation_or_skip(str(tmp_path / "iso"))
 
 
 # --------------------------------------------------------------------------

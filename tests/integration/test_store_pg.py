@@ -20,7 +20,6 @@ initdb in the test's directory, a unix socket, no TCP) and stops it.
 """
 
 import os
-import re
 import shutil
 import subprocess
 import threading

@@ -131,10 +131,7 @@ class Net:
 
 @pytest.fixture(scope="module")
 def net(workdir, squid):
-    prefix = cp.host_isolation(os.path.join(workdir, "tunnel-iso"))
-    if not prefix:
-        pytest.skip("needs root and unshare: the connectors resolve intranet.test from a "
-                    "private /etc/hosts in their own mount namespace")
+    prefix = cp.isolation_or_skip(os.path.join(workdir, "tunnel-iso"))
     n = Net(os.path.join(workdir, "tunnel"), squid, prefix)
     try:
         n.start()
